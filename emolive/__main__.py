@@ -1,0 +1,5 @@
+import sys
+
+from emolive.cli import main
+
+sys.exit(main())

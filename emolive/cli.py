@@ -1,0 +1,80 @@
+"""The `emolive` command line: a GUI by default, plus analyze, bench, devices, eval, train, sessions."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from emolive import __version__
+from emolive.errors import EmoliveError
+
+log = logging.getLogger(__name__)
+
+# name -> (module with configure(parser) and run(args) -> int, one-line help).
+# Command modules import only argparse at module level, so `emolive --help` stays fast.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "run": ("emolive.commands.run", "open the desktop app (default when no command is given)"),
+    "analyze": ("emolive.commands.analyze", "analyse video/audio files offline and write CSV"),
+    "bench": ("emolive.commands.bench", "measure the live pipeline's latency"),
+    "devices": ("emolive.commands.devices", "list cameras and microphones"),
+    "eval": ("emolive.commands.evaluate", "evaluate a channel on a labelled data set"),
+    "train": ("emolive.commands.train", "train or fine-tune a model (see `python -m training`)"),
+    "sessions": ("emolive.commands.sessions", "list recorded sessions"),
+    "replay": ("emolive.commands.replay", "re-analyse a recorded session bundle"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="emolive", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"emolive {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv for debug)")
+    parser.add_argument("--config", help="configuration TOML (default: the user's config directory)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module_name, help_text) in COMMANDS.items():
+        module = importlib.import_module(module_name)
+        child = sub.add_parser(name, help=help_text, description=getattr(module, "__doc__", None))
+        module.configure(child)
+        child.set_defaults(_module=module_name)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    if not any(a in COMMANDS for a in argv) and not any(a in ("-h", "--help", "--version") for a in argv):
+        argv = [*argv[: _leading_global_count(argv)], "run", *argv[_leading_global_count(argv) :]]
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=(logging.WARNING, logging.INFO, logging.DEBUG)[min(args.verbose, 2)],
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return int(importlib.import_module(args._module).run(args) or 0)
+    except EmoliveError as exc:
+        print(f"emolive: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("emolive: interrupted", file=sys.stderr)
+        return 130
+
+
+def _leading_global_count(argv: list[str]) -> int:
+    """How many leading arguments are global options (so `emolive -v --video F` becomes `run`)."""
+    i = 0
+    while i < len(argv):
+        if argv[i] in ("-v", "-vv", "--verbose"):
+            i += 1
+        elif argv[i] == "--config" and i + 1 < len(argv):
+            i += 2
+        elif argv[i].startswith("--config="):
+            i += 1
+        else:
+            break
+    return i
+
+
+if __name__ == "__main__":
+    sys.exit(main())

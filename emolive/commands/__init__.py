@@ -1,0 +1,1 @@
+"""One module per `emolive` sub-command: ``configure(parser)`` and ``run(args) -> int``."""

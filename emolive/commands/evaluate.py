@@ -1,0 +1,33 @@
+"""Evaluate one channel (face, voice, text), the transcriber (asr) or the fusion on labelled data."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+
+# kind -> module in emolive.evaluation with configure(parser) and run(args) -> int
+KINDS: dict[str, str] = {
+    "face": "emolive.evaluation.face",
+    "voice": "emolive.evaluation.voice",
+    "text": "emolive.evaluation.text",
+    "asr": "emolive.evaluation.asr",
+    "fusion": "emolive.evaluation.fusion",
+}
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="kind", metavar="KIND", required=True)
+    for kind, module_name in KINDS.items():
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError:
+            continue
+        child = sub.add_parser(kind, help=(module.__doc__ or "").strip().splitlines()[0] if module.__doc__ else None,
+                               description=module.__doc__)
+        module.configure(child)
+        child.add_argument("--json", action="store_true", help="print one JSON object")
+        child.set_defaults(_eval_module=module_name)
+
+
+def run(args: argparse.Namespace) -> int:
+    return int(importlib.import_module(args._eval_module).run(args) or 0)

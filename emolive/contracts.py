@@ -1,0 +1,123 @@
+"""Frozen dataclasses that cross thread boundaries. Every one carries a session-clock time."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+def frozen_array(array: np.ndarray) -> np.ndarray:
+    """Return ``array`` marked read-only so a frozen dataclass really is immutable."""
+    array.flags.writeable = False
+    return array
+
+
+@dataclass(frozen=True)
+class VideoFrame:
+    """One BGR uint8 image (H x W x 3) stamped at capture (or presentation) time ``t``."""
+
+    t: float
+    index: int
+    image: np.ndarray
+
+
+@dataclass(frozen=True)
+class AudioBlock:
+    """Mono float32 samples at ``sample_rate``; ``t`` is the session time of the first sample."""
+
+    t: float
+    samples: np.ndarray
+    sample_rate: int = 16_000
+
+    @property
+    def duration(self) -> float:
+        return len(self.samples) / self.sample_rate
+
+
+@dataclass(frozen=True)
+class SourceEvent:
+    """A non-data message from a capture thread: end of stream, an error, a measured rate."""
+
+    t: float
+    source: str
+    kind: str  # "eof", "error", "info"
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class FaceBox:
+    """A face in frame pixel coordinates with a stable tracker id."""
+
+    x: int
+    y: int
+    w: int
+    h: int
+    track_id: int
+    score: float = 1.0
+
+
+@dataclass(frozen=True)
+class ModalityOutput:
+    """What one channel (face, voice or text) says at time ``t``.
+
+    ``present`` is False when the channel has nothing to say ("no face", "no speech", "no text");
+    then ``reason`` says why and the probability fields are None. ``quality`` in [0, 1] is how far
+    the input can be trusted (face size/blur, speech presence, transcript confidence).
+    """
+
+    modality: str
+    t: float
+    present: bool
+    emotion: tuple[float, ...] | None = None  # over labels.EMOTIONS
+    sentiment: tuple[float, ...] | None = None  # over labels.SENTIMENTS
+    valence: float | None = None
+    arousal: float | None = None
+    quality: float = 0.0
+    embedding: np.ndarray | None = field(default=None, compare=False, repr=False)
+    reason: str = ""
+    latency_ms: float = 0.0
+
+
+@dataclass(frozen=True)
+class Word:
+    text: str
+    start: float
+    end: float
+    probability: float
+
+
+@dataclass(frozen=True)
+class TranscriptSegment:
+    """Transcribed speech on the session clock. Committed segments never change afterwards."""
+
+    text: str
+    start: float
+    end: float
+    committed: bool
+    confidence: float
+    words: tuple[Word, ...] = ()
+    t_emitted: float = 0.0
+
+
+@dataclass(frozen=True)
+class EmotionEstimate:
+    """The fused estimate published by the inference worker every hop."""
+
+    t: float
+    emotion: tuple[float, ...]  # over labels.EMOTIONS
+    sentiment: tuple[float, ...]  # over labels.SENTIMENTS
+    valence: float
+    arousal: float
+    dominant: str  # one of labels.EMOTIONS, or "uncertain"
+    confidence: float
+    modalities: tuple[ModalityOutput, ...] = ()
+    weights: tuple[tuple[str, float], ...] = ()  # (modality, fusion weight)
+    staleness: tuple[tuple[str, float], ...] = ()  # (modality, seconds since its input)
+    faces: tuple[FaceBox, ...] = ()
+    latency_ms: tuple[tuple[str, float], ...] = ()  # (stage, ms), includes "total"
+    transcript: str = ""  # text committed during this step
+    degraded: str = ""  # what the worker switched off to keep the budget, if anything
+
+    def modality(self, name: str) -> ModalityOutput | None:
+        return next((m for m in self.modalities if m.modality == name), None)

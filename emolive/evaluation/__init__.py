@@ -1,0 +1,1 @@
+"""Evaluation commands (`emolive eval ...`) and their shared metrics."""

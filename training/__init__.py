@@ -1,0 +1,1 @@
+"""Training and fine-tuning of emolive's models (`python -m training KIND ...` or `emolive train`)."""

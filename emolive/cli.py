@@ -34,7 +34,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", help="configuration TOML (default: the user's config directory)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module_name, help_text) in COMMANDS.items():
-        module = importlib.import_module(module_name)
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            continue  # a command whose module is not part of this build
         child = sub.add_parser(name, help=help_text, description=getattr(module, "__doc__", None))
         module.configure(child)
         child.set_defaults(_module=module_name)
@@ -44,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
-    if not any(a in COMMANDS for a in argv) and not any(a in ("-h", "--help", "--version") for a in argv):
+    if "run" in COMMANDS and not any(a in COMMANDS for a in argv) and not any(a in ("-h", "--help", "--version") for a in argv):
         argv = [*argv[: _leading_global_count(argv)], "run", *argv[_leading_global_count(argv) :]]
     args = parser.parse_args(argv)
     logging.basicConfig(

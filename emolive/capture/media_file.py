@@ -1,0 +1,159 @@
+"""A video or audio file as a source: real-time paced (stand-in for camera + mic) or as fast as possible."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from emolive.capture.base import CaptureSource, EventSink
+from emolive.clock import SessionClock
+from emolive.contracts import AudioBlock, VideoFrame
+from emolive.errors import MediaError
+from emolive.rings import AudioRing, FrameRing
+
+log = logging.getLogger(__name__)
+
+SAMPLE_RATE = 16_000
+MAX_BAD_PACKETS = 50
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    path: Path
+    has_video: bool
+    has_audio: bool
+    duration: float  # seconds, 0.0 when the container does not say
+    fps: float
+    width: int
+    height: int
+
+
+def _open(path: Path):
+    import av
+
+    if not path.exists():
+        raise MediaError(f"file not found: {path}")
+    if not path.is_file():
+        raise MediaError(f"not a file: {path}")
+    try:
+        return av.open(str(path))
+    except (av.FFmpegError, OSError, ValueError, UnicodeDecodeError) as exc:
+        raise MediaError(f"cannot open {path}: not a readable media file ({exc})") from exc
+
+
+def probe_media(path: str | Path) -> MediaInfo:
+    """What a media file holds; MediaError when it is missing, corrupt or has neither video nor audio."""
+    path = Path(path)
+    with _open(path) as container:
+        video = container.streams.video[0] if container.streams.video else None
+        audio = container.streams.audio[0] if container.streams.audio else None
+        if video is None and audio is None:
+            raise MediaError(f"{path} has neither a video nor an audio track")
+        duration = float(container.duration / 1_000_000) if container.duration else 0.0
+        fps = float(video.average_rate) if video is not None and video.average_rate else 0.0
+        return MediaInfo(path, video is not None, audio is not None, duration, fps,
+                         video.codec_context.width if video is not None else 0,
+                         video.codec_context.height if video is not None else 0)
+
+
+class MediaFileSource(CaptureSource):
+    """Decode a file's video frames (BGR) and audio (16 kHz mono float32) in presentation order.
+
+    ``iter_media()`` yields file-time stamped items (t = seconds from the start of the file) and is
+    what offline analysis consumes directly; as a thread, the same items are shifted onto the session
+    clock, paced in real time when ``realtime`` is True, and written into the rings.
+    """
+
+    name = "file"
+
+    def __init__(self, path: str | Path, clock: SessionClock, frames: FrameRing | None = None,
+                 audio: AudioRing | None = None, realtime: bool = True, loop: bool = False,
+                 max_width: int = 640, on_event: EventSink | None = None) -> None:
+        super().__init__(clock, on_event)
+        self.path = Path(path)
+        self.info = probe_media(self.path)
+        if not self.info.has_video:
+            log.warning("%s has no video track: audio only", self.path)
+        if not self.info.has_audio:
+            log.warning("%s has no audio track: video only", self.path)
+        self.frames, self.audio = frames, audio
+        self.realtime, self.loop, self.max_width = realtime, loop, max_width
+
+    def iter_media(self) -> Iterator[VideoFrame | AudioBlock]:
+        import av
+
+        with _open(self.path) as container:
+            streams = [s for s in (container.streams.video[:1] + container.streams.audio[:1])]
+            for s in streams:
+                s.thread_type = "AUTO"
+            start = min((float(s.start_time * s.time_base) for s in streams if s.start_time is not None),
+                        default=0.0)
+            resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
+            audio_t0: float | None = None
+            audio_samples = 0
+            frame_index = 0
+            bad = 0
+            for packet in container.demux(streams):
+                try:
+                    decoded = packet.decode()
+                except (av.FFmpegError, ValueError) as exc:
+                    bad += 1
+                    log.warning("%s: skipping a damaged packet (%s)", self.path, exc)
+                    if bad > MAX_BAD_PACKETS:
+                        raise MediaError(f"{self.path} is corrupt: more than {MAX_BAD_PACKETS} bad packets") from None
+                    continue
+                for frame in decoded:
+                    if isinstance(frame, av.VideoFrame):
+                        t = (float(frame.time) if frame.time is not None else frame_index / (self.info.fps or 30))
+                        yield VideoFrame(t=t - start, index=frame_index, image=self._image(frame))
+                        frame_index += 1
+                    elif isinstance(frame, av.AudioFrame):
+                        if audio_t0 is None:
+                            audio_t0 = (float(frame.time) if frame.time is not None else start) - start
+                        for out in resampler.resample(frame):
+                            block = self._audio_block(out, audio_t0, audio_samples)
+                            audio_samples += block.samples.size
+                            yield block
+            if audio_t0 is not None:
+                for out in resampler.resample(None):
+                    block = self._audio_block(out, audio_t0, audio_samples)
+                    audio_samples += block.samples.size
+                    yield block
+
+    def _image(self, frame) -> np.ndarray:
+        width, height = frame.width, frame.height
+        if width > self.max_width:
+            height = int(round(height * self.max_width / width / 2) * 2)
+            frame = frame.reformat(width=self.max_width, height=height)
+        return frame.to_ndarray(format="bgr24")
+
+    @staticmethod
+    def _audio_block(out, t0: float, offset: int) -> AudioBlock:
+        samples = out.to_ndarray().reshape(-1).astype(np.float32, copy=False)
+        return AudioBlock(t=t0 + offset / SAMPLE_RATE, samples=samples, sample_rate=SAMPLE_RATE)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            offset = self.clock.now()
+            for item in self.iter_media():
+                if self._stop.is_set():
+                    return
+                t = offset + item.t
+                if self.realtime:
+                    delay = t - self.clock.now()
+                    if delay > 0 and self._stop.wait(delay):
+                        return
+                if isinstance(item, VideoFrame):
+                    if self.frames is not None:
+                        self.frames.write(VideoFrame(t=t, index=item.index, image=item.image))
+                elif self.audio is not None:
+                    self.audio.write(AudioBlock(t=t, samples=item.samples, sample_rate=item.sample_rate))
+            if not self.loop:
+                break
+        self.emit("eof", str(self.path))
+
+

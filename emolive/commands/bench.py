@@ -1,0 +1,126 @@
+"""Measure the live pipeline (paced like live input): step latency, per-stage latency, drops, CPU, memory."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--source", default="synthetic",
+                        help="'synthetic' (the demo clip's face, looped, with a tone) or a media file path")
+    parser.add_argument("--seconds", type=float, default=20.0, help="how long to run (default 20)")
+    parser.add_argument("--no-asr", action="store_true", help="measure without transcription running")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                        help="override a setting, e.g. --set inference.budget_ms=60")
+
+
+def _percentiles(values: list[float]) -> dict[str, float]:
+    import numpy as np
+
+    if not values:
+        return {"p50": 0.0, "p95": 0.0, "max": 0.0}
+    arr = np.asarray(values)
+    return {"p50": round(float(np.percentile(arr, 50)), 2), "p95": round(float(np.percentile(arr, 95)), 2),
+            "max": round(float(arr.max()), 2)}
+
+
+def _synthetic_factory(seconds: float):
+    from emolive.assets import demo_clip
+    from emolive.capture.synthetic import SyntheticSource
+
+    image = None
+    clip = demo_clip()
+    if clip.is_file():
+        from emolive.capture.media_file import MediaFileSource
+        from emolive.clock import SessionClock
+        from emolive.contracts import VideoFrame
+
+        first = next((i for i in MediaFileSource(clip, SessionClock(), realtime=False).iter_media()
+                      if isinstance(i, VideoFrame)), None)
+        image = None if first is None else first.image
+
+    def factory(pipeline):
+        return SyntheticSource(pipeline.clock, pipeline.frames, pipeline.audio, seconds=seconds + 5, image=image,
+                               audio="tone", realtime=True, on_event=pipeline.on_event)
+
+    return factory
+
+
+def run(args: argparse.Namespace) -> int:
+    import resource
+    import threading
+    import time
+
+    from emolive.config import load_config
+    from emolive.errors import EmoliveError
+    from emolive.pipeline import LivePipeline
+
+    config = load_config(args.config, args.set)
+    video = None
+    factory = None
+    if args.source == "synthetic":
+        factory = _synthetic_factory(args.seconds)
+    else:
+        video = Path(args.source)
+        if not video.is_file():
+            raise EmoliveError(f"file not found: {video}")
+    estimates = []
+    errors: list[str] = []
+    lock = threading.Lock()
+
+    def on_estimate(estimate) -> None:
+        with lock:
+            estimates.append(estimate)
+
+    def on_event(event) -> None:
+        if event.kind == "error":
+            errors.append(f"{event.source}: {event.message}")
+
+    pipeline = LivePipeline(config, video=video, camera=None, microphone=None, asr=not args.no_asr,
+                            on_estimate=on_estimate, on_event=on_event, source_factory=factory, loop=True)
+    pipeline.start()  # loads and warms up the models before the clock of the measurement starts
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    with lock:
+        estimates.clear()
+    time.sleep(args.seconds)
+    cpu1, wall1 = time.process_time(), time.perf_counter()
+    status = pipeline.status()
+    pipeline.stop()
+    with lock:
+        taken = list(estimates)
+    stages: dict[str, list[float]] = {}
+    for estimate in taken:
+        for stage, ms in estimate.latency_ms:
+            stages.setdefault(stage, []).append(ms)
+    result = {
+        "source": args.source,
+        "seconds": round(wall1 - wall0, 2),
+        "step_ms": _percentiles(stages.get("total", [])),
+        "stages": {k: _percentiles(v) for k, v in stages.items() if k != "total"},
+        "steps_per_s": round(len(taken) / max(wall1 - wall0, 1e-9), 2),
+        "dropped": status["dropped_steps"],
+        "cpu_percent": round(100 * (cpu1 - cpu0) / max(wall1 - wall0, 1e-9), 1),
+        "rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "asr": not args.no_asr and pipeline.transcriber is not None,
+        "asr_lag_s": status["asr_lag_s"],
+        "budget_ms": config.inference.budget_ms,
+        "degraded": status["degraded"],
+        "errors": errors,
+    }
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    s = result["step_ms"]
+    print(f"{result['steps_per_s']} steps/s over {result['seconds']} s, dropped {result['dropped']}, "
+          f"transcription {'on' if result['asr'] else 'off'}")
+    print(f"step latency: p50 {s['p50']} ms, p95 {s['p95']} ms, max {s['max']} ms (budget {result['budget_ms']} ms)")
+    for stage, v in result["stages"].items():
+        print(f"  {stage:<8} p50 {v['p50']:>7} ms  p95 {v['p95']:>7} ms  max {v['max']:>7} ms")
+    print(f"CPU {result['cpu_percent']}% of one core, peak RSS {result['rss_mb']} MB"
+          + (f", degraded: {result['degraded']}" if result["degraded"] else ""))
+    for error in errors:
+        print(f"warning: {error}")
+    return 0

@@ -1,0 +1,172 @@
+"""Application settings as frozen dataclasses, read from TOML in the user's config directory.
+
+Command-line overrides use ``section.key=value`` (value parsed as TOML, bare words taken as text).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from emolive.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CaptureConfig:
+    camera: str = "0"  # index or device path/name; "" for none
+    microphone: str = ""  # index or part of the name; "" for the default input
+    width: int = 640
+    height: int = 480
+    fps: float = 30.0
+    audio_seconds: float = 30.0  # length of the audio ring
+    frame_ring: int = 90  # frames kept
+
+
+@dataclass(frozen=True)
+class InferenceConfig:
+    device: str = "auto"  # auto | cpu | cuda
+    hop_s: float = 0.1  # one estimate every hop
+    budget_ms: float = 90.0
+    threads: int = 1  # torch threads of the inference worker
+    fusion: str = "late"  # late | crossmodal
+    smoothing_s: float = 0.5  # time constant of the exponential smoothing
+    face_detect_every: int = 3
+    voice_window_s: float = 2.0
+    text_max_age_s: float = 20.0  # a transcript older than this no longer counts
+    face_model: str = ""  # "" -> bundled assets/face
+    voice_model: str = ""
+    text_model: str = ""
+    fusion_model: str = ""
+
+
+@dataclass(frozen=True)
+class AsrConfig:
+    enabled: bool = True
+    model: str = "tiny.en"  # tiny.en (bundled), base (extra whisper-base), a CTranslate2 folder, or a hub name
+    language: str = ""  # "" -> English for .en models, detected otherwise
+    threads: int = 1
+    interval_s: float = 1.0
+    allow_download: bool = False
+
+
+@dataclass(frozen=True)
+class RecordingConfig:
+    directory: str = ""  # "" -> the user's data directory
+    raw_audio: bool = True
+    raw_video: bool = False
+
+
+@dataclass(frozen=True)
+class AppConfig:
+    capture: CaptureConfig = field(default_factory=CaptureConfig)
+    inference: InferenceConfig = field(default_factory=InferenceConfig)
+    asr: AsrConfig = field(default_factory=AsrConfig)
+    recording: RecordingConfig = field(default_factory=RecordingConfig)
+
+
+def default_config_path() -> Path:
+    from platformdirs import user_config_dir
+
+    return Path(user_config_dir("emolive")) / "config.toml"
+
+
+def _section(cls: type, values: dict[str, Any], where: str) -> Any:
+    known = {f.name: f for f in fields(cls)}
+    kwargs = {}
+    for key, value in values.items():
+        if key not in known:
+            raise ConfigError(f"{where}: unknown setting {key!r} (known: {', '.join(known)})")
+        default = getattr(cls(), key)
+        if isinstance(default, bool) != isinstance(value, bool) or (
+            isinstance(default, int | float) and not isinstance(value, int | float)
+        ) or (isinstance(default, str) and not isinstance(value, str)):
+            raise ConfigError(f"{where}: {key} must be {type(default).__name__}, got {value!r}")
+        kwargs[key] = float(value) if isinstance(default, float) else value
+    return cls(**kwargs)
+
+
+def from_dict(data: dict[str, Any], where: str = "config") -> AppConfig:
+    sections = {f.name: f.type for f in fields(AppConfig)}
+    kwargs = {}
+    for name, values in data.items():
+        if name not in sections:
+            raise ConfigError(f"{where}: unknown section [{name}] (known: {', '.join(sections)})")
+        if not isinstance(values, dict):
+            raise ConfigError(f"{where}: [{name}] must be a table")
+        cls = type(getattr(AppConfig(), name))
+        kwargs[name] = _section(cls, values, f"{where} [{name}]")
+    return AppConfig(**kwargs)
+
+
+def to_dict(config: AppConfig) -> dict[str, Any]:
+    return dataclasses.asdict(config)
+
+
+def apply_overrides(config: AppConfig, overrides: list[str] | tuple[str, ...]) -> AppConfig:
+    """Apply ``section.key=value`` overrides on top of ``config``."""
+    data = to_dict(config)
+    for item in overrides:
+        if "=" not in item or "." not in item.split("=", 1)[0]:
+            raise ConfigError(f"override {item!r} must look like section.key=value")
+        dotted, raw = item.split("=", 1)
+        section, key = dotted.strip().split(".", 1)
+        try:
+            value = tomllib.loads(f"v = {raw.strip()}")["v"]
+        except tomllib.TOMLDecodeError:
+            value = raw.strip()
+        data.setdefault(section, {})[key] = value
+    return from_dict(data, "override")
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> AppConfig:
+    """Read the TOML file (default location if None; defaults if it does not exist there) plus overrides."""
+    explicit = path is not None
+    path = Path(path) if explicit else default_config_path()
+    config = AppConfig()
+    if path.is_file():
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"config file {path} is malformed: {exc}") from exc
+        except OSError as exc:
+            raise ConfigError(f"cannot read config file {path}: {exc}") from exc
+        config = from_dict(data, str(path))
+    elif explicit:
+        raise ConfigError(f"config file not found: {path}")
+    return apply_overrides(config, overrides) if overrides else config
+
+
+def _toml_value(value: Any) -> str:
+    # The settings are flat scalars, so a few lines replace a TOML-writer dependency.
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    escaped = str(value).replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{escaped}"'
+
+
+def save_config(config: AppConfig, path: str | Path | None = None) -> Path:
+    """Write ``config`` as TOML (atomically) and return the path."""
+    path = Path(path) if path is not None else default_config_path()
+    lines = []
+    for section, values in to_dict(config).items():
+        lines.append(f"[{section}]")
+        lines.extend(f"{key} = {_toml_value(value)}" for key, value in values.items())
+        lines.append("")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text("\n".join(lines), encoding="utf-8")
+    tmp.replace(path)
+    return path
+
+
+def with_changes(config: AppConfig, section: str, **changes: Any) -> AppConfig:
+    """A copy of ``config`` with some settings of one section changed."""
+    return replace(config, **{section: replace(getattr(config, section), **changes)})

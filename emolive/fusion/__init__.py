@@ -1,0 +1,1 @@
+"""Fusion of the face, voice and text channels into one estimate."""

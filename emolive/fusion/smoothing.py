@@ -1,0 +1,33 @@
+"""Exponential smoothing of estimates over time (pure, no I/O)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+class ExponentialSmoother:
+    """First-order low-pass with time constant ``tau_s`` on irregularly spaced samples.
+
+    The smoothed value lags a step change by ``tau_s`` seconds to reach 63% of it (the stated lag).
+    ``tau_s = 0`` passes values through.
+    """
+
+    def __init__(self, tau_s: float) -> None:
+        self.tau_s = max(0.0, tau_s)
+        self._value: np.ndarray | None = None
+        self._t: float | None = None
+
+    def reset(self) -> None:
+        self._value, self._t = None, None
+
+    def update(self, t: float, value: np.ndarray) -> np.ndarray:
+        value = np.asarray(value, dtype=np.float64)
+        if self._value is None or self._t is None or self.tau_s == 0.0 or t < self._t:
+            self._value, self._t = value.copy(), t
+            return self._value.copy()
+        alpha = 1.0 - math.exp(-(t - self._t) / self.tau_s)
+        self._value = self._value + alpha * (value - self._value)
+        self._t = t
+        return self._value.copy()

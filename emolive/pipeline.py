@@ -1,0 +1,174 @@
+"""The live pipeline: capture sources -> rings -> transcriber + inference worker -> callbacks.
+
+One object owns the session clock, the rings and every thread. Callbacks are called from worker
+threads; the GUI wraps them into queued Qt signals. Missing devices do not stop the pipeline: they are
+reported as ``SourceEvent`` errors and it runs with what it has.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from emolive.capture.base import CaptureSource
+from emolive.channels import Channels, load_channels
+from emolive.clock import SessionClock
+from emolive.config import AppConfig
+from emolive.contracts import EmotionEstimate, SourceEvent, TranscriptSegment
+from emolive.errors import EmoliveError
+from emolive.fusion.fuser import Fuser
+from emolive.rings import AudioRing, FrameRing
+from emolive.worker import InferenceWorker
+
+log = logging.getLogger(__name__)
+
+
+def _ignore(_: Any) -> None:
+    return None
+
+
+class LivePipeline:
+    """Cameras/microphones (or a file or synthetic stand-in) analysed live.
+
+    ``video``: a media file replayed in real time instead of camera + microphone.
+    ``camera``: index or name; None or "" for no camera. ``microphone``: index or part of a name, "" for the
+    default input, None for no microphone.
+    ``source``: any ready-made CaptureSource writing into this pipeline's rings (tests, benchmarks);
+    build it with ``pipeline.clock``, ``pipeline.frames`` and ``pipeline.audio``.
+    """
+
+    def __init__(self, config: AppConfig, video: Path | None = None, camera: str | None = "0",
+                 microphone: str | None = None, asr: bool = True,
+                 on_estimate: Callable[[EmotionEstimate], None] = _ignore,
+                 on_segment: Callable[[TranscriptSegment], None] = _ignore,
+                 on_event: Callable[[SourceEvent], None] = _ignore, channels: Channels | None = None,
+                 source_factory: Callable[[LivePipeline], CaptureSource] | None = None, loop: bool = False) -> None:
+        self.config = config
+        self.video, self.camera, self.microphone = video, camera, microphone
+        self.asr_enabled = asr and config.asr.enabled
+        self.on_estimate, self.on_segment, self.on_event = on_estimate, on_segment, on_event
+        self.clock = SessionClock()
+        self.frames = FrameRing(config.capture.frame_ring)
+        self.audio = AudioRing(config.capture.audio_seconds)
+        self._channels = channels
+        self._source_factory = source_factory
+        self.loop = loop
+        self.sources: list[CaptureSource] = []
+        self.transcriber: Any = None
+        self.worker: InferenceWorker | None = None
+        self.device = "cpu"
+        self._started = False
+        self._lock = threading.Lock()
+
+    # --- events ---------------------------------------------------------------------------------
+    def _event(self, source: str, kind: str, message: str) -> None:
+        self.on_event(SourceEvent(t=self.clock.now(), source=source, kind=kind, message=message))
+
+    def _error(self, source: str) -> Callable[[str], None]:
+        return lambda message: self._event(source, "error", message)
+
+    # --- life cycle -----------------------------------------------------------------------------
+    def _open_sources(self) -> None:
+        from emolive.capture.camera import CameraSource
+        from emolive.capture.media_file import MediaFileSource
+        from emolive.capture.microphone import MicSource
+
+        cap = self.config.capture
+        if self._source_factory is not None:
+            self.sources.append(self._source_factory(self))
+            return
+        if self.video is not None:
+            self.sources.append(MediaFileSource(self.video, self.clock, self.frames, self.audio, realtime=True,
+                                                loop=self.loop, on_event=self.on_event))
+            return
+        if self.camera not in (None, ""):
+            try:
+                self.sources.append(CameraSource(self.camera, self.clock, self.frames, cap.width, cap.height,
+                                                 cap.fps, on_event=self.on_event))
+            except EmoliveError as exc:
+                self._event("camera", "error", f"{exc}; running without a camera")
+        if self.microphone is not None:
+            try:
+                self.sources.append(MicSource(self.microphone or None, self.clock, self.audio,
+                                              on_event=self.on_event))
+            except EmoliveError as exc:
+                self._event("microphone", "error", f"{exc}; running without a microphone")
+
+    def start(self) -> None:
+        """Open devices, load and warm up models, start every thread."""
+        with self._lock:
+            if self._started:
+                return
+            self._started = True
+        self._open_sources()
+        channels = self._channels or load_channels(self.config.inference)
+        for problem in channels.problems:
+            self._event("models", "error", problem)
+        inference = self.config.inference
+        fuser = Fuser.from_dir(Path(inference.fusion_model) if inference.fusion_model else None,
+                               smoothing_s=inference.smoothing_s)
+        self.worker = InferenceWorker(self.frames, self.audio, fuser, inference, clock=self.clock,
+                                      face=channels.face, voice=channels.voice, text=channels.text,
+                                      on_estimate=self.on_estimate, on_error=self._error("inference"))
+        if self.asr_enabled and any(s.name in ("file", "microphone", "synthetic") for s in self.sources):
+            self._start_transcriber()
+        self.worker.start()
+        for source in self.sources:
+            source.start()
+
+    def _start_transcriber(self) -> None:
+        try:
+            from emolive.asr.transcriber import Transcriber
+
+            asr = self.config.asr
+
+            def on_segment(segment: TranscriptSegment) -> None:
+                if self.worker is not None:
+                    self.worker.add_segment(segment)
+                self.on_segment(segment)
+
+            self.transcriber = Transcriber(self.audio, self.clock, on_segment, on_error=self._error("transcriber"),
+                                           model=asr.model, language=asr.language or None, threads=asr.threads,
+                                           interval_s=asr.interval_s)
+            self.transcriber.start()
+        except (EmoliveError, ImportError) as exc:
+            self.transcriber = None
+            self._event("transcriber", "error", f"transcription unavailable: {exc}")
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop every thread and wait for them (bounded by ``timeout`` each)."""
+        for source in self.sources:
+            source.stop()
+        if self.transcriber is not None:
+            self.transcriber.stop()
+        if self.worker is not None:
+            self.worker.stop()
+        deadline = time.monotonic() + timeout
+        for thread in [*self.sources, self.transcriber, self.worker]:
+            if thread is not None:
+                thread.join(max(0.1, deadline - time.monotonic()))
+
+    # --- status ---------------------------------------------------------------------------------
+    def status(self) -> dict[str, Any]:
+        summary = self.worker.latency_summary() if self.worker is not None else {"p50": 0.0, "p95": 0.0}
+        fps = 0.0
+        for source in self.sources:
+            fps = getattr(source, "measured_fps", 0.0) or fps
+        if not fps:
+            recent = self.frames.last_seconds(2.0)
+            if len(recent) > 1:
+                fps = (len(recent) - 1) / max(recent[-1].t - recent[0].t, 1e-6)
+        return {
+            "capture_fps": fps,
+            "step_p50_ms": summary["p50"],
+            "step_p95_ms": summary["p95"],
+            "budget_ms": self.config.inference.budget_ms,
+            "device": self.device,
+            "asr_lag_s": getattr(self.transcriber, "lag_s", None),
+            "dropped_steps": self.worker.dropped if self.worker is not None else 0,
+            "degraded": self.worker.governor.describe() if self.worker is not None else "",
+        }

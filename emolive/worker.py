@@ -1,0 +1,234 @@
+"""The inference worker: every hop, the newest aligned window -> channels -> fusion -> EmotionEstimate.
+
+``step(now)`` is the whole computation and is shared by the live thread and offline analysis.
+The thread runs ``step`` on a fixed hop of the session clock, never queues work (missed hops are
+counted as dropped), measures every stage, and degrades before it breaks the latency budget.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import numpy as np
+
+from emolive.clock import SessionClock
+from emolive.config import InferenceConfig
+from emolive.contracts import EmotionEstimate, FaceBox, ModalityOutput, TranscriptSegment, VideoFrame
+from emolive.fusion.fuser import Fuser
+from emolive.rings import AudioRing, FrameRing
+
+log = logging.getLogger(__name__)
+
+MIN_VOICE_S = 0.5  # less audio than this in the window: the voice channel is not asked
+
+
+class FaceLike(Protocol):
+    detect_every: int
+
+    def process(self, frame: VideoFrame) -> tuple[ModalityOutput, tuple[FaceBox, ...]]: ...
+
+
+class VoiceLike(Protocol):
+    def process(self, samples: np.ndarray, t: float) -> ModalityOutput: ...
+
+
+class TextLike(Protocol):
+    def process(self, text: str, t: float, context: Any = ()) -> ModalityOutput: ...
+
+
+class LoadGovernor:
+    """Pure policy: from recent step times, how much work to shed (0 = none ... 3 = most)."""
+
+    def __init__(self, budget_ms: float, window: int = 30, high: float = 0.8, low: float = 0.4) -> None:
+        self.budget_ms, self.high, self.low = budget_ms, high, low
+        self.times: deque[float] = deque(maxlen=window)
+        self.level = 0
+        self._calm = 0
+
+    def record(self, total_ms: float) -> int:
+        self.times.append(total_ms)
+        if len(self.times) < min(10, self.times.maxlen or 10):
+            return self.level
+        p95 = float(np.percentile(self.times, 95))
+        if p95 > self.high * self.budget_ms and self.level < 3:
+            self.level += 1
+            self.times.clear()
+            self._calm = 0
+        elif p95 < self.low * self.budget_ms and self.level > 0:
+            self._calm += 1
+            if self._calm >= 30:
+                self.level -= 1
+                self._calm = 0
+        return self.level
+
+    def describe(self) -> str:
+        return ("", "face detection less often", "+ voice every other step", "+ face every other step")[self.level]
+
+
+class InferenceWorker:
+    """Runs the channels and the fuser; publishes one EmotionEstimate per hop."""
+
+    def __init__(self, frames: FrameRing, audio: AudioRing, fuser: Fuser, config: InferenceConfig,
+                 clock: SessionClock | None = None, face: FaceLike | None = None, voice: VoiceLike | None = None,
+                 text: TextLike | None = None, on_estimate: Callable[[EmotionEstimate], None] | None = None,
+                 on_error: Callable[[str], None] | None = None) -> None:
+        self.frames, self.audio, self.fuser, self.config = frames, audio, fuser, config
+        self.clock = clock or SessionClock()
+        self.face, self.voice, self.text = face, voice, text
+        self.on_estimate, self.on_error = on_estimate, on_error
+        self.governor = LoadGovernor(config.budget_ms)
+        self.base_detect_every = face.detect_every if face is not None else 1
+        self.step_ms: deque[float] = deque(maxlen=600)
+        self.steps = 0
+        self.dropped = 0
+        self._segments: deque[TranscriptSegment] = deque(maxlen=50)
+        self._new_text: list[str] = []
+        self._lock = threading.Lock()
+        self._last: dict[str, ModalityOutput | None] = {"face": None, "voice": None, "text": None}
+        self._faces: tuple[FaceBox, ...] = ()
+        self._last_frame_index = -1
+        self._last_voice_end = -1.0
+        self._errors_reported: set[str] = set()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # --- inputs from other threads -----------------------------------------------------------------
+    def add_segment(self, segment: TranscriptSegment) -> None:
+        """Take a transcript update (called from the transcriber's thread); only committed text counts."""
+        if not segment.committed or not segment.text.strip():
+            return
+        with self._lock:
+            self._segments.append(segment)
+            self._new_text.append(segment.text.strip())
+
+    # --- the computation ---------------------------------------------------------------------------
+    def step(self, now: float) -> EmotionEstimate:
+        t_start = time.perf_counter()
+        latency: dict[str, float] = {}
+        level = self.governor.level
+        if self.face is not None:
+            self.face.detect_every = self.base_detect_every * (2 if level >= 1 else 1)
+            if not (level >= 3 and self.steps % 2):
+                self._run_face(now, latency)
+        if self.voice is not None and not (level >= 2 and self.steps % 2):
+            self._run_voice(now, latency)
+        new_text = self._run_text(now, latency)
+        t0 = time.perf_counter()
+        fused = self.fuser.fuse(self._last, now)
+        latency["fusion"] = (time.perf_counter() - t0) * 1000
+        total = (time.perf_counter() - t_start) * 1000
+        latency["total"] = total
+        self.step_ms.append(total)
+        self.governor.record(total)
+        self.steps += 1
+        return EmotionEstimate(
+            t=now, emotion=fused.emotion, sentiment=fused.sentiment, valence=fused.valence, arousal=fused.arousal,
+            dominant=fused.dominant, confidence=fused.confidence,
+            modalities=tuple(m for m in self._last.values() if m is not None), weights=fused.weights,
+            staleness=fused.staleness, faces=self._faces,
+            latency_ms=tuple((k, round(v, 3)) for k, v in latency.items()), transcript=new_text,
+            degraded=self.governor.describe(),
+        )
+
+    def _run_face(self, now: float, latency: dict[str, float]) -> None:
+        frame = self.frames.latest_at(now)
+        if frame is None or frame.index == self._last_frame_index:
+            return
+        self._last_frame_index = frame.index
+        t0 = time.perf_counter()
+        try:
+            output, self._faces = self.face.process(frame)
+            self._last["face"] = output
+        except Exception as exc:
+            self._channel_failed("face", exc, now)
+        latency["face"] = (time.perf_counter() - t0) * 1000
+
+    def _run_voice(self, now: float, latency: dict[str, float]) -> None:
+        end = min(now, self.audio.end_time)
+        if end <= self._last_voice_end:
+            return
+        block = self.audio.between(end - self.config.voice_window_s, end)
+        if block.duration < MIN_VOICE_S:
+            return
+        self._last_voice_end = end
+        t0 = time.perf_counter()
+        try:
+            self._last["voice"] = self.voice.process(block.samples, end)
+        except Exception as exc:
+            self._channel_failed("voice", exc, now)
+        latency["voice"] = (time.perf_counter() - t0) * 1000
+
+    def _run_text(self, now: float, latency: dict[str, float]) -> str:
+        with self._lock:
+            new_text = " ".join(self._new_text)
+            self._new_text.clear()
+            recent = [s for s in self._segments if now - s.end <= self.config.text_max_age_s and s.end <= now]
+        if self.text is None or not recent:
+            if not recent:
+                self._last["text"] = None
+            return new_text
+        latest = recent[-1]
+        context = tuple(s.text for s in recent[:-1][-2:])
+        t0 = time.perf_counter()
+        try:
+            self._last["text"] = self.text.process(latest.text, latest.end, context)
+        except Exception as exc:
+            self._channel_failed("text", exc, now)
+        latency["text"] = (time.perf_counter() - t0) * 1000
+        return new_text
+
+    def _channel_failed(self, name: str, exc: Exception, now: float) -> None:
+        self._last[name] = ModalityOutput(modality=name, t=now, present=False, reason=f"error: {exc}")
+        key = f"{name}:{type(exc).__name__}"
+        log.exception("%s channel failed", name)
+        if key not in self._errors_reported:
+            self._errors_reported.add(key)
+            if self.on_error is not None:
+                self.on_error(f"{name} channel failed: {exc}")
+
+    # --- the live thread ---------------------------------------------------------------------------
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="emolive-inference", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def join(self, timeout: float | None = None) -> None:
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _loop(self) -> None:
+        hop = self.config.hop_s
+        due = self.clock.now() + hop
+        while not self._stop.is_set():
+            wait = due - self.clock.now()
+            if wait > 0 and self._stop.wait(wait):
+                return
+            now = self.clock.now()
+            late = int((now - due) // hop)
+            if late > 0:  # never queue stale work: skip the hops we missed
+                self.dropped += late
+                due += late * hop
+            try:
+                estimate = self.step(now)
+            except Exception as exc:
+                log.exception("inference step failed")
+                if self.on_error is not None:
+                    self.on_error(f"inference step failed: {exc}")
+            else:
+                if self.on_estimate is not None:
+                    self.on_estimate(estimate)
+            due += hop
+
+    def latency_summary(self) -> dict[str, float]:
+        if not self.step_ms:
+            return {"p50": 0.0, "p95": 0.0, "max": 0.0}
+        values = np.asarray(self.step_ms)
+        return {"p50": float(np.percentile(values, 50)), "p95": float(np.percentile(values, 95)),
+                "max": float(values.max())}

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# One-step set-up on a fresh Debian/Ubuntu machine: system packages, a virtual environment with emolive and
+# its bundled offline models, then (unless --no-demo) emolive's main job on the bundled demo clip.
+# Usage: bash packaging/setup.sh [--no-demo]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(libportaudio2 ffmpeg espeak-ng sox xvfb libegl1 libgl1 libxkbcommon0 libfontconfig1 libdbus-1-3)
+PYTHON=${PYTHON:-python3}
+
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing system packages: ${missing[*]}"
+  if [ "$(id -u)" = 0 ]; then SUDO=""; elif command -v sudo >/dev/null; then SUDO="sudo"; else
+    echo "setup: please install as root: apt-get install ${missing[*]}" >&2; exit 1; fi
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq || true
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+  echo "setup: emolive needs Python 3.11 or newer ($PYTHON is $("$PYTHON" --version))" >&2; exit 1
+fi
+[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip >/dev/null 2>&1 || true
+echo "setup: installing emolive and its dependencies into .venv (a few minutes the first time)"
+.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev,train]' 2>&1 \
+  | grep -v -e "^WARNING: Location" -e "is ignored: it is neither" || true
+.venv/bin/python -c 'import emolive, torch, torchaudio, cv2, faster_whisper, PySide6' \
+  || { echo "setup: the installation is incomplete (see the pip output above)" >&2; exit 1; }
+
+if [ "${1:-}" != "--no-demo" ]; then
+  echo "setup: analysing the bundled demo clip (assets/demo/demo.mp4)"
+  .venv/bin/emolive analyze assets/demo/demo.mp4 -o out/demo.emolive.csv --summary
+  echo "setup: done. Open the app with:  .venv/bin/emolive --video assets/demo/demo.mp4   (or just .venv/bin/emolive)"
+fi

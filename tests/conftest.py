@@ -1,0 +1,37 @@
+"""Shared fixtures: offscreen Qt, offline hubs, generated media clips."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return REPO
+
+
+@pytest.fixture(scope="session")
+def demo_clip() -> Path:
+    path = REPO / "assets" / "demo" / "demo.mp4"
+    assert path.is_file(), "the demo clip must be committed"
+    return path
+
+
+@pytest.fixture(scope="session")
+def sync_clip(tmp_path_factory) -> Path:
+    """A 60 s clip with a white flash and a beep together every 5 s (for A/V alignment tests)."""
+    from helpers.media import write_sync_clip
+
+    return write_sync_clip(tmp_path_factory.mktemp("media") / "sync.mp4", seconds=60.0)

@@ -1,0 +1,92 @@
+"""Configuration from TOML with overrides, and the CLI's clean failures (message + non-zero exit)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from emolive.cli import main
+from emolive.config import AppConfig, apply_overrides, load_config, save_config
+from emolive.errors import ConfigError
+
+
+def test_defaults_when_no_file_exists(tmp_path, monkeypatch):
+    monkeypatch.setattr("emolive.config.default_config_path", lambda: tmp_path / "none.toml")
+    assert load_config() == AppConfig()
+
+
+def test_round_trip_and_overrides(tmp_path):
+    config = apply_overrides(AppConfig(), ["inference.budget_ms=60", "capture.camera=/dev/video2",
+                                           "asr.enabled=false", "asr.language=de"])
+    assert config.inference.budget_ms == 60.0 and config.capture.camera == "/dev/video2"
+    assert config.asr.enabled is False and config.asr.language == "de"
+    path = save_config(config, tmp_path / "c.toml")
+    assert load_config(path) == config
+    assert load_config(path, ["inference.hop_s=0.2"]).inference.hop_s == 0.2
+
+
+@pytest.mark.parametrize("text, message", [
+    ("[inference\nbudget_ms = 3", "malformed"),
+    ("[inference]\nbudget_ms = 'fast'", "must be float"),
+    ("[inference]\nturbo = true", "unknown setting"),
+    ("[gpu]\nx = 1", "unknown section"),
+    ("inference = 3", "must be a table"),
+])
+def test_malformed_config_files_raise_config_error(tmp_path, text, message):
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=message):
+        load_config(path)
+
+
+def test_bad_override_and_missing_explicit_file(tmp_path):
+    with pytest.raises(ConfigError, match="section.key=value"):
+        apply_overrides(AppConfig(), ["budget=3"])
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "absent.toml")
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "emolive", *args], capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize("args, message", [
+    (("analyze", "no/such/file.mp4", "--no-asr"), "file not found"),
+    (("--config", "{bad}", "devices"), "config file"),
+    (("bench", "--source", "missing.mp4", "--seconds", "1"), "file not found"),
+])
+def test_cli_bad_input_gives_message_and_exit_2_without_traceback(tmp_path, args, message):
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[[[")
+    args = tuple(str(bad) if a == "{bad}" else a for a in args)
+    if args[0] == "--config":
+        result = run_cli("--config", args[1], "analyze", "x.mp4")
+    else:
+        result = run_cli(*args)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_cli_corrupt_media_is_a_clean_error(tmp_path):
+    corrupt = tmp_path / "clip.mp4"
+    corrupt.write_bytes(b"\x00\x01garbage" * 1000)
+    result = run_cli("analyze", str(corrupt), "--no-asr", "--no-progress")
+    assert result.returncode == 2
+    assert "cannot open" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_devices_says_plainly_when_there_are_none(capsys, monkeypatch):
+    monkeypatch.setattr("emolive.commands.devices.list_cameras", lambda _: [])
+    monkeypatch.setattr("emolive.commands.devices.list_microphones", lambda: ([], "no audio input device found"))
+    assert main(["devices"]) == 0
+    out = capsys.readouterr().out
+    assert "none found" in out and "no audio input device" in out
+
+
+def test_version_and_help_work():
+    assert run_cli("--version").stdout.startswith("emolive ")
+    result = run_cli("--help")
+    assert result.returncode == 0 and "analyze" in result.stdout

@@ -1,0 +1,141 @@
+"""Ring buffers: wrap-around, time queries, drop counting, concurrent readers."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+from emolive.contracts import AudioBlock, VideoFrame
+from emolive.rings import AudioRing, FrameRing, aligned_window
+
+SR = 16_000
+
+
+def ramp_block(start: int, n: int) -> AudioBlock:
+    """Samples whose value is their own index (exact in float32), stamped at index / SR."""
+    return AudioBlock(t=start / SR, samples=np.arange(start, start + n).astype(np.float32))
+
+
+def test_audio_ring_wraps_and_keeps_the_newest_samples_in_order():
+    ring = AudioRing(seconds=1.0, sample_rate=SR)
+    written = 0
+    for n in [7000, 5000, 9000, 3333]:  # 24,333 samples into a 16,000-sample ring
+        ring.write(ramp_block(written, n))
+        written += n
+    block = ring.latest(1.0)
+    expected = np.arange(written - SR, written).astype(np.float32)
+    np.testing.assert_array_equal(block.samples, expected)
+    assert block.t == pytest.approx((written - SR) / SR)
+    assert ring.dropped == written - SR
+    assert ring.end_time == pytest.approx(written / SR)
+
+
+def test_audio_ring_between_returns_the_requested_span():
+    ring = AudioRing(seconds=2.0, sample_rate=SR)
+    ring.write(ramp_block(0, 3 * SR))  # more than the capacity in one block
+    block = ring.between(1.5, 2.5)
+    assert block.t == pytest.approx(1.5)
+    assert block.samples.size == SR
+    assert block.samples[0] == 1.5 * SR
+    # before what the ring holds: clipped to what is there
+    clipped = ring.between(0.0, 1.25)
+    assert clipped.t == pytest.approx(1.0)
+    assert clipped.samples.size == SR // 4
+
+
+def test_audio_ring_reanchors_time_on_each_block():
+    ring = AudioRing(seconds=5.0, sample_rate=SR)
+    ring.write(AudioBlock(t=10.0, samples=np.zeros(SR, np.float32)))
+    ring.write(AudioBlock(t=11.2, samples=np.ones(SR // 2, np.float32)))  # 0.2 s of clock drift
+    assert ring.end_time == pytest.approx(11.7)
+    assert ring.between(11.2, 11.7).samples.min() == 1.0
+
+
+def test_audio_ring_rejects_wrong_rate():
+    ring = AudioRing(seconds=1.0)
+    with pytest.raises(ValueError, match="16000"):
+        ring.write(AudioBlock(t=0.0, samples=np.zeros(10, np.float32), sample_rate=44_100))
+
+
+def test_frame_ring_overwrites_oldest_and_counts_drops():
+    ring = FrameRing(capacity=5)
+    img = np.zeros((2, 2, 3), np.uint8)
+    for i in range(12):
+        ring.write(VideoFrame(t=i / 30, index=i, image=img))
+    assert len(ring) == 5
+    assert ring.dropped == 7
+    assert [f.index for f in ring.between(0, 1)] == [7, 8, 9, 10, 11]
+    assert ring.latest().index == 11
+    assert ring.latest_at(9.5 / 30).index == 9
+    assert [f.index for f in ring.last_seconds(2 / 30)] == [9, 10, 11]
+
+
+def test_aligned_window_spans_the_same_time():
+    frames, audio = FrameRing(100), AudioRing(10.0)
+    img = np.zeros((2, 2, 3), np.uint8)
+    for i in range(90):
+        frames.write(VideoFrame(t=i / 30, index=i, image=img))
+    audio.write(ramp_block(0, 3 * SR))
+    window_frames, window_audio = aligned_window(frames, audio, 2.0, end=3.0)
+    assert window_frames[0].t >= 1.0 and window_frames[-1].t <= 3.0
+    assert window_audio.t == pytest.approx(1.0)
+    assert window_audio.duration == pytest.approx(2.0)
+
+
+def test_concurrent_readers_never_see_torn_audio():
+    ring = AudioRing(seconds=0.5, sample_rate=SR)
+    stop = threading.Event()
+    problems: list[str] = []
+
+    def reader() -> None:
+        while not stop.is_set():
+            block = ring.latest(0.25)
+            if block.samples.size > 1:
+                steps = np.diff(block.samples.astype(np.float64))
+                if not np.all(steps == 1.0):
+                    problems.append("non-contiguous read")
+                    return
+                if abs(block.t - block.samples[0] / SR) > 1e-6:
+                    problems.append("time does not match samples")
+                    return
+
+    readers = [threading.Thread(target=reader) for _ in range(3)]
+    for thread in readers:
+        thread.start()
+    written = 0
+    for _ in range(3000):
+        ring.write(ramp_block(written, 160))
+        written += 160
+    stop.set()
+    for thread in readers:
+        thread.join()
+    assert not problems
+    assert ring.written == written
+
+
+def test_concurrent_frame_readers_get_consistent_lists():
+    ring = FrameRing(capacity=30)
+    stop = threading.Event()
+    problems: list[str] = []
+    img = np.zeros((1, 1, 3), np.uint8)
+
+    def reader() -> None:
+        while not stop.is_set():
+            frames = ring.last_seconds(0.5)
+            indexes = [f.index for f in frames]
+            if indexes != sorted(indexes) or (indexes and indexes[-1] - indexes[0] != len(indexes) - 1):
+                problems.append(str(indexes))
+                return
+
+    threads = [threading.Thread(target=reader) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for i in range(5000):
+        ring.write(VideoFrame(t=i / 30, index=i, image=img))
+    stop.set()
+    for thread in threads:
+        thread.join()
+    assert not problems
+    assert ring.dropped == 5000 - 30

@@ -20,7 +20,7 @@ from emolive.channels import Channels, load_channels
 from emolive.clock import SessionClock
 from emolive.config import AppConfig, AsrConfig
 from emolive.contracts import AudioBlock, EmotionEstimate, TranscriptSegment, VideoFrame
-from emolive.fusion.fuser import UNCERTAIN, Fuser
+from emolive.fusion.fuser import UNCERTAIN, make_fuser
 from emolive.labels import EMOTIONS
 from emolive.rings import AudioRing, FrameRing
 from emolive.worker import InferenceWorker
@@ -92,8 +92,9 @@ def analyze_file(path: str | Path, config: AppConfig, asr: bool = True, channels
         stream = None
     frames = FrameRing(config.capture.frame_ring)
     audio = AudioRing(config.capture.audio_seconds)
-    fuser = Fuser.from_dir(Path(config.inference.fusion_model) if config.inference.fusion_model else None,
-                           smoothing_s=config.inference.smoothing_s)
+    inference = config.inference
+    fuser = make_fuser(inference.fusion, Path(inference.fusion_model) if inference.fusion_model else None,
+                       inference.smoothing_s)
     worker = InferenceWorker(frames, audio, fuser, config.inference,
                              face=channels.face if info.has_video else None,
                              voice=channels.voice if info.has_audio else None, text=channels.text)
@@ -101,7 +102,8 @@ def analyze_file(path: str | Path, config: AppConfig, asr: bool = True, channels
     summary.load_s = time.perf_counter() - loading
     started = time.perf_counter()
     hop = config.inference.hop_s
-    next_step = hop
+    step_index = 1
+    frame_s = 1.0 / (info.fps or 30.0)
     video_t = 0.0 if info.has_video else float("inf")
     audio_t = 0.0 if info.has_audio else float("inf")
     next_asr = config.asr.interval_s / 2
@@ -135,19 +137,20 @@ def analyze_file(path: str | Path, config: AppConfig, asr: bool = True, channels
                     summary.asr_s += time.perf_counter() - t0
                     next_asr = audio_t + min(0.25, config.asr.interval_s)
         ready = min(video_t, audio_t)
-        while next_step <= ready:
-            emit(next_step)
-            next_step += hop
+        while round(step_index * hop, 6) <= ready:
+            emit(round(step_index * hop, 6))
+            step_index += 1
         if progress is not None and info.duration > 0:
             progress(min(1.0, ready / info.duration))
-    end = max(v for v in (video_t, audio_t) if v != float("inf")) if (info.has_video or info.has_audio) else 0.0
+    ends = [t for t in (video_t + frame_s, audio_t) if t != float("inf")]
+    end = max(ends) if ends else 0.0
     if stream is not None:
         t0 = time.perf_counter()
         take_segments(stream.finish(end))
         summary.asr_s += time.perf_counter() - t0
-    while next_step <= end + 1e-9:
-        emit(next_step)
-        next_step += hop
+    while round(step_index * hop, 6) <= end + 1e-9:
+        emit(round(step_index * hop, 6))
+        step_index += 1
     summary.media_s = end
     summary.wall_s = time.perf_counter() - started
     if progress is not None:

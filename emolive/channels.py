@@ -24,6 +24,7 @@ class Channels:
     text: Any = None
     problems: tuple[str, ...] = ()
     load_s: float = 0.0
+    device: str = "cpu"
 
 
 def _path(value: str) -> Path | None:
@@ -61,6 +62,13 @@ def load_channels(config: InferenceConfig, face: bool = True, voice: bool = True
             out.text = TextChannel(_path(config.text_model), threads=config.threads)
         except (EmoliveError, ImportError, OSError) as exc:
             problems.append(f"text channel unavailable: {exc}")
+    from emolive.device import resolve_device
+
+    out.device = resolve_device(config.device)
+    if out.device != "cpu":
+        for channel in (out.face, out.voice, out.text):
+            if channel is not None and hasattr(channel, "to"):
+                channel.to(out.device)
     for problem in problems:
         log.warning(problem)
     if warm_up:

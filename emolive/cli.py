@@ -33,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv for debug)")
     parser.add_argument("--config", help="configuration TOML (default: the user's config directory)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    parser.available = set()
     for name, (module_name, help_text) in COMMANDS.items():
         try:
             module = importlib.import_module(module_name)
@@ -43,15 +44,21 @@ def build_parser() -> argparse.ArgumentParser:
         child = sub.add_parser(name, help=help_text, description=getattr(module, "__doc__", None))
         module.configure(child)
         child.set_defaults(_module=module_name)
+        parser.available.add(name)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
-    if "run" in COMMANDS and not any(a in COMMANDS for a in argv) and not any(a in ("-h", "--help", "--version") for a in argv):
-        argv = [*argv[: _leading_global_count(argv)], "run", *argv[_leading_global_count(argv) :]]
+    explicit = any(a in COMMANDS or a in ("-h", "--help", "--version") for a in argv)
+    if "run" in parser.available and not explicit:
+        lead = _leading_global_count(argv)
+        argv = [*argv[:lead], "run", *argv[lead:]]
     args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
     logging.basicConfig(
         level=(logging.WARNING, logging.INFO, logging.DEBUG)[min(args.verbose, 2)],
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

@@ -20,7 +20,7 @@ from emolive.clock import SessionClock
 from emolive.config import AppConfig
 from emolive.contracts import EmotionEstimate, SourceEvent, TranscriptSegment
 from emolive.errors import EmoliveError
-from emolive.fusion.fuser import Fuser
+from emolive.fusion.fuser import make_fuser
 from emolive.rings import AudioRing, FrameRing
 from emolive.worker import InferenceWorker
 
@@ -108,12 +108,14 @@ class LivePipeline:
         channels = self._channels or load_channels(self.config.inference)
         for problem in channels.problems:
             self._event("models", "error", problem)
+        self.device = channels.device
         inference = self.config.inference
-        fuser = Fuser.from_dir(Path(inference.fusion_model) if inference.fusion_model else None,
-                               smoothing_s=inference.smoothing_s)
+        fuser = make_fuser(inference.fusion, Path(inference.fusion_model) if inference.fusion_model else None,
+                           inference.smoothing_s)
         self.worker = InferenceWorker(self.frames, self.audio, fuser, inference, clock=self.clock,
                                       face=channels.face, voice=channels.voice, text=channels.text,
-                                      on_estimate=self.on_estimate, on_error=self._error("inference"))
+                                      on_estimate=self.on_estimate, on_error=self._error("inference"),
+                                      device=self.device)
         if self.asr_enabled and any(s.name in ("file", "microphone", "synthetic") for s in self.sources):
             self._start_transcriber()
         self.worker.start()
@@ -167,7 +169,7 @@ class LivePipeline:
             "step_p50_ms": summary["p50"],
             "step_p95_ms": summary["p95"],
             "budget_ms": self.config.inference.budget_ms,
-            "device": self.device,
+            "device": self.worker.device if self.worker is not None else self.device,
             "asr_lag_s": getattr(self.transcriber, "lag_s", None),
             "dropped_steps": self.worker.dropped if self.worker is not None else 0,
             "degraded": self.worker.governor.describe() if self.worker is not None else "",

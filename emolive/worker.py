@@ -19,6 +19,7 @@ import numpy as np
 from emolive.clock import SessionClock
 from emolive.config import InferenceConfig
 from emolive.contracts import EmotionEstimate, FaceBox, ModalityOutput, TranscriptSegment, VideoFrame
+from emolive.device import is_cuda_error
 from emolive.fusion.fuser import Fuser
 from emolive.rings import AudioRing, FrameRing
 
@@ -76,8 +77,9 @@ class InferenceWorker:
     def __init__(self, frames: FrameRing, audio: AudioRing, fuser: Fuser, config: InferenceConfig,
                  clock: SessionClock | None = None, face: FaceLike | None = None, voice: VoiceLike | None = None,
                  text: TextLike | None = None, on_estimate: Callable[[EmotionEstimate], None] | None = None,
-                 on_error: Callable[[str], None] | None = None) -> None:
+                 on_error: Callable[[str], None] | None = None, device: str = "cpu") -> None:
         self.frames, self.audio, self.fuser, self.config = frames, audio, fuser, config
+        self.device = device
         self.clock = clock or SessionClock()
         self.face, self.voice, self.text = face, voice, text
         self.on_estimate, self.on_error = on_estimate, on_error
@@ -183,6 +185,16 @@ class InferenceWorker:
         return new_text
 
     def _channel_failed(self, name: str, exc: Exception, now: float) -> None:
+        channel = getattr(self, name)
+        if is_cuda_error(exc) and hasattr(channel, "to") and self.device != "cpu":
+            log.warning("%s channel failed on the GPU (%s): moving every channel to the CPU", name, exc)
+            for other in (self.face, self.voice, self.text):
+                if other is not None and hasattr(other, "to"):
+                    other.to("cpu")
+            self.device = "cpu"
+            if self.on_error is not None:
+                self.on_error(f"GPU error in the {name} channel; continuing on the CPU: {exc}")
+            return
         self._last[name] = ModalityOutput(modality=name, t=now, present=False, reason=f"error: {exc}")
         key = f"{name}:{type(exc).__name__}"
         log.exception("%s channel failed", name)

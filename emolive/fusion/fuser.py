@@ -1,8 +1,14 @@
-"""Turn per-modality outputs into one calibrated, smoothed estimate, or an honest "uncertain"."""
+"""Turn per-modality outputs into one calibrated, smoothed estimate, or an honest "uncertain".
+
+Two designs share this front end (trust, uncertain state, smoothing): ``Fuser`` (late fusion, the default)
+and ``CrossModalFuser`` (the MulT-style transformer over recent embeddings, for models fine-tuned on aligned
+data). ``make_fuser`` picks one from the configuration.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,6 +16,7 @@ import numpy as np
 import torch
 
 from emolive.contracts import ModalityOutput
+from emolive.errors import ModelError
 from emolive.fusion.circumplex import sentiment_from_emotion, valence_arousal
 from emolive.fusion.late import MODALITIES, LateFusion, TrustPolicy
 from emolive.fusion.smoothing import ExponentialSmoother
@@ -18,6 +25,7 @@ from emolive.labels import EMOTIONS, SENTIMENTS
 log = logging.getLogger(__name__)
 
 UNCERTAIN = "uncertain"
+NEUTRAL_VA = (0.5, 0.3)
 
 
 @dataclass(frozen=True)
@@ -32,11 +40,16 @@ class FusedOutput:
     staleness: tuple[tuple[str, float], ...]
 
 
+def _floats(values: np.ndarray) -> tuple[float, ...]:
+    return tuple(float(x) for x in values)
+
+
 class Fuser:
     """Late fusion + sentiment/valence/arousal derivation + smoothing, with an uncertain state.
 
     ``min_trust``: below this total trust (no usable face, no speech, no recent words) the estimate
     is "uncertain" with confidence 0, and the smoothed distribution relaxes towards uniform.
+    Smoothing lag: ``smoothing_s`` (time to 63% of a step change).
     """
 
     def __init__(self, model: LateFusion | None = None, policy: TrustPolicy | None = None,
@@ -50,7 +63,7 @@ class Fuser:
 
     @classmethod
     def from_dir(cls, directory: Path | None, **kwargs) -> Fuser:
-        """Load learned late-fusion parameters (assets/fusion) if present, else neutral ones."""
+        """Load learned late-fusion parameters (assets/fusion) if present, else equal weights."""
         from emolive.assets import default_model_dir
         from emolive.modelio import WEIGHTS_NAME, load_into
 
@@ -68,6 +81,29 @@ class Fuser:
 
     def fuse(self, outputs: dict[str, ModalityOutput | None], now: float) -> FusedOutput:
         trust = np.array([self.policy.trust(outputs.get(m), now) for m in MODALITIES])
+        staleness = tuple((m, round(now - outputs[m].t, 3)) for m in MODALITIES if outputs.get(m) is not None)
+        if trust.sum() < self.min_trust:
+            return self._uncertain(now, staleness)
+        emotion, sentiment, valence, arousal, share = self._combine(outputs, trust, now)
+        coverage = min(1.0, float(trust.sum()) / 0.3)
+        emotion = self._emotion.update(now, emotion)
+        sentiment = self._sentiment.update(now, sentiment)
+        va = self._va.update(now, np.array([valence, arousal]))
+        top = int(np.argmax(emotion))
+        return FusedOutput(_floats(emotion), _floats(sentiment), float(va[0]), float(va[1]), EMOTIONS[top],
+                           float(emotion[top] * coverage), tuple(zip(MODALITIES, share.tolist(), strict=True)),
+                           staleness)
+
+    def _uncertain(self, now: float, staleness: tuple) -> FusedOutput:
+        emotion = self._emotion.update(now, np.full(len(EMOTIONS), 1.0 / len(EMOTIONS)))
+        sentiment = self._sentiment.update(now, np.full(len(SENTIMENTS), 1.0 / len(SENTIMENTS)))
+        va = self._va.update(now, np.array(NEUTRAL_VA))
+        return FusedOutput(_floats(emotion), _floats(sentiment), float(va[0]), float(va[1]), UNCERTAIN, 0.0,
+                           tuple((m, 0.0) for m in MODALITIES), staleness)
+
+    def _combine(self, outputs: dict[str, ModalityOutput | None], trust: np.ndarray, now: float
+                 ) -> tuple[np.ndarray, np.ndarray, float, float, np.ndarray]:
+        """(emotion, sentiment, valence, arousal, modality shares) of this instant, before smoothing."""
         log_probs = np.stack([
             np.log(np.clip(np.asarray(outputs[m].emotion, dtype=np.float64), 1e-6, 1.0))
             if trust[i] > 0 else np.full(len(EMOTIONS), -np.log(len(EMOTIONS)))
@@ -77,31 +113,13 @@ class Fuser:
             fused_log, a = self.model(torch.from_numpy(log_probs[None]).float(),
                                       torch.from_numpy(trust[None]).float())
         a = a[0].numpy().astype(np.float64)
-        total = float(a.sum())
-        share = a / total if total > 0 else np.zeros_like(a)
-        staleness = tuple((m, round(now - outputs[m].t, 3)) for m in MODALITIES if outputs.get(m) is not None)
-        with torch.no_grad():
-            top_weight = float(self.model.modality_weights().max())
-        if total < self.min_trust * top_weight:
-            emotion = self._emotion.update(now, np.full(len(EMOTIONS), 1.0 / len(EMOTIONS)))
-            sentiment = self._sentiment.update(now, np.full(len(SENTIMENTS), 1.0 / len(SENTIMENTS)))
-            va = self._va.update(now, np.array([0.5, 0.3]))
-            return FusedOutput(_floats(emotion), _floats(sentiment), float(va[0]), float(va[1]), UNCERTAIN, 0.0,
-                               tuple(zip(MODALITIES, share.tolist(), strict=True)), staleness)
-        emotion_now = np.exp(fused_log[0].numpy().astype(np.float64))
-        sentiment_now = self._sentiment_of(outputs, share, emotion_now)
-        valence, arousal = valence_arousal(emotion_now)
+        share = a / a.sum() if a.sum() > 0 else np.zeros_like(a)
+        emotion = np.exp(fused_log[0].numpy().astype(np.float64))
+        valence, arousal = valence_arousal(emotion)
         voice = outputs.get("voice")
         if voice is not None and share[1] > 0 and voice.arousal is not None:
             arousal = (1 - share[1]) * arousal + share[1] * float(voice.arousal)
-        emotion = self._emotion.update(now, emotion_now)
-        sentiment = self._sentiment.update(now, sentiment_now)
-        va = self._va.update(now, np.array([valence, arousal]))
-        top = int(np.argmax(emotion))
-        coverage = min(1.0, total / 0.3)
-        return FusedOutput(_floats(emotion), _floats(sentiment), float(va[0]),
-                           float(va[1]), EMOTIONS[top], float(emotion[top] * coverage),
-                           tuple(zip(MODALITIES, share.tolist(), strict=True)), staleness)
+        return emotion, self._sentiment_of(outputs, share, emotion), valence, arousal, share
 
     @staticmethod
     def _sentiment_of(outputs: dict[str, ModalityOutput | None], share: np.ndarray,
@@ -115,5 +133,69 @@ class Fuser:
         return share[2] * own + (1 - share[2]) * implied
 
 
-def _floats(values: np.ndarray) -> tuple[float, ...]:
-    return tuple(float(x) for x in values)
+class CrossModalFuser(Fuser):
+    """The cross-modal transformer over the recent face/voice embeddings and the latest text embedding."""
+
+    def __init__(self, model, policy: TrustPolicy | None = None, smoothing_s: float = 0.5,
+                 min_trust: float = 0.05, horizon_s: float = 3.0, history: int = 32) -> None:
+        super().__init__(LateFusion(), policy, smoothing_s, min_trust)
+        self.net = model.eval()
+        self.horizon_s = horizon_s
+        self._history: dict[str, deque[tuple[float, np.ndarray]]] = {m: deque(maxlen=history) for m in MODALITIES}
+
+    @classmethod
+    def from_dir(cls, directory: Path | None, **kwargs) -> CrossModalFuser:
+        from emolive.fusion.crossmodal import CrossModalConfig, CrossModalTransformer
+        from emolive.modelio import load_config, load_into
+
+        if directory is None:
+            raise ModelError("the cross-modal fusion needs a fine-tuned model folder (inference.fusion_model); "
+                             "train one with `emolive train fusion --arch crossmodal` or use fusion = \"late\"")
+        config = load_config(Path(directory))
+        if config.get("kind") != "crossmodal":
+            raise ModelError(f"{directory} does not hold a cross-modal fusion model")
+        model = load_into(CrossModalTransformer(CrossModalConfig.from_dict(config)), Path(directory))
+        return cls(model, **kwargs)
+
+    def reset(self) -> None:
+        super().reset()
+        for h in self._history.values():
+            h.clear()
+
+    def _combine(self, outputs, trust, now):
+        for i, m in enumerate(MODALITIES):
+            out = outputs.get(m)
+            h = self._history[m]
+            if out is not None and trust[i] > 0 and out.embedding is not None and (not h or h[-1][0] != out.t):
+                h.append((out.t, np.asarray(out.embedding, dtype=np.float32)))
+            while h and now - h[0][0] > (self.policy.text_max_age_s if m == "text" else self.horizon_s):
+                h.popleft()
+        cfg = self.net.config
+        dims = {"face": cfg.face_dim, "voice": cfg.voice_dim, "text": cfg.text_dim}
+        inputs, masks = {}, {}
+        for m in MODALITIES:
+            items = [e for _, e in self._history[m] if e.shape[-1] == dims[m]]
+            if m == "text":
+                items = items[-1:]
+            if items:
+                inputs[m] = torch.from_numpy(np.stack(items))[None]
+                masks[m] = torch.ones(1, len(items), dtype=torch.bool)
+            else:
+                inputs[m] = torch.zeros(1, 1, dims[m])
+                masks[m] = torch.zeros(1, 1, dtype=torch.bool)
+        with torch.no_grad():
+            out = self.net(inputs, masks)
+        emotion = torch.softmax(out["emotion"][0], -1).numpy().astype(np.float64)
+        sentiment = torch.softmax(out["sentiment"][0], -1).numpy().astype(np.float64)
+        valence, arousal = (float(v) for v in out["valence_arousal"][0])
+        share = trust / trust.sum()
+        return emotion, sentiment, valence, arousal, share
+
+
+def make_fuser(kind: str, directory: Path | None, smoothing_s: float) -> Fuser:
+    """``late`` (default, works from the per-modality models alone) or ``crossmodal`` (needs a trained folder)."""
+    if kind == "late":
+        return Fuser.from_dir(directory, smoothing_s=smoothing_s)
+    if kind == "crossmodal":
+        return CrossModalFuser.from_dir(directory, smoothing_s=smoothing_s)
+    raise ModelError(f"unknown fusion {kind!r}: use 'late' or 'crossmodal'")

@@ -59,7 +59,12 @@ class TrustPolicy:
         if output.modality == "text" and age > self.text_max_age_s:
             return 0.0
         freshness = math.exp(-age / tau)
-        p = np.clip(np.asarray(output.emotion, dtype=np.float64), EPS, 1.0)
+        return float(np.clip(output.quality, 0.0, 1.0) * freshness * self.certainty(output.emotion))
+
+    @staticmethod
+    def certainty(emotion) -> float:
+        """0.5 for a flat distribution up to 1.0 for a one-hot one (1 - normalised entropy, halved)."""
+        p = np.clip(np.asarray(emotion, dtype=np.float64), EPS, 1.0)
+        p = p / p.sum()
         entropy = float(-(p * np.log(p)).sum() / math.log(len(p)))
-        certainty = 0.5 + 0.5 * (1.0 - entropy)
-        return float(np.clip(output.quality, 0.0, 1.0) * freshness * certainty)
+        return 0.5 + 0.5 * (1.0 - entropy)

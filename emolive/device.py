@@ -1,0 +1,34 @@
+"""Which torch device the models run on: CUDA when asked for (or "auto") and usable, else the CPU."""
+
+from __future__ import annotations
+
+import logging
+
+log = logging.getLogger(__name__)
+
+
+def resolve_device(requested: str = "auto") -> str:
+    """"auto" -> "cuda" if a GPU is usable, else "cpu"; "cuda" without a GPU falls back to "cpu" with a warning."""
+    import torch
+
+    requested = (requested or "auto").lower()
+    if requested not in ("auto", "cpu", "cuda") and not requested.startswith("cuda:"):
+        log.warning("unknown inference device %r: using the CPU", requested)
+        return "cpu"
+    if requested == "cpu":
+        return "cpu"
+    try:
+        usable = torch.cuda.is_available() and torch.cuda.device_count() > 0
+    except Exception:  # a broken driver raises here on some systems
+        usable = False
+    if usable:
+        return "cuda" if requested == "auto" else requested
+    if requested != "auto":
+        log.warning("CUDA requested but not available: running on the CPU")
+    return "cpu"
+
+
+def is_cuda_error(exc: BaseException) -> bool:
+    """True for the errors a failing GPU raises (out of memory, driver or kernel failures)."""
+    text = f"{type(exc).__name__}: {exc}".lower()
+    return "cuda" in text or "cublas" in text or "cudnn" in text or "out of memory" in text

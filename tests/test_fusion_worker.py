@@ -1,0 +1,294 @@
+"""Fusion (trust, missing/stale modalities, uncertain state, smoothing) and the inference worker."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from emolive.clock import SessionClock
+from emolive.config import InferenceConfig
+from emolive.contracts import AudioBlock, FaceBox, ModalityOutput, TranscriptSegment, VideoFrame
+from emolive.fusion.circumplex import sentiment_from_emotion, valence_arousal
+from emolive.fusion.fuser import UNCERTAIN, Fuser
+from emolive.fusion.late import LateFusion, TrustPolicy
+from emolive.fusion.smoothing import ExponentialSmoother
+from emolive.labels import EMOTIONS
+from emolive.rings import AudioRing, FrameRing
+from emolive.worker import InferenceWorker, LoadGovernor
+
+
+def probs(top: str, p: float = 0.7) -> tuple[float, ...]:
+    rest = (1 - p) / (len(EMOTIONS) - 1)
+    return tuple(p if e == top else rest for e in EMOTIONS)
+
+
+def output(modality: str, top: str, t: float = 0.0, quality: float = 0.9, **kw) -> ModalityOutput:
+    return ModalityOutput(modality=modality, t=t, present=True, emotion=probs(top), quality=quality, **kw)
+
+
+def test_nothing_trustworthy_gives_uncertain_not_a_class():
+    fuser = Fuser(smoothing_s=0)
+    absent = ModalityOutput("face", 0.0, False, reason="no face")
+    result = fuser.fuse({"face": absent, "voice": None, "text": None}, now=0.0)
+    assert result.dominant == UNCERTAIN and result.confidence == 0.0
+    assert np.allclose(result.emotion, 1 / 7)
+
+
+def test_single_modality_passes_through_and_others_get_no_weight():
+    result = Fuser(smoothing_s=0).fuse({"face": output("face", "joy")}, now=0.0)
+    assert result.dominant == "joy"
+    weights = dict(result.weights)
+    assert weights["face"] == pytest.approx(1.0) and weights["voice"] == 0.0 and weights["text"] == 0.0
+
+
+def test_stale_modality_loses_weight_and_too_old_text_drops_out():
+    policy = TrustPolicy()
+    fresh, stale = output("face", "joy", t=10.0), output("face", "joy", t=8.0)
+    assert policy.trust(stale, now=10.0) < 0.1 * policy.trust(fresh, now=10.0)
+    old_text = output("text", "anger", t=0.0)
+    assert policy.trust(old_text, now=policy.text_max_age_s + 1) == 0.0
+    fuser = Fuser(smoothing_s=0)
+    result = fuser.fuse({"face": fresh, "voice": output("voice", "anger", t=7.0)}, now=10.0)
+    assert result.dominant == "joy" and dict(result.weights)["face"] > 0.9
+
+
+def test_low_quality_and_flat_outputs_are_trusted_less():
+    policy = TrustPolicy()
+    sharp = output("face", "joy", quality=0.9)
+    blurry = output("face", "joy", quality=0.2)
+    flat = ModalityOutput("face", 0.0, True, emotion=tuple([1 / 7] * 7), quality=0.9)
+    assert policy.trust(blurry, 0.0) < policy.trust(sharp, 0.0)
+    assert policy.trust(flat, 0.0) < policy.trust(sharp, 0.0)
+
+
+def test_agreeing_modalities_are_more_confident_than_one():
+    fuser = Fuser(smoothing_s=0)
+    one = fuser.fuse({"face": output("face", "anger")}, 0.0)
+    fuser.reset()
+    three = fuser.fuse({m: output(m, "anger") for m in ("face", "voice", "text")}, 0.0)
+    assert three.dominant == one.dominant == "anger"
+    assert three.confidence >= one.confidence
+
+
+def test_learned_weights_are_non_negative_and_sum_to_one():
+    import torch
+
+    model = LateFusion()
+    model.weight_logits.data[:] = torch.tensor([3.0, -1.0, -8.0])
+    w = model.modality_weights().detach().numpy()
+    assert (w >= 0).all() and w.sum() == pytest.approx(1.0)
+
+
+def test_text_sentiment_is_used_when_words_are_trusted():
+    text = ModalityOutput("text", 0.0, True, emotion=probs("neutral"), sentiment=(0.9, 0.05, 0.05), quality=0.9)
+    result = Fuser(smoothing_s=0).fuse({"text": text}, 0.0)
+    assert result.sentiment[0] > 0.6
+
+
+def test_circumplex_places_joy_positive_and_sadness_low_arousal():
+    v_joy, a_joy = valence_arousal(np.array(probs("joy", 1.0)))
+    v_sad, a_sad = valence_arousal(np.array(probs("sadness", 1.0)))
+    assert v_joy > 0.7 > 0.3 > v_sad and a_sad < a_joy
+    assert sentiment_from_emotion(np.array(probs("anger", 1.0)))[0] == pytest.approx(1.0)
+
+
+def test_smoother_has_the_stated_lag():
+    smoother = ExponentialSmoother(tau_s=0.5)
+    smoother.update(0.0, np.array([0.0]))
+    value = 0.0
+    for k in range(1, 6):  # a step to 1 at t=0, sampled every 0.1 s for 0.5 s
+        value = smoother.update(0.1 * k, np.array([1.0]))[0]
+    assert value == pytest.approx(1 - np.exp(-1), abs=1e-6)
+
+
+def test_governor_sheds_load_when_p95_nears_budget_and_recovers():
+    governor = LoadGovernor(budget_ms=90)
+    for _ in range(10):
+        governor.record(85.0)
+    assert governor.level == 1 and governor.describe()
+    for _ in range(60):
+        governor.record(5.0)
+    assert governor.level == 0
+
+
+class FakeFace:
+    detect_every = 3
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def process(self, frame: VideoFrame):
+        self.calls += 1
+        present = frame.image.mean() > 10
+        out = (ModalityOutput("face", frame.t, True, emotion=probs("joy"), quality=0.9) if present
+               else ModalityOutput("face", frame.t, False, reason="no face"))
+        return out, ((FaceBox(1, 2, 3, 4, track_id=0),) if present else ())
+
+
+class FakeVoice:
+    def process(self, samples: np.ndarray, t: float) -> ModalityOutput:
+        if np.abs(samples).max() < 1e-3:
+            return ModalityOutput("voice", t, False, reason="no speech")
+        return ModalityOutput("voice", t, True, emotion=probs("anger"), quality=0.8, arousal=0.9)
+
+
+class FakeText:
+    def process(self, text: str, t: float, context=()) -> ModalityOutput:
+        return ModalityOutput("text", t, True, emotion=probs("sadness"), sentiment=(0.8, 0.1, 0.1), quality=0.9)
+
+
+class BrokenVoice:
+    def process(self, samples, t):
+        raise RuntimeError("voice model exploded")
+
+
+def make_worker(face=None, voice=None, text=None, on_error=None, **cfg):
+    frames, audio = FrameRing(30), AudioRing(5.0)
+    worker = InferenceWorker(frames, audio, Fuser(smoothing_s=0), InferenceConfig(**cfg), face=face, voice=voice,
+                             text=text, on_error=on_error)
+    return worker, frames, audio
+
+
+def test_worker_step_uses_each_channel_and_reports_stages():
+    worker, frames, audio = make_worker(FakeFace(), FakeVoice(), FakeText())
+    frames.write(VideoFrame(0.95, 0, np.full((8, 8, 3), 200, np.uint8)))
+    audio.write(AudioBlock(0.0, np.full(16_000, 0.1, np.float32)))
+    worker.add_segment(TranscriptSegment("so sad", 0.2, 0.8, committed=True, confidence=0.9))
+    worker.add_segment(TranscriptSegment("partial", 0.8, 0.9, committed=False, confidence=0.5))
+    estimate = worker.step(1.0)
+    assert {m.modality for m in estimate.modalities} == {"face", "voice", "text"}
+    assert estimate.transcript == "so sad"
+    assert estimate.faces and estimate.faces[0].track_id == 0
+    stages = dict(estimate.latency_ms)
+    assert {"face", "voice", "text", "fusion", "total"} <= set(stages)
+    assert dict(estimate.weights)["text"] > 0
+    assert worker.step(1.1).transcript == ""  # committed text is reported once
+
+
+def test_worker_without_any_input_is_uncertain():
+    worker, frames, audio = make_worker(FakeFace(), FakeVoice(), FakeText())
+    frames.write(VideoFrame(0.9, 0, np.zeros((8, 8, 3), np.uint8)))  # a frame with no face
+    audio.write(AudioBlock(0.0, np.zeros(16_000, np.float32)))  # silence
+    estimate = worker.step(1.0)
+    assert estimate.dominant == UNCERTAIN
+    assert estimate.modality("face").reason == "no face" and estimate.modality("voice").reason == "no speech"
+
+
+def test_worker_does_not_reprocess_the_same_frame():
+    face = FakeFace()
+    worker, frames, _ = make_worker(face)
+    frames.write(VideoFrame(0.5, 0, np.full((8, 8, 3), 200, np.uint8)))
+    worker.step(0.6)
+    worker.step(0.7)
+    assert face.calls == 1
+
+
+def test_a_failing_channel_is_reported_once_and_the_rest_keeps_working():
+    errors = []
+    worker, frames, audio = make_worker(FakeFace(), BrokenVoice(), on_error=errors.append)
+    frames.write(VideoFrame(0.9, 0, np.full((8, 8, 3), 200, np.uint8)))
+    audio.write(AudioBlock(0.0, np.full(16_000, 0.1, np.float32)))
+    first = worker.step(1.0)
+    audio.write(AudioBlock(1.0, np.full(1600, 0.1, np.float32)))
+    worker.step(1.1)
+    assert first.dominant == "joy"
+    assert first.modality("voice").reason.startswith("error")
+    assert len(errors) == 1 and "voice" in errors[0]
+
+
+class SlowFace(FakeFace):
+    def process(self, frame):
+        time.sleep(0.25)
+        return super().process(frame)
+
+
+def test_live_worker_drops_stale_hops_instead_of_queueing():
+    clock = SessionClock()
+    frames, audio = FrameRing(30), AudioRing(5.0)
+    estimates = []
+    worker = InferenceWorker(frames, audio, Fuser(), InferenceConfig(hop_s=0.05), clock=clock, face=SlowFace(),
+                             on_estimate=estimates.append)
+    index = 0
+
+    worker.start()
+    deadline = time.monotonic() + 1.6
+    while time.monotonic() < deadline:
+        frames.write(VideoFrame(clock.now(), index, np.full((8, 8, 3), 200, np.uint8)))
+        index += 1
+        time.sleep(0.02)
+    worker.stop()
+    worker.join(2.0)
+    assert worker.dropped > 0, "hops missed while a step ran must be dropped"
+    # every published estimate is fresh: its time is close to when it was computed, not a backlog
+    assert len(estimates) <= 8
+    times = [e.t for e in estimates]
+    assert all(b - a >= 0.2 for a, b in zip(times, times[1:], strict=False))
+
+
+def test_cuda_requested_without_a_gpu_runs_on_the_cpu(monkeypatch):
+    import torch
+
+    from emolive.device import resolve_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert resolve_device("cuda") == "cpu"
+    assert resolve_device("auto") == "cpu"
+    assert resolve_device("cpu") == "cpu"
+
+
+class GpuFace(FakeFace):
+    def __init__(self):
+        super().__init__()
+        self.device = "cuda"
+
+    def to(self, device):
+        self.device = device
+
+    def process(self, frame):
+        if self.device == "cuda":
+            raise RuntimeError("CUDA error: an illegal memory access was encountered")
+        return super().process(frame)
+
+
+def test_a_cuda_error_moves_the_channels_to_the_cpu_and_continues():
+    errors = []
+    face = GpuFace()
+    frames, audio = FrameRing(30), AudioRing(5.0)
+    worker = InferenceWorker(frames, audio, Fuser(smoothing_s=0), InferenceConfig(), face=face,
+                             on_error=errors.append, device="cuda")
+    frames.write(VideoFrame(0.5, 0, np.full((8, 8, 3), 200, np.uint8)))
+    worker.step(0.6)
+    frames.write(VideoFrame(0.65, 1, np.full((8, 8, 3), 200, np.uint8)))
+    estimate = worker.step(0.7)
+    assert face.device == "cpu" and worker.device == "cpu"
+    assert errors and "CPU" in errors[0]
+    assert estimate.dominant == "joy"
+
+
+def test_crossmodal_fusion_handles_missing_modalities_and_loads_from_a_folder(tmp_path):
+    import torch
+
+    from emolive.fusion.crossmodal import CrossModalConfig, CrossModalTransformer
+    from emolive.fusion.fuser import make_fuser
+    from emolive.modelio import save_model
+
+    config = CrossModalConfig(face_dim=8, voice_dim=6, text_dim=4, hidden=16, heads=2, layers=1)
+    net = CrossModalTransformer(config).eval()
+    batch = {"face": torch.randn(2, 5, 8), "voice": torch.randn(2, 3, 6), "text": torch.randn(2, 1, 4)}
+    masks = {"face": torch.tensor([[1, 1, 1, 0, 0], [0, 0, 0, 0, 0]], dtype=torch.bool),
+             "voice": torch.zeros(2, 3, dtype=torch.bool), "text": torch.ones(2, 1, dtype=torch.bool)}
+    out = net(batch, masks)
+    assert out["emotion"].shape == (2, 7) and out["sentiment"].shape == (2, 3)
+    assert torch.isfinite(out["emotion"]).all()
+    assert ((out["valence_arousal"] >= 0) & (out["valence_arousal"] <= 1)).all()
+    save_model(net, config.to_dict(), tmp_path / "xm")
+    fuser = make_fuser("crossmodal", tmp_path / "xm", smoothing_s=0)
+    face = ModalityOutput("face", 1.0, True, emotion=probs("joy"), quality=0.9,
+                          embedding=np.ones(8, np.float32))
+    result = fuser.fuse({"face": face}, 1.0)
+    assert result.dominant in EMOTIONS and abs(sum(result.emotion) - 1) < 1e-5
+    assert fuser.fuse({}, 2.0).dominant == UNCERTAIN
+    with pytest.raises(Exception, match="fine-tuned model folder"):
+        make_fuser("crossmodal", None, 0.5)

@@ -11,13 +11,14 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from emolive.capture.base import CaptureSource
 from emolive.channels import Channels, load_channels
 from emolive.clock import SessionClock
-from emolive.config import AppConfig
+from emolive.config import AppConfig, InferenceConfig
 from emolive.contracts import EmotionEstimate, SourceEvent, TranscriptSegment
 from emolive.errors import EmoliveError
 from emolive.fusion.fuser import make_fuser
@@ -153,6 +154,27 @@ class LivePipeline:
         for thread in [*self.sources, self.transcriber, self.worker]:
             if thread is not None:
                 thread.join(max(0.1, deadline - time.monotonic()))
+
+    def swap_models(self, inference: InferenceConfig, on_done: Callable[[str], None] = _ignore) -> None:
+        """Load the channels and fusion of ``inference`` in the background, then switch to them between two steps.
+
+        The running estimate continues with the old models while the new ones load; ``on_done`` gets "" on
+        success or the error message (the old models stay in place then).
+        """
+        def load() -> None:
+            try:
+                channels = load_channels(inference)
+                fuser = make_fuser(inference.fusion, Path(inference.fusion_model) if inference.fusion_model else None,
+                                   inference.smoothing_s)
+            except EmoliveError as exc:
+                on_done(str(exc))
+                return
+            if self.worker is not None:
+                self.worker.swap(face=channels.face, voice=channels.voice, text=channels.text, fuser=fuser)
+            self.config = replace(self.config, inference=inference)
+            on_done("; ".join(channels.problems))
+
+        threading.Thread(target=load, name="emolive-model-swap", daemon=True).start()
 
     # --- status ---------------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:

@@ -91,6 +91,7 @@ class InferenceWorker:
         self._segments: deque[TranscriptSegment] = deque(maxlen=50)
         self._new_text: list[str] = []
         self._lock = threading.Lock()
+        self._step_lock = threading.Lock()
         self._last: dict[str, ModalityOutput | None] = {"face": None, "voice": None, "text": None}
         self._faces: tuple[FaceBox, ...] = ()
         self._last_frame_index = -1
@@ -108,8 +109,20 @@ class InferenceWorker:
             self._segments.append(segment)
             self._new_text.append(segment.text.strip())
 
+    def swap(self, face: FaceLike | None, voice: VoiceLike | None, text: TextLike | None, fuser: Fuser) -> None:
+        """Replace the models between two steps (hot swap after fine-tuning)."""
+        with self._step_lock:
+            self.face, self.voice, self.text, self.fuser = face, voice, text, fuser
+            self.base_detect_every = face.detect_every if face is not None else 1
+            self._last = {"face": None, "voice": None, "text": None}
+            self._faces = ()
+
     # --- the computation ---------------------------------------------------------------------------
     def step(self, now: float) -> EmotionEstimate:
+        with self._step_lock:
+            return self._step(now)
+
+    def _step(self, now: float) -> EmotionEstimate:
         t_start = time.perf_counter()
         latency: dict[str, float] = {}
         level = self.governor.level

@@ -54,7 +54,7 @@ def analyze_one(path: Path, out: Path, overrides: list[str], config_path: str | 
     partial = out.with_name(out.name + ".partial")
     try:
         with partial.open("w", newline="", encoding="utf-8") as handle:
-            writer = csv.writer(handle)
+            writer = csv.writer(handle, lineterminator="\n")
             writer.writerow(schema.header())
             summary = analyze_file(path, config, asr=asr, progress=progress,
                                    on_estimate=lambda estimate: writer.writerow(schema.row(estimate)))

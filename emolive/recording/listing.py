@@ -1,0 +1,111 @@
+"""Find recorded sessions and summarise them (start, duration, size, what was captured)."""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import logging
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from emolive.recording.files import RecordingError
+from emolive.recording.metadata import AUDIO_NAME, CSV_NAME, SIDECAR_NAME, VIDEO_NAME, read_sidecar
+from emolive.recording.schema import header
+
+log = logging.getLogger(__name__)
+
+TAIL_BYTES = 16_384
+
+
+@dataclass(frozen=True)
+class SessionInfo:
+    """One session folder as `emolive sessions` shows it."""
+
+    path: Path
+    name: str
+    started_utc: str | None
+    duration_s: float | None  # from the first to the last row (None: no rows)
+    size_bytes: int
+    rows: int | None  # estimate rows (None when the session did not end cleanly and was not counted)
+    markers: int | None
+    raw_audio: bool
+    raw_video: bool
+    complete: bool  # stopped normally (False: still running, killed, or stopped by an error)
+    error: str = ""
+
+    def as_json(self) -> dict[str, Any]:
+        return {**asdict(self), "path": str(self.path)}
+
+
+def folder_size(folder: Path) -> int:
+    total = 0
+    for dirpath, _dirs, files in os.walk(folder):
+        for name in files:
+            with contextlib.suppress(OSError):
+                total += os.lstat(os.path.join(dirpath, name)).st_size
+    return total
+
+
+def _first_and_last_t(path: Path) -> tuple[float | None, float | None]:
+    """The first and last ``t`` of a CSV, reading only its head and tail (a killed write is skipped)."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(TAIL_BYTES)
+            size = handle.seek(0, os.SEEK_END)
+            handle.seek(max(0, size - TAIL_BYTES))
+            tail = handle.read()
+    except OSError:
+        return None, None
+
+    def times(chunk: bytes) -> list[float]:
+        lines = chunk.decode("utf-8", "replace").splitlines()[1:]  # the header, or a line cut by the seek
+        found = []
+        for cells in csv.reader(io.StringIO("\n".join(lines))):
+            if len(cells) != width:  # a header, or a line cut short by a crash or by the chunk's edge
+                continue
+            try:
+                found.append(float(cells[0]))
+            except (ValueError, IndexError):
+                continue
+        return found
+
+    width = len(header())
+    first, last = times(head), times(tail)
+    return (min(first) if first else None), (max(last) if last else None)
+
+
+def describe_session(folder: Path) -> SessionInfo:
+    folder = Path(folder)
+    meta = read_sidecar(folder) or {}
+    complete = meta.get("stop_reason") == "stopped"
+    first, last = meta.get("first_t"), meta.get("last_t")
+    if not complete or first is None:
+        first, last = _first_and_last_t(folder / CSV_NAME)
+    return SessionInfo(
+        path=folder, name=folder.name, started_utc=meta.get("started_utc"),
+        duration_s=round(last - first, 3) if first is not None and last is not None else None,
+        size_bytes=folder_size(folder), rows=meta.get("rows") if "stopped_utc" in meta else None,
+        markers=meta.get("markers") if "stopped_utc" in meta else None,
+        raw_audio=(folder / AUDIO_NAME).is_file(),
+        raw_video=(folder / VIDEO_NAME).is_file(), complete=complete, error=str(meta.get("error", "")))
+
+
+def list_sessions(root: Path) -> list[SessionInfo]:
+    """Sessions (folders holding session.csv or session.json) directly under ``root``, oldest first.
+
+    A missing ``root`` means no sessions yet; a ``root`` that is not a folder is a RecordingError.
+    """
+    root = Path(root)
+    if not root.exists():
+        return []
+    if not root.is_dir():
+        raise RecordingError(f"not a folder: {root}")
+    try:
+        folders = sorted(p for p in root.iterdir()
+                         if p.is_dir() and ((p / CSV_NAME).is_file() or (p / SIDECAR_NAME).is_file()))
+    except OSError as exc:
+        raise RecordingError(f"cannot list {root}: {exc.strerror or exc}") from exc
+    return [describe_session(folder) for folder in folders]

@@ -1,0 +1,158 @@
+"""The versioned CSV schema shared by session recording, `emolive analyze` and `emolive replay`.
+
+One row per inference step; a marker is a row of its own whose estimate columns are empty. The column
+set identifies the version (see ``version_of``); docs/csv_schema.md documents every column.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from emolive.contracts import EmotionEstimate
+from emolive.errors import EmoliveError
+from emolive.labels import EMOTIONS, SENTIMENTS
+
+SCHEMA_VERSION = 1
+MODALITIES: tuple[str, ...] = ("face", "voice", "text")
+PROB_DIGITS = 6  # probabilities, valence, arousal, quality, weights
+TIME_DIGITS = 4  # seconds on the session clock (0.1 ms)
+
+Cell = str | float | int
+
+
+def emotion_columns() -> list[str]:
+    return [f"emo_{name}" for name in EMOTIONS]
+
+
+def sentiment_columns() -> list[str]:
+    return [f"sent_{name}" for name in SENTIMENTS]
+
+
+def modality_columns(modality: str) -> list[str]:
+    return [f"{modality}_present", f"{modality}_quality", f"{modality}_top", f"{modality}_weight"]
+
+
+BOX_COLUMNS: tuple[str, ...] = ("box_x", "box_y", "box_w", "box_h")
+
+
+def header() -> list[str]:
+    """Column names of schema version ``SCHEMA_VERSION``, in file order."""
+    columns = ["t", *emotion_columns(), *sentiment_columns(), "valence", "arousal", "dominant", "confidence"]
+    for modality in MODALITIES:
+        columns += modality_columns(modality)
+    return [*columns, *BOX_COLUMNS, "transcript", "latency_ms", "degraded", "marker"]
+
+
+TEXT_COLUMNS: frozenset[str] = frozenset(
+    {"dominant", "transcript", "degraded", "marker", *(f"{m}_top" for m in MODALITIES)})
+
+
+def _num(value: float | None, digits: int = PROB_DIGITS) -> Cell:
+    if value is None or not math.isfinite(value):
+        return ""
+    return round(float(value), digits)
+
+
+def _one_line(text: str) -> str:
+    """Transcripts and labels stay on one physical line so a truncated file still splits into rows."""
+    return " ".join(text.split())
+
+
+def _top(probs: Sequence[float] | None) -> str:
+    if not probs:
+        return ""
+    best = max(range(len(probs)), key=lambda i: probs[i])
+    return EMOTIONS[best] if best < len(EMOTIONS) else ""
+
+
+def row(estimate: EmotionEstimate, marker: str = "") -> list[Cell]:
+    """One CSV row for ``estimate`` (``marker`` labels the step; usually empty)."""
+    if len(estimate.emotion) != len(EMOTIONS) or len(estimate.sentiment) != len(SENTIMENTS):
+        raise ValueError(f"estimate at t={estimate.t} has {len(estimate.emotion)} emotion and "
+                         f"{len(estimate.sentiment)} sentiment probabilities")
+    cells: list[Cell] = [_num(estimate.t, TIME_DIGITS)]
+    cells += [_num(p) for p in estimate.emotion]
+    cells += [_num(p) for p in estimate.sentiment]
+    cells += [_num(estimate.valence), _num(estimate.arousal), estimate.dominant, _num(estimate.confidence)]
+    weights = dict(estimate.weights)
+    for name in MODALITIES:
+        out = estimate.modality(name)
+        present = out is not None and out.present
+        cells += [int(present), _num(out.quality) if out is not None else "",
+                  _top(out.emotion) if present else "", _num(weights.get(name))]
+    if estimate.faces:
+        box = estimate.faces[0]  # the subject: the worker puts the tracked subject first
+        cells += [box.x, box.y, box.w, box.h]
+    else:
+        cells += ["", "", "", ""]
+    total = dict(estimate.latency_ms).get("total")
+    cells += [_one_line(estimate.transcript), _num(total, 2), _one_line(estimate.degraded), _one_line(marker)]
+    return cells
+
+
+def marker_row(t: float, label: str) -> list[Cell]:
+    """A marker row: time and label, every estimate column empty."""
+    cells: list[Cell] = [""] * len(header())
+    cells[0] = _num(t, TIME_DIGITS)
+    cells[-1] = _one_line(label)
+    return cells
+
+
+def version_of(columns: Sequence[str]) -> int:
+    """The schema version a CSV header belongs to; EmoliveError for an unknown header."""
+    if list(columns) == header():
+        return SCHEMA_VERSION
+    missing = [c for c in header() if c not in columns]
+    raise EmoliveError(f"not an emolive estimates CSV (schema {SCHEMA_VERSION}): "
+                       f"{len(missing)} expected columns missing, e.g. {missing[:3]}")
+
+
+def _parse(column: str, value: str) -> str | float | None:
+    if column in TEXT_COLUMNS:
+        return value
+    if value == "":
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        return value
+
+
+def read_csv(path: str | Path) -> list[dict[str, str | float | None]]:
+    """Rows of an estimates CSV as dicts (numbers as float, empty numbers as None).
+
+    A last line cut short (the process was killed mid-write) is dropped; any other damage is an error.
+    """
+    path = Path(path)
+    try:
+        with path.open(newline="", encoding="utf-8") as handle:
+            lines = list(csv.reader(handle))
+    except FileNotFoundError:
+        raise EmoliveError(f"CSV not found: {path}") from None
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise EmoliveError(f"cannot read CSV {path}: {exc}") from exc
+    if not lines:
+        raise EmoliveError(f"{path} is empty (no header)")
+    columns = lines[0]
+    version_of(columns)
+    body = lines[1:]
+    if body and len(body[-1]) != len(columns):
+        body = body[:-1]
+    rows = []
+    for number, cells in enumerate(body, start=2):
+        if len(cells) != len(columns):
+            raise EmoliveError(f"{path}:{number}: {len(cells)} fields, expected {len(columns)}")
+        rows.append({c: _parse(c, v) for c, v in zip(columns, cells, strict=True)})
+    return rows
+
+
+def format_rows(rows: Iterable[Sequence[Cell]]) -> str:
+    """Rows as CSV text with ``\\n`` line ends."""
+    import io
+
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows(rows)
+    return buffer.getvalue()

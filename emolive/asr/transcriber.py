@@ -1,0 +1,151 @@
+"""The live transcription thread: reads the audio ring, runs the streaming core, reports segments and errors."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Protocol
+
+import numpy as np
+
+from emolive.asr.streaming import StreamConfig, StreamingTranscriber
+from emolive.clock import SessionClock
+from emolive.contracts import AudioBlock, TranscriptSegment
+
+log = logging.getLogger(__name__)
+
+MAX_CONSECUTIVE_FAILURES = 5
+
+
+class AudioSource(Protocol):
+    """What the transcriber needs from ``emolive.rings.AudioRing``."""
+
+    @property
+    def end_time(self) -> float: ...
+
+    def between(self, t0: float, t1: float) -> AudioBlock: ...
+
+
+class Transcriber:
+    """Owns a daemon thread that turns the ring's audio into ``TranscriptSegment``s.
+
+    ``on_segment`` and ``on_error`` are called from the transcriber's thread. The model is loaded and warmed
+    up inside the thread, so ``start()`` returns at once; a load failure goes to ``on_error`` and the thread
+    ends. Errors while running are reported and the loop goes on; after ``MAX_CONSECUTIVE_FAILURES`` in a
+    row it stops. ``stop()`` commits the open utterance before the thread ends. ``lag_s`` is the latest gap
+    between the newest audio a decode saw and its text being emitted (seconds, session clock).
+
+    Keyword-only extras: ``poll_s`` (how often new audio is checked by VAD; decodes stay at most one per
+    ``interval_s``), ``start_at`` (session time to start reading from; default: the ring's end at start),
+    ``config`` (full streaming settings; its ``interval_s`` wins over the argument), ``device``.
+    """
+
+    def __init__(
+        self,
+        audio_ring: AudioSource,
+        clock: SessionClock,
+        on_segment: Callable[[TranscriptSegment], None],
+        on_error: Callable[[str], None] | None = None,
+        model: str = "tiny.en",
+        language: str | None = None,
+        threads: int = 1,
+        interval_s: float = 1.0,
+        *,
+        poll_s: float = 0.1,
+        start_at: float | None = None,
+        config: StreamConfig | None = None,
+        device: str = "cpu",
+    ) -> None:
+        self.audio_ring = audio_ring
+        self.clock = clock
+        self.on_segment = on_segment
+        self.on_error = on_error
+        self.model = model
+        self.language = language
+        self.threads = threads
+        self.config = config or StreamConfig(interval_s=interval_s)
+        self.poll_s = poll_s
+        self.start_at = start_at
+        self.device = device
+        self.lag_s = 0.0
+        self.ready = threading.Event()  # set once the model is loaded and warmed up
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="transcriber", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Ask the thread to finish (it commits the open utterance first); returns at once."""
+        self._stop.set()
+
+    def join(self, timeout: float | None = None) -> None:
+        if self._thread.is_alive() or self._thread.ident is not None:
+            self._thread.join(timeout)
+
+    def is_alive(self) -> bool:
+        return self._thread.is_alive()
+
+    # ---------------------------------------------------------------- thread body
+    def _run(self) -> None:
+        try:
+            stream = self._build()
+        except Exception as exc:  # any load failure must reach the user
+            self._report(f"transcription unavailable: {exc}", exc)
+            return
+        self.ready.set()
+        cursor = self.audio_ring.end_time if self.start_at is None else self.start_at
+        failures = 0
+        while not self._stop.is_set():
+            woke = time.monotonic()
+            try:
+                cursor = self._feed(stream, cursor)
+                self._emit(stream.step(self.clock.now()), stream)
+                failures = 0
+            except Exception as exc:
+                failures += 1
+                self._report(f"transcription error: {exc}", exc)
+                if failures >= MAX_CONSECUTIVE_FAILURES:
+                    self._report(f"transcription stopped after {failures} errors in a row")
+                    return
+            self._stop.wait(max(0.0, self.poll_s - (time.monotonic() - woke)))
+        try:
+            cursor = self._feed(stream, cursor)
+            self._emit(stream.finish(self.clock.now()), stream)
+        except Exception as exc:
+            self._report(f"transcription error while stopping: {exc}", exc)
+
+    def _build(self) -> StreamingTranscriber:
+        from emolive.asr.decoder import DecodeOptions, WhisperDecoder
+        from emolive.asr.models import load_whisper
+
+        whisper = load_whisper(self.model, threads=self.threads, device=self.device)
+        decoder = WhisperDecoder(whisper, DecodeOptions(language=self.language))
+        decoder(np.zeros(self.config.sample_rate, dtype=np.float32))  # warm-up: the first call is slow
+        decoder.reset()
+        return StreamingTranscriber(decoder, config=self.config)
+
+    def _feed(self, stream: StreamingTranscriber, cursor: float) -> float:
+        end = self.audio_ring.end_time
+        if end <= cursor:
+            return cursor
+        block = self.audio_ring.between(cursor, end)
+        if block.samples.size:
+            stream.feed(block)
+            return block.t + block.duration
+        return cursor
+
+    def _emit(self, segments: list[TranscriptSegment], stream: StreamingTranscriber) -> None:
+        self.lag_s = stream.last_lag_s
+        for segment in segments:
+            self.on_segment(segment)
+
+    def _report(self, message: str, exc: BaseException | None = None) -> None:
+        log.error("%s", message, exc_info=exc)
+        if self.on_error is not None:
+            try:
+                self.on_error(message)
+            except Exception:
+                log.exception("on_error callback failed")

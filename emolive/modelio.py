@@ -26,6 +26,7 @@ def save_model(model: torch.nn.Module, config: dict[str, Any], directory: Path) 
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     tmp = directory / (WEIGHTS_NAME + ".tmp")
     save_file(state, str(tmp))
+    tmp.chmod(0o644)
     tmp.replace(directory / WEIGHTS_NAME)
     (directory / CONFIG_NAME).write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
     return directory

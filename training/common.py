@@ -12,8 +12,11 @@ import math
 import os
 import random
 import time
-from collections.abc import Callable
-from dataclasses import asdict, dataclass
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +52,36 @@ class FitConfig:
     device: str = "auto"
     time_budget_s: float = 0.0  # 0: no limit; else stop after the epoch that crosses it
     num_workers: int = 0
+
+
+@dataclass
+class FitHooks:
+    """What a command-line wrapper adds to every ``fit()`` a trainer makes (progress JSON, Optuna trials).
+
+    ``overrides``: FitConfig fields replaced; ``progress``: called with each epoch record (after the trainer's
+    own callback); ``on_step``: called with (epoch, epochs, step, steps, loss) after every optimiser step;
+    ``evaluate_before``: also score the model before the first epoch. Each finished fit appends
+    {"before", "after", "out", "monitor"} to ``results``.
+    """
+
+    overrides: dict[str, Any] = field(default_factory=dict)
+    progress: Callable[[dict[str, Any]], None] | None = None
+    on_step: Callable[[int, int, int, int, float], None] | None = None
+    evaluate_before: bool = False
+    results: list[dict[str, Any]] = field(default_factory=list)
+
+
+_HOOKS: ContextVar[FitHooks | None] = ContextVar("training_fit_hooks", default=None)
+
+
+@contextmanager
+def fit_hooks(hooks: FitHooks) -> Iterator[FitHooks]:
+    """Apply ``hooks`` to every ``fit()`` called inside the ``with`` block (this thread/context only)."""
+    token = _HOOKS.set(hooks)
+    try:
+        yield hooks
+    finally:
+        _HOOKS.reset(token)
 
 
 def set_seed(seed: int) -> None:
@@ -147,6 +180,9 @@ def fit(
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    hooks = _HOOKS.get() or FitHooks()
+    if hooks.overrides:
+        cfg = replace(cfg, **hooks.overrides)
     rank, world = distributed()
     torch.set_num_threads(max(1, cfg.threads))
     set_seed(cfg.seed + rank)
@@ -157,7 +193,8 @@ def fit(
     net: nn.Module = model
     sampler = None
     if world > 1:
-        net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+        net = torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None)
         sampler = torch.utils.data.distributed.DistributedSampler(train_set, num_replicas=world, rank=rank,
                                                                   seed=cfg.seed)
     loader = DataLoader(train_set, batch_size=cfg.batch_size, shuffle=sampler is None, sampler=sampler,
@@ -169,15 +206,20 @@ def fit(
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
 
     state_path = out_dir / "last.pt"
-    start_epoch, best, best_metrics, stale, history = 0, -math.inf, {}, 0, []
+    start_epoch, best, best_metrics, stale, history, before = 0, -math.inf, {}, 0, [], {}
     if resume and state_path.is_file():
         state = torch.load(state_path, map_location=device, weights_only=True)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
         start_epoch, best, stale = state["epoch"] + 1, state["best"], state["stale"]
+        _restore_schedule(scheduler, state, cfg.epochs, start_epoch * len(loader))
         best_metrics, history = state.get("best_metrics", {}), state.get("history", [])
+        before = state.get("before", {})
         log.info("resumed from %s at epoch %d (best %s %.4f)", state_path, start_epoch, cfg.monitor, best)
+    if hooks.evaluate_before and not before:
+        model.eval()
+        with torch.no_grad():
+            before = evaluate(model)
 
     started = time.monotonic()
     for epoch in range(start_epoch, cfg.epochs):
@@ -185,8 +227,8 @@ def fit(
             sampler.set_epoch(epoch)
         net.train()
         total, count = 0.0, 0
-        bar = tqdm(loader, desc=f"epoch {epoch + 1}/{cfg.epochs}", leave=False, disable=rank != 0)
-        for batch in bar:
+        bar = tqdm(loader, desc=f"epoch {epoch + 1}/{cfg.epochs}", leave=False, disable=True if rank != 0 else None)
+        for step, batch in enumerate(bar):
             optimizer.zero_grad(set_to_none=True)
             with torch.autocast(device_type=device.type, enabled=use_amp):
                 loss = loss_fn(net, batch, device)
@@ -200,6 +242,8 @@ def fit(
             total += float(loss.detach())
             count += 1
             bar.set_postfix(loss=f"{total / count:.4f}")
+            if hooks.on_step is not None and rank == 0:
+                hooks.on_step(epoch + 1, cfg.epochs, step + 1, len(loader), total / count)
         model.eval()
         with torch.no_grad():
             metrics = evaluate(model)
@@ -222,10 +266,14 @@ def fit(
             tmp = state_path.with_suffix(".tmp")
             torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                         "scheduler": scheduler.state_dict(), "epoch": epoch, "best": best, "stale": stale,
-                        "best_metrics": _scalars(best_metrics), "history": history}, tmp)
+                        "best_metrics": _scalars(best_metrics), "history": history, "before": _scalars(before),
+                        "epochs": cfg.epochs}, tmp)
             tmp.replace(state_path)
         if progress is not None:
             progress({**record, "best": best})
+        if hooks.progress is not None and rank == 0:
+            hooks.progress({**record, "epoch": epoch + 1, "epochs": cfg.epochs, "best": best, "monitor": cfg.monitor,
+                            "val": _scalars(metrics)})
         if stale >= cfg.patience:
             if rank == 0:
                 print(f"early stop: no {cfg.monitor} gain for {cfg.patience} epochs", flush=True)
@@ -236,7 +284,25 @@ def fit(
             break
     if world > 1:
         torch.distributed.barrier()
+    hooks.results.append({"before": before, "after": best_metrics, "out": str(out_dir),
+                          "monitor": cfg.monitor})
     return best_metrics
+
+
+def _restore_schedule(scheduler: Any, state: dict[str, Any], epochs: int, done_steps: int) -> None:
+    """Reload the schedule; when the epoch count changed since ``state``, replay the new one up to ``done_steps``."""
+    if state.get("epochs", epochs) == epochs:
+        scheduler.load_state_dict(state["scheduler"])
+        return
+    log.info("epoch count changed (%s -> %d): continuing the new schedule at step %d",
+             state.get("epochs"), epochs, done_steps)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "scheduler.step() before optimizer.step()"
+        for _ in range(done_steps):
+            try:
+                scheduler.step()
+            except ValueError:  # OneCycle refuses to step past its end: the new run is shorter
+                break
 
 
 def _scalars(metrics: dict[str, Any]) -> dict[str, Any]:

@@ -227,7 +227,8 @@ def fit(
             sampler.set_epoch(epoch)
         net.train()
         total, count = 0.0, 0
-        bar = tqdm(loader, desc=f"epoch {epoch + 1}/{cfg.epochs}", leave=False, disable=True if rank != 0 else None)
+        bar = tqdm(loader, desc=f"epoch {epoch + 1}/{cfg.epochs}", leave=False,
+                   disable=True if rank != 0 else None)
         for step, batch in enumerate(bar):
             optimizer.zero_grad(set_to_none=True)
             with torch.autocast(device_type=device.type, enabled=use_amp):

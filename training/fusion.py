@@ -2,6 +2,9 @@
 
     python -m training fusion --face FER_VAL_DIR --voice HELD_OUT_SPEECH_DIR --text MELD_DEV_CSV --out assets/fusion
 
+With ``--arch crossmodal`` it trains the cross-modal transformer on MELD-format clips instead
+(see training.crossmodal).
+
 Each channel scores its own labelled pool once (cached); pools are split by speaker/dialogue/image into a
 fitting half and a held-out half; composites with the same label are drawn from each half (see
 emolive.evaluation.composite). The voice pool must hold speakers the voice model did not train on.
@@ -18,6 +21,7 @@ import numpy as np
 import torch
 from torch.utils.data import TensorDataset
 
+from emolive.errors import EmoliveError
 from emolive.evaluation.composite import draw, face_pool, text_pool, voice_pool
 from emolive.evaluation.metrics import classification_report
 from emolive.fusion.late import MODALITIES, LateFusion
@@ -30,9 +34,11 @@ log = logging.getLogger(__name__)
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m training fusion", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--face", type=Path, required=True, help="labelled face crops (image folder)")
-    p.add_argument("--voice", type=Path, required=True, help="labelled speech (RAVDESS tree or class folders)")
-    p.add_argument("--text", type=Path, required=True, help="MELD-format CSV")
+    p.add_argument("--arch", choices=("late", "crossmodal"), default="late",
+                   help="late: this trainer; crossmodal: python -m training fusion --arch crossmodal --help")
+    p.add_argument("--face", type=Path, help="labelled face crops (image folder)")
+    p.add_argument("--voice", type=Path, help="labelled speech (RAVDESS tree or class folders)")
+    p.add_argument("--text", type=Path, help="MELD-format CSV")
     p.add_argument("--out", type=Path, default=Path("assets/fusion"))
     p.add_argument("--face-model", type=Path)
     p.add_argument("--voice-model", type=Path)
@@ -41,6 +47,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--drop", type=float, default=0.3, help="chance of leaving each modality out while fitting")
     p.add_argument("--epochs", type=int, default=20)
     p.add_argument("--lr", type=float, default=0.05)
+    p.add_argument("--batch-size", type=int, default=512)
+    p.add_argument("--init-weights", type=float, nargs=3, metavar=("FACE", "VOICE", "TEXT"),
+                   help="initial modality weights (normalised to sum 1; default equal)")
     p.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "emolive" / "pools")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-resume", action="store_true")
@@ -48,11 +57,13 @@ def parser() -> argparse.ArgumentParser:
 
 
 def load_pools(args: argparse.Namespace):
-    return {
-        "face": face_pool(args.face, args.face_model, args.cache),
-        "voice": voice_pool(args.voice, args.voice_model, args.cache),
-        "text": text_pool(args.text, args.text_model, args.cache),
-    }
+    """The pools of the modalities given (a left-out modality is absent from every composite)."""
+    builders = {"face": (face_pool, args.face, args.face_model), "voice": (voice_pool, args.voice, args.voice_model),
+                "text": (text_pool, args.text, args.text_model)}
+    pools = {m: build(data, model, args.cache) for m, (build, data, model) in builders.items() if data is not None}
+    if not pools:
+        raise EmoliveError("give at least one of --face, --voice, --text")
+    return pools
 
 
 def fused_predictions(model: LateFusion, log_probs: np.ndarray, trust: np.ndarray) -> np.ndarray:
@@ -62,6 +73,13 @@ def fused_predictions(model: LateFusion, log_probs: np.ndarray, trust: np.ndarra
 
 
 def main(argv: list[str]) -> int:
+    arch = argparse.ArgumentParser(add_help=False)
+    arch.add_argument("--arch", default="late")
+    known, rest = arch.parse_known_args(argv)
+    if known.arch == "crossmodal":
+        from training.crossmodal import main as crossmodal_main
+
+        return crossmodal_main(rest)
     args = parser().parse_args(argv)
     pools = load_pools(args)
     fit_half = {m: p.split(0.5, args.seed)[0] for m, p in pools.items()}
@@ -70,6 +88,9 @@ def main(argv: list[str]) -> int:
     vx, vtrust, vy = draw(held_half, max(2000, args.n // 4), seed=args.seed + 1, drop=0.0)
     train_set = TensorDataset(torch.from_numpy(x).float(), torch.from_numpy(trust).float(), torch.from_numpy(y))
     model = LateFusion()
+    if args.init_weights:
+        init = torch.tensor(args.init_weights, dtype=torch.float32).clamp_min(1e-3)
+        model.weight_logits.data = torch.log(init / init.sum())
     before = classification_report(vy, fused_predictions(model, vx, vtrust), EMOTIONS)
 
     def loss_fn(net, batch, device):
@@ -80,10 +101,10 @@ def main(argv: list[str]) -> int:
     def evaluate(net) -> dict:
         return classification_report(vy, fused_predictions(net, vx, vtrust), EMOTIONS)
 
-    cfg = FitConfig(epochs=args.epochs, batch_size=512, lr=args.lr, weight_decay=0.0, schedule="cosine",
+    cfg = FitConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, weight_decay=0.0, schedule="cosine",
                     patience=5, monitor="macro_f1", class_weights=False, seed=args.seed, threads=1)
     config = {"kind": "late_fusion", "modalities": list(MODALITIES), "labels": list(EMOTIONS),
-              "data": {"face": str(args.face), "voice": str(args.voice), "text": str(args.text)}}
+              "data": {m: str(getattr(args, m)) for m in MODALITIES if getattr(args, m) is not None}}
     best = fit(model, train_set, loss_fn, evaluate, cfg, args.out, config, resume=not args.no_resume)
     weights = dict(zip(MODALITIES, model.modality_weights().detach().numpy().round(4).tolist(), strict=True))
     print(json.dumps({"held_out_macro_f1_before": round(before["macro_f1"], 4),

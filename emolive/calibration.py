@@ -1,0 +1,150 @@
+"""Personal calibration of the late-fusion layer on the user's own prompted takes (no I/O, no Qt).
+
+The user follows a few prompts (a neutral baseline and some expressions with a phrase), each recorded twice.
+Every estimate the live pipeline produces while a take is recorded becomes one sample: the per-modality
+emotion log-probabilities and trust exactly as the late fusion sees them, labelled with the prompt's emotion.
+The first takes fit the fusion's class biases (optionally its modality weights), pulled towards their old
+values; the last takes are held back to show the effect before and after.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from emolive.contracts import EmotionEstimate
+from emolive.labels import EMOTIONS
+
+log = logging.getLogger(__name__)
+
+MODALITIES = ("face", "voice", "text")
+
+
+@dataclass(frozen=True)
+class Prompt:
+    emotion: str  # one of labels.EMOTIONS
+    instruction: str
+
+
+PROMPTS: tuple[Prompt, ...] = (
+    Prompt("neutral", "Relax, look at the camera with a neutral face and say: \"The meeting is at three o'clock.\""),
+    Prompt("joy", "Smile and say, happily: \"That is wonderful news, I love it!\""),
+    Prompt("sadness", "Look sad and say, slowly: \"I really miss them.\""),
+    Prompt("anger", "Frown and say, firmly: \"This is not acceptable!\""),
+    Prompt("surprise", "Raise your eyebrows and say: \"Wow, I did not expect that!\""),
+)
+
+
+def sample_of(estimate: EmotionEstimate, policy: Any = None) -> tuple[np.ndarray, np.ndarray] | None:
+    """(log-probabilities [3, 7], trust [3]) of one estimate as the late fusion sees them; None if nothing is usable."""
+    from emolive.fusion.late import TrustPolicy
+
+    policy = policy or TrustPolicy()
+    log_probs = np.full((len(MODALITIES), len(EMOTIONS)), -np.log(len(EMOTIONS)))
+    trust = np.zeros(len(MODALITIES))
+    for i, name in enumerate(MODALITIES):
+        out = estimate.modality(name)
+        trust[i] = policy.trust(out, estimate.t)
+        if trust[i] > 0:
+            log_probs[i] = np.log(np.clip(np.asarray(out.emotion, dtype=np.float64), 1e-6, 1.0))
+    return (log_probs, trust) if trust.sum() > 0 else None
+
+
+@dataclass
+class Samples:
+    log_probs: list[np.ndarray] = field(default_factory=list)
+    trust: list[np.ndarray] = field(default_factory=list)
+    labels: list[int] = field(default_factory=list)
+
+    def add(self, log_probs: np.ndarray, trust: np.ndarray, label: int) -> None:
+        self.log_probs.append(log_probs)
+        self.trust.append(trust)
+        self.labels.append(label)
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        if not self.labels:
+            return np.zeros((0, 3, 7)), np.zeros((0, 3)), np.zeros(0, dtype=int)
+        return np.stack(self.log_probs), np.stack(self.trust), np.array(self.labels)
+
+
+class CalibrationSession:
+    """The prompt schedule (all prompts once, then all again, ...) and the samples of each take."""
+
+    def __init__(self, prompts: Sequence[Prompt] = PROMPTS, takes: int = 2) -> None:
+        if takes < 2:
+            raise ValueError("calibration needs at least 2 takes per prompt (one is held back)")
+        self.schedule = [(p, k) for k in range(takes) for p in prompts]
+        self.takes = takes
+        self.index = 0
+        self.fit_samples, self.held_samples = Samples(), Samples()
+
+    @property
+    def current(self) -> tuple[Prompt, int] | None:
+        return self.schedule[self.index] if self.index < len(self.schedule) else None
+
+    @property
+    def finished(self) -> bool:
+        return self.index >= len(self.schedule)
+
+    def add(self, estimate: EmotionEstimate) -> bool:
+        """Record one estimate into the current take; False when there is no take or nothing usable."""
+        current = self.current
+        sample = sample_of(estimate) if current is not None else None
+        if sample is None:
+            return False
+        prompt, take = current
+        target = self.held_samples if take == self.takes - 1 else self.fit_samples
+        target.add(*sample, EMOTIONS.index(prompt.emotion))
+        return True
+
+    def next(self) -> None:
+        self.index += 1
+
+
+def evaluate(model: Any, samples: Samples) -> dict[str, Any]:
+    """classification_report of the fused predictions on ``samples``."""
+    import torch
+
+    from emolive.evaluation.metrics import classification_report
+
+    x, trust, y = samples.arrays()
+    if len(y) == 0:
+        return classification_report([], [], EMOTIONS)
+    with torch.no_grad():
+        fused, _ = model(torch.from_numpy(x).float(), torch.from_numpy(trust).float())
+    return classification_report(y, fused.argmax(1).numpy(), EMOTIONS)
+
+
+def fit_biases(model: Any, samples: Samples, steps: int = 300, lr: float = 0.05, l2: float = 0.01,
+               weights: bool = False) -> Any:
+    """A copy of the LateFusion ``model`` with its class biases (and modality weights if ``weights``) fitted on
+    ``samples`` (class-balanced NLL plus ``l2`` times the squared distance from the old values)."""
+    import torch
+
+    x, trust, y = samples.arrays()
+    if len(y) == 0:
+        raise ValueError("no usable calibration samples (was a face, voice or text present?)")
+    tuned = copy.deepcopy(model).train()
+    params = [tuned.class_bias] + ([tuned.weight_logits] if weights else [])
+    if not weights:
+        tuned.weight_logits.requires_grad_(False)
+    start = [p.detach().clone() for p in params]
+    counts = np.bincount(y, minlength=len(EMOTIONS)).astype(np.float64)
+    class_weight = torch.tensor(np.where(counts > 0, counts.sum() / np.maximum(counts, 1) / (counts > 0).sum(), 0.0),
+                                dtype=torch.float32)
+    xt, tt, yt = torch.from_numpy(x).float(), torch.from_numpy(trust).float(), torch.from_numpy(y)
+    optimizer = torch.optim.Adam(params, lr=lr)
+    for _ in range(steps):
+        optimizer.zero_grad()
+        fused, _ = tuned(xt, tt)
+        loss = torch.nn.functional.nll_loss(fused, yt, weight=class_weight)
+        loss = loss + l2 * sum(((p - s) ** 2).sum() for p, s in zip(params, start, strict=True))
+        loss.backward()
+        optimizer.step()
+    tuned.weight_logits.requires_grad_(True)
+    return tuned.eval()

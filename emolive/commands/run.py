@@ -1,0 +1,58 @@
+"""Open the desktop app: live camera + microphone, or a video file replayed as if it were live."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    source = parser.add_argument_group("sources")
+    source.add_argument("--video", type=Path, metavar="FILE",
+                        help="replay a video/audio file as if it were live (instead of camera and microphone)")
+    source.add_argument("--loop", action="store_true", help="with --video: start the file again when it ends")
+    source.add_argument("--camera", metavar="ID", help="camera index or device path (default: from the settings)")
+    source.add_argument("--mic", metavar="ID", help="microphone index or part of its name (default: from the settings)")
+    source.add_argument("--no-camera", action="store_true", help="open no camera")
+    source.add_argument("--no-mic", action="store_true", help="open no microphone")
+    source.add_argument("--no-asr", action="store_true", help="do not transcribe speech (no text channel)")
+    parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                        help="override a setting for this run (repeatable), e.g. inference.device=cpu")
+    parser.add_argument("--measure-stalls", type=float, metavar="SECONDS",
+                        help="once running, measure event-loop stalls for SECONDS, print p50/p95/max as JSON, quit")
+    # Hidden helpers for documentation and smoke tests.
+    parser.add_argument("--screenshot", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--after", type=float, default=8.0, help=argparse.SUPPRESS)
+    parser.add_argument("--quit-after", type=float, help=argparse.SUPPRESS)
+
+
+def sources_from_args(args: argparse.Namespace, config):  # noqa: ANN001, ANN201 - AppConfig -> Sources
+    """Sources for the window from the command line, falling back on the configuration."""
+    from emolive.gui.interfaces import Sources
+
+    camera = None if args.no_camera else (args.camera if args.camera is not None else config.capture.camera) or None
+    microphone = None if args.no_mic else (args.mic if args.mic is not None else config.capture.microphone)
+    return Sources(video=args.video, camera=camera, microphone=microphone,
+                   asr=not args.no_asr and config.asr.enabled, loop=bool(getattr(args, "loop", False)))
+
+
+def run(args: argparse.Namespace) -> int:
+    from emolive.config import load_config
+    from emolive.errors import EmoliveError
+
+    config_path = Path(args.config) if getattr(args, "config", None) else None
+    config = load_config(config_path, tuple(args.set))
+    if args.video is not None:
+        from emolive.capture.media_file import probe_media
+
+        probe_media(args.video)  # MediaError (a message, exit 2) before any window opens
+    if args.measure_stalls is not None and args.measure_stalls <= 0:
+        raise EmoliveError("--measure-stalls needs a positive number of seconds")
+    from emolive.gui.app import RunOptions, run_app
+
+    options = RunOptions(screenshot=args.screenshot, after=args.after, measure_stalls=args.measure_stalls,
+                         quit_after=args.quit_after)
+    return run_app(config, sources_from_args(args, config), config_path=config_path, options=options)

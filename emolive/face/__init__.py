@@ -1,0 +1,1 @@
+"""Face channel: detection, tracking, crop quality and the expression CNN."""

@@ -1,0 +1,103 @@
+"""The face channel: detect (every few frames) -> track -> crop -> expression CNN -> ModalityOutput."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from emolive.contracts import FaceBox, ModalityOutput, VideoFrame
+from emolive.face.detector import HaarFaceDetector
+from emolive.face.predictor import ExpressionPredictor, crop_face
+from emolive.face.quality import face_quality
+from emolive.face.tracker import IoUTracker, Track, pick_subject
+
+log = logging.getLogger(__name__)
+
+
+class FaceChannel:
+    """Turns video frames into face-channel outputs and face boxes (subject first, stable track ids).
+
+    The detector scans the whole (downscaled) frame on the first frame and every ``full_scan_every``
+    detection rounds; other rounds re-detect only around the live tracks. Detection rounds happen every
+    ``detect_every`` frames (settable at run time to degrade under load); in between, tracks coast.
+    ``threads`` caps torch's intra-op threads for this process (0 leaves them alone).
+    """
+
+    def __init__(self, model_dir: Path | None = None, detect_every: int = 3, threads: int = 1,
+                 full_scan_every: int = 4, detector: HaarFaceDetector | None = None,
+                 flip: bool | None = None) -> None:
+        if threads > 0:
+            import torch
+
+            torch.set_num_threads(threads)
+        self.detect_every = detect_every
+        self.full_scan_every = full_scan_every
+        self.predictor = ExpressionPredictor(model_dir, flip=flip)
+        self.detector = detector or HaarFaceDetector()
+        self.tracker = IoUTracker()
+        self._frames = 0
+        self._rounds = 0
+        self._subject: int | None = None
+
+    def reset(self) -> None:
+        """Forget all tracks (a new source starts)."""
+        self.tracker.reset()
+        self._frames = 0
+        self._rounds = 0
+        self._subject = None
+
+    def warmup(self) -> None:
+        """Run the CNN once so the first real frame is not slow."""
+        self.predictor.predict(np.zeros((1, self.predictor.size, self.predictor.size), np.uint8))
+
+    def process(self, frame: VideoFrame) -> tuple[ModalityOutput, tuple[FaceBox, ...]]:
+        """One frame in, the channel's output and the visible faces out."""
+        started = time.perf_counter()
+        image = frame.image
+        grey = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+        height, width = grey.shape
+        tracks = self._track(grey)
+        subject = pick_subject(tracks, width, height, self._subject)
+        self._subject = subject.track_id if subject is not None else None
+        if subject is None:
+            out = ModalityOutput(modality="face", t=frame.t, present=False, reason="no face",
+                                 latency_ms=(time.perf_counter() - started) * 1e3)
+            return out, ()
+        box = tuple(float(v) for v in subject.box)
+        crop = crop_face(grey, box, self.predictor.size)
+        probs, emb = self.predictor.predict(crop)
+        quality = face_quality(crop, min(box[2], box[3]), subject.confidence).total
+        ordered = [subject, *[t for t in tracks if t is not subject]]
+        boxes = tuple(self._face_box(t, width, height) for t in ordered)
+        out = ModalityOutput(modality="face", t=frame.t, present=True,
+                             emotion=tuple(float(p) for p in probs[0]), quality=quality,
+                             embedding=emb[0], latency_ms=(time.perf_counter() - started) * 1e3)
+        return out, boxes
+
+    def _track(self, grey: np.ndarray) -> list[Track]:
+        detect_now = self._frames % max(1, self.detect_every) == 0
+        self._frames += 1
+        if not detect_now:
+            self.tracker.predict()
+            return self.tracker.tracks
+        full = not self.tracker.tracks or self._rounds % max(1, self.full_scan_every) == 0
+        self._rounds += 1
+        if full:
+            detections = self.detector.detect(grey)
+        else:
+            detections = []
+            for track in self.tracker.tracks:
+                near = self.detector.detect_near(grey, tuple(float(v) for v in track.box))
+                detections.extend(near[:1])
+        return self.tracker.update(detections)
+
+    @staticmethod
+    def _face_box(track: Track, width: int, height: int) -> FaceBox:
+        x, y, w, h = track.box
+        x0, y0 = int(np.clip(round(x), 0, width - 1)), int(np.clip(round(y), 0, height - 1))
+        x1, y1 = int(np.clip(round(x + w), x0 + 1, width)), int(np.clip(round(y + h), y0 + 1, height))
+        return FaceBox(x0, y0, x1 - x0, y1 - y0, track.track_id, float(track.confidence))

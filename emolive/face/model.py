@@ -1,0 +1,80 @@
+"""The expression CNN shared by training and inference, built from its config.json."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import nn
+
+from emolive.labels import EMOTIONS
+
+DEFAULT_CONFIG: dict[str, Any] = {
+    "arch": "vggbn",
+    "crop_size": 48,  # face crops are cut at this size, then blurred and resized to input_size
+    "blur_sigma": 3.0,  # Gaussian blur (pixels at crop_size) matching the training images, see MODEL_CARD.md
+    "input_size": 24,
+    "widths": [32, 64, 128, 256],
+    "convs_per_stage": [2, 2, 2, 1],
+    "embedding_dim": 256,
+    "dropout": 0.3,
+    "labels": list(EMOTIONS),
+    "mean": 0.5,
+    "std": 0.25,
+    "temperature": 1.0,
+}
+
+
+def _conv(cin: int, cout: int) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout),
+                         nn.ReLU(inplace=True))
+
+
+class ExpressionNet(nn.Module):
+    """VGG-style CNN: stages of 3x3 conv+BN+ReLU layers (a count per stage) each ending in 2x2 max-pooling,
+    then global average pooling and an embedding layer.
+
+    Input: (N, 1, S, S) grey faces already normalised with the config's mean/std. ``forward`` returns
+    logits; ``features`` returns the penultimate embedding that fusion consumes.
+    """
+
+    def __init__(self, widths: Sequence[int], convs_per_stage: int | Sequence[int], embedding_dim: int,
+                 n_classes: int, dropout: float = 0.3) -> None:
+        super().__init__()
+        convs = [convs_per_stage] * len(widths) if isinstance(convs_per_stage, int) else list(convs_per_stage)
+        if len(convs) != len(widths):
+            raise ValueError("convs_per_stage must be an int or one count per stage")
+        layers: list[nn.Module] = []
+        cin = 1
+        for width, count in zip(widths, convs, strict=True):
+            for _ in range(count):
+                layers.append(_conv(cin, width))
+                cin = width
+            layers.append(nn.MaxPool2d(2))
+        self.body = nn.Sequential(*layers)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.embed = nn.Sequential(nn.Flatten(), nn.Dropout(dropout), nn.Linear(cin, embedding_dim),
+                                   nn.BatchNorm1d(embedding_dim), nn.ReLU(inplace=True))
+        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(embedding_dim, n_classes))
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """Penultimate embedding, shape (N, embedding_dim)."""
+        return self.embed(self.pool(self.body(x)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))
+
+    def forward_both(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(logits, embedding) in one pass."""
+        emb = self.features(x)
+        return self.head(emb), emb
+
+
+def build_model(config: dict[str, Any]) -> ExpressionNet:
+    """An untrained ExpressionNet sized by ``config`` (missing keys take DEFAULT_CONFIG values)."""
+    cfg = {**DEFAULT_CONFIG, **config}
+    convs = cfg["convs_per_stage"]
+    return ExpressionNet(cfg["widths"], convs if isinstance(convs, int) else [int(c) for c in convs],
+                         int(cfg["embedding_dim"]),
+                         len(cfg["labels"]), float(cfg["dropout"]))

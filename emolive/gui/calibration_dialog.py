@@ -1,0 +1,207 @@
+"""Personal calibration: guided prompts, auto-labelled takes from the live pipeline, a re-fitted fusion layer.
+
+The dialog shows one prompt at a time (a neutral baseline, then a few expressions with a phrase), gives a
+short get-ready pause and records the pipeline's estimates for a few seconds, labelled with the prompt. Each
+prompt is recorded twice; the first takes fit the late fusion's class biases (emolive.calibration), the last
+takes are held back and shown before/after. The result is saved to the user's model registry with its card and
+can be switched in without restarting (and back). Feed it estimates by connecting the window's bridge:
+``bridge.estimate.connect(dialog.on_estimate)``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtWidgets import QDialog, QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
+
+from emolive import finetune
+from emolive.calibration import PROMPTS, CalibrationSession, Prompt, evaluate, fit_biases
+from emolive.config import AppConfig, InferenceConfig
+from emolive.contracts import EmotionEstimate
+from emolive.errors import EmoliveError
+
+log = logging.getLogger(__name__)
+
+
+class _SwapBridge(QObject):
+    finished = Signal(str)
+
+
+class CalibrationDialog(QDialog):
+    """Guided personal calibration of the late-fusion layer; ``pipeline`` (may be None) is hot-swapped."""
+
+    def __init__(self, parent: QWidget | None, pipeline: Any, config: AppConfig, prompts: Sequence[Prompt] = PROMPTS,
+                 take_s: float = 4.0, ready_s: float = 1.5, root: Path | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Personal calibration")
+        self.resize(620, 360)
+        self.pipeline, self.config, self.root, self.clock = pipeline, config, root, clock
+        self.prompts, self.take_s, self.ready_s = tuple(prompts), take_s, ready_s
+        self.session: CalibrationSession | None = None
+        self.phase = "idle"  # idle | ready | recording | done
+        self._phase_started = 0.0
+        self.before: dict[str, Any] = {}
+        self.after: dict[str, Any] = {}
+        self.saved: Path | None = None
+        self.previous: InferenceConfig | None = None
+        self._swap = _SwapBridge(self)
+        self._swap.finished.connect(self._swapped)
+        self._timer = QTimer(self)
+        self._timer.setInterval(50)
+        self._timer.timeout.connect(self.tick)
+        self._build()
+
+    def _build(self) -> None:
+        self.step = QLabel("Calibrate emolive to your own face and voice: follow each prompt while the live "
+                           "view runs. Every prompt is recorded twice; the second takes are used to check the "
+                           "result.")
+        self.step.setWordWrap(True)
+        self.instruction = QLabel("")
+        self.instruction.setWordWrap(True)
+        self.instruction.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.instruction.setStyleSheet("font-size: 18px; font-weight: bold;")
+        self.countdown = QProgressBar()
+        self.countdown.setRange(0, 1000)
+        self.result = QLabel("")
+        self.result.setWordWrap(True)
+        self.start_button = QPushButton("Start")
+        self.start_button.clicked.connect(self.start)
+        self.use_button = QPushButton("Use calibrated fusion")
+        self.use_button.setEnabled(False)
+        self.use_button.clicked.connect(self.use_model)
+        self.back_button = QPushButton("Go back")
+        self.back_button.setEnabled(False)
+        self.back_button.clicked.connect(self.go_back)
+        close = QPushButton("Close")
+        close.clicked.connect(self.close)
+        buttons = QHBoxLayout()
+        for b in (self.start_button, self.use_button, self.back_button):
+            buttons.addWidget(b)
+        buttons.addStretch(1)
+        buttons.addWidget(close)
+        layout = QVBoxLayout(self)
+        for w in (self.step, self.instruction, self.countdown, self.result):
+            layout.addWidget(w)
+        layout.addLayout(buttons)
+
+    # --- recording ------------------------------------------------------------------------------
+    def _inference(self) -> InferenceConfig:
+        """The models in use now (the pipeline's view when it has one, else the dialog's config)."""
+        config = getattr(self.pipeline, "config", None) or self.config
+        return config.inference
+
+    def start(self) -> None:
+        if self._inference().fusion == "crossmodal":
+            self.result.setText("Calibration adjusts the late fusion; switch Settings to late fusion first.")
+            return
+        self.session = CalibrationSession(self.prompts)
+        self.before, self.after, self.saved = {}, {}, None
+        self.start_button.setEnabled(False)
+        self.use_button.setEnabled(False)
+        self.result.setText("")
+        self._enter("ready")
+        self._timer.start()
+
+    def _enter(self, phase: str) -> None:
+        self.phase, self._phase_started = phase, self.clock()
+        current = self.session.current if self.session else None
+        if current is not None:
+            prompt, take = current
+            n, total = self.session.index + 1, len(self.session.schedule)
+            self.step.setText(f"Prompt {n} of {total} (take {take + 1}): "
+                              + ("get ready..." if phase == "ready" else "recording"))
+            self.instruction.setText(prompt.instruction)
+
+    def tick(self) -> None:
+        """Advance the get-ready / record schedule (driven by a timer)."""
+        if self.session is None or self.phase in ("idle", "done"):
+            return
+        length = self.ready_s if self.phase == "ready" else self.take_s
+        elapsed = self.clock() - self._phase_started
+        self.countdown.setValue(int(1000 * min(1.0, elapsed / max(length, 1e-6))))
+        if elapsed < length:
+            return
+        if self.phase == "ready":
+            self._enter("recording")
+            return
+        self.session.next()
+        if self.session.finished:
+            self._timer.stop()
+            self.phase = "done"
+            self.fit()
+        else:
+            self._enter("ready")
+
+    def on_estimate(self, estimate: EmotionEstimate) -> None:
+        """Slot for the pipeline's estimates (GUI thread); only those during a take are kept."""
+        if self.phase == "recording" and self.session is not None:
+            self.session.add(estimate)
+
+    # --- fitting --------------------------------------------------------------------------------
+    def fit(self) -> None:
+        """Fit the class biases on the first takes, score the held-back takes before/after, save to the registry."""
+        from emolive.fusion.fuser import Fuser
+        from emolive.modelio import save_model
+
+        self.start_button.setEnabled(True)
+        self.instruction.setText("")
+        fusion_dir = self._inference().fusion_model
+        base = Fuser.from_dir(Path(fusion_dir) if fusion_dir else None).model
+        try:
+            tuned = fit_biases(base, self.session.fit_samples)
+        except ValueError as exc:
+            self.step.setText(f"Calibration failed: {exc}")
+            return
+        self.before = evaluate(base, self.session.held_samples)
+        self.after = evaluate(tuned, self.session.held_samples)
+        directory = finetune.run_dir("fusion", self.root, resume=False)
+        save_model(tuned, {"kind": "late_fusion", "calibration": {"fit_samples": len(self.session.fit_samples.labels),
+                                                                  "held_samples": self.before["n"]}}, directory)
+        try:
+            model = finetune.finish(directory, "fusion", self.before, self.after, ["personal calibration"],
+                                    data="the user's own prompted takes (personal calibration)", monitor="accuracy")
+        except EmoliveError as exc:
+            self.step.setText(str(exc))
+            return
+        self.saved = model.path
+        self.step.setText(f"Calibrated on {len(self.session.fit_samples.labels)} samples; "
+                          f"checked on {self.before['n']} held-back samples.")
+        self.result.setText(f"Held-back takes: accuracy {self.before['accuracy']:.3f} → {self.after['accuracy']:.3f}, "
+                            f"macro F1 {self.before['macro_f1']:.3f} → {self.after['macro_f1']:.3f}")
+        self.use_button.setEnabled(True)
+
+    # --- switching ------------------------------------------------------------------------------
+    def use_model(self) -> None:
+        if self.saved is None:
+            return
+        self.previous = self._inference()
+        self._switch(finetune.activate(self.previous, "fusion", self.saved))
+        self.back_button.setEnabled(True)
+
+    def go_back(self) -> None:
+        if self.previous is not None:
+            self._switch(self.previous)
+            self.previous = None
+            self.back_button.setEnabled(False)
+
+    def _switch(self, inference: InferenceConfig) -> None:
+        self.config = replace(self.config, inference=inference)
+        if self.pipeline is None:
+            self.result.setText(self.result.text() + "\nIt will be used when the pipeline starts.")
+            return
+        self.step.setText("Loading the fusion layer; the current one keeps running meanwhile...")
+        self.pipeline.swap_models(inference, self._swap.finished.emit)
+
+    def _swapped(self, problem: str) -> None:
+        self.step.setText(f"Model switch: {problem}" if problem else "Switched without restarting.")
+
+    def closeEvent(self, event) -> None:  # noqa: N802, ANN001 - Qt override
+        self._timer.stop()
+        super().closeEvent(event)

@@ -1,0 +1,68 @@
+"""What the video overlay shows, decided without Qt: options, per-modality indicator states, label text."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from emolive.contracts import EmotionEstimate, ModalityOutput
+from emolive.labels import EMOTIONS
+
+MODALITIES: tuple[str, ...] = ("face", "voice", "text")
+TRUSTED_QUALITY = 0.5  # quality at or above which a present modality counts as trusted
+# A modality whose input is older than this is shown as stale: a face or a voice goes stale quickly,
+# what was said counts for longer (the pipeline's text_max_age_s defaults to 20 s).
+STALE_AFTER_S: dict[str, float] = {"face": 1.0, "voice": 3.0, "text": 20.0}
+ESTIMATE_STALE_S = 2.0  # an estimate this much older than the shown frame is drawn dimmed
+
+
+@dataclass
+class OverlayOptions:
+    """Which overlay elements are drawn (each one a View menu toggle)."""
+
+    face_box: bool = True
+    label: bool = True
+    indicators: bool = True
+    colors: bool = True
+    emoji: bool = False
+    latency: bool = True
+
+
+@dataclass(frozen=True)
+class Indicator:
+    modality: str
+    state: str  # "trusted", "weak", "stale" or "absent" (keys of style.INDICATOR_COLORS)
+    text: str  # short explanation, e.g. "no speech" or "q 0.82"
+
+
+def indicator(name: str, output: ModalityOutput | None, staleness: float | None) -> Indicator:
+    """The indicator for one modality of an estimate."""
+    if output is None or not output.present:
+        reason = output.reason if output is not None and output.reason else "absent"
+        return Indicator(name, "absent", reason)
+    if staleness is not None and staleness > STALE_AFTER_S.get(name, 2.0):
+        return Indicator(name, "stale", f"stale {staleness:.1f}s")
+    if output.quality < TRUSTED_QUALITY:
+        return Indicator(name, "weak", f"q {output.quality:.2f}")
+    return Indicator(name, "trusted", f"q {output.quality:.2f}")
+
+
+def indicators(estimate: EmotionEstimate | None) -> list[Indicator]:
+    """Indicators for face, voice and text, in that order (all absent before the first estimate)."""
+    if estimate is None:
+        return [Indicator(name, "absent", "waiting") for name in MODALITIES]
+    staleness = dict(estimate.staleness)
+    return [indicator(name, estimate.modality(name), staleness.get(name)) for name in MODALITIES]
+
+
+def label_text(estimate: EmotionEstimate, emoji: str = "") -> str:
+    """``"joy 82%"``: the dominant emotion and its probability (emoji-prefixed when given).
+
+    When the fuser says "uncertain", the most likely class is still named: ``"uncertain (joy 41%)"``.
+    """
+    prefix = f"{emoji} " if emoji else ""
+    if not estimate.emotion:
+        return f"{prefix}{estimate.dominant}"
+    if estimate.dominant in EMOTIONS:
+        return f"{prefix}{estimate.dominant} {estimate.emotion[EMOTIONS.index(estimate.dominant)] * 100:.0f}%"
+    best = max(range(len(estimate.emotion)), key=lambda i: estimate.emotion[i])
+    return f"{prefix}{estimate.dominant} ({EMOTIONS[best]} {estimate.emotion[best] * 100:.0f}%)"

@@ -1,0 +1,119 @@
+"""Status bar fields (capture fps, step latency vs budget, device, ASR lag, recording) and the error banner."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QStatusBar, QWidget
+
+FIELDS: tuple[str, ...] = ("fps", "latency", "device", "asr", "recording")
+WARN_STYLE = "color:#ff8a65; font-weight:bold;"
+MAX_MESSAGES = 5
+
+
+@dataclass(frozen=True)
+class StatusField:
+    key: str
+    text: str
+    warn: bool = False
+    tip: str = ""
+
+
+def _num(status: Mapping[str, object], key: str) -> float | None:
+    value = status.get(key)
+    return float(value) if isinstance(value, int | float) else None
+
+
+def format_status(status: Mapping[str, object] | None, recording: str = "", asr: bool = True) -> list[StatusField]:
+    """Turn ``LivePipeline.status()`` (any keys may be missing) into the status bar's fields."""
+    status = status or {}
+    fps = _num(status, "capture_fps")
+    p50, p95, budget = _num(status, "step_p50_ms"), _num(status, "step_p95_ms"), _num(status, "budget_ms")
+    dropped = status.get("dropped_steps")
+    lag = _num(status, "asr_lag_s")
+    latency = "step --"
+    if p50 is not None and p95 is not None:
+        latency = f"step p50 {p50:.0f} / p95 {p95:.0f} ms"
+        if budget is not None:
+            latency += f" (budget {budget:.0f})"
+    if isinstance(dropped, int) and dropped:
+        latency += f", {dropped} dropped"
+    device = str(status.get("device") or "--").upper()
+    return [
+        StatusField("fps", f"capture {fps:.1f} fps" if fps is not None else "capture -- fps",
+                    warn=fps is not None and fps < 10, tip="frames captured per second"),
+        StatusField("latency", latency, warn=p95 is not None and budget is not None and p95 > budget,
+                    tip="inference step time, median and 95th percentile, against the latency budget"),
+        StatusField("device", device, tip="where the models run"),
+        StatusField("asr", "ASR off" if not asr else (f"ASR lag {lag:.1f} s" if lag is not None else "ASR lag --"),
+                    warn=lag is not None and lag > 3.0, tip="how far the transcript trails the audio"),
+        StatusField("recording", recording or "not recording", warn=bool(recording),
+                    tip="session recording (Session menu)"),
+    ]
+
+
+class StatusPanel:
+    """Permanent labels in a QStatusBar, one per field; ``show(fields)`` updates them."""
+
+    def __init__(self, bar: QStatusBar) -> None:
+        self.labels: dict[str, QLabel] = {}
+        for key in FIELDS:
+            label = QLabel("--")
+            label.setContentsMargins(6, 0, 6, 0)
+            bar.addPermanentWidget(label)
+            self.labels[key] = label
+
+    def show(self, fields: list[StatusField]) -> None:
+        for field in fields:
+            label = self.labels.get(field.key)
+            if label is None:
+                continue
+            if label.text() != field.text:
+                label.setText(field.text)
+            style = WARN_STYLE if field.warn else ""
+            if label.styleSheet() != style:
+                label.setStyleSheet(style)
+            label.setToolTip(field.tip)
+
+    def text(self) -> str:
+        return " | ".join(label.text() for label in self.labels.values())
+
+
+class ErrorBanner(QFrame):
+    """A dismissable strip above the video that says what went wrong; the app keeps running."""
+
+    retry = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("errorBanner")
+        self.setStyleSheet("#errorBanner { background:#5d1f1a; border-radius:4px; } QLabel { color:#ffdad4; }")
+        self.message = QLabel()
+        self.message.setWordWrap(True)
+        self.retry_button = QPushButton("Retry")
+        self.retry_button.setToolTip("Restart the sources and workers")
+        self.retry_button.clicked.connect(self.retry.emit)
+        dismiss = QPushButton("Dismiss")
+        dismiss.clicked.connect(self.dismiss)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(8, 4, 8, 4)
+        layout.addWidget(self.message, 1)
+        layout.addWidget(self.retry_button)
+        layout.addWidget(dismiss)
+        self.messages: list[str] = []
+        self.hide()
+
+    def add(self, message: str) -> None:
+        """Show ``message`` (the newest ``MAX_MESSAGES`` distinct messages are kept)."""
+        if message in self.messages:
+            self.messages.remove(message)
+        self.messages = [*self.messages, message][-MAX_MESSAGES:]
+        self.message.setText("\n".join(self.messages))
+        self.show()
+
+    def dismiss(self) -> None:
+        self.messages = []
+        self.message.clear()
+        self.hide()

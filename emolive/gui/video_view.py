@@ -1,0 +1,203 @@
+"""The live video with the overlay: face boxes, dominant emotion, per-modality indicators."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+from PySide6.QtCore import QRectF, Qt
+from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen
+from PySide6.QtWidgets import QSizePolicy, QWidget
+
+from emolive.contracts import EmotionEstimate, VideoFrame
+from emolive.gui.overlay import ESTIMATE_STALE_S, OverlayOptions, indicators, label_text
+from emolive.gui.style import EMOTION_COLORS, EMOTION_EMOJI, INDICATOR_COLORS
+
+log = logging.getLogger(__name__)
+
+
+def frame_to_image(image: np.ndarray) -> QImage:
+    """Wrap a BGR uint8 array as a QImage without copying (the caller keeps the array alive)."""
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise ValueError(f"expected an H x W x 3 uint8 image, got {image.shape} {image.dtype}")
+    image = np.ascontiguousarray(image)
+    height, width = image.shape[:2]
+    return QImage(image.data, width, height, image.strides[0], QImage.Format.Format_BGR888)
+
+
+def emoji_font_available() -> bool:
+    """Whether an installed font family looks like an emoji font (else emoji would paint as empty boxes)."""
+    from PySide6.QtGui import QFontDatabase
+
+    return any("emoji" in family.lower() for family in QFontDatabase.families())
+
+
+def fit_rect(width: int, height: int, area: QRectF) -> QRectF:
+    """The largest rectangle of aspect ``width:height`` centred in ``area``."""
+    if width <= 0 or height <= 0:
+        return QRectF(area)
+    scale = min(area.width() / width, area.height() / height)
+    w, h = width * scale, height * scale
+    return QRectF(area.x() + (area.width() - w) / 2, area.y() + (area.height() - h) / 2, w, h)
+
+
+class VideoView(QWidget):
+    """Paints the latest frame and the latest estimate; set them, then ``update()`` (the main timer does)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.options = OverlayOptions()
+        self.frame: VideoFrame | None = None
+        self.estimate: EmotionEstimate | None = None
+        self.placeholder = "Waiting for video..."
+        self.notice = ""  # drawn over a frozen picture, e.g. "no new frames for 4 s"
+        self._array: np.ndarray | None = None  # keeps the QImage's buffer alive
+        self._image: QImage | None = None
+        self._source_size = (0, 0)  # the frame's own width and height (face boxes are in these pixels)
+        self.setMinimumSize(320, 240)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
+
+    def set_frame(self, frame: VideoFrame | None) -> bool:
+        """Show ``frame``; False (and nothing to repaint) when it is the frame already shown.
+
+        The image is scaled to the widget here with OpenCV (fast, and it releases the GIL), so the
+        paint event only copies pixels.
+        """
+        if frame is None or (self.frame is not None and frame.index == self.frame.index and frame.t == self.frame.t):
+            return False
+        self.frame = frame
+        image = frame.image
+        self._source_size = (image.shape[1], image.shape[0])
+        target = fit_rect(image.shape[1], image.shape[0], QRectF(self.rect()))
+        ratio = self.devicePixelRatioF()
+        width, height = int(round(target.width() * ratio)), int(round(target.height() * ratio))
+        if width > 0 and height > 0 and (width, height) != self._source_size:
+            import cv2
+
+            interpolation = cv2.INTER_AREA if width < image.shape[1] else cv2.INTER_LINEAR
+            image = cv2.resize(image, (width, height), interpolation=interpolation)
+        self._array = np.ascontiguousarray(image)
+        self._image = frame_to_image(self._array)
+        return True
+
+    def set_estimate(self, estimate: EmotionEstimate | None) -> None:
+        self.estimate = estimate
+
+    def resizeEvent(self, event) -> None:  # noqa: N802, ANN001 - Qt override
+        super().resizeEvent(event)
+        frame, self.frame = self.frame, None
+        if frame is not None:
+            self.set_frame(frame)  # rescale the shown frame to the new size
+
+    def clear(self, placeholder: str = "Waiting for video...") -> None:
+        self.frame, self._array, self._image, self.estimate = None, None, None, None
+        self.placeholder = placeholder
+        self.update()
+
+    # --- painting -------------------------------------------------------------------------------
+    def paintEvent(self, event) -> None:  # noqa: N802, ANN001 - Qt override
+        painter = QPainter(self)
+        try:
+            painter.fillRect(self.rect(), QColor("#101010"))
+            painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+            if self._image is None:
+                painter.setPen(QColor("#bdbdbd"))
+                painter.setFont(QFont(self.font().family(), 13))
+                flags = int(Qt.AlignmentFlag.AlignCenter) | int(Qt.TextFlag.TextWordWrap)
+                painter.drawText(self.rect().adjusted(40, 40, -40, -40), flags, self.placeholder)
+                target = QRectF(self.rect())
+            else:
+                target = fit_rect(*self._source_size, QRectF(self.rect()))
+                painter.drawImage(target, self._image)
+            self._paint_overlay(painter, target)
+            if self.notice and self._image is not None:
+                self._paint_notice(painter, target)
+        finally:
+            painter.end()
+
+    def _paint_overlay(self, painter: QPainter, target: QRectF) -> None:
+        estimate, opts = self.estimate, self.options
+        if estimate is not None:
+            stale = self.frame is not None and self.frame.t - estimate.t > ESTIMATE_STALE_S
+            painter.setOpacity(0.45 if stale else 1.0)
+            color = QColor(EMOTION_COLORS.get(estimate.dominant, "#ffffff") if opts.colors else "#ffffff")
+            scale = target.width() / self._source_size[0] if self._image is not None else 1.0
+            anchor = QRectF(target.x() + 12, target.y() + 12, 0, 0)
+            for i, face in enumerate(estimate.faces):
+                box = QRectF(target.x() + face.x * scale, target.y() + face.y * scale, face.w * scale, face.h * scale)
+                if i == 0:
+                    anchor = box
+                if opts.face_box:
+                    painter.setPen(QPen(color if i == 0 else QColor("#9e9e9e"), 3 if i == 0 else 1.5))
+                    painter.setBrush(Qt.BrushStyle.NoBrush)
+                    painter.drawRect(box)
+            if opts.label:
+                emoji = EMOTION_EMOJI.get(estimate.dominant, "") if opts.emoji else ""
+                self._paint_label(painter, label_text(estimate, emoji), anchor, target, color)
+            if opts.latency:
+                self._paint_latency(painter, estimate, target)
+            painter.setOpacity(1.0)
+        if opts.indicators:
+            self._paint_indicators(painter, target)
+
+    def _paint_notice(self, painter: QPainter, target: QRectF) -> None:
+        painter.setFont(QFont(self.font().family(), 12, QFont.Weight.Bold))
+        metrics = painter.fontMetrics()
+        w, h = metrics.horizontalAdvance(self.notice) + 24, metrics.height() + 12
+        box = QRectF(target.center().x() - w / 2, target.center().y() - h / 2, w, h)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(QColor(0, 0, 0, 190))
+        painter.drawRoundedRect(box, 6, 6)
+        painter.setPen(QColor("#ffb74d"))
+        painter.drawText(box, Qt.AlignmentFlag.AlignCenter, self.notice)
+
+    def _paint_label(self, painter: QPainter, text: str, anchor: QRectF, target: QRectF, color: QColor) -> None:
+        font = QFont(self.font().family(), 14, QFont.Weight.Bold)
+        painter.setFont(font)
+        metrics = painter.fontMetrics()
+        w, h = metrics.horizontalAdvance(text) + 16, metrics.height() + 8
+        x = min(max(anchor.x(), target.x()), target.right() - w)
+        y = anchor.y() - h - 4 if anchor.y() - h - 4 >= target.y() else anchor.bottom() + 4
+        box = QRectF(x, min(y, target.bottom() - h), w, h)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(QColor(0, 0, 0, 170))
+        painter.drawRoundedRect(box, 6, 6)
+        painter.setPen(color)
+        painter.drawText(box, Qt.AlignmentFlag.AlignCenter, text)
+
+    def _paint_latency(self, painter: QPainter, estimate: EmotionEstimate, target: QRectF) -> None:
+        total = dict(estimate.latency_ms).get("total")
+        parts = [f"{total:.0f} ms" if total is not None else ""]
+        if estimate.degraded:
+            parts.append(f"degraded: {estimate.degraded}")
+        text = "  ".join(p for p in parts if p)
+        if not text:
+            return
+        painter.setFont(QFont(self.font().family(), 9))
+        metrics = painter.fontMetrics()
+        w, h = metrics.horizontalAdvance(text) + 12, metrics.height() + 6
+        box = QRectF(target.right() - w - 8, target.bottom() - h - 10, w, h)  # bottom right: clear of the label
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(QColor(0, 0, 0, 150))
+        painter.drawRoundedRect(box, 4, 4)
+        painter.setPen(QColor("#ffcc80") if estimate.degraded else QColor("#e0e0e0"))
+        painter.drawText(box, Qt.AlignmentFlag.AlignCenter, text)
+
+    def _paint_indicators(self, painter: QPainter, target: QRectF) -> None:
+        painter.setFont(QFont(self.font().family(), 10))
+        metrics = painter.fontMetrics()
+        x, h = target.x() + 8, metrics.height() + 8
+        y = target.bottom() - h - 8
+        for item in indicators(self.estimate):
+            text = f"{item.modality}: {item.text}"
+            w = metrics.horizontalAdvance(text) + h + 10
+            chip = QRectF(x, y, w, h)
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(QColor(0, 0, 0, 170))
+            painter.drawRoundedRect(chip, h / 2, h / 2)
+            painter.setBrush(QColor(INDICATOR_COLORS[item.state]))
+            painter.drawEllipse(QRectF(x + 5, y + 5, h - 10, h - 10))
+            painter.setPen(QColor("#eeeeee"))
+            painter.drawText(chip.adjusted(h, 0, -4, 0), Qt.AlignmentFlag.AlignVCenter, text)
+            x += w + 6

@@ -1,0 +1,78 @@
+"""Decode clips once into log-mel features plus a per-frame speech mask, cached as one .npz under /tmp."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from emolive.voice.data import Clip
+from emolive.voice.features import FeatureSpec
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class FeatureSet:
+    """Features of many clips: ``features[i]`` is ``[T_i, n_mels]``, ``speech[i]`` is ``[T_i]`` in [0, 1]."""
+
+    features: list[np.ndarray]
+    speech: list[np.ndarray]
+
+
+def default_cache_dir() -> Path:
+    return Path(os.environ.get("EMOLIVE_CACHE", Path(tempfile.gettempdir()) / "emolive_voice_cache"))
+
+
+def _key(clips: Sequence[Clip], spec: FeatureSpec) -> str:
+    digest = hashlib.sha1(repr(spec.to_dict()).encode())
+    for clip in clips:
+        stat = clip.path.stat()
+        digest.update(f"{clip.path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()[:16]
+
+
+def extract(clips: Sequence[Clip], spec: FeatureSpec, progress: bool = True) -> FeatureSet:
+    """Decode every clip (any format/rate -> 16 kHz mono) and compute log-mel and VAD speech mask."""
+    from tqdm import tqdm
+
+    from emolive.audio_io import load_audio
+    from emolive.vad import CHUNK, SpeechDetector
+    from emolive.voice.features import LogMel, frame_speech_mask
+
+    logmel = LogMel(spec)
+    vad = SpeechDetector()
+    feats, speech = [], []
+    for clip in tqdm(clips, desc="decoding", disable=not progress, leave=False):
+        audio = load_audio(clip.path, spec.sample_rate)
+        mel = logmel(audio)
+        feats.append(mel)
+        speech.append(frame_speech_mask(vad.probabilities(audio), len(mel), spec, CHUNK))
+    return FeatureSet(feats, speech)
+
+
+def cached_features(clips: Sequence[Clip], spec: FeatureSpec, cache_dir: Path | None = None) -> FeatureSet:
+    """``extract`` with an on-disk cache keyed by the clip files and the feature spec (plain arrays, no pickle)."""
+    cache_dir = Path(cache_dir or default_cache_dir())
+    path = cache_dir / f"voice_{_key(clips, spec)}.npz"
+    if path.is_file():
+        with np.load(path, allow_pickle=False) as data:
+            offsets = data["offsets"]
+            flat, mask = data["features"], data["speech"]
+        log.info("feature cache hit: %s", path)
+        bounds = list(zip(offsets[:-1], offsets[1:], strict=True))
+        return FeatureSet([flat[a:b] for a, b in bounds], [mask[a:b] for a, b in bounds])
+    result = extract(clips, spec)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    offsets = np.cumsum([0] + [len(f) for f in result.features])
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez(tmp, features=np.concatenate(result.features), speech=np.concatenate(result.speech), offsets=offsets)
+    tmp.replace(path)
+    log.info("feature cache written: %s", path)
+    return result

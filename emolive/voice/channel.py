@@ -1,0 +1,169 @@
+"""The live voice channel: latest ~2 s of audio -> ModalityOutput (emotion, arousal, embedding) or "no speech".
+
+Two model kinds load from a model folder's ``config.json``: the log-mel CNN (``encoder`` absent or
+``logmel-cnn``; a few ms per window) and linear heads on Whisper tiny.en encoder embeddings
+(``encoder: whisper-tiny.en``; more accurate on held-out speakers, tens of ms per window).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from emolive.contracts import ModalityOutput, frozen_array
+from emolive.errors import ModelError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MIN_SPEECH = 0.25  # fraction of 32 ms VAD chunks that must hold speech
+
+
+class _CnnBackend:
+    """Log-mel windows -> VoiceNet; whole clips are scored as speech-weighted sliding windows."""
+
+    def __init__(self, config: dict[str, Any], model_dir: Path, vad: Any) -> None:
+        import torch
+
+        from emolive.modelio import load_into
+        from emolive.voice.features import FeatureSpec, LogMel
+        from emolive.voice.model import VoiceModelConfig, VoiceNet
+
+        self._torch = torch
+        self.spec = FeatureSpec.from_dict(config.get("features", {}))
+        self.model_config = VoiceModelConfig.from_dict(config["model"])
+        self.model = load_into(VoiceNet(self.model_config), model_dir)
+        self.window_s = float(self.model_config.window_s)
+        self.hop_s = float(config.get("scoring", {}).get("hop_s", 0.5))
+        self._window = self.spec.seconds_to_frames(self.window_s)
+        self._logmel = LogMel(self.spec)
+        self._vad = vad
+
+    def _forward(self, windows: np.ndarray, temperature: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        with self._torch.inference_mode():
+            logits, arousal, emb = self.model(self._torch.from_numpy(np.ascontiguousarray(windows)))
+            probs = self._torch.softmax(logits / temperature, dim=-1)
+        return probs.numpy(), arousal.numpy(), emb.numpy()
+
+    def window(self, audio: np.ndarray, temperature: float) -> tuple[np.ndarray, float, np.ndarray]:
+        from emolive.voice.features import fit_window
+
+        features = self._logmel(audio)
+        start = max(0, len(features) - self._window)
+        probs, arousal, emb = self._forward(fit_window(features, self._window, start)[None], temperature)
+        return probs[0], float(arousal[0]), emb[0]
+
+    def clip(self, audio: np.ndarray, temperature: float, min_speech: float) -> tuple[np.ndarray, float]:
+        from emolive.vad import CHUNK
+        from emolive.voice.features import clip_windows, frame_speech_mask
+
+        features = self._logmel(audio)
+        mask = frame_speech_mask(self._vad.probabilities(audio), len(features), self.spec, CHUNK)
+        hop = max(1, int(round(self.hop_s * self.spec.sample_rate / self.spec.hop_length)))
+        windows, weights = clip_windows(features, mask, self._window, hop, min_speech)
+        probs, arousal, _ = self._forward(windows, temperature)
+        w = weights / weights.sum()
+        return (probs * w[:, None]).sum(0), float((arousal * w).sum())
+
+
+class _WhisperBackend:
+    """Whisper tiny.en encoder embedding (mean+std pooled) -> linear emotion and arousal heads."""
+
+    def __init__(self, config: dict[str, Any], model_dir: Path, threads: int) -> None:
+        import torch
+
+        from emolive.modelio import load_into
+        from emolive.voice.features import FeatureSpec
+        from emolive.voice.whisper_embed import EmbeddingHead, WhisperEmbedder
+
+        self._torch = torch
+        self.spec = FeatureSpec()
+        self.window_s = float(config.get("window_s", 2.0))
+        self.head = load_into(EmbeddingHead(int(config["embedding_dim"]), len(config["labels"])), model_dir)
+        self._embedder = WhisperEmbedder(threads=threads)
+
+    def _score(self, audio: np.ndarray, temperature: float) -> tuple[np.ndarray, float, np.ndarray]:
+        emb = self._embedder.embed(audio)
+        with self._torch.inference_mode():
+            logits, arousal = self.head(self._torch.from_numpy(emb)[None])
+            probs = self._torch.softmax(logits / temperature, dim=-1)
+        return probs.numpy()[0], float(arousal[0]), emb
+
+    def window(self, audio: np.ndarray, temperature: float) -> tuple[np.ndarray, float, np.ndarray]:
+        return self._score(audio, temperature)
+
+    def clip(self, audio: np.ndarray, temperature: float, min_speech: float) -> tuple[np.ndarray, float]:
+        probs, arousal, _ = self._score(audio, temperature)
+        return probs, arousal
+
+
+class VoiceChannel:
+    """Voice emotion from 16 kHz mono float32 audio.
+
+    Loads ``model_dir`` (default: the shipped ``assets/voice``) and the Silero VAD. One instance per thread.
+    ``threads`` caps torch's intra-op threads for this process (the app shares the machine's cores).
+    """
+
+    def __init__(self, model_dir: Path | None = None, threads: int = 1) -> None:
+        import torch
+
+        from emolive.assets import default_model_dir
+        from emolive.modelio import load_config
+        from emolive.vad import SpeechDetector
+
+        self.model_dir = Path(model_dir) if model_dir is not None else default_model_dir("voice")
+        config = load_config(self.model_dir)
+        encoder = config.get("encoder", "logmel-cnn")
+        if config.get("kind", "voice") != "voice" or (encoder == "logmel-cnn" and "model" not in config):
+            raise ModelError(f"{self.model_dir} does not hold a voice model (config.json lacks its settings)")
+        torch.set_num_threads(max(1, threads))
+        self._vad = SpeechDetector()
+        if encoder == "logmel-cnn":
+            self._backend: _CnnBackend | _WhisperBackend = _CnnBackend(config, self.model_dir, self._vad)
+        elif encoder == "whisper-tiny.en":
+            self._backend = _WhisperBackend(config, self.model_dir, threads)
+        else:
+            raise ModelError(f"{self.model_dir}: unknown voice encoder {encoder!r}")
+        self.encoder: str = encoder
+        self.spec = self._backend.spec
+        self.temperature = float(config.get("temperature", 1.0))
+        self.min_speech = float(config.get("scoring", {}).get("min_speech", DEFAULT_MIN_SPEECH))
+        self.window_s: float = self._backend.window_s
+
+    @property
+    def window_samples(self) -> int:
+        return int(round(self.window_s * self.spec.sample_rate))
+
+    def process(self, samples: np.ndarray, t: float) -> ModalityOutput:
+        """Score the latest window (16 kHz mono float32 ending at session time ``t``)."""
+        started = time.perf_counter()
+        audio = np.asarray(samples, dtype=np.float32).reshape(-1)[-self.window_samples:]
+        speech = self._vad.probabilities(audio)
+        presence = float((speech >= self._vad.threshold).mean()) if speech.size else 0.0
+        if presence < self.min_speech:
+            return ModalityOutput(modality="voice", t=t, present=False, reason="no speech", quality=presence,
+                                  latency_ms=(time.perf_counter() - started) * 1000.0)
+        probs, arousal, emb = self._backend.window(audio, self.temperature)
+        return ModalityOutput(
+            modality="voice", t=t, present=True,
+            emotion=tuple(float(p) for p in probs),
+            arousal=arousal,
+            quality=presence,
+            embedding=frozen_array(np.array(emb, dtype=np.float32)),
+            latency_ms=(time.perf_counter() - started) * 1000.0,
+        )
+
+    def predict_clip(self, samples: np.ndarray) -> tuple[np.ndarray, float]:
+        """Whole clip -> (calibrated probabilities over EMOTIONS, arousal).
+
+        The CNN scores speech windows (hop ``hop_s``) and averages them weighted by their speech fraction
+        (a clip without detected speech is scored on its window with the most speech); the Whisper model
+        embeds the whole clip at once.
+        """
+        audio = np.asarray(samples, dtype=np.float32).reshape(-1)
+        if audio.size == 0:
+            raise ModelError("empty audio clip")
+        return self._backend.clip(audio, self.temperature, self.min_speech)

@@ -1,0 +1,212 @@
+"""Face channel: alias table, detection, tracking, the no-face path, the CNN and its assets."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from emolive.contracts import VideoFrame
+from emolive.errors import EmoliveError, ModelError
+from emolive.face.detector import Detection, HaarFaceDetector
+from emolive.face.folder import list_image_folder
+from emolive.face.model import DEFAULT_CONFIG, build_model
+from emolive.face.predictor import ExpressionPredictor, crop_face
+from emolive.face.quality import face_quality
+from emolive.face.tracker import IoUTracker, pick_subject
+from emolive.labels import EMOTIONS, canonical_emotion
+from emolive.modelio import save_model
+
+ASSETS = Path(__file__).resolve().parents[1] / "assets" / "face"
+
+
+@pytest.fixture(scope="module")
+def astronaut_grey() -> np.ndarray:
+    data = pytest.importorskip("skimage.data")
+    return cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2GRAY)
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An untrained, very small model folder (tests need no trained weights)."""
+    config = {**DEFAULT_CONFIG, "widths": [4, 8], "convs_per_stage": 1, "embedding_dim": 16,
+              "temperature": 1.5, "tta_flip": True}
+    torch.manual_seed(0)
+    return save_model(build_model(config).eval(), config, tmp_path_factory.mktemp("face_model"))
+
+
+def sliding_clip(photo: np.ndarray, n: int, step: int = 6) -> list[np.ndarray]:
+    """640x480 BGR frames with ``photo`` moving right by ``step`` px per frame."""
+    frames = []
+    for i in range(n):
+        frame = np.full((480, 640, 3), 110, np.uint8)
+        x = 20 + i * step
+        frame[0:photo.shape[0], x:x + photo.shape[1]] = photo[..., None]
+        frames.append(frame)
+    return frames
+
+
+@pytest.mark.parametrize(("name", "canon"), [
+    ("angry", "anger"), ("happy", "joy"), ("Happiness", "joy"), ("sad", "sadness"), ("fearful", "fear"),
+    ("surprised", "surprise"), ("disgust", "disgust"), ("neutral", "neutral"), ("contempt", None),
+])
+def test_alias_table_maps_face_folder_names(name: str, canon: str | None) -> None:
+    assert canonical_emotion(name) == canon
+
+
+def test_image_folder_skips_and_counts_unknown_classes(tmp_path: Path) -> None:
+    for cls, count in (("happy", 2), ("angry", 1), ("contempt", 3)):
+        (tmp_path / cls).mkdir()
+        for i in range(count):
+            cv2.imwrite(str(tmp_path / cls / f"{i}.png"), np.zeros((48, 48), np.uint8))
+    items, skipped = list_image_folder(tmp_path)
+    expected = [EMOTIONS.index("joy")] * 2 + [EMOTIONS.index("anger")]
+    assert sorted(label for _, label in items) == sorted(expected)
+    assert skipped == {"unknown class: contempt": 3}
+
+
+def test_image_folder_errors_are_clear(tmp_path: Path) -> None:
+    with pytest.raises(EmoliveError, match="not found"):
+        list_image_folder(tmp_path / "missing")
+    (tmp_path / "contempt").mkdir()
+    with pytest.raises(EmoliveError, match="no labelled images"):
+        list_image_folder(tmp_path)
+
+
+def test_astronaut_photo_has_exactly_one_face(astronaut_grey: np.ndarray) -> None:
+    faces = HaarFaceDetector().detect(astronaut_grey)
+    assert len(faces) == 1
+    face = faces[0]
+    # The face sits in the upper middle of the 512x512 photo.
+    assert 150 < face.x + face.w / 2 < 300 and 60 < face.y + face.h / 2 < 200
+    assert 0.0 < face.confidence <= 1.0
+
+
+def test_detect_near_refinds_the_face(astronaut_grey: np.ndarray) -> None:
+    detector = HaarFaceDetector()
+    face = detector.detect(astronaut_grey)[0]
+    near = detector.detect_near(astronaut_grey, (face.x + 8, face.y - 5, face.w, face.h))
+    assert near and abs(near[0].x - face.x) < face.w / 3
+
+
+def test_tracker_keeps_ids_and_drops_lost_tracks() -> None:
+    tracker = IoUTracker(max_misses=1)
+    tracker.update([Detection(100, 100, 50, 50, 0.9), Detection(400, 100, 60, 60, 0.8)])
+    ids = {t.track_id for t in tracker.tracks}
+    for step in range(1, 6):
+        tracker.update([Detection(400 + 4 * step, 100, 60, 60, 0.8),
+                        Detection(100 + 5 * step, 100, 50, 50, 0.9)])
+    assert {t.track_id for t in tracker.tracks} == ids
+    tracker.update([Detection(130, 100, 50, 50, 0.9)])
+    tracker.update([Detection(135, 100, 50, 50, 0.9)])
+    assert len(tracker.tracks) == 1
+    subject = pick_subject(tracker.tracks, 640, 480)
+    assert subject is not None and subject.track_id == 1
+
+
+def test_channel_tracks_one_id_across_a_moving_clip(astronaut_grey: np.ndarray, tiny_model: Path) -> None:
+    from emolive.face.channel import FaceChannel
+
+    channel = FaceChannel(tiny_model, detect_every=3, threads=1)
+    ids, present = set(), 0
+    for i, frame in enumerate(sliding_clip(cv2.resize(astronaut_grey, (440, 440)), 30)):
+        out, boxes = channel.process(VideoFrame(t=i / 30, index=i, image=frame))
+        present += out.present
+        ids.update(b.track_id for b in boxes)
+        if out.present:
+            assert boxes and out.emotion is not None and len(out.emotion) == len(EMOTIONS)
+            assert abs(sum(out.emotion) - 1.0) < 1e-4 and 0.0 <= out.quality <= 1.0
+            assert out.embedding is not None and out.embedding.shape == (16,)
+    assert present >= 21
+    assert ids == {1}
+    channel.reset()
+    assert channel.tracker.tracks == []
+
+
+def test_blank_frame_is_no_face(tiny_model: Path) -> None:
+    from emolive.face.channel import FaceChannel
+
+    channel = FaceChannel(tiny_model, threads=1)
+    for i in range(4):
+        out, boxes = channel.process(VideoFrame(t=i / 30, index=i, image=np.zeros((480, 640, 3), np.uint8)))
+        assert out.modality == "face" and not out.present and out.reason == "no face"
+        assert out.emotion is None and boxes == ()
+
+
+def test_model_output_and_embedding_shapes() -> None:
+    model = build_model({}).eval()
+    x = torch.randn(3, 1, DEFAULT_CONFIG["input_size"], DEFAULT_CONFIG["input_size"])
+    logits, emb = model.forward_both(x)
+    assert logits.shape == (3, len(EMOTIONS))
+    assert emb.shape == (3, DEFAULT_CONFIG["embedding_dim"])
+    assert torch.allclose(model(x), logits)
+
+
+def test_predictor_calibrates_and_reorders_labels(tmp_path: Path) -> None:
+    labels = list(reversed(EMOTIONS))
+    config = {**DEFAULT_CONFIG, "widths": [4], "convs_per_stage": 1, "embedding_dim": 8, "labels": labels,
+              "temperature": 2.0}
+    model = build_model(config).eval()
+    save_model(model, config, tmp_path)
+    predictor = ExpressionPredictor(tmp_path, flip=False)
+    crops = np.random.default_rng(1).integers(0, 256, (2, 48, 48), dtype=np.uint8)
+    probs, emb = predictor.predict(crops)
+    with torch.no_grad():
+        logits = model(predictor.to_input(crops))
+    expected = torch.softmax(logits / 2.0, 1).numpy()
+    assert np.allclose(probs[:, EMOTIONS.index("neutral")], expected[:, labels.index("neutral")], atol=1e-5)
+    assert emb.shape == (2, 8)
+
+
+def test_prepare_crops_blurs_and_resizes() -> None:
+    from emolive.face.predictor import prepare_crops
+
+    rng = np.random.default_rng(0)
+    crops = rng.integers(0, 256, (2, 60, 60), dtype=np.uint8)
+    sharp = prepare_crops(crops, 48, 0.0, 24)
+    blurred = prepare_crops(crops, 48, 3.0, 24)
+    assert sharp.shape == blurred.shape == (2, 24, 24) and blurred.dtype == np.uint8
+    assert blurred.astype(float).std() < sharp.astype(float).std()
+
+
+def test_missing_model_is_a_model_error(tmp_path: Path) -> None:
+    with pytest.raises(ModelError):
+        ExpressionPredictor(tmp_path)
+
+
+def test_crop_and_quality() -> None:
+    grey = np.tile(np.arange(256, dtype=np.uint8), (200, 1))[:, :200]
+    crop = crop_face(grey, (-20.0, -20.0, 60.0, 60.0), 48)  # partly outside the frame
+    assert crop.shape == (48, 48) and crop.dtype == np.uint8
+    sharp = face_quality(np.random.default_rng(0).integers(40, 220, (48, 48), dtype=np.uint8), 120, 0.9)
+    dark = face_quality(np.full((48, 48), 3, np.uint8), 120, 0.9)
+    tiny = face_quality(np.random.default_rng(0).integers(40, 220, (48, 48), dtype=np.uint8), 15, 0.9)
+    assert sharp.total > 0.5 and dark.total == 0.0 and tiny.total < sharp.total
+
+
+def test_shipped_weights_load_by_config() -> None:
+    config = json.loads((ASSETS / "config.json").read_text())
+    predictor = ExpressionPredictor(ASSETS)
+    assert predictor.model.head[-1].out_features == len(config["labels"]) == len(EMOTIONS)
+    probs, emb = predictor.predict(np.full((1, config["crop_size"], config["crop_size"]), 128, np.uint8))
+    assert probs.shape == (1, len(EMOTIONS)) and abs(float(probs.sum()) - 1.0) < 1e-4
+    assert emb.shape == (1, config["embedding_dim"])
+
+
+def test_eval_command_json(tmp_path: Path, tiny_model: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from emolive.cli import main
+
+    for cls in ("happy", "sad", "contempt"):
+        (tmp_path / "data" / cls).mkdir(parents=True)
+        for i in range(2):
+            cv2.imwrite(str(tmp_path / "data" / cls / f"{i}.png"), np.full((48, 48), 60 * i + 50, np.uint8))
+    code = main(["eval", "face", "--data", str(tmp_path / "data"), "--model", str(tiny_model), "--json"])
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert code == 0
+    assert report["n"] == 4 and report["skipped"] == {"unknown class: contempt": 2}
+    assert set(report) >= {"n", "skipped", "labels", "accuracy", "macro_f1", "weighted_f1", "per_class",
+                           "confusion"}

@@ -1,0 +1,92 @@
+"""Personal calibration: prompted takes -> re-fitted late-fusion biases, better on the held-back takes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from test_finetune_gui import FakePipeline
+
+from emolive import finetune
+from emolive.calibration import PROMPTS, CalibrationSession, evaluate, fit_biases
+from emolive.config import AppConfig
+from emolive.contracts import EmotionEstimate, ModalityOutput
+from emolive.fusion.late import LateFusion
+from emolive.labels import EMOTIONS
+
+
+def biased_estimate(t: float, emotion: str, rng: np.random.Generator) -> EmotionEstimate:
+    """A user whose neutral face reads as sadness and whose joy reads half as surprise."""
+    p = np.full(len(EMOTIONS), 0.02)
+    p[EMOTIONS.index(emotion)] = 0.6
+    if emotion == "neutral":
+        p[EMOTIONS.index("sadness")] = 0.9
+    if emotion == "joy":
+        p[EMOTIONS.index("surprise")] = 0.9
+    p = p * rng.uniform(0.8, 1.2, len(p))
+    p /= p.sum()
+    face = ModalityOutput("face", t, True, emotion=tuple(p), quality=0.9)
+    return EmotionEstimate(t, tuple(p), (0.3, 0.4, 0.3), 0.5, 0.5, emotion, 0.5, modalities=(face,))
+
+
+def test_session_alternates_takes_and_calibration_helps_on_held_back_takes():
+    rng = np.random.default_rng(0)
+    session = CalibrationSession(PROMPTS, takes=2)
+    assert [p.emotion for p, _ in session.schedule[:5]] == [p.emotion for p, _ in session.schedule[5:]]
+    t = 0.0
+    while not session.finished:
+        prompt, _ = session.current
+        for _ in range(10):
+            t += 0.1
+            assert session.add(biased_estimate(t, prompt.emotion, rng))
+        session.next()
+    assert not session.add(biased_estimate(t, "joy", rng))  # after the last take nothing is recorded
+    assert len(session.fit_samples.labels) == len(session.held_samples.labels) == 50
+    base = LateFusion()
+    tuned = fit_biases(base, session.fit_samples)
+    before, after = evaluate(base, session.held_samples), evaluate(tuned, session.held_samples)
+    assert before["accuracy"] < 0.7 and after["accuracy"] >= before["accuracy"] + 0.2
+    assert np.allclose(tuned.weight_logits.detach().numpy(), base.weight_logits.detach().numpy())
+    assert np.allclose(base.class_bias.detach().numpy(), 0.0)  # the original stays untouched
+
+
+def test_no_usable_samples_is_reported():
+    session = CalibrationSession(PROMPTS)
+    empty = EmotionEstimate(0.0, (1 / 7,) * 7, (1 / 3,) * 3, 0.5, 0.5, "uncertain", 0.0)
+    assert not session.add(empty)
+    with pytest.raises(ValueError, match="no usable"):
+        fit_biases(LateFusion(), session.fit_samples)
+
+
+def test_dialog_guides_the_takes_fits_saves_and_hot_swaps(qtbot, tmp_path):
+    from PySide6.QtCore import QTimer
+
+    from emolive.gui.calibration_dialog import CalibrationDialog
+
+    pipeline = FakePipeline()
+    dialog = CalibrationDialog(None, pipeline, AppConfig(), PROMPTS[:3], take_s=0.25, ready_s=0.05,
+                               root=tmp_path)
+    qtbot.addWidget(dialog)
+    rng, clock = np.random.default_rng(1), [0.0]
+
+    def user_follows_the_prompt():
+        clock[0] += 0.05
+        if dialog.session is not None and dialog.session.current is not None:
+            dialog.on_estimate(biased_estimate(clock[0], dialog.session.current[0].emotion, rng))
+
+    feeder = QTimer()
+    feeder.timeout.connect(user_follows_the_prompt)
+    feeder.start(10)
+    dialog.start()
+    assert dialog.phase == "ready" and "neutral face" in dialog.instruction.text()
+    qtbot.waitUntil(lambda: dialog.phase == "done", timeout=15_000)
+    feeder.stop()
+    assert dialog.saved is not None and dialog.use_button.isEnabled()
+    assert dialog.after["accuracy"] > dialog.before["accuracy"]
+    assert "accuracy" in dialog.result.text()
+    assert [m.path for m in finetune.list_models("fusion", tmp_path)] == [dialog.saved]
+    dialog.use_button.click()
+    qtbot.waitUntil(lambda: "Switched" in dialog.step.text(), timeout=5_000)
+    assert pipeline.swaps[-1].fusion_model == str(dialog.saved) and pipeline.swaps[-1].fusion == "late"
+    dialog.back_button.click()
+    qtbot.waitUntil(lambda: len(pipeline.swaps) == 2 and "Switched" in dialog.step.text(), timeout=5_000)
+    assert pipeline.swaps[-1].fusion_model == ""

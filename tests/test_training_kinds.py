@@ -1,0 +1,92 @@
+"""A few-step run of the voice, text and late-fusion trainers on tiny generated data writes a model the app loads.
+
+(Face: tests/test_training_runs.py; cross-modal fusion: tests/test_training_crossmodal.py.)
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from helpers.training_data import write_meld_csv
+
+from emolive.channels import load_channels
+from emolive.config import InferenceConfig
+from training.cli import main as training_main
+from training.progress import parse_line
+
+ASSETS = Path(__file__).parent / "assets"
+
+
+def done_event(text: str) -> dict:
+    events = [e for e in map(parse_line, text.splitlines()) if e is not None]
+    assert events and events[-1]["event"] == "done", events[-3:]
+    return events[-1]
+
+
+@pytest.mark.slow
+def test_voice_trainer_writes_a_model_the_voice_channel_loads(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    data = tmp_path / "speech"
+    for emotion in ("angry", "happy", "sad"):
+        (data / emotion).mkdir(parents=True)
+        for speaker in ("a", "b"):
+            shutil.copy(ASSETS / "voice_speech_espeak.opus", data / emotion / f"{speaker}_x.opus")
+    out = tmp_path / "voice"
+    code = training_main(["voice", "--data", str(data), "--no-cv", "--epochs", "1", "--work", str(tmp_path / "w"),
+                          "--out", str(out), "--channels", "4,8", "--embedding-dim", "8", "--progress-json"])
+    assert code == 0 and done_event(capsys.readouterr().out)["out"] == str(out)
+    channels = load_channels(InferenceConfig(voice_model=str(out)), face=False, text=False, warm_up=False)
+    assert channels.voice is not None and not channels.problems
+    assert channels.voice.process(np.zeros(32000, np.float32), 2.0).modality == "voice"
+
+
+def test_text_trainer_writes_heads_the_text_channel_loads(tmp_path, capsys):
+    data = tmp_path / "meld"
+    write_meld_csv(data / "train_sent_emo.csv", dialogues=4)
+    write_meld_csv(data / "dev_sent_emo.csv", dialogues=2)
+    out = tmp_path / "text"
+    code = training_main(["text", "--data", str(data), "--out", str(out), "--epochs", "2", "--hidden", "8",
+                          "--cache-dir", str(tmp_path / "cache"), "--progress-json"])
+    done = done_event(capsys.readouterr().out)
+    assert code == 0 and done["out"] == str(out) and done["monitor"] in done["after"]
+    channels = load_channels(InferenceConfig(text_model=str(out)), face=False, voice=False, warm_up=False)
+    assert channels.text is not None and not channels.problems
+    result = channels.text.process("I love this!", 0.0)
+    assert result.present and abs(sum(result.emotion) - 1.0) < 1e-4
+
+
+def test_late_fusion_trainer_with_initial_weights_writes_what_the_fuser_loads(tmp_path, capsys, monkeypatch):
+    import training.fusion as fusion
+    from emolive.evaluation.composite import Pool
+    from emolive.fusion.fuser import Fuser
+
+    rng = np.random.default_rng(0)
+
+    def pool(sharpness: float) -> Pool:
+        labels = np.tile(np.arange(7), 20)
+        logits = rng.normal(0, 1, (len(labels), 7))
+        logits[np.arange(len(labels)), labels] += sharpness
+        probs = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+        return Pool(probs, labels, np.array([f"g{i % 10}" for i in range(len(labels))]))
+
+    monkeypatch.setattr(fusion, "load_pools", lambda args: {"face": pool(2.0), "voice": pool(0.5),
+                                                            "text": pool(1.0)})
+    out = tmp_path / "fusion"
+    code = training_main(["fusion", "--face", "f", "--voice", "v", "--text", "t.csv", "--out", str(out),
+                          "--n", "400", "--epochs", "2", "--batch-size", "64", "--init-weights", "0.6", "0.2", "0.2",
+                          "--progress-json"])
+    done = done_event(capsys.readouterr().out)
+    assert code == 0 and done["before"]["macro_f1"] > 0
+    weights = Fuser.from_dir(out).model.modality_weights().detach().numpy()
+    assert weights.sum() == pytest.approx(1.0) and weights[0] > weights[1]
+
+
+def test_late_fusion_needs_at_least_one_modality(tmp_path):
+    from emolive.errors import EmoliveError
+    from training.fusion import main as fusion_main
+
+    with pytest.raises(EmoliveError, match="at least one of --face, --voice, --text"):
+        fusion_main(["--out", str(tmp_path / "o")])

@@ -1,0 +1,132 @@
+"""The training command line: JSON progress, resume, Optuna search and a 2-process gloo DDP run (tiny face CNN)."""
+
+from __future__ import annotations
+
+import io
+import json
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from helpers.training_data import TINY_FACE_ARGS, write_face_folder
+
+from training.cli import main as training_main
+from training.hpo import SPACES, HpoOptions, apply, space_for, split_args
+from training.progress import JsonProgress, parse_line, split_flag
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def face_data(tmp_path_factory) -> Path:
+    return write_face_folder(tmp_path_factory.mktemp("face"))
+
+
+def face_argv(data: Path, out: Path, cache: Path, *extra: str) -> list[str]:
+    return ["face", "--data", str(data), "--out", str(out), "--cache", str(cache), *TINY_FACE_ARGS, *extra]
+
+
+def events_of(text: str) -> list[dict]:
+    return [e for e in map(parse_line, text.splitlines()) if e is not None]
+
+
+def test_progress_events_are_json_lines_and_steps_are_throttled():
+    stream, now = io.StringIO(), [0.0]
+    progress = JsonProgress(stream, step_interval_s=1.0, clock=lambda: now[0])
+    progress.step(1, 3, 1, 10, 2.0)
+    progress.step(1, 3, 2, 10, 1.9)  # same instant: dropped
+    now[0] = 5.0
+    progress.step(1, 3, 3, 10, 1.8)
+    progress.epoch({"epoch": 1, "epochs": 3, "train_loss": 1.5, "val": {"macro_f1": float("nan")}, "best": 0.2,
+                    "monitor": "macro_f1"})
+    events = events_of(stream.getvalue())
+    assert [e["event"] for e in events] == ["step", "step", "epoch"]
+    assert [e["step"] for e in events[:2]] == [1, 3]
+    assert events[2]["val"] == {"macro_f1": None}  # NaN is not JSON
+    assert parse_line("epoch 1: loss 0.3") is None and parse_line('{"no": "event"}') is None
+
+
+def test_cli_options_are_split_off_before_the_trainer_sees_them():
+    assert split_flag(["--a", "--progress-json", "x"]) == (True, ["--a", "x"])
+    options, rest = split_args(["--lr", "1", "--hpo", "3", "--hpo-epochs=2", "--out", "o"])
+    assert options == HpoOptions(trials=3, epochs=2) and rest == ["--lr", "1", "--out", "o"]
+    extra, overrides = apply({"lr": 0.01, "loss": "focal", "focal_gamma": 2.5, "class_weights": "off"},
+                             SPACES["crossmodal"])
+    assert extra == ["--lr", "0.01", "--loss", "focal", "--focal-gamma", "2.5", "--class-weights", "off"]
+    assert overrides == {}
+    extra, overrides = apply({"lr": 0.1, "init_face": 0.5, "init_voice": 0.25, "init_text": 0.25}, SPACES["fusion"])
+    assert extra == ["--lr", "0.1", "--init-weights", "0.5", "0.25", "0.25"] and overrides == {}
+    assert space_for("fusion", ["--arch", "crossmodal"]) == SPACES["crossmodal"]
+    assert space_for("fusion", ["--face", "x"]) == SPACES["fusion"]
+
+
+def test_progress_json_run_writes_a_checkpoint_the_app_loads(face_data, tmp_path, capsys):
+    out = tmp_path / "model"
+    assert training_main(face_argv(face_data, out, tmp_path / "cache", "--epochs", "2", "--progress-json")) == 0
+    events = events_of(capsys.readouterr().out)
+    kinds = [e["event"] for e in events]
+    assert kinds[0] == "start" and kinds[-1] == "done" and kinds.count("epoch") == 2
+    assert [e["epoch"] for e in events if e["event"] == "epoch"] == [1, 2]
+    done = events[-1]
+    assert done["out"] == str(out) and "accuracy" in done["before"] and "accuracy" in done["after"]
+    assert len(done["after"]["confusion"]) == 7
+    assert (out / "confusion.png").read_bytes()[:4] == b"\x89PNG"
+    assert json.loads((out / "report.json").read_text())["after"]["accuracy"] == done["after"]["accuracy"]
+
+    from emolive.channels import load_channels
+    from emolive.config import InferenceConfig
+
+    channels = load_channels(InferenceConfig(face_model=str(out)), voice=False, text=False, warm_up=False)
+    assert channels.face is not None and not channels.problems
+
+
+def test_resume_continues_at_the_next_epoch(face_data, tmp_path, capsys):
+    args = face_argv(face_data, tmp_path / "model", tmp_path / "cache", "--progress-json")
+    assert training_main([*args, "--epochs", "1"]) == 0
+    first = [e["epoch"] for e in events_of(capsys.readouterr().out) if e["event"] == "epoch"]
+    assert training_main([*args, "--epochs", "2"]) == 0
+    second = [e["epoch"] for e in events_of(capsys.readouterr().out) if e["event"] == "epoch"]
+    assert first == [1] and second == [2]
+
+
+def test_optuna_search_of_two_trials_then_trains_the_final_model(face_data, tmp_path, capsys):
+    out = tmp_path / "model"
+    code = training_main(face_argv(face_data, out, tmp_path / "cache", "--epochs", "1", "--hpo", "2",
+                                   "--hpo-epochs", "1", "--hpo-dir", str(tmp_path / "trials")))
+    assert code == 0
+    summary = json.loads((out / "hpo.json").read_text())
+    assert len(summary["trials"]) == 2 and {t["state"] for t in summary["trials"]} == {"COMPLETE"}
+    assert set(summary["best_params"]) == {"lr", "batch_size", "class_weight_power"}
+    assert (out / "model.safetensors").is_file()
+    assert sorted(p.name for p in (tmp_path / "trials").iterdir()) == ["trial-000", "trial-001"]
+    assert "hpo best: trial" in capsys.readouterr().out
+
+
+def test_bad_data_is_a_clear_error_not_a_traceback(tmp_path, capsys):
+    code = training_main(["face", "--data", str(tmp_path / "missing"), "--out", str(tmp_path / "o"),
+                          "--progress-json"])
+    captured = capsys.readouterr()
+    assert code == 2 and "Traceback" not in captured.err
+    error = [e for e in events_of(captured.out) if e["event"] == "error"]
+    assert error and "missing" in error[0]["message"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_two_process_gloo_ddp_run_gives_a_checkpoint(face_data, tmp_path):
+    out = tmp_path / "ddp"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port",
+           str(_free_port()), "-m", "training", *face_argv(face_data, out, tmp_path / "cache", "--epochs", "1",
+                                                            "--progress-json")]
+    result = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=240)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert (out / "model.safetensors").is_file() and (out / "last.pt").is_file()
+    done = [e for e in events_of(result.stdout) if e["event"] == "done"]
+    assert len(done) == 1  # only rank 0 reports

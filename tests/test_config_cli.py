@@ -61,10 +61,7 @@ def test_cli_bad_input_gives_message_and_exit_2_without_traceback(tmp_path, args
     bad = tmp_path / "bad.toml"
     bad.write_text("[[[")
     args = tuple(str(bad) if a == "{bad}" else a for a in args)
-    if args[0] == "--config":
-        result = run_cli("--config", args[1], "analyze", "x.mp4")
-    else:
-        result = run_cli(*args)
+    result = run_cli("--config", args[1], "analyze", "x.mp4") if args[0] == "--config" else run_cli(*args)
     assert result.returncode == 2
     assert message in result.stderr
     assert "Traceback" not in result.stderr

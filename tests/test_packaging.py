@@ -90,7 +90,8 @@ def test_runtime_hook_points_at_bundled_assets_and_keeps_user_settings(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "assets").mkdir()
     for name in ("EMOLIVE_ASSETS", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_HUB_DISABLE_TELEMETRY"):
-        monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv(name, "placeholder")  # recorded, so teardown restores the real state
+        monkeypatch.delenv(name)
     monkeypatch.setenv("TRANSFORMERS_OFFLINE", "0")
     monkeypatch.setattr(sys, "_MEIPASS", str(tmp_path), raising=False)
     runpy.run_path(str(PACKAGING / "rthook_emolive.py"))

@@ -33,6 +33,7 @@ from emolive.face.model import DEFAULT_CONFIG, build_model
 from emolive.face.predictor import prepare_crops
 from emolive.labels import EMOTIONS
 from emolive.modelio import CONFIG_NAME, WEIGHTS_NAME, load_config, load_into
+from training.calibration import fit_temperature
 from training.common import FitConfig, fit
 
 log = logging.getLogger(__name__)
@@ -143,21 +144,6 @@ def predict_logits(model: torch.nn.Module, x: torch.Tensor, flip: bool = True, b
     return torch.cat(outs)
 
 
-def fit_temperature(logits: torch.Tensor, labels: torch.Tensor) -> float:
-    """The softmax temperature minimising validation NLL (Guo et al., 2017)."""
-    log_t = torch.zeros(1, requires_grad=True)
-    opt = torch.optim.LBFGS([log_t], lr=0.1, max_iter=100)
-
-    def closure() -> torch.Tensor:
-        opt.zero_grad()
-        loss = F.cross_entropy(logits / log_t.exp(), labels)
-        loss.backward()
-        return loss
-
-    opt.step(closure)
-    return float(log_t.detach().exp())
-
-
 def main(argv: Sequence[str]) -> int:
     args = parse_args(argv)
     for split in ("train", "val"):
@@ -225,6 +211,8 @@ def main(argv: Sequence[str]) -> int:
     if not (args.out / WEIGHTS_NAME).is_file():
         raise EmoliveError(f"training produced no model in {args.out}")
     torch.manual_seed(args.seed)
+    if torch.distributed.is_initialized() and torch.distributed.get_rank() != 0:
+        return 0  # rank 0 alone calibrates and rewrites config.json
     return calibrate(args.out, val_x, val_y)
 
 

@@ -20,7 +20,7 @@ from emolive.channels import Channels, load_channels
 from emolive.clock import SessionClock
 from emolive.config import AppConfig, AsrConfig
 from emolive.contracts import AudioBlock, EmotionEstimate, TranscriptSegment, VideoFrame
-from emolive.fusion.fuser import UNCERTAIN, make_fuser
+from emolive.fusion.fuser import UNCERTAIN, fuser_for
 from emolive.labels import EMOTIONS
 from emolive.rings import AudioRing, FrameRing
 from emolive.worker import InferenceWorker
@@ -93,8 +93,7 @@ def analyze_file(path: str | Path, config: AppConfig, asr: bool = True, channels
     frames = FrameRing(config.capture.frame_ring)
     audio = AudioRing(config.capture.audio_seconds)
     inference = config.inference
-    fuser = make_fuser(inference.fusion, Path(inference.fusion_model) if inference.fusion_model else None,
-                       inference.smoothing_s)
+    fuser = fuser_for(inference)
     worker = InferenceWorker(frames, audio, fuser, config.inference,
                              face=channels.face if info.has_video else None,
                              voice=channels.voice if info.has_audio else None, text=channels.text)

@@ -21,7 +21,7 @@ from emolive.clock import SessionClock
 from emolive.config import AppConfig, InferenceConfig
 from emolive.contracts import EmotionEstimate, SourceEvent, TranscriptSegment
 from emolive.errors import EmoliveError
-from emolive.fusion.fuser import make_fuser
+from emolive.fusion.fuser import fuser_for
 from emolive.rings import AudioRing, FrameRing
 from emolive.worker import InferenceWorker
 
@@ -111,8 +111,7 @@ class LivePipeline:
             self._event("models", "error", problem)
         self.device = channels.device
         inference = self.config.inference
-        fuser = make_fuser(inference.fusion, Path(inference.fusion_model) if inference.fusion_model else None,
-                           inference.smoothing_s)
+        fuser = fuser_for(inference)
         self.worker = InferenceWorker(self.frames, self.audio, fuser, inference, clock=self.clock,
                                       face=channels.face, voice=channels.voice, text=channels.text,
                                       on_estimate=self.on_estimate, on_error=self._error("inference"),
@@ -164,8 +163,7 @@ class LivePipeline:
         def load() -> None:
             try:
                 channels = load_channels(inference)
-                fuser = make_fuser(inference.fusion, Path(inference.fusion_model) if inference.fusion_model else None,
-                                   inference.smoothing_s)
+                fuser = fuser_for(inference)
             except EmoliveError as exc:
                 on_done(str(exc))
                 return

@@ -199,3 +199,9 @@ def make_fuser(kind: str, directory: Path | None, smoothing_s: float) -> Fuser:
     if kind == "crossmodal":
         return CrossModalFuser.from_dir(directory, smoothing_s=smoothing_s)
     raise ModelError(f"unknown fusion {kind!r}: use 'late' or 'crossmodal'")
+
+
+def fuser_for(inference) -> Fuser:
+    """The fuser an ``InferenceConfig`` asks for (kind, model folder, smoothing)."""
+    folder = Path(inference.fusion_model).expanduser() if inference.fusion_model else None
+    return make_fuser(inference.fusion, folder, inference.smoothing_s)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from emolive.errors import EmoliveError
@@ -70,3 +72,13 @@ class AppendFile:
         if self._fd is not None:
             fd, self._fd = self._fd, None
             os.close(fd)
+
+
+def report_failure(on_error: Callable[[str], None], message: str) -> None:
+    """Log ``message`` and hand it to ``on_error``; a failing callback is logged, never raised."""
+    logger = logging.getLogger("emolive.recording")
+    logger.error("%s", message)
+    try:
+        on_error(message)
+    except Exception:
+        logger.exception("on_error callback failed")

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from emolive.contracts import AudioBlock, VideoFrame
-from emolive.recording.files import describe_os_error
+from emolive.recording.files import describe_os_error, report_failure
 from emolive.recording.metadata import AUDIO_NAME, VIDEO_NAME
 from emolive.rings import AudioRing, FrameRing
 
@@ -345,8 +345,4 @@ class RawCaptureWriter:
 
     def _fail(self, message: str) -> None:
         self.error = message
-        log.error("%s", message)
-        try:
-            self._on_error(message)
-        except Exception:
-            log.exception("on_error callback failed")
+        report_failure(self._on_error, message)

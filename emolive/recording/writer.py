@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from emolive.contracts import TranscriptSegment
-from emolive.recording.files import AppendFile, describe_os_error
+from emolive.recording.files import AppendFile, describe_os_error, report_failure
 from emolive.recording.metadata import SIDECAR_NAME, TRANSCRIPT_NAME, utc_now, write_json_atomic
 from emolive.recording.schema import Cell, format_rows
 
@@ -208,11 +208,7 @@ class RecordingWriter:
 
     def _fail(self, message: str) -> None:
         self.error = message
-        log.error("%s", message)
-        try:
-            self._on_error(message)
-        except Exception:
-            log.exception("on_error callback failed")
+        report_failure(self._on_error, message)
 
     def _close(self, final: dict[str, Any]) -> None:
         for handle in (self._csv, self._transcript):

@@ -36,7 +36,8 @@ class InferenceConfig:
     threads: int = 1  # torch threads of the inference worker
     fusion: str = "late"  # late | crossmodal
     smoothing_s: float = 0.5  # time constant of the exponential smoothing
-    face_detect_every: int = 3
+    face_detect_every: int = 2  # full/near face detection every N hops; tracks coast in between
+    voice_every: int = 2  # voice channel every N hops, on the hops without face detection
     voice_window_s: float = 2.0
     text_max_age_s: float = 20.0  # a transcript older than this no longer counts
     face_model: str = ""  # "" -> bundled assets/face

@@ -31,7 +31,7 @@ MIN_VOICE_S = 0.5  # less audio than this in the window: the voice channel is no
 class FaceLike(Protocol):
     detect_every: int
 
-    def process(self, frame: VideoFrame) -> tuple[ModalityOutput, tuple[FaceBox, ...]]: ...
+    def process(self, frame: VideoFrame, detect: bool | None = None) -> tuple[ModalityOutput, tuple[FaceBox, ...]]: ...
 
 
 class VoiceLike(Protocol):
@@ -68,7 +68,7 @@ class LoadGovernor:
         return self.level
 
     def describe(self) -> str:
-        return ("", "face detection less often", "+ voice every other step", "+ face every other step")[self.level]
+        return ("", "face detection less often", "+ voice less often", "+ face every other step")[self.level]
 
 
 class InferenceWorker:
@@ -125,12 +125,10 @@ class InferenceWorker:
     def _step(self, now: float) -> EmotionEstimate:
         t_start = time.perf_counter()
         latency: dict[str, float] = {}
-        level = self.governor.level
-        if self.face is not None:
-            self.face.detect_every = self.base_detect_every * (2 if level >= 1 else 1)
-            if not (level >= 3 and self.steps % 2):
-                self._run_face(now, latency)
-        if self.voice is not None and not (level >= 2 and self.steps % 2):
+        run_face, detect, run_voice = self._schedule(self.steps, self.governor.level)
+        if self.face is not None and run_face:
+            self._run_face(now, latency, detect)
+        if self.voice is not None and (run_voice or self._last["voice"] is None):
             self._run_voice(now, latency)
         new_text = self._run_text(now, latency)
         t0 = time.perf_counter()
@@ -150,14 +148,28 @@ class InferenceWorker:
             degraded=self.governor.describe(),
         )
 
-    def _run_face(self, now: float, latency: dict[str, float]) -> None:
+    def _schedule(self, step: int, level: int) -> tuple[bool, bool, bool]:
+        """(run the face channel, run face detection, run the voice channel) on hop number ``step``.
+
+        The two costly parts, face detection and the voice window, go on different hops (detection on
+        multiples of its period, voice one hop later) so that no hop pays for both; under load each
+        period doubles, then the face channel itself runs every other hop.
+        """
+        detect_every = max(1, self.base_detect_every) * (2 if level >= 1 else 1)
+        voice_every = max(1, self.config.voice_every) * (2 if level >= 2 else 1)
+        run_face = not (level >= 3 and step % 2)
+        detect = step % detect_every == 0
+        run_voice = step % voice_every == (1 % voice_every)
+        return run_face, detect, run_voice
+
+    def _run_face(self, now: float, latency: dict[str, float], detect: bool) -> None:
         frame = self.frames.latest_at(now)
         if frame is None or frame.index == self._last_frame_index:
             return
         self._last_frame_index = frame.index
         t0 = time.perf_counter()
         try:
-            output, self._faces = self.face.process(frame)
+            output, self._faces = self.face.process(frame, detect=detect)
             self._last["face"] = output
         except Exception as exc:
             self._channel_failed("face", exc, now)

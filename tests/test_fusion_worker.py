@@ -119,7 +119,7 @@ class FakeFace:
     def __init__(self) -> None:
         self.calls = 0
 
-    def process(self, frame: VideoFrame):
+    def process(self, frame: VideoFrame, detect=None):
         self.calls += 1
         present = frame.image.mean() > 10
         out = (ModalityOutput("face", frame.t, True, emotion=probs("joy"), quality=0.9) if present
@@ -149,6 +149,47 @@ def make_worker(face=None, voice=None, text=None, on_error=None, **cfg):
     worker = InferenceWorker(frames, audio, Fuser(smoothing_s=0), InferenceConfig(**cfg), face=face, voice=voice,
                              text=text, on_error=on_error)
     return worker, frames, audio
+
+
+class RecordingFace(FakeFace):
+    def __init__(self) -> None:
+        super().__init__()
+        self.detects: list[bool | None] = []
+
+    def process(self, frame, detect=None):
+        self.detects.append(detect)
+        return super().process(frame)
+
+
+class CountingVoice(FakeVoice):
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def process(self, samples, t):
+        self.calls += 1
+        return super().process(samples, t)
+
+
+def test_face_detection_and_voice_never_share_a_hop():
+    face, voice = RecordingFace(), CountingVoice()
+    face.detect_every = 2
+    worker, frames, audio = make_worker(face, voice, voice_every=2)
+    audio.write(AudioBlock(0.0, np.full(5 * 16_000, 0.1, np.float32)))
+    voice_steps, detect_steps = [], []
+    for k in range(12):
+        t = 1.0 + 0.1 * k
+        frames.write(VideoFrame(t - 0.01, k, np.full((8, 8, 3), 200, np.uint8)))
+        before = voice.calls
+        worker.step(t)
+        if voice.calls > before:
+            voice_steps.append(k)
+        if face.detects[-1]:
+            detect_steps.append(k)
+    assert detect_steps == [0, 2, 4, 6, 8, 10]
+    assert voice_steps == [0, 1, 3, 5, 7, 9, 11]  # the first hop has no voice result yet, then odd hops
+    assert worker._schedule(4, level=2) == (True, True, False) and worker._schedule(5, level=2)[2] is True
+    assert worker._schedule(7, level=2)[2] is False  # under load voice runs every 4th hop
+    assert worker._schedule(3, level=3)[0] is False  # most load: the face channel every other hop
 
 
 def test_worker_step_uses_each_channel_and_reports_stages():
@@ -199,7 +240,7 @@ def test_a_failing_channel_is_reported_once_and_the_rest_keeps_working():
 
 
 class SlowFace(FakeFace):
-    def process(self, frame):
+    def process(self, frame, detect=None):
         time.sleep(0.25)
         return super().process(frame)
 
@@ -246,7 +287,7 @@ class GpuFace(FakeFace):
     def to(self, device):
         self.device = device
 
-    def process(self, frame):
+    def process(self, frame, detect=None):
         if self.device == "cuda":
             raise RuntimeError("CUDA error: an illegal memory access was encountered")
         return super().process(frame)

@@ -20,7 +20,7 @@ UNIFORM = tuple([1 / 7] * 7)
 class EmbeddingFace:
     detect_every = 3
 
-    def process(self, frame):
+    def process(self, frame, detect=None):
         level = float(frame.image.mean()) / 255
         out = ModalityOutput("face", frame.t, True, emotion=UNIFORM, quality=0.9,
                              embedding=np.full(6, level, np.float32))

@@ -24,7 +24,7 @@ class FaceChannel:
     The detector scans the whole (downscaled) frame on the first frame and every ``full_scan_every``
     detection rounds; other rounds re-detect only around the live tracks. Detection rounds happen every
     ``detect_every`` frames (settable at run time to degrade under load); in between, tracks coast.
-    ``threads`` caps torch's intra-op threads for this process (0 leaves them alone).
+    ``threads`` caps torch's and OpenCV's threads for this process (0 leaves them alone).
     """
 
     def __init__(self, model_dir: Path | None = None, detect_every: int = 3, threads: int = 1,
@@ -34,6 +34,7 @@ class FaceChannel:
             import torch
 
             torch.set_num_threads(threads)
+            cv2.setNumThreads(threads)  # the Haar cascade would otherwise use every core
         self.detect_every = detect_every
         self.full_scan_every = full_scan_every
         self.predictor = ExpressionPredictor(model_dir, flip=flip)
@@ -54,13 +55,16 @@ class FaceChannel:
         """Run the CNN once so the first real frame is not slow."""
         self.predictor.predict(np.zeros((1, self.predictor.size, self.predictor.size), np.uint8))
 
-    def process(self, frame: VideoFrame) -> tuple[ModalityOutput, tuple[FaceBox, ...]]:
-        """One frame in, the channel's output and the visible faces out."""
+    def process(self, frame: VideoFrame, detect: bool | None = None) -> tuple[ModalityOutput, tuple[FaceBox, ...]]:
+        """One frame in, the channel's output and the visible faces out.
+
+        ``detect`` forces (True) or skips (False) a detection round; None follows ``detect_every``.
+        """
         started = time.perf_counter()
         image = frame.image
         grey = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
         height, width = grey.shape
-        tracks = self._track(grey)
+        tracks = self._track(grey, detect)
         subject = pick_subject(tracks, width, height, self._subject)
         self._subject = subject.track_id if subject is not None else None
         if subject is None:
@@ -78,8 +82,8 @@ class FaceChannel:
                              embedding=emb[0], latency_ms=(time.perf_counter() - started) * 1e3)
         return out, boxes
 
-    def _track(self, grey: np.ndarray) -> list[Track]:
-        detect_now = self._frames % max(1, self.detect_every) == 0
+    def _track(self, grey: np.ndarray, detect: bool | None) -> list[Track]:
+        detect_now = self._frames % max(1, self.detect_every) == 0 if detect is None else detect
         self._frames += 1
         if not detect_now:
             self.tracker.predict()

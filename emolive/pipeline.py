@@ -143,14 +143,17 @@ class LivePipeline:
 
     def stop(self, timeout: float = 5.0) -> None:
         """Stop every thread and wait for them (bounded by ``timeout`` each)."""
+        deadline = time.monotonic() + timeout
         for source in self.sources:
             source.stop()
+        # The transcriber commits the open utterance when it stops; the worker stops after it so that
+        # text still reaches one last estimate (and the recording).
         if self.transcriber is not None:
             self.transcriber.stop()
+            self.transcriber.join(max(0.1, deadline - time.monotonic()))
         if self.worker is not None:
             self.worker.stop()
-        deadline = time.monotonic() + timeout
-        for thread in [*self.sources, self.transcriber, self.worker]:
+        for thread in [*self.sources, self.worker]:
             if thread is not None:
                 thread.join(max(0.1, deadline - time.monotonic()))
 

@@ -246,22 +246,29 @@ class InferenceWorker:
         while not self._stop.is_set():
             wait = due - self.clock.now()
             if wait > 0 and self._stop.wait(wait):
-                return
+                break
             now = self.clock.now()
             late = int((now - due) // hop)
             if late > 0:  # never queue stale work: skip the hops we missed
                 self.dropped += late
                 due += late * hop
-            try:
-                estimate = self.step(now)
-            except Exception as exc:
-                log.exception("inference step failed")
-                if self.on_error is not None:
-                    self.on_error(f"inference step failed: {exc}")
-            else:
-                if self.on_estimate is not None:
-                    self.on_estimate(estimate)
+            self._publish(now)
             due += hop
+        with self._lock:
+            text_left = bool(self._new_text)
+        if text_left:  # text committed while stopping (the transcriber's last words) gets one last estimate
+            self._publish(self.clock.now())
+
+    def _publish(self, now: float) -> None:
+        try:
+            estimate = self.step(now)
+        except Exception as exc:
+            log.exception("inference step failed")
+            if self.on_error is not None:
+                self.on_error(f"inference step failed: {exc}")
+        else:
+            if self.on_estimate is not None:
+                self.on_estimate(estimate)
 
     def latency_summary(self) -> dict[str, float]:
         if not self.step_ms:

@@ -116,6 +116,31 @@ def test_utterances_are_committed_once_in_order() -> None:
     assert decoder.resets == 2  # one per utterance
 
 
+class SlowStartDecoder(ToneDecoder):
+    """Finds no words in its first decode (as Whisper often does on half a second of speech)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.audio_s: list[float] = []
+
+    def __call__(self, audio, prompt=""):
+        self.audio_s.append(len(audio) / 16_000)
+        if len(self.audio_s) == 1:
+            return []
+        return super().__call__(audio, prompt)
+
+
+def test_first_text_is_retried_soon_after_an_empty_decode() -> None:
+    decoder = SlowStartDecoder()
+    config = StreamConfig(interval_s=1.0, first_partial_s=0.5)
+    stream = StreamingTranscriber(decoder, energy_vad, config)
+    result = replay(stream, np.concatenate([silence(1.0), burst_speech([3, 5, 7, 9, 11, 13, 15, 17])]), tail_s=1.0)
+    first_text = next(s for s in result.segments if s.text)
+    assert decoder.audio_s[0] == pytest.approx(0.5 + 0.5, abs=0.2)  # pre-roll + first_partial_s of speech
+    assert decoder.audio_s[1] - decoder.audio_s[0] < 0.75  # retried after first_partial_s, not interval_s
+    assert first_text.t_emitted - 1.0 < 1.3
+
+
 def test_long_utterance_buffer_is_trimmed_at_commit_points() -> None:
     stream, decoder = _stream(trim_after_s=3.0)
     ks = [3 + (i % 12) for i in range(30)]  # 13.5 s of continuous speech

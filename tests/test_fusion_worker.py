@@ -268,6 +268,19 @@ def test_live_worker_drops_stale_hops_instead_of_queueing():
     assert all(b - a >= 0.2 for a, b in zip(times, times[1:], strict=False))
 
 
+def test_text_committed_while_stopping_gets_a_last_estimate():
+    clock = SessionClock()
+    estimates = []
+    worker = InferenceWorker(FrameRing(30), AudioRing(5.0), Fuser(), InferenceConfig(hop_s=10.0), clock=clock,
+                             text=FakeText(), on_estimate=estimates.append)
+    worker.start()
+    now = clock.now()
+    worker.add_segment(TranscriptSegment("the last words", now - 0.5, now, committed=True, confidence=0.9))
+    worker.stop()
+    worker.join(2.0)
+    assert [e.transcript for e in estimates] == ["the last words"]
+
+
 def test_cuda_requested_without_a_gpu_runs_on_the_cpu(monkeypatch):
     import torch
 

@@ -90,3 +90,39 @@ def test_late_fusion_needs_at_least_one_modality(tmp_path):
 
     with pytest.raises(EmoliveError, match="at least one of --face, --voice, --text"):
         fusion_main(["--out", str(tmp_path / "o")])
+
+
+def test_eval_fusion_prints_single_fused_and_leave_one_out_rows(monkeypatch, capsys):
+    import json
+
+    import emolive.evaluation.composite as composite
+    from emolive.cli import main as cli_main
+    from emolive.evaluation.composite import Pool
+
+    rng = np.random.default_rng(1)
+    seen_models = {}
+
+    def pool(sharpness: float):
+        def build(data, model_dir=None, cache=None):
+            seen_models[str(data)] = model_dir
+            labels = np.tile(np.arange(7), 40)
+            logits = rng.normal(0, 1, (len(labels), 7))
+            logits[np.arange(len(labels)), labels] += sharpness
+            probs = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+            return Pool(probs, labels, np.array([f"g{i % 20}" for i in range(len(labels))]))
+        return build
+
+    monkeypatch.setattr(composite, "face_pool", pool(1.5))
+    monkeypatch.setattr(composite, "voice_pool", pool(1.5))
+    monkeypatch.setattr(composite, "text_pool", pool(1.0))
+    code = cli_main(["eval", "fusion", "--face", "f", "--voice", "v", "--voice-model", "fold", "--text", "t.csv",
+                     "--n", "2000", "--json"])
+    rows = json.loads(capsys.readouterr().out)
+    assert code == 0 and str(seen_models["v"]) == "fold"
+    channels = ("face", "voice", "text")
+    names = {f"{m} only" for m in channels} | {"fused"} | {f"fused without {m}" for m in channels}
+    assert set(rows) == names
+    best_single = max(rows[f"{m} only"]["macro_f1"] for m in ("face", "voice", "text"))
+    assert rows["fused"]["macro_f1"] > best_single  # independent channels that agree on the label add up
+    for m in ("face", "voice", "text"):
+        assert rows[f"fused without {m}"]["macro_f1"] < rows["fused"]["macro_f1"]

@@ -29,7 +29,8 @@ class StreamConfig:
     """Timing of the streaming policy (seconds).
 
     ``interval_s``: least new audio between two decodes of an unfinished utterance (bounds CPU use);
-    ``first_partial_s``: speech before the first one (so text shows within about a second).
+    ``first_partial_s``: speech before the first one, and the wait between decodes until the utterance
+    shows some text (so text shows within about a second).
     ``max_duty``: once an utterance shows text, the wait between decodes also grows to
     ``decode time / max_duty``, so a slow machine spends at most about that fraction of one core's time on
     partial decodes.
@@ -140,9 +141,10 @@ class StreamingTranscriber:
                 self._vad_at += n
                 for event in events:
                     out += self._on_boundary(event)
-            wait = self.config.interval_s
-            if self._utt_words or self.policy.tentative or self._partial:  # not the utterance's first text
-                wait = max(wait, self._decode_s / self.config.max_duty)
+            if self._utt_words or self.policy.tentative or self._partial:  # the utterance already shows text
+                wait = max(self.config.interval_s, self._decode_s / self.config.max_duty)
+            else:  # nothing shown yet (or the first decode found no words): try again sooner
+                wait = min(self.config.interval_s, self.config.first_partial_s)
             if self._utt_start is not None and self.audio_end - self._last_decode_end >= wait:
                 out += self._decode_partial()
             self._trim_idle()
@@ -191,7 +193,7 @@ class StreamingTranscriber:
     def _on_boundary(self, event: Boundary) -> list[TranscriptSegment]:
         if event.kind == "start":
             self._utt_start = event.t
-            self._last_decode_end = event.t - self.config.interval_s + self.config.first_partial_s
+            self._last_decode_end = event.t  # the first decode comes first_partial_s into the speech
             self._cut(self._index(event.t - self.config.pre_roll_s))
             return []
         if self._utt_start is None:

@@ -16,6 +16,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--face", type=Path, required=True, help="labelled face crops (image folder)")
     parser.add_argument("--voice", type=Path, required=True, help="labelled speech (RAVDESS tree or class folders)")
     parser.add_argument("--text", type=Path, required=True, help="MELD-format CSV")
+    parser.add_argument("--face-model", type=Path, help="face model folder (default: the bundled one)")
+    parser.add_argument("--voice-model", type=Path,
+                        help="voice model folder (default: the bundled one); it must not have trained on --voice")
+    parser.add_argument("--text-model", type=Path, help="text model folder (default: the bundled one)")
     parser.add_argument("--n", type=int, default=5000, help="composite samples (default 5000)")
     parser.add_argument("--fusion-model", type=Path, help="late-fusion folder (default assets/fusion)")
     parser.add_argument("--all", action="store_true", help="draw from whole pools, not the held-out half")
@@ -33,8 +37,9 @@ def run(args: argparse.Namespace) -> int:
     from emolive.labels import EMOTIONS
     from training.fusion import fused_predictions
 
-    pools = {"face": face_pool(args.face, cache=args.cache), "voice": voice_pool(args.voice, cache=args.cache),
-             "text": text_pool(args.text, cache=args.cache)}
+    pools = {"face": face_pool(args.face, args.face_model, cache=args.cache),
+             "voice": voice_pool(args.voice, args.voice_model, cache=args.cache),
+             "text": text_pool(args.text, args.text_model, cache=args.cache)}
     if not args.all:
         pools = {m: p.split(0.5, 0)[1] for m, p in pools.items()}
     x, trust, y = draw(pools, args.n, seed=args.seed)

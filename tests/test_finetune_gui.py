@@ -161,3 +161,18 @@ def test_without_a_pipeline_the_window_gets_the_model(dialog_factory, qtbot):
     with qtbot.waitSignal(dialog.model_ready) as ready:
         dialog.use_button.click()
     assert ready.args == ["fusion", dialog.out.text()]
+
+
+def test_starting_from_the_model_in_use_passes_it_to_the_trainer(dialog_factory):
+    from emolive.assets import default_model_dir
+
+    dialog = dialog_factory()
+    assert not dialog.from_current.isEnabled()  # fusion cannot start from a model
+    dialog.kind.setCurrentText("voice")
+    assert dialog.from_current.isEnabled()
+    dialog.from_current.setChecked(True)
+    args = dialog.arguments()
+    assert args[args.index("--init") + 1] == str(default_model_dir("voice")) and "whisper" in args
+    dialog.config = AppConfig(inference=InferenceConfig(face_model="/my/face"))
+    dialog.kind.setCurrentText("face")
+    assert dialog.arguments()[dialog.arguments().index("--init") + 1] == "/my/face"

@@ -126,3 +126,43 @@ def test_eval_fusion_prints_single_fused_and_leave_one_out_rows(monkeypatch, cap
     assert rows["fused"]["macro_f1"] > best_single  # independent channels that agree on the label add up
     for m in ("face", "voice", "text"):
         assert rows[f"fused without {m}"]["macro_f1"] < rows["fused"]["macro_f1"]
+
+
+def test_voice_adaptation_fine_tunes_the_emotion_head_and_scores_held_back_takes(tmp_path, capsys, monkeypatch):
+    import json
+
+    from emolive.assets import default_model_dir
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    data = tmp_path / "me"
+    for emotion in ("angry", "happy"):
+        (data / emotion).mkdir(parents=True)
+        for take in range(4):
+            shutil.copy(ASSETS / "voice_speech_espeak.opus", data / emotion / f"me_{take}.opus")
+    start = default_model_dir("voice")
+    out = tmp_path / "mine"
+    code = training_main(["voice", "--encoder", "whisper", "--init", str(start), "--data", str(data), "--out", str(out),
+                          "--epochs", "3", "--progress-json"])
+    done = done_event(capsys.readouterr().out)
+    assert code == 0 and done["out"] == str(out) and done["before"]["n"] == 4 == done["after"]["n"]
+    config = json.loads((out / "config.json").read_text())
+    assert config["adapted"]["from"] == str(start) and config["adapted"]["held_back"] == 4
+    channels = load_channels(InferenceConfig(voice_model=str(out)), face=False, text=False, warm_up=False)
+    assert channels.voice is not None and not channels.problems
+    # only the emotion head moved: the arousal head is the starting model's
+    from safetensors.numpy import load_file
+
+    before, after = load_file(start / "model.safetensors"), load_file(out / "model.safetensors")
+    assert np.array_equal(before["arousal.weight"], after["arousal.weight"])
+    assert not np.array_equal(before["emotion.weight"], after["emotion.weight"])
+
+
+def test_voice_adaptation_refuses_a_model_it_cannot_adapt(tmp_path, capsys):
+    from emolive.assets import default_model_dir
+
+    data = tmp_path / "me" / "angry"
+    data.mkdir(parents=True)
+    shutil.copy(ASSETS / "voice_speech_espeak.opus", data / "me_0.opus")
+    code = training_main(["voice", "--init", str(default_model_dir("voice_cnn")), "--data", str(data.parent),
+                          "--out", str(tmp_path / "o")])
+    assert code != 0 and "not a Whisper-embedding voice model" in capsys.readouterr().err

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 from helpers.training_data import TINY_FACE_ARGS, write_face_folder
 
 from training.cli import main as training_main
@@ -80,6 +81,25 @@ def test_progress_json_run_writes_a_checkpoint_the_app_loads(face_data, tmp_path
 
     channels = load_channels(InferenceConfig(face_model=str(out)), voice=False, text=False, warm_up=False)
     assert channels.face is not None and not channels.problems
+
+
+def test_fine_tuning_from_a_face_model_starts_from_its_weights(face_data, tmp_path, capsys):
+    from emolive.face.model import build_model
+    from emolive.modelio import load_config, load_into
+
+    start = tmp_path / "start"
+    assert training_main(face_argv(face_data, start, tmp_path / "cache", "--epochs", "1", "--blur-sigma", "1.5")) == 0
+    tuned = tmp_path / "tuned"  # learning rate 0: the exported weights must be the starting model's
+    argv = face_argv(face_data, tuned, tmp_path / "cache", "--epochs", "1", "--lr", "0", "--init", str(start))
+    assert training_main(argv) == 0
+    start_config, config = load_config(start), load_config(tuned)
+    assert config["init"] == str(start) and config["blur_sigma"] == 1.5  # kept from the starting model
+    assert all(config[k] == start_config[k] for k in ("mean", "std", "widths", "input_size"))
+    a = dict(load_into(build_model(start_config), start).named_parameters())  # (BatchNorm statistics still move)
+    b = dict(load_into(build_model(config), tuned).named_parameters())
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    fresh = dict(build_model(start_config).named_parameters())
+    assert not all(torch.equal(a[k], fresh[k]) for k in a)  # a fresh network differs
 
 
 def test_resume_continues_at_the_next_epoch(face_data, tmp_path, capsys):

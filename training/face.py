@@ -50,8 +50,12 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     p.add_argument("--label-smoothing", type=float, default=0.1)
     p.add_argument("--class-weight-power", type=float, default=0.5,
                    help="class weights = (inverse frequency) ** POWER; 0 disables them")
-    p.add_argument("--blur-sigma", type=float, default=DEFAULT_CONFIG["blur_sigma"],
-                   help="Gaussian blur applied to val and live crops so they match the training images")
+    p.add_argument("--init", type=Path, default=None,
+                   help="fine-tune this face model folder (its architecture and input normalisation are kept; "
+                        "the architecture options below are ignored)")
+    p.add_argument("--blur-sigma", type=float, default=None,
+                   help="Gaussian blur applied to val and live crops so they match the training images "
+                        f"(default {DEFAULT_CONFIG['blur_sigma']}, or the --init model's)")
     p.add_argument("--train-blur", type=float, default=0.0, help="extra blur applied to the training images")
     p.add_argument("--input-size", type=int, default=DEFAULT_CONFIG["input_size"])
     p.add_argument("--widths", type=int, nargs="+", default=DEFAULT_CONFIG["widths"])
@@ -150,6 +154,11 @@ def main(argv: Sequence[str]) -> int:
         if not (args.data / split).is_dir():
             raise EmoliveError(f"{args.data} must contain train/ and val/ image folders")
     torch.set_num_threads(max(1, args.threads))
+    init_config = _init_config(args.init) if args.init is not None else None
+    if args.blur_sigma is None:
+        args.blur_sigma = float((init_config or DEFAULT_CONFIG)["blur_sigma"])
+    if init_config is not None:
+        args.input_size = int(init_config["input_size"])
     size = int(DEFAULT_CONFIG["crop_size"])
     x_train, y_train = load_split(args.data / "train", size, args.cache)
     x_val, y_val = load_split(args.data / "val", size, args.cache)
@@ -173,7 +182,13 @@ def main(argv: Sequence[str]) -> int:
                    "augment": "affine rot+-10deg scale0.9-1.1 shift+-8%, hflip, contrast0.8-1.2, bright+-0.1",
                    "bf16": use_bf16},
     }
+    if init_config is not None:  # keep what the weights depend on: the architecture and the normalisation
+        arch_keys = ("arch", "widths", "convs_per_stage", "embedding_dim", "dropout", "mean", "std", "crop_size")
+        model_config.update({k: init_config[k] for k in arch_keys if k in init_config})
+        model_config["init"] = str(args.init)
     model = build_model(model_config)
+    if args.init is not None:
+        load_into(model, args.init)
     log.info("model: %d parameters, train %d, val %d", sum(p.numel() for p in model.parameters()),
              len(x_train), len(x_val))
 
@@ -214,6 +229,16 @@ def main(argv: Sequence[str]) -> int:
     if torch.distributed.is_initialized() and torch.distributed.get_rank() != 0:
         return 0  # rank 0 alone calibrates and rewrites config.json
     return calibrate(args.out, val_x, val_y)
+
+
+def _init_config(folder: Path) -> dict[str, Any]:
+    """The config of the face model to fine-tune (a clear error when the folder holds none)."""
+    if not (folder / WEIGHTS_NAME).is_file():
+        raise EmoliveError(f"--init {folder}: no {WEIGHTS_NAME} there")
+    config = load_config(folder)
+    if config.get("labels") != list(EMOTIONS) or "input_size" not in config:
+        raise EmoliveError(f"--init {folder}: not a face expression model")
+    return config
 
 
 def calibrate(out: Path, val_x: torch.Tensor, val_y: torch.Tensor) -> int:

@@ -225,6 +225,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--whisper-c", type=float, default=0.1, help="inverse L2 strength of the Whisper head")
     p.add_argument("--arch", choices=("cnn2d", "tdnn"), default="cnn2d")
     p.add_argument("--freq-pool", choices=("flatten", "mean"), default="flatten")
+    p.add_argument("--init", type=Path, default=None,
+                   help="adapt this Whisper-embedding voice model to the speech in --data (personal fine-tuning, "
+                        "see training.voice_adapt); uses --epochs (default 24), --lr, --batch-size")
+    p.add_argument("--prior-strength", type=float, default=0.01,
+                   help="with --init: pull of the emotion head towards the starting model")
+    p.add_argument("--holdout", type=float, default=0.5,
+                   help="with --init: share of non-RAVDESS clips held back to score before/after")
+    p.add_argument("--no-resume", action="store_true", help="with --init: start over instead of resuming")
     p.add_argument("--only-fold", type=int, default=0, help="run just this CV fold (1-based; experiments)")
     p.add_argument("--no-augment", action="store_true")
     p.add_argument("--threads", type=int, default=1)
@@ -242,6 +250,13 @@ def _prepare(clips: list[Clip], spec: FeatureSpec) -> tuple[list[Clip], FeatureS
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     torch.set_num_threads(max(1, args.threads))
+    if args.init is not None:
+        from training.voice_adapt import adapt
+
+        clips = [c for c in find_clips(args.data) if c.label is not None]
+        if not clips:
+            raise MediaError(f"{args.data}: no clip with a known emotion class")
+        return adapt(args, clips)
     spec = FeatureSpec()
     main_clips, main_feats = _prepare(find_clips(args.data), spec)
     extra_clips: list[Clip] = []

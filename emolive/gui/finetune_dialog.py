@@ -45,6 +45,7 @@ from emolive.errors import EmoliveError
 log = logging.getLogger(__name__)
 
 KINDS: tuple[str, ...] = finetune.KINDS
+INIT_KINDS = ("face", "voice")  # trainers that can start from an existing model (--init)
 DATA_HINTS: dict[str, str] = {
     "face": "folder with train/ and val/ image folders (FER2013 layout)",
     "voice": "RAVDESS-style folder (labels from the file names)",
@@ -127,12 +128,16 @@ class FineTuneDialog(QDialog):
         self.minutes.setSpecialValueText("no time limit")
         self.minutes.setSuffix(" min")
         self.minutes.setToolTip("Stop after the epoch that crosses this budget (face, text, fusion)")
+        self.from_current = QCheckBox("Start from the model in use (adapt it to this data)")
+        self.from_current.setToolTip("Face: fine-tunes the whole network; voice: adapts the emotion head of the "
+                                     "Whisper-embedding model to one person's speech (held-back takes score it)")
         self.extra = QLineEdit()
         self.extra.setPlaceholderText("more trainer options, e.g. --lr 1e-3 --batch-size 64 (or --hpo 10)")
         form = QFormLayout()
         form.addRow("Model:", self.kind)
         form.addRow("Data:", self._with_browse(self.data, data=True))
         form.addRow("", self.sessions)
+        form.addRow("", self.from_current)
         form.addRow("Output folder:", self._with_browse(self.out, data=False))
         form.addRow("Epochs:", self.epochs)
         form.addRow("Time budget:", self.minutes)
@@ -205,6 +210,9 @@ class FineTuneDialog(QDialog):
 
     def _kind_changed(self, kind: str) -> None:
         self.data.setPlaceholderText(DATA_HINTS.get(kind, ""))
+        self.from_current.setEnabled(kind in INIT_KINDS)
+        if kind not in INIT_KINDS:
+            self.from_current.setChecked(False)
         if self.out.text() in ("", self._default_out):
             self._default_out = str(finetune.run_dir(kind, self.root))
             self.out.setText(self._default_out)
@@ -220,7 +228,15 @@ class FineTuneDialog(QDialog):
             args += ["--epochs", str(self.epochs.value())]
         if self.minutes.value() > 0 and kind != "voice":
             args += ["--time-budget", str(self.minutes.value() * 60)]
+        if self.from_current.isChecked() and kind in INIT_KINDS:
+            args += ["--init", str(self._model_in_use(kind))] + (["--encoder", "whisper"] if kind == "voice" else [])
         return args + shlex.split(self.extra.text())
+
+    def _model_in_use(self, kind: str) -> Path:
+        from emolive.assets import default_model_dir
+
+        chosen = getattr(self.config.inference, f"{kind}_model")
+        return Path(chosen) if chosen else default_model_dir(kind)
 
     @property
     def running(self) -> bool:

@@ -1,0 +1,102 @@
+"""Adapt a Whisper-embedding voice model to one person's labelled speech (personal fine-tuning).
+
+    python -m training voice --encoder whisper --init assets/voice --data MY_CLIPS --out MY_MODEL
+
+Only the emotion head moves: its weights are pulled towards the starting model (``--prior-strength``), the
+arousal head, the temperature and the Whisper encoder stay as they are. The person's clips are split into
+adaptation takes and held-back takes: RAVDESS-named clips by repetition (take 1 adapts, take 2 is held back),
+other folders per class at random (``--holdout``). The held-back takes score the model before and after.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils.data import TensorDataset
+
+from emolive.errors import EmoliveError
+from emolive.evaluation.metrics import classification_report, format_report
+from emolive.labels import EMOTIONS
+from emolive.modelio import WEIGHTS_NAME, load_config, load_into
+from emolive.voice.data import Clip, parse_ravdess_name
+from emolive.voice.whisper_embed import ENCODER_NAME, EmbeddingHead
+from training.common import FitConfig, fit
+
+log = logging.getLogger(__name__)
+
+
+def split_takes(clips: list[Clip], holdout: float, seed: int) -> np.ndarray:
+    """Boolean mask of the held-back clips."""
+    names = [parse_ravdess_name(c.path.name) for c in clips]
+    if all(n is not None for n in names):
+        return np.array([n.repetition == 2 for n in names])
+    rng = np.random.default_rng(seed)
+    labels = np.array([c.label for c in clips])
+    held = np.zeros(len(clips), dtype=bool)
+    for label in np.unique(labels):
+        idx = rng.permutation(np.flatnonzero(labels == label))
+        held[idx[: int(round(len(idx) * holdout))]] = True
+    return held
+
+
+def _start_model(folder: Path) -> tuple[EmbeddingHead, dict[str, Any]]:
+    if not (folder / WEIGHTS_NAME).is_file():
+        raise EmoliveError(f"--init {folder}: no {WEIGHTS_NAME} there")
+    config = load_config(folder)
+    if config.get("kind") != "voice" or config.get("encoder") != ENCODER_NAME:
+        raise EmoliveError(f"--init {folder}: not a Whisper-embedding voice model (only those can be adapted)")
+    head = load_into(EmbeddingHead(int(config["embedding_dim"]), len(EMOTIONS)), folder)
+    return head, config
+
+
+def adapt(args: argparse.Namespace, clips: list[Clip]) -> int:
+    from training.voice_whisper import embeddings
+
+    head, config = _start_model(args.init)
+    held = split_takes(clips, args.holdout, args.seed)
+    if held.all() or not held.any():
+        raise EmoliveError(f"{args.data}: need clips on both sides of the adaptation/held-back split "
+                           f"({int((~held).sum())} adaptation, {int(held.sum())} held back)")
+    x = torch.from_numpy(embeddings(clips, args.threads)).float()
+    y = torch.tensor([c.label for c in clips], dtype=torch.long)
+    mask = torch.from_numpy(held)
+    x_held, y_held = x[mask], y[mask]
+    print(f"{int((~held).sum())} adaptation clips, {int(held.sum())} held back", flush=True)
+    for p in head.arousal.parameters():
+        p.requires_grad_(False)
+    prior = [p.detach().clone() for p in head.emotion.parameters()]
+    strength = args.prior_strength
+
+    def loss_fn(net: torch.nn.Module, batch: Any, device: torch.device) -> torch.Tensor:
+        inputs, labels = (b.to(device) for b in batch)
+        logits, _ = net(inputs)
+        pull = sum(((p - q.to(device)) ** 2).sum() for p, q in zip(head.emotion.parameters(), prior, strict=True))
+        return F.cross_entropy(logits, labels) + strength * pull
+
+    def evaluate(net: torch.nn.Module) -> dict[str, Any]:
+        logits, _ = net(x_held)
+        return classification_report(y_held.numpy(), logits.argmax(1).numpy(), EMOTIONS)
+
+    with torch.no_grad():
+        before = evaluate(head)
+    print(format_report(before, "held-back takes, before"), flush=True)
+    cfg = FitConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, weight_decay=0.0,
+                    schedule="constant", grad_clip=0.0, patience=args.epochs, monitor="accuracy",
+                    class_weights=False, seed=args.seed, threads=args.threads)
+    out_config = {**config, "adapted": {"from": str(args.init), "data": str(args.data),
+                                        "prior_strength": strength, "clips": len(clips),
+                                        "held_back": int(held.sum()), "before": _brief(before)}}
+    after = fit(head, TensorDataset(x[~mask], y[~mask]), loss_fn, evaluate, cfg, args.out, out_config,
+                resume=not args.no_resume)
+    print(format_report(after, "held-back takes, after"), flush=True)
+    return 0
+
+
+def _brief(report: dict[str, Any]) -> dict[str, float]:
+    return {k: round(float(report[k]), 4) for k in ("accuracy", "macro_f1", "weighted_f1")}

@@ -6,7 +6,7 @@ import logging
 
 import numpy as np
 from PySide6.QtCore import QRectF, Qt
-from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from emolive.contracts import EmotionEstimate, VideoFrame
@@ -174,10 +174,12 @@ class VideoView(QWidget):
         text = "  ".join(p for p in parts if p)
         if not text:
             return
+        chip_h = QFontMetrics(QFont(self.font().family(), 10)).height() + 8  # the indicator row's height
         painter.setFont(QFont(self.font().family(), 9))
         metrics = painter.fontMetrics()
         w, h = metrics.horizontalAdvance(text) + 12, metrics.height() + 6
-        box = QRectF(target.right() - w - 8, target.bottom() - h - 10, w, h)  # bottom right: clear of the label
+        # bottom right, above the indicator chips (which can reach across a narrow view)
+        box = QRectF(target.right() - w - 8, target.bottom() - chip_h - 8 - h - 6, w, h)
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(QColor(0, 0, 0, 150))
         painter.drawRoundedRect(box, 4, 4)

@@ -330,6 +330,9 @@ def test_recording_with_the_real_session_recorder(qtbot, factory, demo_clip, tmp
     assert folder is not None and folder.parent == tmp_path
     qtbot.waitUntil(lambda: recorder.rows_written >= 3, timeout=10_000)
     win.add_marker("laugh")
+    win.plots.refresh(win.history, recorder.now() + 0.1)
+    [(x, label)] = win.plots.visible_markers()  # drawn on the traces at its time
+    assert label == "laugh" and -win.plots.window_s <= x <= 0.5
     win.close()  # close stops the recording: the CSV is complete on disk
     rows = (folder / "session.csv").read_text().splitlines()
     assert rows[0].startswith("t,") and len(rows) >= 4 and any("laugh" in r for r in rows)
@@ -411,3 +414,18 @@ def test_a_frozen_picture_and_the_end_of_the_file_are_marked(qtbot, window):  # 
     window.bridge.on_event(SourceEvent(t=1.0, source="file", kind="eof", message="demo.mp4"))
     qtbot.waitUntil(lambda: window.video.notice == "end of the file", timeout=5000)
     assert "End of the file" in window.statusBar().currentMessage()
+
+
+def test_markers_are_drawn_while_in_view_and_hidden_after(qtbot):  # noqa: ANN001
+    from emolive.gui.history import EstimateHistory
+    from emolive.gui.plots import EmotionPlots
+
+    plots = EmotionPlots(window_s=30)
+    qtbot.addWidget(plots)
+    history = EstimateHistory(max_seconds=600.0)
+    plots.add_marker(10.0, "start task")
+    plots.add_marker(25.0, "laugh")
+    plots.refresh(history, now=30.0)
+    assert plots.visible_markers() == [(-20.0, "start task"), (-5.0, "laugh")]
+    plots.refresh(history, now=50.0)  # the first one has left the 30 s window
+    assert plots.visible_markers() == [(-25.0, "laugh")]

@@ -442,7 +442,9 @@ class MainWindow(QMainWindow):
 
     def add_marker(self, label: str) -> None:
         if self.recorder is not None and self.recording_dir is not None:
-            self.recorder.add_marker(label)
+            t = self.recorder.add_marker(label)
+            if t is not None:
+                self.plots.add_marker(t, label)
             self.statusBar().showMessage(f"Marker added: {label}", 4000)
 
     # --- Model ----------------------------------------------------------------------------------

@@ -24,6 +24,8 @@ WINDOWS_S: tuple[int, ...] = (30, 60, 90, 120)
 LIVE_AXIS = "seconds before now"
 PAUSED_AXIS = "seconds before the paused view's right edge"
 TRAIL_S = 6.0  # the circumplex trail covers this many seconds before the current point
+MAX_MARKERS = 20  # markers drawn at once (the newest in view)
+MARKER_COLOR = "#ffd54f"
 QUADRANTS = (("tense", 0.03, 0.97), ("excited", 0.97, 0.97), ("sad / tired", 0.03, 0.03), ("calm", 0.97, 0.03))
 
 
@@ -38,6 +40,8 @@ class EmotionPlots(QWidget):
         self._scroll_back = 0.0
         self.view_range: tuple[float, float] = (0.0, self.window_s)
         self.points_shown = 0
+        self.markers: list[tuple[float, str]] = []  # (session time, label) of the recording's markers
+        self._marker_lines: list[pg.InfiniteLine] = []
         pg.setConfigOptions(antialias=False, background="#1b1b1b", foreground="#d0d0d0")
         self._build_controls()
         self._build_plots()
@@ -191,7 +195,33 @@ class EmotionPlots(QWidget):
         self._draw_circumplex(view)
         self.points_shown = len(view)
 
+    def add_marker(self, t: float, label: str) -> None:
+        """Show a recording marker at session time ``t`` on the traces."""
+        self.markers.append((t, label))
+
+    def visible_markers(self) -> list[tuple[float, str]]:
+        """(x position, label) of the markers drawn now."""
+        return [(line.value(), line.label.toPlainText()) for line in self._marker_lines if line.isVisible()]
+
+    def _draw_markers(self, start: float, end: float) -> None:
+        shown = [(t, label) for t, label in self.markers if start <= t <= end][-MAX_MARKERS:]
+        while len(self._marker_lines) < len(shown):  # a few reusable lines, positioned each redraw
+            line = pg.InfiniteLine(angle=90, pen=pg.mkPen(MARKER_COLOR, width=1, style=Qt.PenStyle.DashLine),
+                                   label="", labelOpts={"position": 0.92, "color": MARKER_COLOR})
+            self.emotion_plot.addItem(line, ignoreBounds=True)
+            self._marker_lines.append(line)
+        for i, line in enumerate(self._marker_lines):
+            if i < len(shown):
+                t, label = shown[i]
+                line.setValue(t - end)
+                if line.label.toPlainText() != label:
+                    line.label.setText(label)
+                line.show()
+            else:
+                line.hide()
+
     def _draw_traces(self, view: HistoryView, end: float) -> None:
+        self._draw_markers(end - self.window_s, end)
         x = view.t - end  # seconds before the right edge: the axis range never changes
         for i, name in enumerate(EMOTIONS):
             self.emotion_curves[name].setData(x, view.emotion[:, i])

@@ -45,7 +45,7 @@ class TextLike(Protocol):
 class LoadGovernor:
     """Pure policy: from recent step times, how much work to shed (0 = none ... 3 = most)."""
 
-    def __init__(self, budget_ms: float, window: int = 30, high: float = 0.8, low: float = 0.4) -> None:
+    def __init__(self, budget_ms: float, window: int = 30, high: float = 0.8, low: float = 0.5) -> None:
         self.budget_ms, self.high, self.low = budget_ms, high, low
         self.times: deque[float] = deque(maxlen=window)
         self.level = 0

@@ -108,6 +108,7 @@ def run(args: argparse.Namespace) -> int:
         "asr_lag_s": status["asr_lag_s"],
         "budget_ms": config.inference.budget_ms,
         "degraded": status["degraded"],
+        "degraded_share": round(sum(1 for e in taken if e.degraded) / max(len(taken), 1), 3),
         "errors": errors,
     }
     if args.json:
@@ -119,8 +120,9 @@ def run(args: argparse.Namespace) -> int:
     print(f"step latency: p50 {s['p50']} ms, p95 {s['p95']} ms, max {s['max']} ms (budget {result['budget_ms']} ms)")
     for stage, v in result["stages"].items():
         print(f"  {stage:<8} p50 {v['p50']:>7} ms  p95 {v['p95']:>7} ms  max {v['max']:>7} ms")
-    print(f"CPU {result['cpu_percent']}% of one core, peak RSS {result['rss_mb']} MB"
-          + (f", degraded: {result['degraded']}" if result["degraded"] else ""))
+    print(f"CPU {result['cpu_percent']}% of one core, peak RSS {result['rss_mb']} MB; "
+          f"{100 * result['degraded_share']:.0f}% of steps shed work"
+          + (f" (at the end: {result['degraded']})" if result["degraded"] else ""))
     for error in errors:
         print(f"warning: {error}")
     return 0

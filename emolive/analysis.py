@@ -96,7 +96,8 @@ def analyze_file(path: str | Path, config: AppConfig, asr: bool = True, channels
     fuser = fuser_for(inference)
     worker = InferenceWorker(frames, audio, fuser, config.inference,
                              face=channels.face if info.has_video else None,
-                             voice=channels.voice if info.has_audio else None, text=channels.text)
+                             voice=channels.voice if info.has_audio else None, text=channels.text,
+                             shed_load=False)
     summary = AnalysisSummary(Path(path))
     summary.load_s = time.perf_counter() - loading
     started = time.perf_counter()

@@ -45,13 +45,20 @@ class TextLike(Protocol):
 class LoadGovernor:
     """Pure policy: from recent step times, how much work to shed (0 = none ... 3 = most)."""
 
-    def __init__(self, budget_ms: float, window: int = 30, high: float = 0.8, low: float = 0.5) -> None:
+    def __init__(self, budget_ms: float, window: int = 30, high: float = 0.8, low: float = 0.5,
+                 warmup: int = 20, enabled: bool = True) -> None:
         self.budget_ms, self.high, self.low = budget_ms, high, low
+        self.warmup, self.enabled = warmup, enabled
         self.times: deque[float] = deque(maxlen=window)
         self.level = 0
         self._calm = 0
+        self._seen = 0
 
     def record(self, total_ms: float) -> int:
+        """Take one step time; the first ``warmup`` steps (models and caches still warming) are not judged."""
+        self._seen += 1
+        if not self.enabled or self._seen <= self.warmup:
+            return self.level
         self.times.append(total_ms)
         if len(self.times) < min(10, self.times.maxlen or 10):
             return self.level
@@ -77,13 +84,14 @@ class InferenceWorker:
     def __init__(self, frames: FrameRing, audio: AudioRing, fuser: Fuser, config: InferenceConfig,
                  clock: SessionClock | None = None, face: FaceLike | None = None, voice: VoiceLike | None = None,
                  text: TextLike | None = None, on_estimate: Callable[[EmotionEstimate], None] | None = None,
-                 on_error: Callable[[str], None] | None = None, device: str = "cpu") -> None:
+                 on_error: Callable[[str], None] | None = None, device: str = "cpu", shed_load: bool = True) -> None:
         self.frames, self.audio, self.fuser, self.config = frames, audio, fuser, config
         self.device = device
         self.clock = clock or SessionClock()
         self.face, self.voice, self.text = face, voice, text
         self.on_estimate, self.on_error = on_estimate, on_error
-        self.governor = LoadGovernor(config.budget_ms)
+        # Offline analysis has no deadline: it never sheds work, so its output does not depend on the machine's load.
+        self.governor = LoadGovernor(config.budget_ms, enabled=shed_load)
         self.base_detect_every = face.detect_every if face is not None else 1
         self.step_ms: deque[float] = deque(maxlen=600)
         self.steps = 0

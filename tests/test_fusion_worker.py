@@ -104,13 +104,20 @@ def test_smoother_has_the_stated_lag():
 
 
 def test_governor_sheds_load_when_p95_nears_budget_and_recovers():
-    governor = LoadGovernor(budget_ms=90)
+    governor = LoadGovernor(budget_ms=90, warmup=20)
+    for _ in range(20):  # warm-up steps are not judged
+        governor.record(500.0)
+    assert governor.level == 0
     for _ in range(10):
         governor.record(85.0)
     assert governor.level == 1 and governor.describe()
     for _ in range(60):
         governor.record(5.0)
     assert governor.level == 0
+    off = LoadGovernor(budget_ms=90, warmup=0, enabled=False)
+    for _ in range(50):
+        off.record(500.0)
+    assert off.level == 0
 
 
 class FakeFace:

@@ -55,16 +55,43 @@ def sample_of(estimate: EmotionEstimate, policy: Any = None) -> tuple[np.ndarray
     return (log_probs, trust) if trust.sum() > 0 else None
 
 
+def voice_embedding_of(estimate: EmotionEstimate) -> np.ndarray | None:
+    """The voice channel's embedding in ``estimate`` when the voice was heard, else None."""
+    out = estimate.modality("voice")
+    if out is None or not out.present or out.embedding is None:
+        return None
+    return np.asarray(out.embedding, dtype=np.float32)
+
+
 @dataclass
 class Samples:
     log_probs: list[np.ndarray] = field(default_factory=list)
     trust: list[np.ndarray] = field(default_factory=list)
     labels: list[int] = field(default_factory=list)
+    voice: list[np.ndarray | None] = field(default_factory=list)  # the voice embedding of each sample, if heard
 
-    def add(self, log_probs: np.ndarray, trust: np.ndarray, label: int) -> None:
+    def add(self, log_probs: np.ndarray, trust: np.ndarray, label: int, voice: np.ndarray | None = None) -> None:
         self.log_probs.append(log_probs)
         self.trust.append(trust)
         self.labels.append(label)
+        self.voice.append(voice)
+
+    def voice_arrays(self, dim: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(indices, embeddings [N, dim], labels) of the samples whose voice embedding has ``dim`` values."""
+        idx = [i for i, v in enumerate(self.voice) if v is not None and v.shape == (dim,)]
+        x = np.stack([self.voice[i] for i in idx]) if idx else np.zeros((0, dim), np.float32)
+        return np.array(idx, dtype=int), x, np.array([self.labels[i] for i in idx], dtype=int)
+
+    def with_voice(self, head: Any, dim: int, temperature: float) -> Samples:
+        """A copy whose voice log-probabilities come from ``head`` (an adapted voice head) where heard."""
+        from emolive.voice.adapt import log_probs
+
+        idx, x, _ = self.voice_arrays(dim)
+        rows = [lp.copy() for lp in self.log_probs]
+        if len(idx):
+            for i, lp in zip(idx, log_probs(head, x, temperature), strict=True):
+                rows[i][MODALITIES.index("voice")] = lp
+        return Samples(rows, list(self.trust), list(self.labels), list(self.voice))
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         if not self.labels:
@@ -99,7 +126,7 @@ class CalibrationSession:
             return False
         prompt, take = current
         target = self.held_samples if take == self.takes - 1 else self.fit_samples
-        target.add(*sample, EMOTIONS.index(prompt.emotion))
+        target.add(*sample, EMOTIONS.index(prompt.emotion), voice_embedding_of(estimate))
         return True
 
     def next(self) -> None:
@@ -148,3 +175,32 @@ def fit_biases(model: Any, samples: Samples, steps: int = 300, lr: float = 0.05,
         optimizer.step()
     tuned.weight_logits.requires_grad_(True)
     return tuned.eval()
+
+
+MIN_VOICE_SAMPLES = 10  # fewer heard samples in the first (or the held-back) takes: the voice head is left alone
+
+
+@dataclass(frozen=True)
+class VoiceAdaptation:
+    head: Any  # the adapted EmbeddingHead
+    before: dict[str, Any]  # voice-only classification report on the held-back takes, starting head
+    after: dict[str, Any]  # the same with the adapted head
+
+
+def adapt_voice(head: Any, config: dict[str, Any], fit: Samples, held: Samples,
+                strength: float | None = None) -> VoiceAdaptation | None:
+    """Adapt a Whisper-embedding voice head to the voice in the first takes; None when too little was heard."""
+    from emolive.evaluation.metrics import classification_report
+    from emolive.voice.adapt import DEFAULT_PRIOR_STRENGTH, adapt_head, log_probs
+
+    dim, temperature = int(config["embedding_dim"]), float(config.get("temperature", 1.0))
+    _, x, y = fit.voice_arrays(dim)
+    _, hx, hy = held.voice_arrays(dim)
+    if len(y) < MIN_VOICE_SAMPLES or len(hy) < MIN_VOICE_SAMPLES or len(np.unique(y)) < 2:
+        return None
+    tuned = adapt_head(head, x, y, DEFAULT_PRIOR_STRENGTH if strength is None else strength)
+
+    def report(h: Any) -> dict[str, Any]:
+        return classification_report(hy, log_probs(h, hx, temperature).argmax(1), EMOTIONS)
+
+    return VoiceAdaptation(tuned, report(head), report(tuned))

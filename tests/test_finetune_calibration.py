@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from test_finetune_gui import FakePipeline
@@ -90,3 +92,88 @@ def test_dialog_guides_the_takes_fits_saves_and_hot_swaps(qtbot, tmp_path):
     dialog.back_button.click()
     qtbot.waitUntil(lambda: len(pipeline.swaps) == 2 and "Switched" in dialog.step.text(), timeout=5_000)
     assert pipeline.swaps[-1].fusion_model == ""
+
+
+DIM = 16
+
+
+def voice_model_dir(folder):
+    """A Whisper-embedding voice model (16-d here) whose emotion head starts at zero: it has no idea yet."""
+    import torch
+
+    from emolive.modelio import save_model
+    from emolive.voice.whisper_embed import ENCODER_NAME, EmbeddingHead
+
+    head = EmbeddingHead(DIM, len(EMOTIONS))
+    with torch.no_grad():
+        for p in head.emotion.parameters():
+            p.zero_()
+    save_model(head, {"kind": "voice", "encoder": ENCODER_NAME, "embedding_dim": DIM, "labels": list(EMOTIONS),
+                      "temperature": 1.0, "window_s": 2.0}, folder)
+    return folder
+
+
+def speaking_estimate(t: float, emotion: str, rng: np.random.Generator) -> EmotionEstimate:
+    """``biased_estimate`` plus a voice whose embedding carries the prompted emotion."""
+    base = biased_estimate(t, emotion, rng)
+    emb = rng.normal(0, 0.3, DIM).astype(np.float32)
+    emb[EMOTIONS.index(emotion)] += 2.0
+    uniform = tuple([1 / len(EMOTIONS)] * len(EMOTIONS))
+    voice = ModalityOutput("voice", t, True, emotion=uniform, quality=0.9, embedding=emb)
+    return replace(base, modalities=(*base.modalities, voice))
+
+
+def test_voice_head_is_adapted_to_the_users_voice_on_held_back_takes(tmp_path):
+    from emolive.calibration import adapt_voice
+    from emolive.voice.adapt import load_head
+
+    rng = np.random.default_rng(2)
+    session = CalibrationSession(PROMPTS, takes=2)
+    t = 0.0
+    while not session.finished:
+        for _ in range(6):
+            t += 0.1
+            session.add(speaking_estimate(t, session.current[0].emotion, rng))
+        session.next()
+    head, config = load_head(voice_model_dir(tmp_path / "voice"))
+    result = adapt_voice(head, config, session.fit_samples, session.held_samples)
+    assert result is not None and result.before["n"] == 30
+    assert result.before["accuracy"] <= 0.3 and result.after["accuracy"] >= 0.9
+    assert np.array_equal(result.head.arousal.weight.detach().numpy(), head.arousal.weight.detach().numpy())
+    # too little speech: nothing is adapted
+    quiet = CalibrationSession(PROMPTS, takes=2)
+    quiet.add(speaking_estimate(0.0, "neutral", rng))
+    assert adapt_voice(head, config, quiet.fit_samples, quiet.held_samples) is None
+
+
+def test_dialog_adapts_the_voice_and_switches_voice_and_fusion(qtbot, tmp_path):
+    from PySide6.QtCore import QTimer
+
+    from emolive.config import InferenceConfig
+    from emolive.gui.calibration_dialog import CalibrationDialog
+
+    pipeline = FakePipeline()
+    config = AppConfig(inference=InferenceConfig(voice_model=str(voice_model_dir(tmp_path / "voice"))))
+    pipeline.config = config
+    dialog = CalibrationDialog(None, pipeline, config, PROMPTS[:3], take_s=0.4, ready_s=0.05, root=tmp_path / "reg")
+    qtbot.addWidget(dialog)
+    rng, clock = np.random.default_rng(3), [0.0]
+
+    def user_speaks():
+        clock[0] += 0.05
+        if dialog.session is not None and dialog.session.current is not None:
+            dialog.on_estimate(speaking_estimate(clock[0], dialog.session.current[0].emotion, rng))
+
+    feeder = QTimer()
+    feeder.timeout.connect(user_speaks)
+    feeder.start(10)
+    dialog.start()
+    qtbot.waitUntil(lambda: dialog.phase == "done", timeout=15_000)
+    feeder.stop()
+    assert dialog.voice is not None and dialog.voice.after["accuracy"] > dialog.voice.before["accuracy"]
+    assert "Voice alone" in dialog.result.text()
+    assert [m.path for m in finetune.list_models("voice", tmp_path / "reg")] == [dialog.saved_voice]
+    dialog.use_button.click()
+    qtbot.waitUntil(lambda: "Switched" in dialog.step.text(), timeout=5_000)
+    swapped = pipeline.swaps[-1]
+    assert swapped.voice_model == str(dialog.saved_voice) and swapped.fusion_model == str(dialog.saved)

@@ -228,7 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--init", type=Path, default=None,
                    help="adapt this Whisper-embedding voice model to the speech in --data (personal fine-tuning, "
                         "see training.voice_adapt); uses --epochs (default 24), --lr, --batch-size")
-    p.add_argument("--prior-strength", type=float, default=0.01,
+    p.add_argument("--prior-strength", type=float, default=0.01,  # emolive.voice.adapt.DEFAULT_PRIOR_STRENGTH
                    help="with --init: pull of the emotion head towards the starting model")
     p.add_argument("--holdout", type=float, default=0.5,
                    help="with --init: share of non-RAVDESS clips held back to score before/after")

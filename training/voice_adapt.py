@@ -23,9 +23,9 @@ from torch.utils.data import TensorDataset
 from emolive.errors import EmoliveError
 from emolive.evaluation.metrics import classification_report, format_report
 from emolive.labels import EMOTIONS
-from emolive.modelio import WEIGHTS_NAME, load_config, load_into
+from emolive.modelio import WEIGHTS_NAME
+from emolive.voice.adapt import load_head, prior_pull
 from emolive.voice.data import Clip, parse_ravdess_name
-from emolive.voice.whisper_embed import ENCODER_NAME, EmbeddingHead
 from training.common import FitConfig, fit
 
 log = logging.getLogger(__name__)
@@ -45,14 +45,13 @@ def split_takes(clips: list[Clip], holdout: float, seed: int) -> np.ndarray:
     return held
 
 
-def _start_model(folder: Path) -> tuple[EmbeddingHead, dict[str, Any]]:
+def _start_model(folder: Path) -> tuple[Any, dict[str, Any]]:
     if not (folder / WEIGHTS_NAME).is_file():
         raise EmoliveError(f"--init {folder}: no {WEIGHTS_NAME} there")
-    config = load_config(folder)
-    if config.get("kind") != "voice" or config.get("encoder") != ENCODER_NAME:
+    loaded = load_head(folder)
+    if loaded is None:
         raise EmoliveError(f"--init {folder}: not a Whisper-embedding voice model (only those can be adapted)")
-    head = load_into(EmbeddingHead(int(config["embedding_dim"]), len(EMOTIONS)), folder)
-    return head, config
+    return loaded
 
 
 def adapt(args: argparse.Namespace, clips: list[Clip]) -> int:
@@ -76,8 +75,7 @@ def adapt(args: argparse.Namespace, clips: list[Clip]) -> int:
     def loss_fn(net: torch.nn.Module, batch: Any, device: torch.device) -> torch.Tensor:
         inputs, labels = (b.to(device) for b in batch)
         logits, _ = net(inputs)
-        pull = sum(((p - q.to(device)) ** 2).sum() for p, q in zip(head.emotion.parameters(), prior, strict=True))
-        return F.cross_entropy(logits, labels) + strength * pull
+        return F.cross_entropy(logits, labels) + strength * prior_pull(head, [q.to(device) for q in prior])
 
     def evaluate(net: torch.nn.Module) -> dict[str, Any]:
         logits, _ = net(x_held)

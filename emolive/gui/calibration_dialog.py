@@ -2,9 +2,11 @@
 
 The dialog shows one prompt at a time (a neutral baseline, then a few expressions with a phrase), gives a
 short get-ready pause and records the pipeline's estimates for a few seconds, labelled with the prompt. Each
-prompt is recorded twice; the first takes fit the late fusion's class biases (emolive.calibration), the last
-takes are held back and shown before/after. The result is saved to the user's model registry with its card and
-can be switched in without restarting (and back). Feed it estimates by connecting the window's bridge:
+prompt is recorded twice; the first takes adapt the voice emotion head to the user's voice (when the voice model
+is the Whisper-embedding one and enough speech was heard) and fit the late fusion's class biases
+(emolive.calibration); the last takes are held back and shown before/after. The results are saved to the
+user's model registry with their cards and can be switched in without restarting (and back). Feed it estimates
+by connecting the window's bridge:
 ``bridge.estimate.connect(dialog.on_estimate)``.
 """
 
@@ -21,7 +23,7 @@ from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import QDialog, QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
 from emolive import finetune
-from emolive.calibration import PROMPTS, CalibrationSession, Prompt, evaluate, fit_biases
+from emolive.calibration import PROMPTS, CalibrationSession, Prompt, VoiceAdaptation, adapt_voice, evaluate, fit_biases
 from emolive.config import AppConfig, InferenceConfig
 from emolive.contracts import EmotionEstimate
 from emolive.errors import EmoliveError
@@ -50,6 +52,8 @@ class CalibrationDialog(QDialog):
         self.before: dict[str, Any] = {}
         self.after: dict[str, Any] = {}
         self.saved: Path | None = None
+        self.saved_voice: Path | None = None
+        self.voice: VoiceAdaptation | None = None
         self.previous: InferenceConfig | None = None
         self._swap = _SwapBridge(self)
         self._swap.finished.connect(self._swapped)
@@ -73,7 +77,7 @@ class CalibrationDialog(QDialog):
         self.result.setWordWrap(True)
         self.start_button = QPushButton("Start")
         self.start_button.clicked.connect(self.start)
-        self.use_button = QPushButton("Use calibrated fusion")
+        self.use_button = QPushButton("Use calibrated models")
         self.use_button.setEnabled(False)
         self.use_button.clicked.connect(self.use_model)
         self.back_button = QPushButton("Go back")
@@ -102,7 +106,7 @@ class CalibrationDialog(QDialog):
             self.result.setText("Calibration adjusts the late fusion; switch Settings to late fusion first.")
             return
         self.session = CalibrationSession(self.prompts)
-        self.before, self.after, self.saved = {}, {}, None
+        self.before, self.after, self.saved, self.saved_voice, self.voice = {}, {}, None, None, None
         self.start_button.setEnabled(False)
         self.use_button.setEnabled(False)
         self.result.setText("")
@@ -154,13 +158,21 @@ class CalibrationDialog(QDialog):
         self.instruction.setText("")
         fusion_dir = self._inference().fusion_model
         base = Fuser.from_dir(Path(fusion_dir) if fusion_dir else None).model
+        fit_samples, held_samples = self.session.fit_samples, self.session.held_samples
         try:
-            tuned = fit_biases(base, self.session.fit_samples)
-        except ValueError as exc:
+            self.voice, voice_config = self._adapt_voice()
+            if self.voice is not None:  # the fusion layer is fitted on what the adapted voice head says
+                dim, temperature = int(voice_config["embedding_dim"]), float(voice_config.get("temperature", 1.0))
+                fit_samples = fit_samples.with_voice(self.voice.head, dim, temperature)
+                held_samples = held_samples.with_voice(self.voice.head, dim, temperature)
+            tuned = fit_biases(base, fit_samples)
+        except (ValueError, EmoliveError) as exc:
             self.step.setText(f"Calibration failed: {exc}")
             return
         self.before = evaluate(base, self.session.held_samples)
-        self.after = evaluate(tuned, self.session.held_samples)
+        self.after = evaluate(tuned, held_samples)
+        if self.voice is not None:
+            self.saved_voice = self._save_voice(voice_config)
         directory = finetune.run_dir("fusion", self.root, resume=False)
         save_model(tuned, {"kind": "late_fusion", "calibration": {"fit_samples": len(self.session.fit_samples.labels),
                                                                   "held_samples": self.before["n"]}}, directory)
@@ -173,16 +185,53 @@ class CalibrationDialog(QDialog):
         self.saved = model.path
         self.step.setText(f"Calibrated on {len(self.session.fit_samples.labels)} samples; "
                           f"checked on {self.before['n']} held-back samples.")
-        self.result.setText(f"Held-back takes: accuracy {self.before['accuracy']:.3f} → {self.after['accuracy']:.3f}, "
-                            f"macro F1 {self.before['macro_f1']:.3f} → {self.after['macro_f1']:.3f}")
+        text = (f"Held-back takes: accuracy {self.before['accuracy']:.3f} → {self.after['accuracy']:.3f}, "
+                f"macro F1 {self.before['macro_f1']:.3f} → {self.after['macro_f1']:.3f}")
+        if self.voice is not None:
+            text += (f"\nVoice alone (adapted to your voice): accuracy {self.voice.before['accuracy']:.3f} → "
+                     f"{self.voice.after['accuracy']:.3f}")
+        self.result.setText(text)
         self.use_button.setEnabled(True)
+
+    def _voice_dir(self) -> Path:
+        from emolive.assets import default_model_dir
+
+        chosen = self._inference().voice_model
+        return Path(chosen) if chosen else default_model_dir("voice")
+
+    def _adapt_voice(self) -> tuple[VoiceAdaptation | None, dict[str, Any]]:
+        """Adapt the voice head in use to the first takes (None when it cannot be adapted or too little was heard)."""
+        from emolive.voice.adapt import load_head
+
+        loaded = load_head(self._voice_dir())
+        if loaded is None:
+            return None, {}
+        head, config = loaded
+        return adapt_voice(head, config, self.session.fit_samples, self.session.held_samples), config
+
+    def _save_voice(self, config: dict[str, Any]) -> Path | None:
+        from emolive.modelio import save_model
+
+        directory = finetune.run_dir("voice", self.root, resume=False)
+        save_model(self.voice.head, {**config, "adapted": {"from": str(self._voice_dir()),
+                                                           "data": "personal calibration takes"}}, directory)
+        try:
+            return finetune.finish(directory, "voice", self.voice.before, self.voice.after, ["personal calibration"],
+                                   data="the user's own prompted takes (personal calibration)",
+                                   monitor="accuracy").path
+        except EmoliveError as exc:
+            log.warning("adapted voice model not saved: %s", exc)
+            return None
 
     # --- switching ------------------------------------------------------------------------------
     def use_model(self) -> None:
         if self.saved is None:
             return
         self.previous = self._inference()
-        self._switch(finetune.activate(self.previous, "fusion", self.saved))
+        inference = finetune.activate(self.previous, "fusion", self.saved)
+        if self.saved_voice is not None:
+            inference = finetune.activate(inference, "voice", self.saved_voice)
+        self._switch(inference)
         self.back_button.setEnabled(True)
 
     def go_back(self) -> None:

@@ -302,3 +302,20 @@ def test_training_cli_runs_cv_and_exports_a_loadable_model(tmp_path, monkeypatch
     report = json.loads((out / "cv_report.json").read_text())
     assert report["pooled"]["n"] == 12 and len(report["folds"]) == 2
     assert VoiceChannel(out).predict_clip(speech)[0].shape == (len(EMOTIONS),)
+
+
+def test_ravdess_split_links_each_actor_to_one_side(tmp_path):
+    from training.ravdess_split import main, parse_actors
+
+    assert parse_actors("17-20") == {17, 18, 19, 20} and parse_actors("1,3-4") == {1, 3, 4}
+    source = tmp_path / "ravdess"
+    for actor in (1, 2, 17):
+        folder = source / f"Actor_{actor:02d}"
+        folder.mkdir(parents=True)
+        (folder / f"03-01-05-01-01-01-{actor:02d}.flac").write_bytes(b"x")
+    (source / "README.txt").write_text("not a clip")
+    assert main([str(source), str(tmp_path / "out"), "--held", "17"]) == 0
+    held = sorted(p.name for p in (tmp_path / "out" / "heldout").rglob("*.flac"))
+    fit = sorted(p.name for p in (tmp_path / "out" / "fit").rglob("*.flac"))
+    assert held == ["03-01-05-01-01-01-17.flac"] and len(fit) == 2
+    assert (tmp_path / "out" / "heldout" / "Actor_17" / held[0]).resolve().parent == source / "Actor_17"

@@ -32,3 +32,14 @@ def is_cuda_error(exc: BaseException) -> bool:
     """True for the errors a failing GPU raises (out of memory, driver or kernel failures)."""
     text = f"{type(exc).__name__}: {exc}".lower()
     return "cuda" in text or "cublas" in text or "cudnn" in text or "out of memory" in text
+
+
+def limit_native_threads(threads: int) -> None:
+    """Cap the BLAS and OpenMP thread pools loaded so far (numpy's OpenBLAS, OpenMP runtimes) to ``threads``.
+
+    Their idle threads spin between calls: measured here, two OpenBLAS threads used by Whisper's log-mel while
+    the transcriber decodes made the voice window p95 40 ms instead of 17 ms on a 2-core machine.
+    """
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=max(1, int(threads)))

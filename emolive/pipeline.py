@@ -20,6 +20,7 @@ from emolive.channels import Channels, load_channels
 from emolive.clock import SessionClock
 from emolive.config import AppConfig, InferenceConfig
 from emolive.contracts import EmotionEstimate, SourceEvent, TranscriptSegment
+from emolive.device import limit_native_threads
 from emolive.errors import EmoliveError
 from emolive.fusion.fuser import fuser_for
 from emolive.rings import AudioRing, FrameRing
@@ -107,6 +108,8 @@ class LivePipeline:
             self._started = True
         self._open_sources()
         channels = self._channels or load_channels(self.config.inference)
+        # Live, latency beats throughput: idle BLAS/OpenMP threads spin and take the core the worker needs.
+        limit_native_threads(self.config.inference.threads)
         for problem in channels.problems:
             self._event("models", "error", problem)
         self.device = channels.device

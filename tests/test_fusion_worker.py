@@ -288,6 +288,20 @@ def test_text_committed_while_stopping_gets_a_last_estimate():
     assert [e.transcript for e in estimates] == ["the last words"]
 
 
+def test_native_thread_pools_are_capped_for_the_live_pipeline():
+    import numpy  # noqa: F401 - loads its OpenBLAS
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    from emolive.device import limit_native_threads
+
+    original = max(i["num_threads"] for i in threadpool_info())
+    try:
+        limit_native_threads(1)
+        assert [i["num_threads"] for i in threadpool_info()] == [1] * len(threadpool_info())
+    finally:
+        threadpool_limits(limits=original)
+
+
 def test_cuda_requested_without_a_gpu_runs_on_the_cpu(monkeypatch):
     import torch
 

@@ -63,12 +63,14 @@ def run(args: argparse.Namespace) -> int:
     from emolive.asr.vadstream import StreamingVAD
     from emolive.asr.wer import word_errors
     from emolive.audio_io import load_audio
+    from emolive.device import limit_native_threads
     from emolive.vad import SpeechDetector
 
     rows = read_manifest(args.manifest)
     if args.limit > 0:
         rows = rows[: args.limit]
     model = load_whisper(args.model, threads=args.threads)
+    limit_native_threads(args.threads)  # as in the live pipeline, so RTF and lag are what live use sees
     decoder = WhisperDecoder(model, DecodeOptions(language=args.language))
     detector = SpeechDetector()
     vad = StreamingVAD()

@@ -160,8 +160,9 @@ class InferenceWorker:
         """(run the face channel, run face detection, run the voice channel) on hop number ``step``.
 
         The two costly parts, face detection and the voice window, go on different hops (detection on
-        multiples of its period, voice one hop later) so that no hop pays for both; under load each
-        period doubles, then the face channel itself runs every other hop.
+        multiples of its period, voice one hop later) so that no hop pays for both when both periods are
+        even (the default 2 and 2); under load each period doubles, then the face channel itself runs every
+        other hop.
         """
         detect_every = max(1, self.base_detect_every) * (2 if level >= 1 else 1)
         voice_every = max(1, self.config.voice_every) * (2 if level >= 2 else 1)

@@ -160,6 +160,15 @@ def activate(inference: InferenceConfig, kind: str, path: Path | str) -> Inferen
     return replace(inference, **changes)
 
 
+def model_in_use(inference: InferenceConfig, kind: str) -> Path:
+    """The folder of the ``kind`` model that ``inference`` uses (the bundled one unless another is chosen)."""
+    _check_kind(kind)
+    from emolive.assets import default_model_dir
+
+    chosen = getattr(inference, CONFIG_FIELD[kind])
+    return Path(chosen) if chosen else default_model_dir(kind)
+
+
 def revert(inference: InferenceConfig, kind: str) -> InferenceConfig:
     """``inference`` back on the bundled default model of ``kind``."""
     _check_kind(kind)

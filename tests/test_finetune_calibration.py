@@ -59,29 +59,39 @@ def test_no_usable_samples_is_reported():
         fit_biases(LateFusion(), session.fit_samples)
 
 
-def test_dialog_guides_the_takes_fits_saves_and_hot_swaps(qtbot, tmp_path):
+def follow_all_prompts(qtbot, dialog, make_estimate, seed: int) -> tuple[str, str]:
+    """Start the dialog and answer every prompt with ``make_estimate`` until it has fitted.
+
+    Returns the phase and the instruction shown right after Start.
+    """
     from PySide6.QtCore import QTimer
 
+    rng, clock = np.random.default_rng(seed), [0.0]
+
+    def user_follows_the_prompt():
+        clock[0] += 0.05
+        if dialog.session is not None and dialog.session.current is not None:
+            dialog.on_estimate(make_estimate(clock[0], dialog.session.current[0].emotion, rng))
+
+    feeder = QTimer()
+    feeder.timeout.connect(user_follows_the_prompt)
+    feeder.start(10)
+    dialog.start()
+    started = (dialog.phase, dialog.instruction.text())
+    qtbot.waitUntil(lambda: dialog.phase == "done", timeout=15_000)
+    feeder.stop()
+    return started
+
+
+def test_dialog_guides_the_takes_fits_saves_and_hot_swaps(qtbot, tmp_path):
     from emolive.gui.calibration_dialog import CalibrationDialog
 
     pipeline = FakePipeline()
     dialog = CalibrationDialog(None, pipeline, AppConfig(), PROMPTS[:3], take_s=0.25, ready_s=0.05,
                                root=tmp_path)
     qtbot.addWidget(dialog)
-    rng, clock = np.random.default_rng(1), [0.0]
-
-    def user_follows_the_prompt():
-        clock[0] += 0.05
-        if dialog.session is not None and dialog.session.current is not None:
-            dialog.on_estimate(biased_estimate(clock[0], dialog.session.current[0].emotion, rng))
-
-    feeder = QTimer()
-    feeder.timeout.connect(user_follows_the_prompt)
-    feeder.start(10)
-    dialog.start()
-    assert dialog.phase == "ready" and "neutral face" in dialog.instruction.text()
-    qtbot.waitUntil(lambda: dialog.phase == "done", timeout=15_000)
-    feeder.stop()
+    phase, instruction = follow_all_prompts(qtbot, dialog, biased_estimate, seed=1)
+    assert phase == "ready" and "neutral face" in instruction
     assert dialog.saved is not None and dialog.use_button.isEnabled()
     assert dialog.after["accuracy"] > dialog.before["accuracy"]
     assert "accuracy" in dialog.result.text()
@@ -147,8 +157,6 @@ def test_voice_head_is_adapted_to_the_users_voice_on_held_back_takes(tmp_path):
 
 
 def test_dialog_adapts_the_voice_and_switches_voice_and_fusion(qtbot, tmp_path):
-    from PySide6.QtCore import QTimer
-
     from emolive.config import InferenceConfig
     from emolive.gui.calibration_dialog import CalibrationDialog
 
@@ -157,19 +165,7 @@ def test_dialog_adapts_the_voice_and_switches_voice_and_fusion(qtbot, tmp_path):
     pipeline.config = config
     dialog = CalibrationDialog(None, pipeline, config, PROMPTS[:3], take_s=0.4, ready_s=0.05, root=tmp_path / "reg")
     qtbot.addWidget(dialog)
-    rng, clock = np.random.default_rng(3), [0.0]
-
-    def user_speaks():
-        clock[0] += 0.05
-        if dialog.session is not None and dialog.session.current is not None:
-            dialog.on_estimate(speaking_estimate(clock[0], dialog.session.current[0].emotion, rng))
-
-    feeder = QTimer()
-    feeder.timeout.connect(user_speaks)
-    feeder.start(10)
-    dialog.start()
-    qtbot.waitUntil(lambda: dialog.phase == "done", timeout=15_000)
-    feeder.stop()
+    follow_all_prompts(qtbot, dialog, speaking_estimate, seed=3)
     assert dialog.voice is not None and dialog.voice.after["accuracy"] > dialog.voice.before["accuracy"]
     assert "Voice alone" in dialog.result.text()
     assert [m.path for m in finetune.list_models("voice", tmp_path / "reg")] == [dialog.saved_voice]

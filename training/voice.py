@@ -178,10 +178,10 @@ def _softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
 
 
 def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
-    """Temperature minimising the negative log-likelihood of ``labels`` (grid search, 0.5 .. 5)."""
-    grid = np.exp(np.linspace(np.log(0.5), np.log(5.0), 61))
-    nll = [-np.log(_softmax(logits, t)[np.arange(len(labels)), labels] + 1e-12).mean() for t in grid]
-    return float(grid[int(np.argmin(nll))])
+    """The shared temperature fit (training.calibration), kept within 0.5 .. 5 for voice models."""
+    from training.calibration import fit_temperature as fit
+
+    return float(np.clip(fit(torch.as_tensor(logits), labels), 0.5, 5.0))
 
 
 def actor_folds(speakers: Sequence[str], n_folds: int) -> list[list[str]]:

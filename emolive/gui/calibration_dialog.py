@@ -194,10 +194,7 @@ class CalibrationDialog(QDialog):
         self.use_button.setEnabled(True)
 
     def _voice_dir(self) -> Path:
-        from emolive.assets import default_model_dir
-
-        chosen = self._inference().voice_model
-        return Path(chosen) if chosen else default_model_dir("voice")
+        return finetune.model_in_use(self._inference(), "voice")
 
     def _adapt_voice(self) -> tuple[VoiceAdaptation | None, dict[str, Any]]:
         """Adapt the voice head in use to the first takes (None when it cannot be adapted or too little was heard)."""

@@ -229,14 +229,9 @@ class FineTuneDialog(QDialog):
         if self.minutes.value() > 0 and kind != "voice":
             args += ["--time-budget", str(self.minutes.value() * 60)]
         if self.from_current.isChecked() and kind in INIT_KINDS:
-            args += ["--init", str(self._model_in_use(kind))] + (["--encoder", "whisper"] if kind == "voice" else [])
+            init = finetune.model_in_use(self.config.inference, kind)
+            args += ["--init", str(init)] + (["--encoder", "whisper"] if kind == "voice" else [])
         return args + shlex.split(self.extra.text())
-
-    def _model_in_use(self, kind: str) -> Path:
-        from emolive.assets import default_model_dir
-
-        chosen = getattr(self.config.inference, f"{kind}_model")
-        return Path(chosen) if chosen else default_model_dir(kind)
 
     @property
     def running(self) -> bool:

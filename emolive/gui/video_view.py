@@ -174,23 +174,28 @@ class VideoView(QWidget):
         text = "  ".join(p for p in parts if p)
         if not text:
             return
-        chip_h = QFontMetrics(QFont(self.font().family(), 10)).height() + 8  # the indicator row's height
         painter.setFont(QFont(self.font().family(), 9))
         metrics = painter.fontMetrics()
         w, h = metrics.horizontalAdvance(text) + 12, metrics.height() + 6
         # bottom right, above the indicator chips (which can reach across a narrow view)
-        box = QRectF(target.right() - w - 8, target.bottom() - chip_h - 8 - h - 6, w, h)
+        box = QRectF(target.right() - w - 8, self._chip_row(target)[2] - h - 6, w, h)
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(QColor(0, 0, 0, 150))
         painter.drawRoundedRect(box, 4, 4)
         painter.setPen(QColor("#ffcc80") if estimate.degraded else QColor("#e0e0e0"))
         painter.drawText(box, Qt.AlignmentFlag.AlignCenter, text)
 
+    def _chip_row(self, target: QRectF) -> tuple[QFont, float, float]:
+        """Font, height and top edge of the modality chips' row (bottom left of the picture)."""
+        font = QFont(self.font().family(), 10)
+        height = QFontMetrics(font).height() + 8
+        return font, height, target.bottom() - height - 8
+
     def _paint_indicators(self, painter: QPainter, target: QRectF) -> None:
-        painter.setFont(QFont(self.font().family(), 10))
+        font, h, y = self._chip_row(target)
+        painter.setFont(font)
         metrics = painter.fontMetrics()
-        x, h = target.x() + 8, metrics.height() + 8
-        y = target.bottom() - h - 8
+        x = target.x() + 8
         for item in indicators(self.estimate):
             text = f"{item.modality}: {item.text}"
             w = metrics.horizontalAdvance(text) + h + 10

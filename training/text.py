@@ -1,5 +1,7 @@
 """Train the text heads on MELD: `python -m training text --data ../shared/data/meld --out assets/text`.
 
+With ``--va-data EMOBANK_CSV --init MODEL`` it adds the valence/arousal branch instead (training.text_va).
+
 The MiniLM encoder stays frozen: every distinct utterance is encoded once and cached (``--cache-dir``),
 then small emotion/sentiment heads are trained with the shared recipe (``training.common.fit``) on the
 utterance embedding plus the mean embedding of the preceding utterances of its dialogue. Model selection
@@ -120,7 +122,12 @@ def report(e_logits: torch.Tensor, s_logits: torch.Tensor, y_e: np.ndarray, y_s:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(sys.argv[1:] if argv is None else argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if any(a == "--va-data" or a.startswith("--va-data=") for a in argv):
+        from training import text_va  # valence/arousal branch on a fine-tuned model (EmoBank)
+
+        return text_va.main(argv)
+    args = parse_args(argv)
     torch.set_num_threads(max(1, args.threads))
     if args.finetune_layers > 0:
         args.context = 0

@@ -1,4 +1,5 @@
-"""Evaluate one channel (face, voice, text), the transcriber (asr) or the fusion on labelled data."""
+"""Evaluate one channel (face, voice, text), the words' valence/arousal (va), the transcriber (asr) or the fusion
+on labelled data."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ KINDS: dict[str, str] = {
     "face": "emolive.evaluation.face",
     "voice": "emolive.evaluation.voice",
     "text": "emolive.evaluation.text",
+    "va": "emolive.evaluation.va",
     "asr": "emolive.evaluation.asr",
     "fusion": "emolive.evaluation.fusion",
 }

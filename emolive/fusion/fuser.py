@@ -17,9 +17,10 @@ import torch
 
 from emolive.contracts import ModalityOutput
 from emolive.errors import ModelError
-from emolive.fusion.circumplex import sentiment_from_emotion, valence_arousal
+from emolive.fusion.circumplex import sentiment_from_emotion
 from emolive.fusion.late import MODALITIES, LateFusion, TrustPolicy
 from emolive.fusion.smoothing import ExponentialSmoother
+from emolive.fusion.va import fuse_va
 from emolive.labels import EMOTIONS, SENTIMENTS
 
 log = logging.getLogger(__name__)
@@ -115,10 +116,7 @@ class Fuser:
         a = a[0].numpy().astype(np.float64)
         share = a / a.sum() if a.sum() > 0 else np.zeros_like(a)
         emotion = np.exp(fused_log[0].numpy().astype(np.float64))
-        valence, arousal = valence_arousal(emotion)
-        voice = outputs.get("voice")
-        if voice is not None and share[1] > 0 and voice.arousal is not None:
-            arousal = (1 - share[1]) * arousal + share[1] * float(voice.arousal)
+        valence, arousal = fuse_va(outputs, share, emotion)  # the rule is in emolive/fusion/va.py
         return emotion, self._sentiment_of(outputs, share, emotion), valence, arousal, share
 
     @staticmethod

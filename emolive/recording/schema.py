@@ -13,9 +13,10 @@ from pathlib import Path
 
 from emolive.contracts import EmotionEstimate
 from emolive.errors import EmoliveError
+from emolive.fusion.va import channel_va
 from emolive.labels import EMOTIONS, SENTIMENTS
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 MODALITIES: tuple[str, ...] = ("face", "voice", "text")
 PROB_DIGITS = 6  # probabilities, valence, arousal, quality, weights
 TIME_DIGITS = 4  # seconds on the session clock (0.1 ms)
@@ -36,6 +37,8 @@ def modality_columns(modality: str) -> list[str]:
 
 
 BOX_COLUMNS: tuple[str, ...] = ("box_x", "box_y", "box_w", "box_h")
+# Schema 2: each channel's own valence/arousal (emolive.fusion.va.channel_va), appended at the end.
+VA_COLUMNS: tuple[str, ...] = tuple(f"{m}_{d}" for m in MODALITIES for d in ("valence", "arousal"))
 
 
 def header() -> list[str]:
@@ -43,7 +46,7 @@ def header() -> list[str]:
     columns = ["t", *emotion_columns(), *sentiment_columns(), "valence", "arousal", "dominant", "confidence"]
     for modality in MODALITIES:
         columns += modality_columns(modality)
-    return [*columns, *BOX_COLUMNS, "transcript", "latency_ms", "degraded", "marker"]
+    return [*columns, *BOX_COLUMNS, "transcript", "latency_ms", "degraded", "marker", *VA_COLUMNS]
 
 
 TEXT_COLUMNS: frozenset[str] = frozenset(
@@ -90,6 +93,9 @@ def row(estimate: EmotionEstimate, marker: str = "") -> list[Cell]:
         cells += ["", "", "", ""]
     total = dict(estimate.latency_ms).get("total")
     cells += [_one_line(estimate.transcript), _num(total, 2), _one_line(estimate.degraded), _one_line(marker)]
+    for name in MODALITIES:
+        va = channel_va(estimate.modality(name))
+        cells += [_num(va[0]), _num(va[1])] if va is not None else ["", ""]
     return cells
 
 
@@ -97,7 +103,7 @@ def marker_row(t: float, label: str) -> list[Cell]:
     """A marker row: time and label, every estimate column empty."""
     cells: list[Cell] = [""] * len(header())
     cells[0] = _num(t, TIME_DIGITS)
-    cells[-1] = _one_line(label)
+    cells[header().index("marker")] = _one_line(label)
     return cells
 
 

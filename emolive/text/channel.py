@@ -1,4 +1,5 @@
-"""TextChannel: transcript text (plus the preceding segments) -> emotion and sentiment probabilities."""
+"""TextChannel: transcript text (plus the preceding segments) -> emotion and sentiment probabilities, and
+valence/arousal of the words when the model has its V/A branch."""
 
 from __future__ import annotations
 
@@ -39,7 +40,8 @@ class _LRU(OrderedDict):
 
 
 class TextChannel:
-    """Emotion (labels.EMOTIONS) and sentiment (labels.SENTIMENTS) of an utterance.
+    """Emotion (labels.EMOTIONS), sentiment (labels.SENTIMENTS) and, when the model has a V/A branch
+    (``has_va``), valence and arousal in [0, 1] of an utterance, all from one encoder pass.
 
     Loads the heads from ``model_dir`` (default: the shipped ``assets/text``) and the MiniLM encoder
     from its PyPI package. ``threads`` caps torch's intra-op threads (process-wide). Embeddings are
@@ -67,8 +69,11 @@ class TextChannel:
         self.encoder = SentenceEncoder(threads=threads)
         if self.encoder.dim != self.head.embed_dim:
             raise ModelError(f"encoder width {self.encoder.dim} does not match the heads ({self.head.embed_dim})")
+        self.va_branch = None
         if n_tuned > 0:
-            _load_tuned(self.encoder, self.head, n_tuned, self.model_dir)
+            self.va_branch = _load_tuned(self.encoder, self.head, n_tuned, self.model_dir, config.get("va"))
+        elif config.get("va"):
+            raise ModelError(f"{self.model_dir}: a valence/arousal branch needs fine-tuned encoder layers")
         else:
             load_into(self.head, self.model_dir)
         temps = config.get("temperature", {})
@@ -76,7 +81,13 @@ class TextChannel:
         self.t_sentiment = float(temps.get("sentiment", 1.0))
         self.n_context = int(head_cfg.get("context", 0))
         self._embeddings: _LRU = _LRU(_CACHE_SIZE)
+        self._va: _LRU = _LRU(_CACHE_SIZE)
         self._results: _LRU = _LRU(_CACHE_SIZE)
+
+    @property
+    def has_va(self) -> bool:
+        """Whether this model gives valence and arousal of the words."""
+        return self.va_branch is not None
 
     def process(self, text: str, t: float, context: Sequence[str] = ()) -> ModalityOutput:
         """Judge ``text`` (with the preceding segments ``context``, oldest first) at session time ``t``."""
@@ -86,11 +97,35 @@ class TextChannel:
             return ModalityOutput(modality="text", t=t, present=False, reason="no text")
         ctx = self._context_key(context)
         emotion, sentiment, embedding = self._results.get_or((clean, ctx), lambda: self._judge(clean, ctx))
+        va = self._va_of(clean) if self.has_va else None
         return ModalityOutput(
             modality="text", t=t, present=True, emotion=tuple(float(p) for p in emotion),
             sentiment=tuple(float(p) for p in sentiment), quality=confidence(emotion), embedding=embedding,
+            valence=None if va is None else float(va[0]), arousal=None if va is None else float(va[1]),
             latency_ms=(time.perf_counter() - started) * 1000.0,
         )
+
+    def predict_va(self, texts: Sequence[str]) -> np.ndarray:
+        """(valence, arousal) [N, 2] in [0, 1] of ``texts``; empty texts get the scale's middle (0.5, 0.5).
+
+        Raises ModelError when the model has no V/A branch.
+        """
+        if not self.has_va:
+            raise ModelError(f"the text model in {self.model_dir} has no valence/arousal head")
+        clean = [normalize_text(t or "") for t in texts]
+        self._vectors(sorted({t for t in clean if t}))
+        out = np.full((len(clean), 2), 0.5)
+        for i, text in enumerate(clean):
+            if text:
+                out[i] = self._va_of(text)
+        return out
+
+    def _va_of(self, text: str) -> np.ndarray:
+        va = self._va.get(text)
+        if va is None:  # evicted from the cache while its embedding stayed: encode it again
+            _, fresh = self.encoder.encode_with_va([text], self.va_branch)
+            va = self._va.get_or(text, lambda: frozen_array(fresh[0].astype(np.float64)))
+        return va
 
     def predict_batch(self, texts: Sequence[str], contexts: Sequence[Sequence[str]] | None = None
                       ) -> tuple[np.ndarray, np.ndarray]:
@@ -121,8 +156,11 @@ class TextChannel:
         out = {t: self._embeddings[t] for t in texts if t in self._embeddings}
         missing = [t for t in texts if t not in out]
         if missing:
-            for text, vec in zip(missing, self.encoder.encode(missing), strict=True):
+            vectors, va = self.encoder.encode_with_va(missing, self.va_branch)
+            for i, (text, vec) in enumerate(zip(missing, vectors, strict=True)):
                 out[text] = self._embeddings.get_or(text, lambda v=vec: frozen_array(v))
+                if va is not None:
+                    self._va.get_or(text, lambda r=va[i]: frozen_array(r.astype(np.float64)))
         return out
 
     def _heads(self, texts: Sequence[str], contexts: Sequence[tuple[str, ...]], vectors: dict[str, np.ndarray]
@@ -145,21 +183,38 @@ class TextChannel:
         return emotion[0], sentiment[0], vectors[text]
 
 
-def _load_tuned(encoder, head, n_tuned: int, model_dir: Path) -> None:
-    """Load fine-tuned top layers + heads and put the layers into ``encoder`` in place of its own."""
+def _load_tuned(encoder, head, n_tuned: int, model_dir: Path, va_config: dict | None = None):
+    """Load fine-tuned top layers + heads (+ the V/A branch when ``va_config`` says so), put the layers
+    into ``encoder`` in place of its own, and return the V/A branch (or None)."""
     import copy
 
     from emolive.modelio import load_into
-    from emolive.text.model import TunedTextModel
+    from emolive.text.model import TunedTextModel, VABranch, VAHead
 
     layers = encoder.model.encoder.layer
     if not 0 < n_tuned <= len(layers):
         raise ModelError(f"{model_dir}: cannot replace {n_tuned} of the encoder's {len(layers)} layers")
-    tuned = TunedTextModel([copy.deepcopy(layer) for layer in layers[len(layers) - n_tuned:]], head)
+    branch = None
+    if va_config:
+        try:
+            n_va = int(va_config["layers"])
+            va_head = VAHead(**dict(va_config["head"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ModelError(f"{model_dir}/config.json has a malformed 'va' section: {exc}") from exc
+        if not 0 < n_va <= n_tuned:
+            raise ModelError(f"{model_dir}: the V/A branch must own 1..{n_tuned} layers, not {n_va}")
+        branch = VABranch([copy.deepcopy(layer) for layer in layers[len(layers) - n_va:]], va_head)
+    try:
+        tuned = TunedTextModel([copy.deepcopy(layer) for layer in layers[len(layers) - n_tuned:]], head, branch)
+    except ValueError as exc:
+        raise ModelError(f"{model_dir}: {exc}") from exc
     load_into(tuned, model_dir)
     for i, layer in enumerate(tuned.layers):
         layers[len(layers) - n_tuned + i] = layer
     encoder.model.eval()
+    if branch is not None:
+        branch.eval()
+    return branch
 
 
 def confidence(probs: np.ndarray) -> float:

@@ -113,3 +113,54 @@ def previous_utterances(rows: Sequence[Utterance], k: int) -> list[tuple[str, ..
     if k <= 0:
         return [() for _ in rows]
     return [position.get((row.dialogue, row.index), ()) if row.dialogue else () for row in rows]
+
+
+VA_REQUIRED = ("text", "V", "A")
+
+
+@dataclass(frozen=True)
+class RatedText:
+    """A text with valence and arousal ratings on EmoBank's 1-5 scale."""
+
+    text: str
+    valence: float
+    arousal: float
+
+
+def load_va_csv(path: Path, split: str | None = None) -> list[RatedText]:
+    """Rows of a CSV with ``text``, ``V`` and ``A`` columns (ratings 1-5, EmoBank's format).
+
+    ``split`` keeps only the rows whose ``split`` column has that value. The text is normalised with
+    ``normalize_text``. Raises DataError for a missing file, missing columns or a rating that is not a
+    number in [1, 5] (naming the line).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"CSV not found: {path}")
+    try:
+        header, rows = _read(path, "utf-8-sig")
+    except UnicodeDecodeError:
+        raise DataError(f"{path}: not UTF-8 text") from None
+    wanted = VA_REQUIRED + (("split",) if split is not None else ())
+    missing = [c for c in wanted if c not in header]
+    if missing:
+        raise DataError(f"{path}: missing column(s) {', '.join(missing)} (found: {', '.join(header) or 'none'})")
+    out: list[RatedText] = []
+    for line, row in enumerate(rows, start=2):
+        if split is not None and (row.get("split") or "").strip() != split:
+            continue
+        values = []
+        for column in ("V", "A"):
+            raw = (row.get(column) or "").strip()
+            try:
+                value = float(raw)
+            except ValueError:
+                raise DataError(f"{path}: line {line}: {column} {raw!r} is not a number") from None
+            if not 1.0 <= value <= 5.0:
+                raise DataError(f"{path}: line {line}: {column} {value} is outside the 1-5 rating scale")
+            values.append(value)
+        out.append(RatedText(normalize_text(row.get("text") or ""), values[0], values[1]))
+    if not out:
+        raise DataError(f"{path}: no data rows" + (f" with split {split!r}" if split is not None else ""))
+    log.info("read %d rated texts from %s", len(out), path)
+    return out

@@ -71,19 +71,50 @@ class SentenceEncoder:
 
     def encode(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
         """Embeddings [N, 384] float32 of already-normalised ``texts`` (empty input gives [0, 384])."""
-        import torch
+        return self.encode_with_va(texts, None, batch_size)[0]
 
+    def encode_with_va(self, texts: Sequence[str], branch: torch.nn.Module | None, batch_size: int = 32
+                       ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Embeddings [N, 384] and, when ``branch`` (a ``VABranch``) is given, its (valence, arousal) [N, 2]
+        from the same forward pass: the branch reads the states at its fork, below the last layers."""
+        import torch
+        import torch.nn.functional as F
+
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        va = np.zeros((len(texts), 2), dtype=np.float32) if branch is not None else None
         if len(texts) == 0:
-            return np.zeros((0, self.dim), dtype=np.float32)
+            return out, va
         # Sorting by length keeps padding (wasted compute) low; the order is restored at the end.
         order = np.argsort([len(t) for t in texts], kind="stable")
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
         with torch.inference_mode():
             for start in range(0, len(texts), batch_size):
                 idx = order[start:start + batch_size]
                 batch = self.tokenize([texts[i] for i in idx])
-                out[idx] = self.forward(batch).numpy()
-        return out
+                mask = batch["attention_mask"]
+                result = self.model(input_ids=batch["input_ids"], attention_mask=mask,
+                                    output_hidden_states=branch is not None)
+                out[idx] = F.normalize(mean_pool(result.last_hidden_state, mask), dim=-1).numpy()
+                if branch is not None and va is not None:
+                    fork = result.hidden_states[-1 - len(branch.layers)]
+                    va[idx] = branch(fork, mask if bool((mask == 0).any()) else None).numpy()
+        return out, va
+
+    def fork_states(self, texts: Sequence[str], n_top: int, batch_size: int = 64) -> list[torch.Tensor]:
+        """Unpadded token states [T, D] of each text at the input of the encoder's last ``n_top`` layers."""
+        import torch
+
+        out: list[torch.Tensor | None] = [None] * len(texts)
+        order = np.argsort([len(t) for t in texts], kind="stable")
+        with torch.inference_mode():
+            for start in range(0, len(texts), batch_size):
+                idx = order[start:start + batch_size]
+                batch = self.tokenize([texts[i] for i in idx])
+                mask = batch["attention_mask"]
+                hidden = self.model(input_ids=batch["input_ids"], attention_mask=mask,
+                                    output_hidden_states=True).hidden_states[-1 - n_top]
+                for i, states, row in zip(idx, hidden, mask, strict=True):
+                    out[int(i)] = states[: int(row.sum())].clone()
+        return [t for t in out if t is not None]
 
 
 def mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

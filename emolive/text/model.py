@@ -1,4 +1,5 @@
-"""Emotion and sentiment heads on frozen sentence embeddings (current utterance + dialogue context)."""
+"""Emotion and sentiment heads on sentence embeddings (current utterance + dialogue context), and the
+valence/arousal branch that forks off the encoder below its last layer(s)."""
 
 from __future__ import annotations
 
@@ -68,19 +69,70 @@ def calibrated_probs(logits: torch.Tensor, temperature: float) -> np.ndarray:
     return torch.softmax(logits.double() / max(float(temperature), 1e-3), dim=-1).numpy()
 
 
+class VAHead(nn.Module):
+    """MLP from a sentence embedding to (valence, arousal) in [0, 1] (sigmoid outputs)."""
+
+    def __init__(self, embed_dim: int = 384, hidden: int = 128, dropout: float = 0.1) -> None:
+        super().__init__()
+        self.embed_dim, self.hidden = embed_dim, hidden
+        self.net = nn.Sequential(nn.Dropout(dropout), nn.Linear(embed_dim, hidden), nn.GELU(), nn.Dropout(dropout),
+                                 nn.Linear(hidden, 2))
+        self._dropout = dropout
+
+    def forward(self, embedding: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self.net(embedding))
+
+    def config(self) -> dict[str, Any]:
+        return {"embed_dim": self.embed_dim, "hidden": self.hidden, "dropout": float(self._dropout)}
+
+
+class VABranch(nn.Module):
+    """Valence/arousal from the encoder's states below its last ``len(layers)`` layers.
+
+    ``layers`` are this branch's own copies of those top layers (tuned on EmoBank), so the emotion and
+    sentiment path keeps its layers unchanged while both paths share every layer below the fork.
+    """
+
+    def __init__(self, layers: Sequence[nn.Module], head: VAHead) -> None:
+        super().__init__()
+        self.layers = nn.ModuleList(layers)
+        self.head = head
+
+    def forward(self, hidden: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """(valence, arousal) [B, 2] from the states [B, T, D] at the fork; ``mask`` [B, T] (1 = token,
+        0 = padding) may be omitted when no row is padded."""
+        additive = None
+        if mask is not None:
+            additive = (1.0 - mask[:, None, None, :].to(hidden.dtype)) * torch.finfo(hidden.dtype).min
+        for layer in self.layers:
+            hidden = layer(hidden, attention_mask=additive)
+            hidden = hidden[0] if isinstance(hidden, tuple) else hidden
+        if mask is None:
+            pooled = hidden.mean(dim=1)
+        else:
+            weights = mask.unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * weights).sum(1) / weights.sum(1).clamp_min(1e-9)
+        return self.head(nn.functional.normalize(pooled, dim=-1))
+
+
 class TunedTextModel(nn.Module):
     """Fine-tuned top encoder layers + heads (context-free), trained on the lower layers' cached states.
 
     ``layers`` are copies of the encoder's last ``len(layers)`` transformer layers; at inference they
     replace those layers inside the packaged encoder, so the full encoder then yields the tuned embedding.
+    ``va`` (optional) is the valence/arousal branch; it forks at the input of the last ``len(va.layers)``
+    layers.
     """
 
-    def __init__(self, layers: Sequence[nn.Module], head: TextHead) -> None:
+    def __init__(self, layers: Sequence[nn.Module], head: TextHead, va: VABranch | None = None) -> None:
         super().__init__()
         if head.context:
             raise ValueError("a fine-tuned text model takes no context features")
         self.layers = nn.ModuleList(layers)
         self.head = head
+        if va is not None and len(va.layers) > len(self.layers):
+            raise ValueError("the valence/arousal branch cannot fork below the tuned layers")
+        self.va = va
 
     def embed(self, hidden: torch.Tensor) -> torch.Tensor:
         """Sentence embedding from unpadded lower-layer states [B, T, D] (all rows the same length)."""
@@ -91,3 +143,8 @@ class TunedTextModel(nn.Module):
 
     def forward(self, hidden: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return self.head(self.embed(hidden))
+
+
+def rating_to_unit(rating: np.ndarray | float) -> np.ndarray:
+    """EmoBank's 1-5 rating scale mapped onto [0, 1]: (x - 1) / 4 (3, the scale's neutral, gives 0.5)."""
+    return (np.asarray(rating, dtype=np.float64) - 1.0) / 4.0

@@ -7,7 +7,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from emolive.contracts import EmotionEstimate
+from emolive.fusion.va import channel_va
 from emolive.labels import EMOTIONS
+
+CHANNELS: tuple[str, ...] = ("face", "voice", "text")  # order of HistoryView.channels
 
 
 @dataclass(frozen=True)
@@ -18,6 +21,8 @@ class HistoryView:
     emotion: np.ndarray  # (n, len(EMOTIONS))
     valence: np.ndarray  # (n,)
     arousal: np.ndarray  # (n,)
+    # (n, 3, 2): each channel's own (valence, arousal) in CHANNELS order, NaN where it said nothing
+    channels: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.t.size)
@@ -34,6 +39,7 @@ class EstimateHistory:
         self.max_seconds = max_seconds
         self._t = np.zeros(initial, np.float64)
         self._rows = np.zeros((initial, len(EMOTIONS) + 2), np.float32)  # emotions, valence, arousal
+        self._channels = np.full((initial, len(CHANNELS), 2), np.nan, np.float32)
         self._n = 0
 
     def __len__(self) -> int:
@@ -57,6 +63,11 @@ class EstimateHistory:
         self._rows[self._n, : len(EMOTIONS)] = estimate.emotion
         self._rows[self._n, -2] = estimate.valence
         self._rows[self._n, -1] = estimate.arousal
+        self._channels[self._n] = np.nan
+        for i, name in enumerate(CHANNELS):
+            va = channel_va(estimate.modality(name))
+            if va is not None:
+                self._channels[self._n, i] = va
         self._n += 1
         return True
 
@@ -67,10 +78,12 @@ class EstimateHistory:
             kept = self._n - first
             self._t[:kept] = self._t[first : self._n]
             self._rows[:kept] = self._rows[first : self._n]
+            self._channels[:kept] = self._channels[first : self._n]
             self._n = kept
             return
         self._t = np.concatenate([self._t, np.zeros_like(self._t)])
         self._rows = np.concatenate([self._rows, np.zeros_like(self._rows)])
+        self._channels = np.concatenate([self._channels, np.full_like(self._channels, np.nan)])
 
     def window(self, t0: float, t1: float) -> HistoryView:
         """Rows with ``t0 <= t <= t1``."""
@@ -78,7 +91,7 @@ class EstimateHistory:
         hi = int(np.searchsorted(self._t[: self._n], t1, side="right"))
         rows = self._rows[lo:hi]
         return HistoryView(self._t[lo:hi].copy(), rows[:, : len(EMOTIONS)].copy(), rows[:, -2].copy(),
-                           rows[:, -1].copy())
+                           rows[:, -1].copy(), self._channels[lo:hi].copy())
 
     def clear(self) -> None:
         self._n = 0

@@ -14,7 +14,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QSlider, QVBoxLayout, QWidget
 
-from emolive.gui.history import EstimateHistory, HistoryView
+from emolive.gui.history import CHANNELS, EstimateHistory, HistoryView
 from emolive.gui.style import AROUSAL_COLOR, EMOTION_COLORS, VALENCE_COLOR
 from emolive.labels import EMOTIONS
 
@@ -27,6 +27,8 @@ TRAIL_S = 6.0  # the circumplex trail covers this many seconds before the curren
 MAX_MARKERS = 20  # markers drawn at once (the newest in view)
 MARKER_COLOR = "#ffd54f"
 QUADRANTS = (("tense", 0.03, 0.97), ("excited", 0.97, 0.97), ("sad / tired", 0.03, 0.03), ("calm", 0.97, 0.03))
+# Each channel's own point on the circumplex (faint; emolive.fusion.va.channel_va), in history.CHANNELS order.
+CHANNEL_SYMBOLS: dict[str, str] = {"face": "s", "voice": "t", "text": "o"}
 
 
 class EmotionPlots(QWidget):
@@ -127,6 +129,18 @@ class EmotionPlots(QWidget):
         self.trail = pg.PlotDataItem(pen=pg.mkPen(255, 255, 255, 90, width=1.5))
         self.trail_points = pg.ScatterPlotItem(size=5, pen=None, brush=pg.mkBrush(255, 255, 255, 120))
         self.current_point = pg.ScatterPlotItem(size=16, pen=pg.mkPen("#ffffff", width=2))
+        self.channel_points: dict[str, pg.ScatterPlotItem] = {}
+        self.channel_labels: dict[str, pg.TextItem] = {}
+        for name in CHANNELS:
+            item = pg.ScatterPlotItem(size=11, symbol=CHANNEL_SYMBOLS[name], pen=pg.mkPen(255, 255, 255, 110),
+                                      brush=pg.mkBrush(255, 255, 255, 40))
+            item.setToolTip(f"{name} alone (faint); the filled circle is the fused estimate")
+            self.channel_points[name] = item
+            plot.addItem(item)
+            label = pg.TextItem(name, color=(255, 255, 255, 110), anchor=(-0.15, 0.5))
+            label.hide()
+            self.channel_labels[name] = label
+            plot.addItem(label)
         for item in (self.trail, self.trail_points, self.current_point):
             plot.addItem(item)
 
@@ -229,6 +243,13 @@ class EmotionPlots(QWidget):
         self.arousal_curve.setData(x, view.arousal)
 
     def _draw_circumplex(self, view: HistoryView) -> None:
+        last = view.channels[-1] if len(view) and view.channels is not None else np.full((len(CHANNELS), 2), np.nan)
+        for i, name in enumerate(CHANNELS):
+            shown = bool(np.isfinite(last[i]).all())
+            self.channel_points[name].setData(*(([last[i, 0]], [last[i, 1]]) if shown else ([], [])))
+            self.channel_labels[name].setVisible(shown)
+            if shown:
+                self.channel_labels[name].setPos(float(last[i, 0]), float(last[i, 1]))
         if not len(view):
             for item in (self.trail, self.trail_points, self.current_point):
                 item.setData([], [])

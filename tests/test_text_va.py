@@ -245,3 +245,24 @@ def test_shipped_text_model_gives_va_in_unit_range_in_the_same_pass() -> None:
     assert (out.valence, out.arousal) == pytest.approx(tuple(va[0]), abs=1e-5)
     emotion, _ = channel.predict_batch(texts)
     assert EMOTIONS[int(np.argmax(emotion[0]))] == "joy"
+
+
+def test_circumplex_draws_the_fused_point_and_each_present_channel(qtbot) -> None:  # noqa: ANN001
+    from emolive.gui.history import EstimateHistory
+    from emolive.gui.plots import EmotionPlots
+
+    plots = EmotionPlots(window_s=30)
+    qtbot.addWidget(plots)
+    history = EstimateHistory()
+    face = ModalityOutput("face", 1.0, True, emotion=onehot("anger"), quality=0.9)
+    history.append(EmotionEstimate(t=1.0, emotion=onehot("joy"), sentiment=(0.1, 0.2, 0.7), valence=0.8,
+                                   arousal=0.5, dominant="joy", confidence=0.6,
+                                   modalities=(face, text_out(0.9, 0.2, t=1.0))))
+    plots.refresh(history, 1.0)
+    assert [list(c) for c in plots.current_point.getData()] == [[pytest.approx(0.8)], [pytest.approx(0.5)]]
+    tx, ty = plots.channel_points["text"].getData()
+    assert list(tx) == pytest.approx([0.9]) and list(ty) == pytest.approx([0.2])
+    fx, fy = plots.channel_points["face"].getData()
+    assert (fx[0], fy[0]) == pytest.approx(valence_arousal(np.array(onehot("anger"))), abs=1e-6)
+    assert len(plots.channel_points["voice"].getData()[0]) == 0
+    assert plots.channel_labels["text"].isVisible() and not plots.channel_labels["voice"].isVisible()

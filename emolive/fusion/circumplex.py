@@ -1,11 +1,11 @@
 """How the shipped model derives valence, arousal and sentiment from emotion probabilities.
 
-No training data here carries valence/arousal, so each emotion class gets a fixed place on Russell's
-circumplex (valence, arousal in [0, 1]); the estimate is the probability-weighted mean of those places.
+Each emotion class gets a fixed place on Russell's circumplex (valence, arousal in [0, 1]); the place of a
+distribution is the probability-weighted mean of those places.
 The coordinates are this project's own placement following the quadrants of Russell (1980), "A circumplex
 model of affect", J. Pers. Soc. Psychol. 39(6): positive/negative valence on x, activation on y. They are a
-documented convention, not a measurement. Voice arousal (trained from RAVDESS intensity) and real V/A labels
-from fine-tuning replace them where available.
+documented convention, not a measurement. ``emolive.fusion.va`` decides where it is used: the text model's
+own V/A (trained on EmoBank ratings) and the voice's arousal (RAVDESS intensity) replace it for their shares.
 """
 
 from __future__ import annotations

@@ -266,3 +266,36 @@ def test_circumplex_draws_the_fused_point_and_each_present_channel(qtbot) -> Non
     assert (fx[0], fy[0]) == pytest.approx(valence_arousal(np.array(onehot("anger"))), abs=1e-6)
     assert len(plots.channel_points["voice"].getData()[0]) == 0
     assert plots.channel_labels["text"].isVisible() and not plots.channel_labels["voice"].isVisible()
+
+
+# --- the V/A trainer (tiny run from the shipped model) ----------------------------------------------
+
+
+@pytest.mark.slow
+def test_va_trainer_adds_a_loadable_branch_and_resumes(tmp_path: Path) -> None:
+    from training.text import main as train_text
+
+    words = [("What a lovely, happy day", 4.5, 3.6), ("I am furious and screaming", 1.5, 4.4),
+             ("The report is on the desk", 3.0, 2.4), ("She wept at the grave", 1.4, 3.0),
+             ("We won the final!", 4.6, 4.3), ("A quiet walk by the lake", 3.9, 1.9)]
+    lines = ["id,split,V,A,D,text"]
+    for i in range(4):
+        for j, (text, v, a) in enumerate(words):
+            lines.append(f'x{i}{j},{"dev" if i == 3 else "train"},{v},{a},3,"{text} {i}"')
+    csv_path = tmp_path / "eb.csv"
+    csv_path.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "model"
+    argv = ["--va-data", str(csv_path), "--init", "assets/text", "--out", str(out), "--head-epochs", "2",
+            "--epochs", "1", "--batch-size", "6", "--cache-dir", str(tmp_path / "cache")]
+    assert train_text(argv) == 0
+    config = json.loads((out / "config.json").read_text())
+    assert config["va"]["layers"] == 1 and set(config["va"]["dev"]) >= {"valence_ccc", "arousal_ccc", "n"}
+    assert config["va"]["dev"]["n"] == 6 and (out / "va_branch" / "last.pt").is_file()
+    assert list((tmp_path / "cache").glob("text_va_fork_*.pt"))  # the frozen states were cached
+    assert train_text(argv) == 0  # a second run resumes from the checkpoints instead of starting over
+
+    from emolive.text.channel import TextChannel
+
+    channel = TextChannel(out, threads=1)
+    va = channel.predict_va([w[0] for w in words])
+    assert channel.has_va and va.shape == (6, 2) and ((va >= 0) & (va <= 1)).all()

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset, TensorDataset
+from torch.utils.data import ConcatDataset, Dataset, TensorDataset
 
 from emolive.errors import EmoliveError
 from emolive.evaluation.va import va_report
@@ -61,6 +61,9 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     p.add_argument("--cache-dir", type=Path, default=Path("/tmp/emolive_text_cache"),
                    help="where the frozen lower layers' token states are cached")
     p.add_argument("--no-resume", action="store_true", help="ignore OUT/va_branch/last.pt")
+    p.add_argument("--weak-meld", type=Path, default=None,
+                   help="MELD train CSV: its emotion labels' circumplex places as extra, weak V/A targets (stage 2)")
+    p.add_argument("--weak-weight", type=float, default=0.3, help="weight of the weak targets' squared error")
     return p.parse_args(list(argv))
 
 
@@ -77,10 +80,12 @@ class PaddedBatches(Dataset):
     """Batches of fork states padded to the longest row: (states [B, T, D], mask [B, T], targets [B, 2]).
 
     Rows are shuffled, then sorted by length inside pools of 20 batches (little padding, varied batches).
+    Items also carry a flag [1] saying whether the targets are weak (``weak``).
     """
 
     def __init__(self, states: Sequence[torch.Tensor], targets: np.ndarray, batch_size: int, seed: int = 0,
-                 shuffle: bool = True) -> None:
+                 shuffle: bool = True, weak: bool = False) -> None:
+        self.weak = torch.tensor([weak])
         order = list(range(len(states)))
         rng = random.Random(seed)
         if shuffle:
@@ -107,7 +112,7 @@ class PaddedBatches(Dataset):
         for k, r in enumerate(rows):
             x[k, :r.shape[0]] = r.float()
             mask[k, :r.shape[0]] = 1.0
-        return x, mask, self.targets[idx]
+        return x, mask, self.targets[idx], self.weak
 
 
 def fork_states(channel, model_dir: Path, texts: Sequence[str], n_branch: int, cache_dir: Path
@@ -137,7 +142,7 @@ def predict(branch: VABranch, dataset: PaddedBatches, n: int) -> np.ndarray:
     branch.eval()
     with torch.no_grad():
         for i in range(len(dataset)):
-            x, mask, _ = dataset[i]
+            x, mask, *_ = dataset[i]
             out[dataset.items[i]] = branch(x, mask).numpy()
     return out
 
@@ -157,13 +162,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     channel = TextChannel(args.init, threads=args.threads)
     states = fork_states(channel, args.init, [r.text for r in train + dev], args.va_layers, args.cache_dir)
+    weak_set = None
+    if args.weak_meld is not None:  # computed (and cached) while the encoder is loaded
+        weak_set = _weak_meld(args, lambda texts: fork_states(channel, args.init, texts, args.va_layers,
+                                                              args.cache_dir))
     s_tr, s_dev = states[:len(train)], states[len(train):]
     encoder_layers = channel.encoder.model.encoder.layer
     tuned = list(encoder_layers[len(encoder_layers) - n_tuned:])
     model = TunedTextModel(tuned, channel.head)
     branch = VABranch([copy.deepcopy(layer) for layer in tuned[n_tuned - args.va_layers:]],
                       VAHead(int(base["head"]["embed_dim"]), args.va_hidden, args.dropout))
-    del channel
     dev_set = PaddedBatches(s_dev, y_dev, 128, shuffle=False)
     out_branch = args.out / "va_branch"
 
@@ -199,11 +207,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     cfg = FitConfig(epochs=args.epochs, batch_size=1, lr=args.lr, weight_decay=args.weight_decay, schedule="onecycle",
                     patience=args.patience, monitor="score", class_weights=False, seed=args.seed,
                     threads=args.threads, device="cpu", time_budget_s=args.time_budget)
-    train_set = PaddedBatches(s_tr, y_tr, args.batch_size, seed=args.seed)
+    train_set: Dataset = PaddedBatches(s_tr, y_tr, args.batch_size, seed=args.seed)
+    if weak_set is not None:
+        train_set = ConcatDataset([train_set, weak_set])
 
     def loss_fn(net: torch.nn.Module, batch: Any, device: torch.device) -> torch.Tensor:
-        x, mask, y = (b.to(device) for b in batch)
-        return ccc_loss(net(x, mask), y, args.mse_weight)
+        x, mask, y, weak = (b.to(device) for b in batch)
+        pred = net(x, mask)
+        if bool(weak.item()):
+            return args.weak_weight * ((pred - y) ** 2).mean(0).sum()
+        return ccc_loss(pred, y, args.mse_weight)
 
     va_config = {"layers": args.va_layers, "head": branch.head.config()}
     stage1_state = copy.deepcopy(branch.state_dict())
@@ -234,6 +247,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+def _weak_meld(args: argparse.Namespace, states_of) -> PaddedBatches:
+    """MELD train utterances with their emotion label's circumplex place as (weak) V/A targets."""
+    from emolive.fusion.circumplex import AROUSAL, VALENCE
+    from emolive.text.data import load_meld_csv
+
+    rows = [r for r in load_meld_csv(args.weak_meld) if r.text]
+    targets = np.stack([VALENCE[[r.emotion for r in rows]], AROUSAL[[r.emotion for r in rows]]], 1)
+    return PaddedBatches(states_of([r.text for r in rows]), targets, args.batch_size, seed=args.seed + 1, weak=True)
+
+
 def _targets(rows: Sequence[RatedText]) -> np.ndarray:
     return rating_to_unit(np.array([[r.valence, r.arousal] for r in rows])).astype(np.float32)
 
@@ -246,6 +269,6 @@ def _embeddings(branch: VABranch, states: Sequence[torch.Tensor]) -> torch.Tenso
     holder.eval()
     with torch.no_grad():
         for i in range(len(data)):
-            x, mask, _ = data[i]
+            x, mask, *_ = data[i]
             out[data.items[i]] = holder(x, mask)
     return out

@@ -69,10 +69,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from emolive.errors import ModelError
     from emolive.text.channel import TextChannel
-    from emolive.text.data import load_va_csv
+    from emolive.text.data import DataError, load_va_csv
     from emolive.text.model import rating_to_unit
 
-    rows = load_va_csv(args.data, split=args.split)
+    every = load_va_csv(args.data, split=args.split)
+    rows = [r for r in every if r.text]
+    if len(rows) < len(every):
+        log.warning("%d row(s) with empty text left out", len(every) - len(rows))
+    if len(rows) < 2:
+        raise DataError(f"{args.data}: fewer than 2 rows with text, nothing to correlate")
     channel = TextChannel(args.model, threads=args.threads)
     if not channel.has_va:
         raise ModelError(f"the text model in {channel.model_dir} has no valence/arousal head")

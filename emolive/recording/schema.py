@@ -15,7 +15,7 @@ from emolive.contracts import EmotionEstimate
 from emolive.errors import EmoliveError
 from emolive.labels import EMOTIONS, SENTIMENTS
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 MODALITIES: tuple[str, ...] = ("face", "voice", "text")
 PROB_DIGITS = 6  # probabilities, valence, arousal, quality, weights
 TIME_DIGITS = 4  # seconds on the session clock (0.1 ms)
@@ -38,12 +38,19 @@ def modality_columns(modality: str) -> list[str]:
 BOX_COLUMNS: tuple[str, ...] = ("box_x", "box_y", "box_w", "box_h")
 
 
-def header() -> list[str]:
-    """Column names of schema version ``SCHEMA_VERSION``, in file order."""
+# Columns added after version 1, in file order (each version appends at the end).
+ADDED_COLUMNS: dict[int, tuple[str, ...]] = {2: ("agreement",)}
+
+
+def header(version: int = SCHEMA_VERSION) -> list[str]:
+    """Column names of schema ``version`` (default the current one), in file order."""
     columns = ["t", *emotion_columns(), *sentiment_columns(), "valence", "arousal", "dominant", "confidence"]
     for modality in MODALITIES:
         columns += modality_columns(modality)
-    return [*columns, *BOX_COLUMNS, "transcript", "latency_ms", "degraded", "marker"]
+    columns = [*columns, *BOX_COLUMNS, "transcript", "latency_ms", "degraded", "marker"]
+    for v in range(2, version + 1):
+        columns += ADDED_COLUMNS[v]
+    return columns
 
 
 TEXT_COLUMNS: frozenset[str] = frozenset(
@@ -90,6 +97,7 @@ def row(estimate: EmotionEstimate, marker: str = "") -> list[Cell]:
         cells += ["", "", "", ""]
     total = dict(estimate.latency_ms).get("total")
     cells += [_one_line(estimate.transcript), _num(total, 2), _one_line(estimate.degraded), _one_line(marker)]
+    cells += [_num(estimate.agreement)]
     return cells
 
 
@@ -97,14 +105,15 @@ def marker_row(t: float, label: str) -> list[Cell]:
     """A marker row: time and label, every estimate column empty."""
     cells: list[Cell] = [""] * len(header())
     cells[0] = _num(t, TIME_DIGITS)
-    cells[-1] = _one_line(label)
+    cells[header().index("marker")] = _one_line(label)
     return cells
 
 
 def version_of(columns: Sequence[str]) -> int:
     """The schema version a CSV header belongs to; EmoliveError for an unknown header."""
-    if list(columns) == header():
-        return SCHEMA_VERSION
+    for version in range(SCHEMA_VERSION, 0, -1):
+        if list(columns) == header(version):
+            return version
     missing = [c for c in header() if c not in columns]
     raise EmoliveError(f"not an emolive estimates CSV (schema {SCHEMA_VERSION}): "
                        f"{len(missing)} expected columns missing, e.g. {missing[:3]}")

@@ -1,4 +1,4 @@
-"""Evaluate one channel (face, voice, text), the transcriber (asr) or the fusion on labelled data."""
+"""Evaluate one channel (face, voice, text), the transcriber (asr), the fusion, or a labelled A/V clip."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ KINDS: dict[str, str] = {
     "text": "emolive.evaluation.text",
     "asr": "emolive.evaluation.asr",
     "fusion": "emolive.evaluation.fusion",
+    "clip": "emolive.evaluation.clip",
 }
 
 

@@ -68,17 +68,17 @@ class TrustPolicy:
         if output.modality == "text" and age > self.text_max_age_s:
             return 0.0
         freshness = math.exp(-age / tau)
-        relevance = self.relevance(output.modality, output.emotion) if self.text_emotional_gate else 1.0
+        relevance = self.relevance(output.modality, output.emotion)
         return float(np.clip(output.quality, 0.0, 1.0) * freshness * self.certainty(output.emotion) * relevance)
 
-    @staticmethod
-    def relevance(modality: str, emotion) -> float:
+    def relevance(self, modality: str, emotion) -> float:
         """How much a reading can say about the emotion: for words, how emotional they are (1 - p(neutral)).
 
         A face or a voice that looks or sounds neutral is evidence of a neutral person (1.0); words that
         carry no emotion are not, so the text channel's "neutral" hardly votes while "anger" still does.
+        Always 1.0 with ``text_emotional_gate`` off.
         """
-        if modality != "text":
+        if modality != "text" or not self.text_emotional_gate:
             return 1.0
         p = np.clip(np.asarray(emotion, dtype=np.float64), 0.0, None)
         total = float(p.sum())

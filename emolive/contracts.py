@@ -118,6 +118,7 @@ class EmotionEstimate:
     latency_ms: tuple[tuple[str, float], ...] = ()  # (stage, ms), includes "total"
     transcript: str = ""  # text committed during this step
     degraded: str = ""  # what the worker switched off to keep the budget, if anything
+    agreement: float | None = None  # how much the trusted channels agree, 0-1; None with fewer than two
 
     def modality(self, name: str) -> ModalityOutput | None:
         return next((m for m in self.modalities if m.modality == name), None)

@@ -153,7 +153,7 @@ class InferenceWorker:
             modalities=tuple(m for m in self._last.values() if m is not None), weights=fused.weights,
             staleness=fused.staleness, faces=self._faces,
             latency_ms=tuple((k, round(v, 3)) for k, v in latency.items()), transcript=new_text,
-            degraded=self.governor.describe(),
+            degraded=self.governor.describe(), agreement=fused.agreement,
         )
 
     def _schedule(self, step: int, level: int) -> tuple[bool, bool, bool]:

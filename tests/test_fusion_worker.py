@@ -367,3 +367,60 @@ def test_crossmodal_fusion_handles_missing_modalities_and_loads_from_a_folder(tm
     assert fuser.fuse({}, 2.0).dominant == UNCERTAIN
     with pytest.raises(Exception, match="fine-tuned model folder"):
         make_fuser("crossmodal", None, 0.5)
+
+
+def test_neutral_words_do_not_outvote_face_and_voice():
+    """Face joy + voice joy + words without emotion (text neutral) -> joy, the words hardly weighted."""
+    outputs = {"face": output("face", "joy", quality=0.7), "voice": output("voice", "joy", quality=0.7),
+               "text": ModalityOutput("text", 0.0, True, emotion=probs("neutral", 0.95), quality=1.0)}
+    result = Fuser(smoothing_s=0).fuse(outputs, 0.0)
+    assert result.dominant == "joy"
+    assert dict(result.weights)["text"] < 0.1
+    # the same words without the gate took a real share: the rule, not the inputs, makes the difference
+    ungated = Fuser(smoothing_s=0, policy=TrustPolicy(text_emotional_gate=False)).fuse(outputs, 0.0)
+    assert dict(ungated.weights)["text"] > 0.3
+
+
+def test_face_and_voice_disagreeing_are_not_tipped_to_neutral_by_words():
+    outputs = {"face": output("face", "joy"), "voice": output("voice", "anger"),
+               "text": ModalityOutput("text", 0.0, True, emotion=probs("neutral", 0.95), quality=1.0)}
+    assert Fuser(smoothing_s=0).fuse(outputs, 0.0).dominant in ("joy", "anger")
+    ungated = Fuser(smoothing_s=0, policy=TrustPolicy(text_emotional_gate=False)).fuse(outputs, 0.0)
+    assert ungated.dominant == "neutral"  # the failure the gate removes
+
+
+def test_emotional_words_still_count():
+    alone = Fuser(smoothing_s=0).fuse({"text": output("text", "anger")}, 0.0)
+    assert alone.dominant == "anger" and alone.confidence > 0
+    policy = TrustPolicy()
+    assert policy.trust(output("text", "anger"), 0.0) > 3 * policy.trust(output("text", "neutral"), 0.0)
+    # an emotional sentence tips a face that is unsure between two classes
+    face = ModalityOutput("face", 0.0, True, quality=0.9,
+                          emotion=tuple(0.4 if e in ("joy", "surprise") else 0.04 for e in EMOTIONS))
+    assert Fuser(smoothing_s=0).fuse({"face": face, "text": output("text", "surprise")}, 0.0).dominant == "surprise"
+
+
+def test_agreement_of_agreeing_and_disagreeing_channels():
+    fuser = Fuser(smoothing_s=0)
+    same = fuser.fuse({m: output(m, "anger") for m in ("face", "voice", "text")}, 0.0)
+    fuser.reset()
+    split = fuser.fuse({"face": output("face", "joy", quality=0.9), "voice": output("voice", "sadness")}, 0.0)
+    assert same.agreement == pytest.approx(1.0)
+    assert split.agreement is not None and split.agreement < 0.6
+    # one trusted channel (the words are neutral, so hardly trusted): nothing to agree with
+    fuser.reset()
+    single = fuser.fuse({"face": output("face", "joy"),
+                         "text": ModalityOutput("text", 0.0, True, emotion=probs("neutral", 0.95), quality=1.0)},
+                        0.0)
+    assert single.agreement is None
+    fuser.reset()
+    assert fuser.fuse({"face": None, "voice": None, "text": None}, 0.0).agreement is None
+
+
+def test_agreement_function_bounds():
+    from emolive.fusion.late import agreement
+
+    one_hot = np.eye(len(EMOTIONS))
+    assert agreement(one_hot[[0, 0]], np.array([0.5, 0.5])) == pytest.approx(1.0)
+    assert agreement(one_hot[[0, 1]], np.array([0.5, 0.5])) == pytest.approx(0.0)
+    assert agreement(one_hot[[0, 1]], np.array([0.95, 0.05])) is None  # the second is not trusted

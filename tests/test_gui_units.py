@@ -11,7 +11,7 @@ import pytest
 from emolive.config import AppConfig
 from emolive.contracts import EmotionEstimate, ModalityOutput, TranscriptSegment
 from emolive.gui.history import EstimateHistory
-from emolive.gui.overlay import indicator, indicators, label_text
+from emolive.gui.overlay import agreement_chip, indicator, indicators, label_text
 from emolive.gui.status import format_status
 from emolive.gui.transcript import TranscriptModel
 from emolive.labels import EMOTIONS, SENTIMENTS
@@ -62,6 +62,12 @@ def test_label_names_the_dominant_emotion_and_its_probability() -> None:
     assert label_text(est(0.0, "anger", 0.82)) == "anger 82%"
     assert label_text(est(0.0, "joy", 0.5), emoji="X") == "X joy 50%"
     assert label_text(est(0.0, "uncertain")).startswith("uncertain (")
+
+
+def test_agreement_chip_says_when_channels_tell_different_stories() -> None:
+    assert agreement_chip(est(0.0, agreement=0.9)) == ("channels agree 0.90", "trusted")
+    assert agreement_chip(est(0.0, agreement=0.2)) == ("channels disagree 0.20", "weak")
+    assert agreement_chip(est(0.0)) is None and agreement_chip(None) is None
 
 
 def test_transcript_partial_is_replaced_and_committed_lines_get_a_sentiment() -> None:

@@ -15,7 +15,8 @@ from emolive.recording import schema
 def test_header_order_and_uniqueness():
     columns = schema.header()
     assert len(columns) == len(set(columns))
-    assert columns[0] == "t" and "marker" in columns
+    assert columns[0] == "t" and columns[-1] == "text_arousal" and "agreement" in columns
+    assert schema.header(1)[-1] == "marker" and columns[: len(schema.header(1))] == schema.header(1)
     assert columns[1:8] == [f"emo_{e}" for e in EMOTIONS]
     assert columns[8:11] == [f"sent_{s}" for s in SENTIMENTS]
     for modality in ("face", "voice", "text"):
@@ -25,6 +26,7 @@ def test_header_order_and_uniqueness():
                  "transcript", "latency_ms", "degraded"):
         assert name in columns
     assert schema.version_of(columns) == schema.SCHEMA_VERSION == 2
+    assert schema.version_of(schema.header(1)) == 1  # version 1 files still read
 
 
 def test_row_matches_header_and_values():
@@ -38,6 +40,15 @@ def test_row_matches_header_and_values():
     assert (cells["box_x"], cells["box_y"], cells["box_w"], cells["box_h"]) == (10, 20, 30, 40)
     assert cells["transcript"] == 'hello, "world"'  # one physical line
     assert cells["latency_ms"] == 20.5 and cells["marker"] == ""
+    assert cells["agreement"] == ""  # fewer than two trusted channels
+
+
+def test_agreement_column_is_written():
+    import dataclasses
+
+    estimate = dataclasses.replace(make_estimate(0.0), agreement=0.4242424)
+    cells = dict(zip(schema.header(), schema.row(estimate), strict=True))
+    assert cells["agreement"] == 0.424242
 
 
 def test_row_without_face_leaves_box_empty():
@@ -56,9 +67,9 @@ def test_row_rejects_wrong_label_count():
 def test_marker_row_is_empty_but_time_and_label():
     cells = schema.marker_row(2.5, "laugh\nout loud")
     assert len(cells) == len(schema.header())
-    assert cells[0] == 2.5 and cells[schema.header().index("marker")] == "laugh out loud"
-    marker = schema.header().index("marker")
-    assert all(c == "" for i, c in enumerate(cells) if i not in (0, marker))
+    m = schema.header().index("marker")
+    assert cells[0] == 2.5 and cells[m] == "laugh out loud"
+    assert all(c == "" for i, c in enumerate(cells) if i not in (0, m))
 
 
 def test_read_csv_round_trip_and_truncated_last_line(tmp_path):

@@ -116,11 +116,12 @@ def test_eval_fusion_prints_single_fused_and_leave_one_out_rows(monkeypatch, cap
     monkeypatch.setattr(composite, "voice_pool", pool(1.5))
     monkeypatch.setattr(composite, "text_pool", pool(1.0))
     code = cli_main(["eval", "fusion", "--face", "f", "--voice", "v", "--voice-model", "fold", "--text", "t.csv",
-                     "--n", "2000", "--json"])
+                     "--n", "2000", "--text-mode", "matched", "--json"])
     rows = json.loads(capsys.readouterr().out)
     assert code == 0 and str(seen_models["v"]) == "fold"
     channels = ("face", "voice", "text")
-    names = {f"{m} only" for m in channels} | {"fused"} | {f"fused without {m}" for m in channels}
+    names = ({f"{m} only" for m in channels} | {"fused", "fused, words not gated"}
+             | {f"fused without {m}" for m in channels})
     assert set(rows) == names
     best_single = max(rows[f"{m} only"]["macro_f1"] for m in ("face", "voice", "text"))
     assert rows["fused"]["macro_f1"] > best_single  # independent channels that agree on the label add up

@@ -6,8 +6,11 @@ With ``--arch crossmodal`` it trains the cross-modal transformer on MELD-format 
 (see training.crossmodal).
 
 Each channel scores its own labelled pool once (cached); pools are split by speaker/dialogue/image into a
-fitting half and a held-out half; composites with the same label are drawn from each half (see
-emolive.evaluation.composite). The voice pool must hold speakers the voice model did not train on.
+training half and a held-out half (the half `emolive eval fusion` scores); the training half is split the
+same way again into a fitting part and a validation part. Composites (realistic words by default, see
+emolive.evaluation.composite) are fitted on the first, the best epoch is chosen on the second, and the
+held-out half is only scored, before (equal weights) and after. The voice pool must hold speakers the
+voice model did not train on.
 """
 
 from __future__ import annotations
@@ -52,6 +55,10 @@ def parser() -> argparse.ArgumentParser:
                    help="initial modality weights (normalised to sum 1; default equal)")
     p.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "emolive" / "pools")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--text-mode", choices=("realistic", "matched"), default="realistic",
+                   help="words of the composites (see emolive eval fusion --help)")
+    p.add_argument("--emotional-share", type=float, default=0.25)
+    p.add_argument("--none-share", type=float, default=0.15)
     p.add_argument("--no-resume", action="store_true")
     return p
 
@@ -81,17 +88,30 @@ def main(argv: list[str]) -> int:
 
         return crossmodal_main(rest)
     args = parser().parse_args(argv)
+    from emolive.evaluation.composite import own_words_for
+    from emolive.evaluation.fusion import realistic_shares
+
+    shares = realistic_shares(args.emotional_share, args.none_share)
+    if shares is None:
+        raise EmoliveError("--emotional-share and --none-share must be in [0, 1] and sum to at most 1")
     pools = load_pools(args)
-    fit_half = {m: p.split(0.5, args.seed)[0] for m, p in pools.items()}
-    held_half = {m: p.split(0.5, args.seed)[1] for m, p in pools.items()}
-    x, trust, y = draw(fit_half, args.n, seed=args.seed, drop=args.drop)
-    vx, vtrust, vy = draw(held_half, max(2000, args.n // 4), seed=args.seed + 1, drop=0.0)
+    own = own_words_for(pools, args.text_model, args.cache) if args.text_mode == "realistic" else None
+    # the held-out half is the one `emolive eval fusion` scores (its split seed is 0)
+    train_half = {m: p.split(0.5, 0)[0] for m, p in pools.items()}
+    held_half = {m: p.split(0.5, 0)[1] for m, p in pools.items()}
+    fit_part = {m: p.split(0.5, args.seed + 1)[0] for m, p in train_half.items()}
+    val_part = {m: p.split(0.5, args.seed + 1)[1] for m, p in train_half.items()}
+    kw = {"text": args.text_mode, "own_words": own, "shares": shares}
+    x, trust, y = draw(fit_part, args.n, seed=args.seed, drop=args.drop, **kw)
+    vx, vtrust, vy = draw(val_part, max(2000, args.n // 4), seed=args.seed + 1, **kw)
+    hx, htrust, hy = draw(held_half, 5000, seed=1, **kw)
     train_set = TensorDataset(torch.from_numpy(x).float(), torch.from_numpy(trust).float(), torch.from_numpy(y))
     model = LateFusion()
     if args.init_weights:
         init = torch.tensor(args.init_weights, dtype=torch.float32).clamp_min(1e-3)
         model.weight_logits.data = torch.log(init / init.sum())
-    before = classification_report(vy, fused_predictions(model, vx, vtrust), EMOTIONS)
+    before = classification_report(hy, fused_predictions(model, hx, htrust), EMOTIONS)
+    val_before = classification_report(vy, fused_predictions(model, vx, vtrust), EMOTIONS)
 
     def loss_fn(net, batch, device):
         lp, tr, target = (b.to(device) for b in batch)
@@ -104,11 +124,22 @@ def main(argv: list[str]) -> int:
     cfg = FitConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, weight_decay=0.0, schedule="cosine",
                     patience=5, monitor="macro_f1", class_weights=False, seed=args.seed, threads=1)
     config = {"kind": "late_fusion", "modalities": list(MODALITIES), "labels": list(EMOTIONS),
+              "text_mode": args.text_mode, "shares": shares if args.text_mode == "realistic" else None,
               "data": {m: str(getattr(args, m)) for m in MODALITIES if getattr(args, m) is not None}}
     best = fit(model, train_set, loss_fn, evaluate, cfg, args.out, config, resume=not args.no_resume)
-    weights = dict(zip(MODALITIES, model.modality_weights().detach().numpy().round(4).tolist(), strict=True))
-    print(json.dumps({"held_out_macro_f1_before": round(before["macro_f1"], 4),
-                      "held_out_macro_f1_after": round(best.get("macro_f1", 0.0), 4),
-                      "held_out_accuracy_after": round(best.get("accuracy", 0.0), 4),
-                      "modality_weights_last_epoch": weights}))
+    from emolive.fusion.fuser import Fuser
+
+    shipped = Fuser.from_dir(args.out).model  # the best epoch, as exported
+    after = classification_report(hy, fused_predictions(shipped, hx, htrust), EMOTIONS)
+    weights = dict(zip(MODALITIES, shipped.modality_weights().detach().numpy().round(4).tolist(), strict=True))
+    print(json.dumps({"text_mode": args.text_mode,
+                      "validation_macro_f1_equal_weights": round(val_before["macro_f1"], 4),
+                      "validation_macro_f1_best": round(best.get("macro_f1", 0.0), 4),
+                      "held_out_macro_f1_equal_weights": round(before["macro_f1"], 4),
+                      "held_out_macro_f1_learned": round(after["macro_f1"], 4),
+                      "held_out_accuracy_equal_weights": round(before["accuracy"], 4),
+                      "held_out_accuracy_learned": round(after["accuracy"], 4),
+                      "modality_weights": weights,
+                      "class_bias": dict(zip(EMOTIONS, shipped.class_bias.detach().numpy().round(3).tolist(),
+                                             strict=True))}))
     return 0

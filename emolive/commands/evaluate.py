@@ -1,5 +1,5 @@
-"""Evaluate one channel (face, voice, text), the words' valence/arousal (va), the transcriber (asr) or the fusion
-on labelled data."""
+"""Evaluate one channel (face, voice, text), the words' valence/arousal (va), the transcriber (asr), the fusion,
+or a labelled A/V clip (clip) on labelled data."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ KINDS: dict[str, str] = {
     "va": "emolive.evaluation.va",
     "asr": "emolive.evaluation.asr",
     "fusion": "emolive.evaluation.fusion",
+    "clip": "emolive.evaluation.clip",
 }
 
 

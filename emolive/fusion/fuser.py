@@ -18,7 +18,7 @@ import torch
 from emolive.contracts import ModalityOutput
 from emolive.errors import ModelError
 from emolive.fusion.circumplex import sentiment_from_emotion
-from emolive.fusion.late import MODALITIES, LateFusion, TrustPolicy
+from emolive.fusion.late import MODALITIES, LateFusion, TrustPolicy, agreement
 from emolive.fusion.smoothing import ExponentialSmoother
 from emolive.fusion.va import fuse_va
 from emolive.labels import EMOTIONS, SENTIMENTS
@@ -39,6 +39,7 @@ class FusedOutput:
     confidence: float
     weights: tuple[tuple[str, float], ...]
     staleness: tuple[tuple[str, float], ...]
+    agreement: float | None = None  # how much the trusted channels agree (late.agreement); None below two
 
 
 def _floats(values: np.ndarray) -> tuple[float, ...]:
@@ -86,6 +87,7 @@ class Fuser:
         if trust.sum() < self.min_trust:
             return self._uncertain(now, staleness)
         emotion, sentiment, valence, arousal, share = self._combine(outputs, trust, now)
+        agree = self._agreement(outputs, share)
         coverage = min(1.0, float(trust.sum()) / 0.3)
         emotion = self._emotion.update(now, emotion)
         sentiment = self._sentiment.update(now, sentiment)
@@ -93,7 +95,16 @@ class Fuser:
         top = int(np.argmax(emotion))
         return FusedOutput(_floats(emotion), _floats(sentiment), float(va[0]), float(va[1]), EMOTIONS[top],
                            float(emotion[top] * coverage), tuple(zip(MODALITIES, share.tolist(), strict=True)),
-                           staleness)
+                           staleness, agree)
+
+    @staticmethod
+    def _agreement(outputs: dict[str, ModalityOutput | None], share: np.ndarray) -> float | None:
+        present = [i for i, m in enumerate(MODALITIES)
+                   if share[i] > 0 and outputs.get(m) is not None and outputs[m].emotion is not None]
+        if len(present) < 2:
+            return None
+        probs = np.stack([np.asarray(outputs[MODALITIES[i]].emotion, dtype=np.float64) for i in present])
+        return agreement(probs, np.asarray(share, dtype=np.float64)[present] / float(np.sum(share)))
 
     def _uncertain(self, now: float, staleness: tuple) -> FusedOutput:
         emotion = self._emotion.update(now, np.full(len(EMOTIONS), 1.0 / len(EMOTIONS)))

@@ -4,6 +4,12 @@ Learnable parameters (trained on frozen per-modality models by ``python -m train
 3 modality weights (a softmax, so non-negative and summing to 1) and 7 per-class biases.
 At run time each modality's weight is further scaled by how far it can be trusted right now
 (see ``trust``), so a missing or stale modality simply drops out without retraining.
+
+Words are read as they deserve: most of what people say carries no emotion, and a text model that finds
+none answers "neutral". That is absence of evidence, not evidence of a neutral person, so the text
+channel's trust is scaled by how emotional its reading is (``1 - p(neutral)``, see ``TrustPolicy.relevance``):
+a neutral sentence barely votes while an emotional one counts in full. ``agreement`` says how far the
+trusted channels tell the same story.
 """
 
 from __future__ import annotations
@@ -20,6 +26,8 @@ from emolive.labels import EMOTIONS
 
 MODALITIES: tuple[str, ...] = ("face", "voice", "text")
 EPS = 1e-6
+NEUTRAL = EMOTIONS.index("neutral")
+AGREEMENT_MIN_SHARE = 0.1  # a channel with a smaller share of the fusion weight does not count as trusted
 
 
 class LateFusion(nn.Module):
@@ -50,6 +58,7 @@ class TrustPolicy:
     voice_tau_s: float = 1.0
     text_tau_s: float = 10.0
     text_max_age_s: float = 20.0
+    text_emotional_gate: bool = True  # scale the text channel's trust by 1 - p(neutral)
 
     def trust(self, output: ModalityOutput | None, now: float) -> float:
         if output is None or not output.present or output.emotion is None:
@@ -59,7 +68,21 @@ class TrustPolicy:
         if output.modality == "text" and age > self.text_max_age_s:
             return 0.0
         freshness = math.exp(-age / tau)
-        return float(np.clip(output.quality, 0.0, 1.0) * freshness * self.certainty(output.emotion))
+        relevance = self.relevance(output.modality, output.emotion)
+        return float(np.clip(output.quality, 0.0, 1.0) * freshness * self.certainty(output.emotion) * relevance)
+
+    def relevance(self, modality: str, emotion) -> float:
+        """How much a reading can say about the emotion: for words, how emotional they are (1 - p(neutral)).
+
+        A face or a voice that looks or sounds neutral is evidence of a neutral person (1.0); words that
+        carry no emotion are not, so the text channel's "neutral" hardly votes while "anger" still does.
+        Always 1.0 with ``text_emotional_gate`` off.
+        """
+        if modality != "text" or not self.text_emotional_gate:
+            return 1.0
+        p = np.clip(np.asarray(emotion, dtype=np.float64), 0.0, None)
+        total = float(p.sum())
+        return float(1.0 - p[NEUTRAL] / total) if total > 0 else 0.0
 
     @staticmethod
     def certainty(emotion) -> float:
@@ -68,3 +91,31 @@ class TrustPolicy:
         p = p / p.sum()
         entropy = float(-(p * np.log(p)).sum() / math.log(len(p)))
         return 0.5 + 0.5 * (1.0 - entropy)
+
+
+def agreement(probs: np.ndarray, share: np.ndarray, min_share: float = AGREEMENT_MIN_SHARE) -> float | None:
+    """How much the trusted channels agree, in [0, 1]; None when fewer than two are trusted.
+
+    ``probs`` [M, C] are the channels' emotion distributions, ``share`` [M] their fusion weights (any scale).
+    Channels holding at least ``min_share`` of the weight count; the value is the weight-averaged overlap
+    sum_c min(p_i(c), p_j(c)) (1 - total variation distance) over their pairs: the probability mass two
+    readings share, 1 when identical, 0 when each channel is sure of a different class.
+    """
+    share = np.asarray(share, dtype=np.float64)
+    total = share.sum()
+    if total <= 0:
+        return None
+    share = share / total
+    trusted = np.flatnonzero(share >= min_share)
+    if len(trusted) < 2:
+        return None
+    p = np.clip(np.asarray(probs, dtype=np.float64)[trusted], 0.0, None)
+    p = p / np.clip(p.sum(axis=1, keepdims=True), EPS, None)
+    w = share[trusted]
+    num = den = 0.0
+    for a in range(len(trusted)):
+        for b in range(a + 1, len(trusted)):
+            pair = w[a] * w[b]
+            num += pair * float(np.minimum(p[a], p[b]).sum())
+            den += pair
+    return float(np.clip(num / den, 0.0, 1.0))

@@ -13,6 +13,7 @@ TRUSTED_QUALITY = 0.5  # quality at or above which a present modality counts as 
 # what was said counts for longer (the pipeline's text_max_age_s defaults to 20 s).
 STALE_AFTER_S: dict[str, float] = {"face": 1.0, "voice": 3.0, "text": 20.0}
 ESTIMATE_STALE_S = 2.0  # an estimate this much older than the shown frame is drawn dimmed
+AGREE_AT = 0.5  # channels whose readings share at least this much probability mass are shown as agreeing
 
 
 @dataclass
@@ -66,3 +67,16 @@ def label_text(estimate: EmotionEstimate, emoji: str = "") -> str:
         return f"{prefix}{estimate.dominant} {estimate.emotion[EMOTIONS.index(estimate.dominant)] * 100:.0f}%"
     best = max(range(len(estimate.emotion)), key=lambda i: estimate.emotion[i])
     return f"{prefix}{estimate.dominant} ({EMOTIONS[best]} {estimate.emotion[best] * 100:.0f}%)"
+
+
+def agreement_chip(estimate: EmotionEstimate | None) -> tuple[str, str] | None:
+    """(text, state) of the chip that says whether face, voice and words tell the same story.
+
+    ``("channels agree 0.82", "trusted")`` or ``("channels disagree 0.21", "weak")``; None when fewer
+    than two channels are trusted (``estimate.agreement`` is None).
+    """
+    if estimate is None or estimate.agreement is None:
+        return None
+    if estimate.agreement >= AGREE_AT:
+        return f"channels agree {estimate.agreement:.2f}", "trusted"
+    return f"channels disagree {estimate.agreement:.2f}", "weak"

@@ -10,7 +10,7 @@ from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from emolive.contracts import EmotionEstimate, VideoFrame
-from emolive.gui.overlay import ESTIMATE_STALE_S, OverlayOptions, indicators, label_text
+from emolive.gui.overlay import ESTIMATE_STALE_S, OverlayOptions, agreement_chip, indicators, label_text
 from emolive.gui.style import EMOTION_COLORS, EMOTION_EMOJI, INDICATOR_COLORS
 
 log = logging.getLogger(__name__)
@@ -196,14 +196,17 @@ class VideoView(QWidget):
         painter.setFont(font)
         metrics = painter.fontMetrics()
         x = target.x() + 8
-        for item in indicators(self.estimate):
-            text = f"{item.modality}: {item.text}"
+        chips = [(f"{item.modality}: {item.text}", item.state) for item in indicators(self.estimate)]
+        agree = agreement_chip(self.estimate)
+        if agree is not None:
+            chips.append(agree)
+        for text, state in chips:
             w = metrics.horizontalAdvance(text) + h + 10
             chip = QRectF(x, y, w, h)
             painter.setPen(Qt.PenStyle.NoPen)
             painter.setBrush(QColor(0, 0, 0, 170))
             painter.drawRoundedRect(chip, h / 2, h / 2)
-            painter.setBrush(QColor(INDICATOR_COLORS[item.state]))
+            painter.setBrush(QColor(INDICATOR_COLORS[state]))
             painter.drawEllipse(QRectF(x + 5, y + 5, h - 10, h - 10))
             painter.setPen(QColor("#eeeeee"))
             painter.drawText(chip.adjusted(h, 0, -4, 0), Qt.AlignmentFlag.AlignVCenter, text)

@@ -41,12 +41,19 @@ BOX_COLUMNS: tuple[str, ...] = ("box_x", "box_y", "box_w", "box_h")
 VA_COLUMNS: tuple[str, ...] = tuple(f"{m}_{d}" for m in MODALITIES for d in ("valence", "arousal"))
 
 
-def header() -> list[str]:
-    """Column names of schema version ``SCHEMA_VERSION``, in file order."""
+# Columns added after version 1, in file order (each version appends at the end).
+ADDED_COLUMNS: dict[int, tuple[str, ...]] = {2: ("agreement", *VA_COLUMNS)}
+
+
+def header(version: int = SCHEMA_VERSION) -> list[str]:
+    """Column names of schema ``version`` (default the current one), in file order."""
     columns = ["t", *emotion_columns(), *sentiment_columns(), "valence", "arousal", "dominant", "confidence"]
     for modality in MODALITIES:
         columns += modality_columns(modality)
-    return [*columns, *BOX_COLUMNS, "transcript", "latency_ms", "degraded", "marker", *VA_COLUMNS]
+    columns = [*columns, *BOX_COLUMNS, "transcript", "latency_ms", "degraded", "marker"]
+    for v in range(2, version + 1):
+        columns += ADDED_COLUMNS[v]
+    return columns
 
 
 TEXT_COLUMNS: frozenset[str] = frozenset(
@@ -93,6 +100,7 @@ def row(estimate: EmotionEstimate, marker: str = "") -> list[Cell]:
         cells += ["", "", "", ""]
     total = dict(estimate.latency_ms).get("total")
     cells += [_one_line(estimate.transcript), _num(total, 2), _one_line(estimate.degraded), _one_line(marker)]
+    cells += [_num(estimate.agreement)]
     for name in MODALITIES:
         va = channel_va(estimate.modality(name))
         cells += [_num(va[0]), _num(va[1])] if va is not None else ["", ""]
@@ -109,8 +117,9 @@ def marker_row(t: float, label: str) -> list[Cell]:
 
 def version_of(columns: Sequence[str]) -> int:
     """The schema version a CSV header belongs to; EmoliveError for an unknown header."""
-    if list(columns) == header():
-        return SCHEMA_VERSION
+    for version in range(SCHEMA_VERSION, 0, -1):
+        if list(columns) == header(version):
+            return version
     missing = [c for c in header() if c not in columns]
     raise EmoliveError(f"not an emolive estimates CSV (schema {SCHEMA_VERSION}): "
                        f"{len(missing)} expected columns missing, e.g. {missing[:3]}")

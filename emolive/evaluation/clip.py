@@ -1,0 +1,223 @@
+"""Score a labelled audio-visual clip: fused output and each channel alone, per segment.
+
+    emolive eval clip VIDEO --labels LABELS.csv [--json]
+
+Runs the same analysis as `emolive analyze` (same pipeline, file clock) and takes, in each labelled segment
+(``start,end,emotion`` rows; see ``python -m training.render_clips``), the majority of the fused ``dominant``
+and of each channel's own top class over the steps from 0.5 s after its start to 0.3 s before its end.
+A segment where a channel never spoke, or where the fused majority is "uncertain", counts as wrong.
+``disagreement_accuracy`` is the fused accuracy on the segments where the channels that spoke did not all
+give the same majority class. ``--save-steps`` keeps every step's channel outputs (JSON lines) and
+``--from-steps`` re-fuses such a file with the current fuser in seconds, without re-running the models.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import logging
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from emolive.errors import EmoliveError
+from emolive.labels import EMOTIONS, canonical_emotion
+
+log = logging.getLogger(__name__)
+
+CHANNELS: tuple[str, ...] = ("face", "voice", "text")
+SKIP_START_S = 0.5
+SKIP_END_S = 0.3
+NONE = "none"  # no prediction (channel silent, or fused "uncertain"): always wrong
+
+
+@dataclass(frozen=True)
+class LabelledSegment:
+    start: float
+    end: float
+    emotion: str
+
+
+@dataclass(frozen=True)
+class Step:
+    """What one analysis step said: the fused class and each channel's own top class (None when silent)."""
+
+    t: float
+    fused: str
+    channels: dict[str, str | None]
+
+
+def read_labels(path: Path) -> list[LabelledSegment]:
+    """``start,end,emotion`` rows (more columns are ignored); emotions go through the alias table."""
+    try:
+        with Path(path).open(newline="", encoding="utf-8") as handle:
+            rows = list(csv.DictReader(handle))
+    except FileNotFoundError:
+        raise EmoliveError(f"labels file not found: {path}") from None
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise EmoliveError(f"cannot read labels {path}: {exc}") from exc
+    segments = []
+    for number, row in enumerate(rows, start=2):
+        try:
+            start, end = float(row["start"]), float(row["end"])
+            emotion = canonical_emotion(row["emotion"] or "")
+        except (KeyError, TypeError, ValueError):
+            raise EmoliveError(f"{path}:{number}: expected columns start,end,emotion with numbers") from None
+        if emotion is None or end <= start:
+            raise EmoliveError(f"{path}:{number}: unknown emotion {row.get('emotion')!r} or end before start")
+        segments.append(LabelledSegment(start, end, emotion))
+    if not segments:
+        raise EmoliveError(f"{path} has no labelled segments")
+    return segments
+
+
+def _majority(values: Iterable[str | None]) -> str:
+    counts = Counter(v for v in values if v is not None)
+    if not counts:
+        return NONE
+    return max(sorted(counts), key=lambda k: counts[k])
+
+
+def segment_predictions(steps: Sequence[Step], segments: Sequence[LabelledSegment]) -> list[dict[str, str]]:
+    """Per segment: the majority class of ``fused`` and of each channel inside its scored window."""
+    out = []
+    for seg in segments:
+        inside = [s for s in steps if seg.start + SKIP_START_S <= s.t <= seg.end - SKIP_END_S]
+        row = {"fused": _majority(s.fused if s.fused in EMOTIONS else None for s in inside)}
+        for channel in CHANNELS:
+            row[channel] = _majority(s.channels.get(channel) for s in inside)
+        out.append(row)
+    return out
+
+
+def score(steps: Sequence[Step], segments: Sequence[LabelledSegment]) -> dict[str, Any]:
+    """The report: ``segments``, ``fused``/``face``/``voice``/``text`` (accuracy, macro_f1), disagreement."""
+    from emolive.evaluation.metrics import classification_report
+
+    labels = [*EMOTIONS, NONE]
+    predictions = segment_predictions(steps, segments)
+    truth = [labels.index(s.emotion) for s in segments]
+    report: dict[str, Any] = {"segments": len(segments)}
+    for name in ("fused", *CHANNELS):
+        r = classification_report(truth, [labels.index(p[name]) for p in predictions], labels)
+        report[name] = {"accuracy": round(r["accuracy"], 4), "macro_f1": round(r["macro_f1"], 4)}
+    disagree = [i for i, p in enumerate(predictions) if len({p[c] for c in CHANNELS if p[c] != NONE}) > 1]
+    right = sum(predictions[i]["fused"] == segments[i].emotion for i in disagree)
+    report["disagreement_segments"] = len(disagree)
+    report["disagreement_accuracy"] = round(right / len(disagree), 4) if disagree else None
+    report["fused_uncertain_or_none"] = sum(p["fused"] == NONE for p in predictions)
+    return report
+
+
+# --- steps: from an analysis, to and from JSON lines, re-fused ------------------------------------------------
+def _output_record(out) -> dict[str, Any] | None:
+    if out is None:
+        return None
+    return {"t": out.t, "present": out.present, "quality": out.quality, "reason": out.reason,
+            "emotion": list(out.emotion) if out.emotion is not None else None,
+            "sentiment": list(out.sentiment) if out.sentiment is not None else None,
+            "valence": out.valence, "arousal": out.arousal}
+
+
+def step_record(estimate) -> dict[str, Any]:
+    """One estimate as a JSON-able record: fused class and every channel's latest output."""
+    return {"t": estimate.t, "dominant": estimate.dominant, "agreement": estimate.agreement,
+            "outputs": {m: _output_record(estimate.modality(m)) for m in CHANNELS}}
+
+
+def _top(out: dict[str, Any] | None) -> str | None:
+    if out is None or not out.get("present") or out.get("emotion") is None:
+        return None
+    emotion = out["emotion"]
+    return EMOTIONS[max(range(len(emotion)), key=emotion.__getitem__)]
+
+
+def steps_from_records(records: Sequence[dict[str, Any]], fuser=None) -> list[Step]:
+    """Steps of saved records; with ``fuser`` the channel outputs are fused again (a fusion change, no models)."""
+    from emolive.contracts import ModalityOutput
+
+    steps = []
+    for rec in records:
+        outputs = rec["outputs"]
+        fused = rec["dominant"]
+        if fuser is not None:
+            live = {m: ModalityOutput(m, o["t"], o["present"], tuple(o["emotion"]) if o["emotion"] else None,
+                                      tuple(o["sentiment"]) if o["sentiment"] else None, o.get("valence"),
+                                      o.get("arousal"), o["quality"], reason=o.get("reason", ""))
+                    if o is not None else None for m, o in outputs.items()}
+            fused = fuser.fuse(live, rec["t"]).dominant
+        steps.append(Step(rec["t"], fused, {m: _top(outputs.get(m)) for m in CHANNELS}))
+    return steps
+
+
+def read_records(path: Path) -> list[dict[str, Any]]:
+    try:
+        with Path(path).open(encoding="utf-8") as handle:
+            return [json.loads(line) for line in handle if line.strip()]
+    except FileNotFoundError:
+        raise EmoliveError(f"steps file not found: {path}") from None
+    except (OSError, ValueError) as exc:
+        raise EmoliveError(f"cannot read steps {path}: {exc}") from exc
+
+
+def analyse(video: Path, config_path: str | None, overrides: list[str], asr: bool) -> list[dict[str, Any]]:
+    """Run `emolive analyze`'s pipeline on ``video``; every step's record."""
+    from emolive.analysis import analyze_file
+    from emolive.config import load_config
+
+    if not Path(video).is_file():
+        raise EmoliveError(f"file not found: {video}")
+    records: list[dict[str, Any]] = []
+    analyze_file(video, load_config(config_path, overrides), asr=asr,
+                 on_estimate=lambda e: records.append(step_record(e)))
+    return records
+
+
+# --- command ---------------------------------------------------------------------------------------------------
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("video", type=Path, nargs="?", help="the clip (video with audio)")
+    parser.add_argument("--labels", type=Path, required=True, help="CSV with start,end,emotion rows")
+    parser.add_argument("--no-asr", action="store_true", help="skip transcription (no text channel)")
+    parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                        help="override a setting, e.g. --set inference.voice_model=/tmp/voice_fold")
+    parser.add_argument("--save-steps", type=Path, help="write every step's channel outputs (JSON lines)")
+    parser.add_argument("--from-steps", type=Path,
+                        help="score saved steps instead of analysing VIDEO, re-fused with the configured fuser")
+
+
+def run(args: argparse.Namespace) -> int:
+    segments = read_labels(args.labels)
+    if args.from_steps is not None:
+        from emolive.config import load_config
+        from emolive.fusion.fuser import fuser_for
+
+        fuser = fuser_for(load_config(args.config, args.set).inference)
+        records = read_records(args.from_steps)
+    else:
+        if args.video is None:
+            raise EmoliveError("give the VIDEO to analyse, or --from-steps FILE")
+        fuser = None
+        records = analyse(args.video, args.config, args.set, not args.no_asr)
+    if args.save_steps is not None:
+        args.save_steps.parent.mkdir(parents=True, exist_ok=True)
+        with args.save_steps.open("w", encoding="utf-8") as handle:
+            for rec in records:
+                handle.write(json.dumps(rec) + "\n")
+    report = score(steps_from_records(records, fuser), segments)
+    if args.json:
+        print(json.dumps(report))
+        return 0
+    print(f"{report['segments']} segments (majority per segment, first {SKIP_START_S} s and last {SKIP_END_S} s "
+          "skipped)")
+    print(f"{'':<8}{'accuracy':>10}{'macro F1':>10}")
+    for name in ("fused", *CHANNELS):
+        print(f"{name:<8}{report[name]['accuracy']:>10.4f}{report[name]['macro_f1']:>10.4f}")
+    best = max(report[c]["accuracy"] for c in CHANNELS)
+    print(f"fused - best single channel: {report['fused']['accuracy'] - best:+.4f} accuracy")
+    da = report["disagreement_accuracy"]
+    print(f"where the channels disagree ({report['disagreement_segments']} segments): fused accuracy "
+          + (f"{da:.4f}" if da is not None else "n/a"))
+    return 0

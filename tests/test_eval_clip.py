@@ -1,0 +1,79 @@
+"""`emolive eval clip`: per-segment majorities, the JSON keys, re-fusing saved steps."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from emolive.evaluation import clip
+from emolive.labels import EMOTIONS
+
+
+def _probs(top: str, p: float = 0.8) -> list[float]:
+    rest = (1 - p) / (len(EMOTIONS) - 1)
+    return [p if e == top else rest for e in EMOTIONS]
+
+
+def _record(t: float, dominant: str, face: str | None, voice: str | None, text: str | None) -> dict:
+    def out(name, top):
+        if top is None:
+            return None
+        return {"t": t, "present": True, "quality": 0.9, "reason": "", "emotion": _probs(top), "sentiment": None,
+                "valence": None, "arousal": None}
+
+    return {"t": t, "dominant": dominant, "agreement": None,
+            "outputs": {"face": out("face", face), "voice": out("voice", voice), "text": out("text", text)}}
+
+
+@pytest.fixture()
+def files(tmp_path):
+    labels = tmp_path / "labels.csv"
+    labels.write_text("start,end,emotion,face,voice\n0,2,happy,a.png,a.wav\n2,4,anger,b.png,b.wav\n")
+    records = []
+    for k in range(40):
+        t = round(0.1 * k, 3)
+        if t < 2:  # all channels joy except the words (no emotion)
+            records.append(_record(t, "joy", "joy", "joy", "neutral"))
+        else:  # face says sadness, voice anger: they disagree; fused right
+            records.append(_record(t, "anger", "sadness", "anger", "neutral"))
+    steps = tmp_path / "steps.jsonl"
+    steps.write_text("".join(json.dumps(r) + "\n" for r in records))
+    return labels, steps, records
+
+
+def test_scores_segments_by_majority_inside_the_window(files):
+    labels, _, records = files
+    segments = clip.read_labels(labels)
+    assert [s.emotion for s in segments] == ["joy", "anger"]  # aliases resolved
+    # the steps in the skipped edges say something else: they must not count
+    records = [dict(r, dominant="fear") if (r["t"] < 0.5 or 1.7 < r["t"] < 2.5) else r for r in records]
+    report = clip.score(clip.steps_from_records(records), segments)
+    assert report["fused"]["accuracy"] == 1.0
+    assert report["face"]["accuracy"] == 0.5 and report["voice"]["accuracy"] == 1.0
+    assert report["text"]["accuracy"] == 0.0
+    assert report["disagreement_segments"] == 2 and report["disagreement_accuracy"] == 1.0
+
+
+def test_eval_clip_json_keys_and_refusing_saved_steps(files, capsys):
+    from emolive.cli import main
+
+    labels, steps, _ = files
+    assert main(["eval", "clip", "--labels", str(labels), "--from-steps", str(steps), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert {"segments", "fused", "face", "voice", "text", "disagreement_accuracy"} <= set(report)
+    assert report["segments"] == 2
+    for name in ("fused", "face", "voice", "text"):
+        assert set(report[name]) == {"accuracy", "macro_f1"}
+    # re-fused with the shipped fuser: face+voice joy with neutral words is joy; the second segment the
+    # fuser decides between sadness (face) and anger (voice), never the words' neutral
+    assert report["fused"]["accuracy"] >= 0.5
+
+
+def test_bad_labels_are_a_clear_error(tmp_path, capsys):
+    from emolive.cli import main
+
+    bad = tmp_path / "bad.csv"
+    bad.write_text("start,end,emotion\n0,x,joy\n")
+    assert main(["eval", "clip", "--labels", str(bad), "--from-steps", str(tmp_path / "s.jsonl")]) != 0
+    assert "start,end,emotion" in capsys.readouterr().err

@@ -162,15 +162,53 @@ def test_predictor_calibrates_and_reorders_labels(tmp_path: Path) -> None:
     assert emb.shape == (2, 8)
 
 
-def test_prepare_crops_blurs_and_resizes() -> None:
+def test_prepare_crops_resizes_without_blur() -> None:
     from emolive.face.predictor import prepare_crops
 
     rng = np.random.default_rng(0)
-    crops = rng.integers(0, 256, (2, 60, 60), dtype=np.uint8)
-    sharp = prepare_crops(crops, 48, 0.0, 24)
-    blurred = prepare_crops(crops, 48, 3.0, 24)
-    assert sharp.shape == blurred.shape == (2, 24, 24) and blurred.dtype == np.uint8
-    assert blurred.astype(float).std() < sharp.astype(float).std()
+    crops = rng.integers(0, 256, (2, 48, 48), dtype=np.uint8)
+    same = prepare_crops(crops, 48, 48)
+    assert np.array_equal(same, crops)  # no blur anywhere: a crop at the model's size passes unchanged
+    small = prepare_crops(crops, 48, 24)
+    assert small.shape == (2, 24, 24) and small.dtype == np.uint8
+
+
+def test_blur_matched_model_is_refused(tiny_model: Path, tmp_path: Path) -> None:
+    import json
+    import shutil
+
+    old = tmp_path / "old_face"
+    shutil.copytree(tiny_model, old)
+    config = json.loads((old / "config.json").read_text())
+    (old / "config.json").write_text(json.dumps({**config, "blur_sigma": 3.0}))
+    with pytest.raises(ModelError, match="blur-matched"):
+        ExpressionPredictor(old)
+
+
+def test_bundled_face_model_loads_without_blur() -> None:
+    import json
+
+    from emolive.assets import default_model_dir
+
+    folder = default_model_dir("face")
+    config = json.loads((folder / "config.json").read_text())
+    assert "blur_sigma" not in config
+    predictor = ExpressionPredictor(folder)
+    probs, emb = predictor.predict(np.full((1, 48, 48), 128, np.uint8))
+    assert probs.shape == (1, 7) and abs(float(probs.sum()) - 1.0) < 1e-4
+    assert emb.shape == (1, predictor.embedding_dim)
+
+
+def test_crop_face_scale_and_shift() -> None:
+    grey = np.zeros((200, 200), np.uint8)
+    grey[100:, :] = 255  # lower half white
+    box = (80.0, 80.0, 40.0, 40.0)  # centre (100, 100)
+    centred = crop_face(grey, box, 48, scale=1.0)
+    lower = crop_face(grey, box, 48, scale=1.0, shift_y=0.25)
+    assert centred.mean() == pytest.approx(127.5, abs=10)
+    assert lower.mean() > centred.mean() + 40  # moved down: more of the white half
+    wide = crop_face(grey, box, 48, scale=2.0)
+    assert wide.shape == (48, 48)
 
 
 def test_missing_model_is_a_model_error(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from helpers.training_data import TINY_FACE_ARGS, write_face_folder
@@ -88,12 +89,12 @@ def test_fine_tuning_from_a_face_model_starts_from_its_weights(face_data, tmp_pa
     from emolive.modelio import load_config, load_into
 
     start = tmp_path / "start"
-    assert training_main(face_argv(face_data, start, tmp_path / "cache", "--epochs", "1", "--blur-sigma", "1.5")) == 0
+    assert training_main(face_argv(face_data, start, tmp_path / "cache", "--epochs", "1")) == 0
     tuned = tmp_path / "tuned"  # learning rate 0: the exported weights must be the starting model's
     argv = face_argv(face_data, tuned, tmp_path / "cache", "--epochs", "1", "--lr", "0", "--init", str(start))
     assert training_main(argv) == 0
     start_config, config = load_config(start), load_config(tuned)
-    assert config["init"] == str(start) and config["blur_sigma"] == 1.5  # kept from the starting model
+    assert config["init"] == str(start) and "blur_sigma" not in config
     assert all(config[k] == start_config[k] for k in ("mean", "std", "widths", "input_size"))
     a = dict(load_into(build_model(start_config), start).named_parameters())  # (BatchNorm statistics still move)
     b = dict(load_into(build_model(config), tuned).named_parameters())
@@ -150,3 +151,57 @@ def test_two_process_gloo_ddp_run_gives_a_checkpoint(face_data, tmp_path):
     assert (out / "model.safetensors").is_file() and (out / "last.pt").is_file()
     done = [e for e in events_of(result.stdout) if e["event"] == "done"]
     assert len(done) == 1  # only rank 0 reports
+
+
+def test_soft_target_loss_on_a_tiny_batch():
+    import torch.nn.functional as F
+
+    from training.face import soft_cross_entropy, soft_targets
+
+    logits = torch.tensor([[2.0, 0.0, -1.0, 0, 0, 0, 0], [0.0, 1.0, 0.0, 0, 0, 0, 0]])
+    hard = torch.tensor([0, 1])
+    onehot = torch.nn.functional.one_hot(hard, 7).float()
+    assert torch.allclose(soft_cross_entropy(logits, onehot), F.cross_entropy(logits, hard))
+    votes = np.zeros((2, 7), np.float32)
+    votes[0, [0, 1]] = [5, 5]  # split vote; the second image has no usable votes
+    mixed = soft_targets(hard.numpy(), votes, "mix", 0.4)
+    assert np.allclose(mixed[0], [0.8, 0.2, 0, 0, 0, 0, 0]) and np.allclose(mixed[1], onehot[1].numpy())
+    assert np.allclose(soft_targets(hard.numpy(), votes, "ferplus", 0.4)[0], [0.5, 0.5, 0, 0, 0, 0, 0])
+    soft = torch.from_numpy(mixed)
+    # a prediction nearer the vote distribution costs less than a confident one-hot guess
+    assert soft_cross_entropy(torch.log(soft[:1] + 1e-6), soft[:1]) < soft_cross_entropy(logits[:1] * 10, soft[:1])
+
+
+def test_ferplus_votes_train_a_mix_model(face_data, tmp_path, capsys):
+    import csv
+
+    from emolive.modelio import load_config
+
+    votes_csv = tmp_path / "ferplus_train.csv"
+    files = sorted((face_data / "train").rglob("*.png"))
+    with votes_csv.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["file", "neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear",
+                         "contempt", "unknown", "NF"])
+        for path in files:
+            writer.writerow([path.relative_to(face_data).as_posix(), 1, 6, 0, 1, 1, 0, 0, 1, 0, 0])
+    out = tmp_path / "model"
+    argv = face_argv(face_data, out, tmp_path / "cache", "--epochs", "1", "--ferplus", str(votes_csv))
+    assert training_main(argv) == 0
+    recipe = load_config(out)["recipe"]
+    assert recipe["targets"] == "mix" and recipe["ferplus_weight"] == 0.4
+    broken = tmp_path / "broken.csv"
+    broken.write_text("file,happy\nx,1\n")
+    assert training_main(face_argv(face_data, tmp_path / "m2", tmp_path / "cache", "--ferplus", str(broken))) == 2
+    assert "not a FER+ votes file" in capsys.readouterr().err
+
+
+def test_blur_matched_init_is_refused(face_data, tmp_path, capsys):
+    from emolive.modelio import load_config
+
+    start = tmp_path / "start"
+    assert training_main(face_argv(face_data, start, tmp_path / "cache", "--epochs", "1")) == 0
+    config = load_config(start)
+    (start / "config.json").write_text(json.dumps({**config, "blur_sigma": 3.0}))
+    assert training_main(face_argv(face_data, tmp_path / "t", tmp_path / "cache", "--init", str(start))) == 2
+    assert "blur-matched" in capsys.readouterr().err

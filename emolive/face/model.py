@@ -12,11 +12,10 @@ from emolive.labels import EMOTIONS
 
 DEFAULT_CONFIG: dict[str, Any] = {
     "arch": "vggbn",
-    "crop_size": 48,  # face crops are cut at this size, then blurred and resized to input_size
-    "blur_sigma": 3.0,  # Gaussian blur (pixels at crop_size) matching the training images, see MODEL_CARD.md
-    "input_size": 24,
+    "crop_size": 48,  # face crops are cut at this size, then resized to input_size
+    "input_size": 48,
     "widths": [32, 64, 128, 256],
-    "convs_per_stage": [2, 2, 2, 1],
+    "convs_per_stage": [1, 2, 2, 2],
     "embedding_dim": 256,
     "dropout": 0.3,
     "labels": list(EMOTIONS),

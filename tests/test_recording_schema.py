@@ -99,3 +99,22 @@ def test_read_csv_errors(tmp_path):
     (tmp_path / "damaged.csv").write_text(damaged)
     with pytest.raises(EmoliveError, match="damaged.csv:2"):
         schema.read_csv(tmp_path / "damaged.csv")
+
+
+def test_replay_reads_a_version_1_recording_by_column_name(tmp_path):
+    from emolive.recording.replay import read_trace
+
+    columns = schema.header(1)
+    row = [""] * len(columns)
+    row[columns.index("t")] = "0.5"
+    for i, c in enumerate(schema.emotion_columns()):
+        row[columns.index(c)] = "1.0" if i == 1 else "0.0"
+    row[columns.index("dominant")] = "joy"
+    marked = [""] * len(columns)
+    marked[columns.index("t")] = "0.7"
+    marked[columns.index("marker")] = "laugh"
+    path = tmp_path / "session.csv"
+    path.write_text(schema.format_rows([columns, row, marked]))
+    trace = read_trace(path)
+    assert trace.t == [0.5] and trace.dominant == ["joy"] and trace.emotion[0][1] == 1.0
+    assert trace.markers == [(0.7, "laugh")]

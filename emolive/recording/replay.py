@@ -130,15 +130,17 @@ class RecordedTrace:
 
 
 def read_trace(path: Path) -> RecordedTrace:
-    """Only the columns replay needs, row by row (a one-hour CSV stays small in memory)."""
-    columns = schema.header()
-    t_i, m_i, d_i = columns.index("t"), columns.index("marker"), columns.index("dominant")
-    e_i = [columns.index(c) for c in schema.emotion_columns()]
+    """Only the columns replay needs, row by row (a one-hour CSV stays small in memory).
+
+    Columns are found by name in the file's own header, so recordings of every schema version read."""
     trace = RecordedTrace([], [], [], [])
     try:
         with Path(path).open(newline="", encoding="utf-8") as handle:
             reader = csv.reader(handle)
-            schema.version_of(next(reader, []))
+            columns = next(reader, [])
+            schema.version_of(columns)
+            t_i, m_i, d_i = columns.index("t"), columns.index("marker"), columns.index("dominant")
+            e_i = [columns.index(c) for c in schema.emotion_columns()]
             for cells in reader:
                 if len(cells) != len(columns):
                     continue  # a last line cut short by a crash

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +33,7 @@ class AnalysisSummary:
     path: Path
     steps: int = 0
     media_s: float = 0.0
+    duration_s: float = 0.0  # what the container says (0.0 when it does not)
     wall_s: float = 0.0
     dominant: Counter = field(default_factory=Counter)
     valence_sum: float = 0.0
@@ -54,10 +55,16 @@ class AnalysisSummary:
         """Media seconds analysed per wall-clock second (above 1: faster than real time)."""
         return self.media_s / self.wall_s if self.wall_s > 0 else 0.0
 
+    @property
+    def ended_early(self) -> bool:
+        """The media stopped well before the duration its container states (truncated or corrupt tail)."""
+        return self.duration_s > 0 and self.media_s < self.duration_s - max(0.5, 0.01 * self.duration_s)
+
     def as_dict(self) -> dict[str, Any]:
         n = max(self.steps, 1)
         return {
             "path": str(self.path), "steps": self.steps, "media_s": round(self.media_s, 3),
+            "duration_s": round(self.duration_s, 3),
             "wall_s": round(self.wall_s, 3), "speed_x_realtime": round(self.speed, 2),
             "time_share": {e: round(self.dominant.get(e, 0) / n, 4) for e in (*EMOTIONS, UNCERTAIN)},
             "mean_valence": round(self.valence_sum / n, 4), "mean_arousal": round(self.arousal_sum / n, 4),
@@ -66,22 +73,33 @@ class AnalysisSummary:
         }
 
 
-def build_stream(config: AsrConfig):
-    """The streaming transcriber used live and offline (Whisper + VAD + commit policy)."""
-    from emolive.asr.decoder import DecodeOptions, WhisperDecoder
-    from emolive.asr.models import load_whisper
+def make_stream(decoder: Any, config: AsrConfig, vad: Any = None):
+    """The streaming transcriber on the file's clock: its commits depend on the audio only, not on the CPU."""
     from emolive.asr.streaming import StreamConfig, StreamingTranscriber
 
+    return StreamingTranscriber(decoder, vad=vad, config=StreamConfig(interval_s=config.interval_s, file_clock=True))
+
+
+def build_stream(config: AsrConfig):
+    """The streaming transcriber used live and offline (Whisper + VAD + commit policy), on the file's clock."""
+    from emolive.asr.decoder import DecodeOptions, WhisperDecoder
+    from emolive.asr.models import load_whisper
+
     model = load_whisper(config.model, threads=config.threads)
-    decoder = WhisperDecoder(model, DecodeOptions(language=config.language or None))
-    return StreamingTranscriber(decoder, config=StreamConfig(interval_s=config.interval_s))
+    return make_stream(WhisperDecoder(model, DecodeOptions(language=config.language or None)), config)
 
 
 def analyze_file(path: str | Path, config: AppConfig, asr: bool = True, channels: Channels | None = None,
                  on_estimate: Callable[[EmotionEstimate], None] | None = None,
                  on_segment: Callable[[TranscriptSegment], None] | None = None,
-                 progress: Callable[[float], None] | None = None, stream: Any = None) -> AnalysisSummary:
-    """Analyse one file; ``on_estimate`` receives every step's estimate in time order."""
+                 progress: Callable[[float], None] | None = None, stream: Any = None,
+                 skip_until: float | None = None) -> AnalysisSummary:
+    """Analyse one file; ``on_estimate`` receives every step's estimate in time order.
+
+    ``progress`` receives the media seconds done so far. ``skip_until`` (resuming): steps at or before this
+    file time are computed (the pipeline's state depends on them) but not passed to ``on_estimate``.
+    Transcript updates reach the worker at the first step at or after their emission time, as live.
+    """
     loading = time.perf_counter()
     source = MediaFileSource(path, SessionClock(), realtime=False)
     info = source.info
@@ -98,7 +116,7 @@ def analyze_file(path: str | Path, config: AppConfig, asr: bool = True, channels
                              face=channels.face if info.has_video else None,
                              voice=channels.voice if info.has_audio else None, text=channels.text,
                              shed_load=False)
-    summary = AnalysisSummary(Path(path))
+    summary = AnalysisSummary(Path(path), duration_s=info.duration)
     summary.load_s = time.perf_counter() - loading
     started = time.perf_counter()
     hop = config.inference.hop_s
@@ -107,19 +125,22 @@ def analyze_file(path: str | Path, config: AppConfig, asr: bool = True, channels
     video_t = 0.0 if info.has_video else float("inf")
     audio_t = 0.0 if info.has_audio else float("inf")
     next_asr = config.asr.interval_s / 2
+    pending: deque[TranscriptSegment] = deque()
 
     def take_segments(segments: list[TranscriptSegment]) -> None:
         for segment in segments:
-            worker.add_segment(segment)
             if segment.committed and segment.text.strip():
                 summary.transcript.append(segment.text.strip())
             if on_segment is not None:
                 on_segment(segment)
+            pending.append(segment)
 
     def emit(t: float) -> None:
+        while pending and pending[0].t_emitted <= t + 1e-9:
+            worker.add_segment(pending.popleft())
         estimate = worker.step(t)
         summary.add(estimate)
-        if on_estimate is not None:
+        if on_estimate is not None and (skip_until is None or t > skip_until + 1e-6):
             on_estimate(estimate)
 
     for item in source.iter_media():
@@ -140,8 +161,8 @@ def analyze_file(path: str | Path, config: AppConfig, asr: bool = True, channels
         while round(step_index * hop, 6) <= ready:
             emit(round(step_index * hop, 6))
             step_index += 1
-        if progress is not None and info.duration > 0:
-            progress(min(1.0, ready / info.duration))
+        if progress is not None:
+            progress(ready)
     ends = [t for t in (video_t + frame_s, audio_t) if t != float("inf")]
     end = max(ends) if ends else 0.0
     if stream is not None:
@@ -151,8 +172,10 @@ def analyze_file(path: str | Path, config: AppConfig, asr: bool = True, channels
     while round(step_index * hop, 6) <= end + 1e-9:
         emit(round(step_index * hop, 6))
         step_index += 1
+    if pending:  # words committed at the very end get one last estimate (one hop on), as live
+        emit(round(step_index * hop, 6))
     summary.media_s = end
     summary.wall_s = time.perf_counter() - started
     if progress is not None:
-        progress(1.0)
+        progress(end)
     return summary

@@ -143,3 +143,54 @@ def test_resume_refuses_other_settings(tmp_path, clip, fakes, capsys):
     err = capsys.readouterr().err
     assert "other models or settings" in err and "settings.inference.hop_s" in err
     assert (tmp_path / "o.csv.partial").exists() and not out.exists()
+
+
+def test_batch_with_one_corrupt_file_finishes_the_others_and_lists_the_failure(tmp_path, fakes, capsys):
+    folder = tmp_path / "study"
+    folder.mkdir()
+    write_tone_clip(folder / "a.mp4", seconds=3.0)
+    write_tone_clip(folder / "b.mp4", seconds=2.0, video=False)
+    (folder / "broken.mp4").write_bytes(b"\x00garbage" * 500)
+    extra = tmp_path / "other"
+    extra.mkdir()
+    write_tone_clip(extra / "c.mp4", seconds=2.0)
+    outdir = tmp_path / "out"
+    code = main(["analyze", str(folder), str(extra / "*.mp4"), "-o", str(outdir), "--no-progress"])
+    captured = capsys.readouterr()
+    assert code == 1
+    assert "failed:" in captured.err and "broken.mp4" in captured.err.split("failed:")[1]
+    assert "4 files: 3 done, 1 failed" in captured.out
+    for name in ("a.mp4", "b.mp4", "c.mp4"):
+        assert (outdir / f"{name}.emolive.csv").is_file() and (outdir / f"{name}.emolive.json").is_file()
+    assert not any(outdir.glob("broken*"))
+    with (outdir / "summary.csv").open(newline="") as handle:
+        summary = {Path(r["file"]).name: r for r in csv.DictReader(handle)}
+    assert set(summary) == {"a.mp4", "b.mp4", "c.mp4", "broken.mp4"}
+    assert summary["broken.mp4"]["status"] == "failed" and "cannot open" in summary["broken.mp4"]["error"]
+    a = summary["a.mp4"]
+    assert a["status"] == "done" and a["error"] == "" and abs(float(a["duration_s"]) - 3.0) < 0.2
+    shares = [float(v) for k, v in a.items() if k.startswith("share_")]
+    assert abs(sum(shares) - 1.0) < 1e-3 and 0.0 <= float(a["mean_valence"]) <= 1.0
+
+    before = (outdir / "a.mp4.emolive.csv").stat().st_mtime_ns
+    code = main(["analyze", str(folder), str(extra / "*.mp4"), "-o", str(outdir), "--no-progress"])
+    assert code == 1 and "3 skipped, 1 failed" in capsys.readouterr().out
+    assert (outdir / "a.mp4.emolive.csv").stat().st_mtime_ns == before
+    with (outdir / "summary.csv").open(newline="") as handle:
+        again = {Path(r["file"]).name: r for r in csv.DictReader(handle)}
+    assert again["a.mp4"]["status"] == "skipped" and again["a.mp4"]["share_neutral"] == a["share_neutral"]
+    (folder / "broken.mp4").unlink()
+    code = main(["analyze", str(folder), "-o", str(outdir), "--no-progress", "--overwrite"])
+    assert code == 0 and "2 done" in capsys.readouterr().out
+    assert (outdir / "a.mp4.emolive.csv").stat().st_mtime_ns != before
+
+
+def test_batch_progress_lines_per_file_and_overall_when_not_a_terminal(tmp_path, fakes, capsys):
+    for name in ("a", "b"):
+        write_tone_clip(tmp_path / f"{name}.mp4", seconds=2.0)
+    assert main(["analyze", str(tmp_path / "a.mp4"), str(tmp_path / "b.mp4"), "-o", str(tmp_path / "out")]) == 0
+    err = capsys.readouterr().err
+    assert "\r" not in err
+    assert any(line.startswith("a.mp4: ") and "x real time" in line for line in err.splitlines())
+    overall = [line for line in err.splitlines() if line.startswith("2 files: ")]
+    assert overall and overall[-1].startswith("2 files: 4.0/4.0 s (100%)")

@@ -413,7 +413,7 @@ def _run_on_dask(jobs: list[FileJob], address: str, finished: Callable[[int, Job
             client = Client(cluster)
         else:
             try:
-                client = Client(address, timeout=30)
+                client = Client(address, timeout=10)
             except (OSError, TimeoutError) as exc:
                 raise EmoliveError(f"cannot reach the Dask scheduler at {address}: {exc}") from exc
         with client:

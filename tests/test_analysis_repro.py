@@ -43,3 +43,32 @@ def test_text_reaches_the_rows_no_earlier_than_it_was_emitted(tmp_path):
     t_col, text_col = schema.header().index("t"), schema.header().index("transcript")
     first_row = min(float(r[t_col]) for r in rows if r[text_col])
     assert first_commit <= first_row < first_commit + AppConfig().inference.hop_s + 1e-6
+
+
+def rows_with(clip, config, channels, pipelined: bool, delay_s: float = 0.0):
+    stream = make_stream(ScriptedDecoder(delay_s), config.asr, vad=EnergyVAD())
+    rows = []
+    analyze_file(clip, config, channels=channels, stream=stream, pipelined=pipelined,
+                 on_estimate=lambda e: rows.append([c for i, c in enumerate(schema.row(e)) if i != LATENCY]))
+    return rows
+
+
+def test_pipelined_analysis_equals_the_stepwise_reference(tmp_path):
+    clip = write_tone_clip(tmp_path / "talk.mp4")
+    config = AppConfig()
+    reference = rows_with(clip, config, Channels(face=FakeFace(), voice=FakeVoice(), text=FakeText()), False)
+    fast = rows_with(clip, config, Channels(face=FakeFace(), voice=FakeVoice(), text=FakeText()), True, 0.05)
+    assert any(r[schema.header().index("transcript")] for r in reference)
+    assert fast == reference
+
+
+def test_pipelined_equals_stepwise_on_the_demo_clip_with_the_real_models(demo_clip):
+    """The shipped face, voice and text models (transcription scripted): the same rows, exactly (tolerance 0)."""
+    from emolive.channels import load_channels
+
+    config = AppConfig()
+    channels = load_channels(config.inference)
+    reference = rows_with(demo_clip, config, channels, False)
+    channels.face.reset()
+    fast = rows_with(demo_clip, config, channels, True)
+    assert len(reference) == 142 and fast == reference

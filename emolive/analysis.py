@@ -8,8 +8,10 @@ live view would have shown for the same input.
 from __future__ import annotations
 
 import logging
+import queue
+import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +35,7 @@ class AnalysisSummary:
     path: Path
     steps: int = 0
     media_s: float = 0.0
+    duration_s: float = 0.0  # what the container says (0.0 when it does not)
     wall_s: float = 0.0
     dominant: Counter = field(default_factory=Counter)
     valence_sum: float = 0.0
@@ -54,10 +57,16 @@ class AnalysisSummary:
         """Media seconds analysed per wall-clock second (above 1: faster than real time)."""
         return self.media_s / self.wall_s if self.wall_s > 0 else 0.0
 
+    @property
+    def ended_early(self) -> bool:
+        """The media stopped well before the duration its container states (truncated or corrupt tail)."""
+        return self.duration_s > 0 and self.media_s < self.duration_s - max(0.5, 0.01 * self.duration_s)
+
     def as_dict(self) -> dict[str, Any]:
         n = max(self.steps, 1)
         return {
             "path": str(self.path), "steps": self.steps, "media_s": round(self.media_s, 3),
+            "duration_s": round(self.duration_s, 3),
             "wall_s": round(self.wall_s, 3), "speed_x_realtime": round(self.speed, 2),
             "time_share": {e: round(self.dominant.get(e, 0) / n, 4) for e in (*EMOTIONS, UNCERTAIN)},
             "mean_valence": round(self.valence_sum / n, 4), "mean_arousal": round(self.arousal_sum / n, 4),
@@ -66,22 +75,36 @@ class AnalysisSummary:
         }
 
 
-def build_stream(config: AsrConfig):
-    """The streaming transcriber used live and offline (Whisper + VAD + commit policy)."""
-    from emolive.asr.decoder import DecodeOptions, WhisperDecoder
-    from emolive.asr.models import load_whisper
+def make_stream(decoder: Any, config: AsrConfig, vad: Any = None):
+    """The streaming transcriber on the file's clock: its commits depend on the audio only, not on the CPU."""
     from emolive.asr.streaming import StreamConfig, StreamingTranscriber
 
+    return StreamingTranscriber(decoder, vad=vad, config=StreamConfig(interval_s=config.interval_s, file_clock=True))
+
+
+def build_stream(config: AsrConfig):
+    """The streaming transcriber used live and offline (Whisper + VAD + commit policy), on the file's clock."""
+    from emolive.asr.decoder import DecodeOptions, WhisperDecoder
+    from emolive.asr.models import load_whisper
+
     model = load_whisper(config.model, threads=config.threads)
-    decoder = WhisperDecoder(model, DecodeOptions(language=config.language or None))
-    return StreamingTranscriber(decoder, config=StreamConfig(interval_s=config.interval_s))
+    return make_stream(WhisperDecoder(model, DecodeOptions(language=config.language or None)), config)
 
 
 def analyze_file(path: str | Path, config: AppConfig, asr: bool = True, channels: Channels | None = None,
                  on_estimate: Callable[[EmotionEstimate], None] | None = None,
                  on_segment: Callable[[TranscriptSegment], None] | None = None,
-                 progress: Callable[[float], None] | None = None, stream: Any = None) -> AnalysisSummary:
-    """Analyse one file; ``on_estimate`` receives every step's estimate in time order."""
+                 progress: Callable[[float], None] | None = None, stream: Any = None,
+                 skip_until: float | None = None, pipelined: bool = True) -> AnalysisSummary:
+    """Analyse one file; ``on_estimate`` receives every step's estimate in time order.
+
+    ``progress`` receives the media seconds done so far. ``skip_until`` (resuming): steps at or before this
+    file time are computed (the pipeline's state depends on them) but not passed to ``on_estimate``.
+    Transcript updates reach the worker at the first step at or after their emission time, as live.
+    ``pipelined`` (default): decoding and transcription run in their own threads, ahead of the steps, as fast as
+    they go; ``pipelined=False`` is the step-wise reference (one thread, decode -> transcribe -> step in turn).
+    Both give the same rows: each step waits until the transcriber has seen the audio up to its time.
+    """
     loading = time.perf_counter()
     source = MediaFileSource(path, SessionClock(), realtime=False)
     info = source.info
@@ -92,67 +115,238 @@ def analyze_file(path: str | Path, config: AppConfig, asr: bool = True, channels
         stream = None
     frames = FrameRing(config.capture.frame_ring)
     audio = AudioRing(config.capture.audio_seconds)
-    inference = config.inference
-    fuser = fuser_for(inference)
-    worker = InferenceWorker(frames, audio, fuser, config.inference,
+    worker = InferenceWorker(frames, audio, fuser_for(config.inference), config.inference,
                              face=channels.face if info.has_video else None,
                              voice=channels.voice if info.has_audio else None, text=channels.text,
                              shed_load=False)
-    summary = AnalysisSummary(Path(path))
+    summary = AnalysisSummary(Path(path), duration_s=info.duration)
     summary.load_s = time.perf_counter() - loading
+    run = _Run(worker, frames, audio, summary, config, info, on_estimate, on_segment, skip_until)
     started = time.perf_counter()
-    hop = config.inference.hop_s
-    step_index = 1
-    frame_s = 1.0 / (info.fps or 30.0)
-    video_t = 0.0 if info.has_video else float("inf")
-    audio_t = 0.0 if info.has_audio else float("inf")
-    next_asr = config.asr.interval_s / 2
-
-    def take_segments(segments: list[TranscriptSegment]) -> None:
-        for segment in segments:
-            worker.add_segment(segment)
-            if segment.committed and segment.text.strip():
-                summary.transcript.append(segment.text.strip())
-            if on_segment is not None:
-                on_segment(segment)
-
-    def emit(t: float) -> None:
-        estimate = worker.step(t)
-        summary.add(estimate)
-        if on_estimate is not None:
-            on_estimate(estimate)
-
-    for item in source.iter_media():
-        if isinstance(item, VideoFrame):
-            frames.write(item)
-            video_t = item.t
-        elif isinstance(item, AudioBlock):
-            audio.write(item)
-            audio_t = item.t + item.duration
-            if stream is not None:
-                stream.feed(item)
-                if audio_t >= next_asr:
-                    t0 = time.perf_counter()
-                    take_segments(stream.step(audio_t))
-                    summary.asr_s += time.perf_counter() - t0
-                    next_asr = audio_t + min(0.25, config.asr.interval_s)
-        ready = min(video_t, audio_t)
-        while round(step_index * hop, 6) <= ready:
-            emit(round(step_index * hop, 6))
-            step_index += 1
-        if progress is not None and info.duration > 0:
-            progress(min(1.0, ready / info.duration))
-    ends = [t for t in (video_t + frame_s, audio_t) if t != float("inf")]
-    end = max(ends) if ends else 0.0
-    if stream is not None:
-        t0 = time.perf_counter()
-        take_segments(stream.finish(end))
-        summary.asr_s += time.perf_counter() - t0
-    while round(step_index * hop, 6) <= end + 1e-9:
-        emit(round(step_index * hop, 6))
-        step_index += 1
+    end = _pipelined(source, run, stream, progress) if pipelined else _stepwise(source, run, stream, progress)
     summary.media_s = end
     summary.wall_s = time.perf_counter() - started
     if progress is not None:
-        progress(1.0)
+        progress(end)
     return summary
+
+
+class _Run:
+    """The step side of one analysis: rings, worker, transcript hand-over and the rows, on the file's clock."""
+
+    def __init__(self, worker: InferenceWorker, frames: FrameRing, audio: AudioRing, summary: AnalysisSummary,
+                 config: AppConfig, info: Any, on_estimate: Callable[[EmotionEstimate], None] | None,
+                 on_segment: Callable[[TranscriptSegment], None] | None, skip_until: float | None) -> None:
+        self.worker, self.frames, self.audio, self.summary = worker, frames, audio, summary
+        self.on_estimate, self.on_segment, self.skip_until = on_estimate, on_segment, skip_until
+        self.hop = config.inference.hop_s
+        self.asr_first = config.asr.interval_s / 2
+        self.asr_every = min(0.25, config.asr.interval_s)
+        self.frame_s = 1.0 / (info.fps or 30.0)
+        self.step_index = 1
+        self.video_t = 0.0 if info.has_video else float("inf")
+        self.audio_t = 0.0 if info.has_audio else float("inf")
+        self.pending: deque[TranscriptSegment] = deque()
+
+    def next_t(self) -> float:
+        return round(self.step_index * self.hop, 6)
+
+    def take(self, segments: list[TranscriptSegment]) -> None:
+        for segment in segments:
+            if segment.committed and segment.text.strip():
+                self.summary.transcript.append(segment.text.strip())
+            if self.on_segment is not None:
+                self.on_segment(segment)
+            self.pending.append(segment)
+
+    def write(self, item: VideoFrame | AudioBlock) -> None:
+        if isinstance(item, VideoFrame):
+            self.frames.write(item)
+            self.video_t = item.t
+        else:
+            self.audio.write(item)
+            self.audio_t = item.t + item.duration
+
+    @property
+    def ready(self) -> float:
+        return min(self.video_t, self.audio_t)
+
+    def end(self) -> float:
+        ends = [t for t in (self.video_t + self.frame_s, self.audio_t) if t != float("inf")]
+        return max(ends) if ends else 0.0
+
+    def emit(self) -> None:
+        t = self.next_t()
+        self.step_index += 1
+        while self.pending and self.pending[0].t_emitted <= t + 1e-9:
+            self.worker.add_segment(self.pending.popleft())
+        estimate = self.worker.step(t)
+        self.summary.add(estimate)
+        if self.on_estimate is not None and (self.skip_until is None or t > self.skip_until + 1e-6):
+            self.on_estimate(estimate)
+
+
+def _stepwise(source: MediaFileSource, run: _Run, stream: Any, progress: Callable[[float], None] | None) -> float:
+    """The reference: decode an item, feed the transcriber, run every step that is due, in one thread."""
+    next_asr = run.asr_first
+    for item in source.iter_media():
+        run.write(item)
+        if isinstance(item, AudioBlock) and stream is not None:
+            stream.feed(item)
+            if run.audio_t >= next_asr:
+                t0 = time.perf_counter()
+                run.take(stream.step(run.audio_t))
+                run.summary.asr_s += time.perf_counter() - t0
+                next_asr = run.audio_t + run.asr_every
+        while run.next_t() <= run.ready:
+            run.emit()
+        if progress is not None:
+            progress(run.ready)
+    end = run.end()
+    if stream is not None:
+        t0 = time.perf_counter()
+        run.take(stream.finish(end))
+        run.summary.asr_s += time.perf_counter() - t0
+    while run.next_t() <= end + 1e-9:
+        run.emit()
+    if run.pending:  # words committed at the very end get one last estimate (one hop on), as live
+        run.emit()
+    return end
+
+
+_END = object()
+
+
+class _Transcription:
+    """The transcriber in its own thread: the same feed/step calls as the step-wise path, as fast as it goes.
+
+    ``seen`` is the end of the newest audio block processed; everything it will still emit is stamped later
+    than that (file clock), so a step at ``t <= seen`` already has every segment it would have had step-wise.
+    """
+
+    def __init__(self, stream: Any, run: _Run, stop: threading.Event) -> None:
+        self.stream, self.run, self.stop = stream, run, stop
+        self.blocks: queue.Queue = queue.Queue(maxsize=4000)
+        self.segments: list[TranscriptSegment] = []
+        self.seen = -1.0
+        self.done = False
+        self.error: BaseException | None = None
+        self.compute_s = 0.0
+        self.changed = threading.Condition()
+        self.thread = threading.Thread(target=self._loop, name="emolive-analysis-asr", daemon=True)
+
+    def _loop(self) -> None:
+        next_asr = self.run.asr_first
+        try:
+            while not self.stop.is_set():
+                try:
+                    item = self.blocks.get(timeout=0.1)
+                except queue.Empty:
+                    continue
+                t0 = time.perf_counter()
+                if isinstance(item, tuple) and item[0] is _END:
+                    out = self.stream.finish(item[1])
+                    self.compute_s += time.perf_counter() - t0
+                    self._publish(out, float("inf"), done=True)
+                    return
+                self.stream.feed(item)
+                end = item.t + item.duration
+                out: list[TranscriptSegment] = []
+                if end >= next_asr:
+                    out = self.stream.step(end)
+                    next_asr = end + self.run.asr_every
+                self.compute_s += time.perf_counter() - t0
+                self._publish(out, end)
+        except BaseException as exc:  # handed to the main thread, which raises it
+            with self.changed:
+                self.error, self.done = exc, True
+                self.changed.notify_all()
+
+    def _publish(self, segments: list[TranscriptSegment], seen: float, done: bool = False) -> None:
+        with self.changed:
+            self.segments += segments
+            self.seen = seen
+            self.done = done
+            self.changed.notify_all()
+
+    def wait_until(self, t: float) -> list[TranscriptSegment]:
+        """Block until the transcriber has processed the audio up to ``t`` (or ended); its new segments."""
+        with self.changed:
+            while not (self.seen >= t or self.done or self.stop.is_set()):
+                self.changed.wait(0.1)
+            if self.error is not None:
+                raise self.error
+            out, self.segments = self.segments, []
+            return out
+
+
+def _put(target: queue.Queue, item: Any, stop: threading.Event) -> bool:
+    while not stop.is_set():
+        try:
+            target.put(item, timeout=0.1)
+            return True
+        except queue.Full:
+            continue
+    return False
+
+
+def _pipelined(source: MediaFileSource, run: _Run, stream: Any, progress: Callable[[float], None] | None) -> float:
+    """Decoding and transcription in their own threads, the steps here; the rows equal ``_stepwise``'s."""
+    stop = threading.Event()
+    items: queue.Queue = queue.Queue(maxsize=64)
+    asr = _Transcription(stream, run, stop) if stream is not None else None
+
+    def decode() -> None:
+        video_t, audio_t = (0.0 if run.video_t == 0.0 else float("inf")), (0.0 if run.audio_t == 0.0 else float("inf"))
+        try:
+            for item in source.iter_media():
+                if isinstance(item, AudioBlock):
+                    audio_t = item.t + item.duration
+                    if asr is not None and not _put(asr.blocks, item, stop):  # the transcriber first: see wait_until
+                        return
+                else:
+                    video_t = item.t
+                if not _put(items, item, stop):
+                    return
+            ends = [t for t in (video_t + run.frame_s, audio_t) if t != float("inf")]
+            end = max(ends) if ends else 0.0
+            if asr is not None:
+                _put(asr.blocks, (_END, end), stop)
+            _put(items, (_END, end), stop)
+        except BaseException as exc:
+            if asr is not None:
+                _put(asr.blocks, (_END, 0.0), stop)
+            _put(items, exc, stop)
+
+    decoder = threading.Thread(target=decode, name="emolive-analysis-decode", daemon=True)
+    decoder.start()
+    if asr is not None:
+        asr.thread.start()
+    try:
+        while True:
+            item = items.get()
+            if isinstance(item, BaseException):
+                raise item
+            if isinstance(item, tuple) and item[0] is _END:
+                end = item[1]
+                break
+            run.write(item)
+            while run.next_t() <= run.ready:
+                if asr is not None:
+                    run.take(asr.wait_until(run.next_t()))
+                run.emit()
+            if progress is not None:
+                progress(run.ready)
+        if asr is not None:
+            run.take(asr.wait_until(float("inf")))
+        while run.next_t() <= end + 1e-9:
+            run.emit()
+        if run.pending:  # words committed at the very end get one last estimate (one hop on), as live
+            run.emit()
+        return end
+    finally:
+        stop.set()
+        decoder.join(timeout=5)
+        if asr is not None:
+            asr.thread.join(timeout=30)
+            run.summary.asr_s += asr.compute_s

@@ -28,7 +28,7 @@ fi
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null 2>&1 || true
 echo "setup: installing emolive and its dependencies into .venv (a few minutes the first time)"
-.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev,train]' 2>&1 \
+.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev,train,cluster]' 2>&1 \
   | grep -v -e "^WARNING: Location" -e "is ignored: it is neither" || true
 .venv/bin/python -c 'import emolive, torch, torchaudio, cv2, faster_whisper, PySide6' \
   || { echo "setup: the installation is incomplete (see the pip output above)" >&2; exit 1; }

@@ -25,9 +25,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
-from tqdm import tqdm
 
 from emolive.modelio import save_model
+from emolive.progress import Progress
 
 log = logging.getLogger(__name__)
 
@@ -227,9 +227,8 @@ def fit(
             sampler.set_epoch(epoch)
         net.train()
         total, count = 0.0, 0
-        bar = tqdm(loader, desc=f"epoch {epoch + 1}/{cfg.epochs}", leave=False,
-                   disable=True if rank != 0 else None)
-        for step, batch in enumerate(bar):
+        bar = Progress(len(loader), desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="batches", enabled=rank == 0)
+        for step, batch in enumerate(loader):
             optimizer.zero_grad(set_to_none=True)
             with torch.autocast(device_type=device.type, enabled=use_amp):
                 loss = loss_fn(net, batch, device)
@@ -242,9 +241,11 @@ def fit(
             scheduler.step()
             total += float(loss.detach())
             count += 1
-            bar.set_postfix(loss=f"{total / count:.4f}")
+            bar.note = f"loss {total / count:.4f}"
+            bar.advance()
             if hooks.on_step is not None and rank == 0:
                 hooks.on_step(epoch + 1, cfg.epochs, step + 1, len(loader), total / count)
+        bar.close()
         model.eval()
         with torch.no_grad():
             metrics = evaluate(model)

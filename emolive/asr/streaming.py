@@ -41,6 +41,10 @@ class StreamConfig:
     bounded on long utterances). ``max_buffer_s``: past this, tentative words are committed and cut (Whisper
     sees at most 30 s). ``max_gap_s``: a longer hole in the fed audio closes the open utterance and restarts
     the buffer at the new audio (shorter holes are filled with silence).
+    ``file_clock``: offline analysis of a file. Emissions are stamped with the step's media time and the wait
+    between decodes ignores how long a decode took, so the output depends only on the audio, never on the
+    machine's speed or load. Live (the default), an emission is stamped with the step's start plus the compute
+    spent so far, and ``max_duty`` applies.
     """
 
     interval_s: float = 1.0
@@ -55,6 +59,7 @@ class StreamConfig:
     max_gap_s: float = 1.0
     vad_threshold: float = 0.5
     sample_rate: int = 16_000
+    file_clock: bool = False
 
 
 class StreamingTranscriber:
@@ -141,7 +146,9 @@ class StreamingTranscriber:
                 self._vad_at += n
                 for event in events:
                     out += self._on_boundary(event)
-            if self._utt_words or self.policy.tentative or self._partial:  # the utterance already shows text
+            if self.config.file_clock and (self._utt_words or self.policy.tentative or self._partial):
+                wait = self.config.interval_s  # media time only: the same decodes whatever the machine's speed
+            elif self._utt_words or self.policy.tentative or self._partial:  # the utterance already shows text
                 wait = max(self.config.interval_s, self._decode_s / self.config.max_duty)
             else:  # nothing shown yet (or the first decode found no words): try again sooner
                 wait = min(self.config.interval_s, self.config.first_partial_s)
@@ -181,7 +188,10 @@ class StreamingTranscriber:
         self._now = self.audio_end if now is None else now
 
     def _emitted(self) -> float:
-        """Session time of an emission: the step's start plus the compute spent so far."""
+        """Session time of an emission: the step's start plus the compute spent so far (live), or the step's
+        media time itself (``file_clock``)."""
+        if self.config.file_clock:
+            return self._now
         return self._now + (time.perf_counter() - self._step_started)
 
     def _time(self, index: int) -> float:

@@ -1,16 +1,21 @@
-"""Analyse video or audio files offline with the live pipeline and write one CSV row per step."""
+"""Analyse video or audio files offline with the live pipeline and write one CSV row per step.
+
+One file: FILE.emolive.csv next to it (or -o OUT.csv). Many (files, folders, globs): -o OUTDIR gets one CSV and
+one sidecar JSON per input plus summary.csv; a bad file never stops the batch, files already done are skipped.
+"""
 
 from __future__ import annotations
 
 import argparse
-import csv
+import glob
 import json
 import sys
 from pathlib import Path
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("files", nargs="+", type=Path, metavar="FILE", help="video or audio files")
+    parser.add_argument("files", nargs="+", metavar="FILE_DIR_OR_GLOB",
+                        help="video or audio files, folders (searched recursively) or quoted globs")
     parser.add_argument("-o", "--output", type=Path,
                         help="CSV path (one input) or folder (several); default: FILE.emolive.csv next to each")
     parser.add_argument("--no-asr", action="store_true", help="skip transcription (no text channel)")
@@ -18,101 +23,92 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="print per-emotion time share and mean valence/arousal")
     parser.add_argument("--json", action="store_true", help="print the summaries as JSON lines")
     parser.add_argument("--workers", type=int, default=1, help="files analysed in parallel (processes)")
+    parser.add_argument("--cluster", metavar="ADDRESS",
+                        help="run the files on a Dask cluster: its scheduler's address (tcp://host:8786) or local:N "
+                             "for N local worker processes (needs the [cluster] extra)")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue OUT.partial from its last complete row (same models and settings)")
+    parser.add_argument("--allow-partial", action="store_true",
+                        help="accept a file that ends before its stated duration (truncated) instead of failing")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="redo files whose CSV is already done (in a batch they are skipped otherwise)")
     parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                         help="override a setting, e.g. --set inference.hop_s=0.2")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-
-
-def _outputs(files: list[Path], output: Path | None) -> list[Path]:
-    from emolive.errors import EmoliveError
-
-    if output is None:
-        return [f.with_name(f.name + ".emolive.csv") for f in files]
-    if len(files) == 1 and output.suffix.lower() == ".csv":
-        return [output]
-    if output.exists() and not output.is_dir():
-        raise EmoliveError(f"{output} must be a folder when analysing several files")
-    return [output / (f.name + ".emolive.csv") for f in files]
-
-
-def analyze_one(path: Path, out: Path, overrides: list[str], config_path: str | None, asr: bool,
-                show_progress: bool) -> dict:
-    """Analyse one file into ``out``; returns its summary (runs in a worker process too)."""
-    from tqdm import tqdm
-
-    from emolive.analysis import analyze_file
-    from emolive.config import load_config
-    from emolive.errors import EmoliveError
-    from emolive.recording import schema
-
-    config = load_config(config_path, overrides)
-    bar = tqdm(total=1000, desc=path.name, unit="‰", disable=not show_progress, leave=False, file=sys.stderr)
-
-    def progress(fraction: float) -> None:
-        bar.update(int(fraction * 1000) - bar.n)
-
-    partial = out.with_name(out.name + ".partial")
-    try:
-        with partial.open("w", newline="", encoding="utf-8") as handle:
-            writer = csv.writer(handle, lineterminator="\n")
-            writer.writerow(schema.header())
-            summary = analyze_file(path, config, asr=asr, progress=progress,
-                                   on_estimate=lambda estimate: writer.writerow(schema.row(estimate)))
-    except OSError as exc:
-        raise EmoliveError(f"cannot write {out}: {exc}") from exc
-    finally:
-        bar.close()
-    partial.replace(out)  # a failed run leaves OUT.partial with the rows written so far
-    return {**summary.as_dict(), "csv": str(out)}
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar or progress lines")
 
 
 def run(args: argparse.Namespace) -> int:
-    from emolive.config import load_config
+    from emolive.batch import FileJob, JobResult, expand_inputs, output_paths, run_batch, write_summary
+    from emolive.capture.media_file import probe_media
+    from emolive.config import load_config, to_dict
     from emolive.errors import EmoliveError
 
-    load_config(args.config, args.set)  # a malformed config or override fails before any work
-    for f in args.files:
-        if not f.is_file():
-            raise EmoliveError(f"file not found: {f}")
-    outs = _outputs(args.files, args.output)
-    for out in outs:
-        out.parent.mkdir(parents=True, exist_ok=True)
-    jobs = [(f, o, args.set, args.config, not args.no_asr, not args.no_progress)
-            for f, o in zip(args.files, outs, strict=True)]
-    failures = 0
-    results = []
-    if args.workers > 1 and len(jobs) > 1:
-        from concurrent.futures import ProcessPoolExecutor
-        from multiprocessing import get_context
-
-        with ProcessPoolExecutor(max_workers=args.workers, mp_context=get_context("spawn")) as pool:
-            futures = [pool.submit(analyze_one, *job[:5], False) for job in jobs]
-            for job, future in zip(jobs, futures, strict=True):
-                try:
-                    results.append(future.result())
-                except EmoliveError as exc:
-                    print(f"emolive: error: {job[0]}: {exc}", file=sys.stderr)
-                    failures += 1
-    else:
-        for job in jobs:
-            try:
-                results.append(analyze_one(*job))
-            except EmoliveError as exc:
-                if len(jobs) == 1:
-                    raise
-                print(f"emolive: error: {job[0]}: {exc}", file=sys.stderr)
-                failures += 1
-    for result in results:
-        if args.json:
-            print(json.dumps(result))
+    config = load_config(args.config, args.set)  # a malformed config or override fails before any work
+    if args.workers < 1:
+        raise EmoliveError("--workers must be at least 1")
+    files, problems = expand_inputs(args.files)
+    batch = (len(args.files) > 1 or len(files) != 1 or bool(problems) or
+             any(Path(f).is_dir() or not Path(f).exists() and glob.has_magic(f) for f in args.files) or
+             (args.output is not None and (args.output.is_dir() or args.output.suffix.lower() != ".csv")))
+    if not batch:
+        probe_media(files[0])  # one file: a bad one is an error (message, exit 2) before anything loads
+    outs = output_paths(files, args.output, batch)
+    settings = to_dict(config)
+    jobs: list[FileJob] = []
+    early: list[JobResult] = [JobResult(item, "", "failed", 0.0, message) for item, message in problems]
+    for f, out in zip(files, outs, strict=True):
+        try:
+            info = probe_media(f)  # bad files are rejected here, before any model loads, with nothing written
+        except EmoliveError as exc:
+            early.append(JobResult(str(f), str(out), "failed", 0.0, str(exc)))
             continue
-        print(f"{result['path']}: {result['steps']} steps, {result['media_s']:.1f} s of media in "
-              f"{result['wall_s']:.1f} s ({result['speed_x_realtime']:.2f}x real time; models loaded in "
-              f"{result['load_s']:.1f} s) -> {result['csv']}")
-        if args.summary:
-            shares = sorted(result["time_share"].items(), key=lambda kv: -kv[1])
-            print("  time share: " + ", ".join(f"{k} {v:.0%}" for k, v in shares if v > 0))
-            print(f"  mean valence {result['mean_valence']:.3f}, mean arousal {result['mean_arousal']:.3f}")
-            if result["transcript"]:
-                print(f"  transcript: {result['transcript']}")
-    return 1 if failures else 0
+        target = f.resolve() if args.cluster else f
+        jobs.append(FileJob(str(target), str(out.resolve() if args.cluster else out), settings,
+                            asr=not args.no_asr, resume=args.resume, allow_partial=args.allow_partial,
+                            overwrite=args.overwrite or not batch, progress=not args.no_progress,
+                            duration_s=info.duration))
+    for result in early:
+        print(f"emolive: error: {result.file}: {result.error}", file=sys.stderr)
+    results = run_batch(jobs, workers=args.workers, cluster=args.cluster, show_progress=not args.no_progress,
+                        on_result=lambda r: _report_failure(r) if r.status == "failed" else None)
+    results = early + results
+    for result in results:
+        _print_result(result, args)
+    if batch and args.output is not None:
+        args.output.mkdir(parents=True, exist_ok=True)
+        write_summary(args.output / "summary.csv", results)
+    failed = [r for r in results if r.status == "failed"]
+    if batch:
+        counts = {s: sum(r.status == s for r in results) for s in ("done", "partial", "skipped", "failed")}
+        print(f"{len(results)} files: " + ", ".join(f"{n} {s}" for s, n in counts.items() if n)
+              + (f"; summary in {args.output / 'summary.csv'}" if args.output is not None else ""))
+        if failed:
+            print("failed:", file=sys.stderr)
+            for r in failed:
+                print(f"  {r.file}: {r.error}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _report_failure(result) -> None:
+    print(f"emolive: error: {result.file}: {result.error}", file=sys.stderr)
+
+
+def _print_result(result, args: argparse.Namespace) -> None:
+    if args.json:
+        print(json.dumps(result.as_dict()))
+        return
+    s = result.summary
+    if result.status == "failed":
+        return
+    if result.status == "skipped":
+        print(f"{result.file}: skipped, already done -> {result.csv}")
+        return
+    note = " (ended early: partial)" if result.status == "partial" else ""
+    print(f"{result.file}: {s['steps']} steps, {s['media_s']:.1f} s of media in {s['wall_s']:.1f} s "
+          f"({s['speed_x_realtime']:.2f}x real time; models loaded in {s['load_s']:.1f} s){note} -> {result.csv}")
+    if args.summary:
+        shares = sorted(s["time_share"].items(), key=lambda kv: -kv[1])
+        print("  time share: " + ", ".join(f"{k} {v:.0%}" for k, v in shares if v > 0))
+        print(f"  mean valence {s['mean_valence']:.3f}, mean arousal {s['mean_arousal']:.3f}")
+        if s.get("transcript"):
+            print(f"  transcript: {s['transcript']}")

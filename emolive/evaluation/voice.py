@@ -22,12 +22,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
     from emolive.audio_io import load_audio
     from emolive.errors import MediaError
     from emolive.evaluation.metrics import classification_report, emit
     from emolive.labels import EMOTIONS
+    from emolive.progress import track
     from emolive.voice.channel import VoiceChannel
     from emolive.voice.data import find_clips, skipped_counts
 
@@ -36,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     channel = VoiceChannel(args.model, threads=args.threads)
     y_true: list[int] = []
     y_pred: list[int] = []
-    for clip in tqdm([c for c in clips if c.label is not None], desc="voice eval", unit="clip"):
+    for clip in track([c for c in clips if c.label is not None], desc="voice eval", unit="clips"):
         try:
             audio = load_audio(clip.path, channel.spec.sample_rate)
         except MediaError as exc:

@@ -96,7 +96,7 @@ def _load_peer(weights: Path | None) -> Any:
 def _crops(args: argparse.Namespace, items: list[tuple[Path, int]], predictor: Any, peer: Any):
     import cv2
     import numpy as np
-    from tqdm import tqdm
+    from emolive.progress import track
 
     from emolive.face.detector import HaarFaceDetector
     from emolive.face.predictor import crop_face
@@ -121,7 +121,7 @@ def _crops(args: argparse.Namespace, items: list[tuple[Path, int]], predictor: A
             crops.clear()
             labels.clear()
 
-    for path, label in tqdm(items, desc="face eval", unit="img"):
+    for path, label in track(items, desc="face eval", unit="img"):
         grey = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
         if grey is None:
             reasons["unreadable"] += 1
@@ -151,7 +151,7 @@ def _frames(args: argparse.Namespace, items: list[tuple[Path, int]], predictor: 
     found rate and the accuracy counting a missed face as wrong."""
     import cv2
     import numpy as np
-    from tqdm import tqdm
+    from emolive.progress import track
 
     from emolive.contracts import VideoFrame
     from emolive.evaluation.face_frames import box_in_face_units, paste_face
@@ -167,7 +167,7 @@ def _frames(args: argparse.Namespace, items: list[tuple[Path, int]], predictor: 
     peer_pred: list[int] = []
     offsets: list[tuple[float, float, float]] = []
     found = total = 0
-    for i, (path, label) in enumerate(tqdm(items, desc="face eval (frames)", unit="img")):
+    for i, (path, label) in enumerate(track(items, desc="face eval (frames)", unit="img")):
         grey = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
         if grey is None:
             reasons["unreadable"] += 1

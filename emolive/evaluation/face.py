@@ -96,10 +96,10 @@ def _load_peer(weights: Path | None) -> Any:
 def _crops(args: argparse.Namespace, items: list[tuple[Path, int]], predictor: Any, peer: Any):
     import cv2
     import numpy as np
-    from emolive.progress import track
 
     from emolive.face.detector import HaarFaceDetector
     from emolive.face.predictor import crop_face
+    from emolive.progress import track
 
     detector: HaarFaceDetector | None = None
     size = predictor.size
@@ -151,12 +151,12 @@ def _frames(args: argparse.Namespace, items: list[tuple[Path, int]], predictor: 
     found rate and the accuracy counting a missed face as wrong."""
     import cv2
     import numpy as np
-    from emolive.progress import track
 
     from emolive.contracts import VideoFrame
     from emolive.evaluation.face_frames import box_in_face_units, paste_face
     from emolive.face.channel import FaceChannel
     from emolive.face.predictor import crop_face
+    from emolive.progress import track
 
     channel = FaceChannel(predictor.model_dir, detect_every=1, threads=args.threads,
                           flip=False if args.no_flip else None, crop_scale=args.crop_scale)

@@ -48,8 +48,10 @@ class LivePipeline:
                  on_estimate: Callable[[EmotionEstimate], None] = _ignore,
                  on_segment: Callable[[TranscriptSegment], None] = _ignore,
                  on_event: Callable[[SourceEvent], None] = _ignore, channels: Channels | None = None,
-                 source_factory: Callable[[LivePipeline], CaptureSource] | None = None, loop: bool = False) -> None:
+                 source_factory: Callable[[LivePipeline], CaptureSource] | None = None, loop: bool = False,
+                 strict_models: bool = True) -> None:
         self.config = config
+        self.strict_models = strict_models  # False: start without a configured model that cannot load (and say so)
         self.video, self.camera, self.microphone = video, camera, microphone
         self.asr_enabled = asr and config.asr.enabled
         self.on_estimate, self.on_segment, self.on_event = on_estimate, on_segment, on_event
@@ -107,7 +109,7 @@ class LivePipeline:
                 return
             self._started = True
         self._open_sources()
-        channels = self._channels or load_channels(self.config.inference)
+        channels = self._channels or load_channels(self.config.inference, strict=self.strict_models)
         # Live, latency beats throughput: idle BLAS/OpenMP threads spin and take the core the worker needs.
         limit_native_threads(self.config.inference.threads)
         for problem in channels.problems:

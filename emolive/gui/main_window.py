@@ -28,9 +28,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from emolive.channels import validate_models
 from emolive.config import AppConfig, InferenceConfig, save_config, with_changes
 from emolive.contracts import EmotionEstimate, SourceEvent, TranscriptSegment
-from emolive.errors import EmoliveError
+from emolive.errors import EmoliveError, ModelError
 from emolive.gui import dialogs
 from emolive.gui.bridge import MessageRelay, PipelineBridge
 from emolive.gui.estimate_view import EstimateBars
@@ -96,6 +97,7 @@ class MainWindow(QMainWindow):
         self.finetune = None  # the Fine-tune dialog, created on first use
         self.calibration = None  # the personal calibration dialog, created on first use
         self.model_switcher = ModelSwitcher(self)
+        self._swaps: deque[tuple[AppConfig, Callable[[str], None] | None]] = deque()  # hot swaps under way
         self._swap_relay = MessageRelay(self)
         self._swap_relay.message.connect(self._on_swapped)
         self.redraw_ms: deque[float] = deque(maxlen=2000)  # cost of each timer redraw, for the stall report
@@ -460,10 +462,17 @@ class MainWindow(QMainWindow):
             self.load_model(kind, Path(folder))
 
     def load_model(self, kind: str, folder: Path) -> bool:
-        """Use the model in ``folder`` for ``kind`` (face/voice/text/fusion), persisted, without restarting."""
-        problem = dialogs.check_model_folder(folder)
-        if problem:
-            self.banner.add(problem)
+        """Use the model in ``folder`` for ``kind`` (face/voice/text/fusion), persisted, without restarting.
+
+        The folder is checked first (config, weights, kind); one that cannot be used changes nothing and the
+        banner says why. The setting is saved only once the new model has loaded.
+        """
+        from emolive.modelio import validate_model_folder
+
+        try:
+            validate_model_folder(kind, Path(folder))
+        except ModelError as exc:
+            self.banner.add(f"Kept the current {kind} model: {exc}")
             return False
         self.switch_models(with_changes(self.config, "inference", **{MODEL_FIELDS[kind]: str(folder)}).inference)
         return True
@@ -472,30 +481,47 @@ class MainWindow(QMainWindow):
         self.switch_models(with_changes(self.config, "inference", **dict.fromkeys(MODEL_FIELDS.values(), "")).inference)
 
     def switch_models(self, inference: InferenceConfig, on_done: Callable[[str], None] | None = None) -> None:
-        """Persist ``inference`` and hot-swap the running pipeline to it (restart when it cannot swap).
+        """Hot-swap the running pipeline to ``inference`` (restart when it cannot swap), then persist it.
 
-        ``on_done(problem)`` ("" when fine) may be called from a worker thread; by default the window reports it.
+        Nothing switches or is saved when a model folder cannot be used: the old models keep running and the
+        banner says why. ``on_done(problem)`` ("" when fine) is called once it is settled.
         """
         config = replace(self.config, inference=inference)
         if config == self.config:
             return
-        self._save(config)
-        self.config = config
+        try:
+            validate_models(inference)
+        except ModelError as exc:
+            self._swap_settled(config, f"kept the current models: {exc}", on_done)
+            return
         swap = getattr(self.pipeline, "swap_models", None)
         if callable(swap):
             self.statusBar().showMessage("Loading the model; the current one keeps running meanwhile...", 0)
-            swap(inference, on_done or self._swap_relay)
+            self._swaps.append((config, on_done))
+            swap(inference, self._swap_relay)
             return
+        self._save(config)
         self.restart(config=config)
         if on_done is not None:
             on_done("")
 
     def _on_swapped(self, problem: str) -> None:
+        """GUI thread: a hot swap started by ``switch_models`` finished (``problem`` "" when it switched)."""
+        if not self._swaps:
+            return
+        config, on_done = self._swaps.popleft()
+        self._swap_settled(config, f"kept the current models: {problem}" if problem else "", on_done)
+
+    def _swap_settled(self, config: AppConfig, problem: str, on_done: Callable[[str], None] | None) -> None:
         if problem:
             self.banner.add(f"Model switch: {problem}")
             self.statusBar().clearMessage()
         else:
+            self.config = config
+            self._save(config)
             self.statusBar().showMessage("Switched models without restarting", 6000)
+        if on_done is not None:
+            on_done(problem)
 
     def open_finetune(self) -> None:
         from emolive.gui.finetune_dialog import FineTuneDialog

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from emolive.errors import ConfigError
+from emolive.errors import ConfigError, plain_reason
 
 log = logging.getLogger(__name__)
 
@@ -175,10 +175,11 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError(f"config file {path} is malformed: {exc}") from exc
         except OSError as exc:
-            raise ConfigError(f"cannot read config file {path}: {exc}") from exc
+            raise ConfigError(f"cannot read config file {path}: {plain_reason(exc)}") from exc
         config = from_dict(data, str(path))
     elif explicit:
-        raise ConfigError(f"config file not found: {path}")
+        raise ConfigError(f"config file {path} is a folder, not a file" if path.is_dir()
+                          else f"config file not found: {path}")
     return apply_overrides(config, overrides) if overrides else config
 
 

@@ -35,6 +35,26 @@ def _outputs(files: list[Path], output: Path | None) -> list[Path]:
     return [output / (f.name + ".emolive.csv") for f in files]
 
 
+def _drop_partial_row(path: Path) -> None:
+    """Cut ``path`` back to its last whole line (a full disk can stop a write mid-row)."""
+    import contextlib
+    import os
+
+    with contextlib.suppress(OSError), open(path, "rb+") as handle:
+        size = handle.seek(0, os.SEEK_END)
+        end = size
+        while end > 0:
+            start = max(0, end - 65536)
+            handle.seek(start)
+            cut = handle.read(end - start).rfind(b"\n")
+            if cut >= 0:
+                end = start + cut + 1
+                break
+            end = start
+        if end != size:
+            handle.truncate(end)
+
+
 def analyze_one(path: Path, out: Path, overrides: list[str], config_path: str | None, asr: bool,
                 show_progress: bool) -> dict:
     """Analyse one file into ``out``; returns its summary (runs in a worker process too)."""
@@ -42,7 +62,7 @@ def analyze_one(path: Path, out: Path, overrides: list[str], config_path: str | 
 
     from emolive.analysis import analyze_file
     from emolive.config import load_config
-    from emolive.errors import EmoliveError
+    from emolive.errors import EmoliveError, plain_reason
     from emolive.recording import schema
 
     config = load_config(config_path, overrides)
@@ -59,7 +79,8 @@ def analyze_one(path: Path, out: Path, overrides: list[str], config_path: str | 
             summary = analyze_file(path, config, asr=asr, progress=progress,
                                    on_estimate=lambda estimate: writer.writerow(schema.row(estimate)))
     except OSError as exc:
-        raise EmoliveError(f"cannot write {out}: {exc}") from exc
+        _drop_partial_row(partial)
+        raise EmoliveError(f"cannot write {out}: {plain_reason(exc)}") from exc
     finally:
         bar.close()
     partial.replace(out)  # a failed run leaves OUT.partial with the rows written so far
@@ -68,12 +89,12 @@ def analyze_one(path: Path, out: Path, overrides: list[str], config_path: str | 
 
 def run(args: argparse.Namespace) -> int:
     from emolive.config import load_config
-    from emolive.errors import EmoliveError
+    from emolive.errors import EmoliveError, not_a_file
 
     load_config(args.config, args.set)  # a malformed config or override fails before any work
     for f in args.files:
         if not f.is_file():
-            raise EmoliveError(f"file not found: {f}")
+            raise EmoliveError(not_a_file(f))
     outs = _outputs(args.files, args.output)
     for out in outs:
         out.parent.mkdir(parents=True, exist_ok=True)

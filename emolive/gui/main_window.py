@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from emolive.channels import validate_models
-from emolive.config import AppConfig, InferenceConfig, save_config, with_changes
+from emolive.config import AppConfig, InferenceConfig, save_config, to_dict, with_changes
 from emolive.contracts import EmotionEstimate, SourceEvent, TranscriptSegment
 from emolive.errors import EmoliveError, ModelError
 from emolive.gui import dialogs
@@ -71,6 +71,28 @@ class ModelSwitcher:
         self._window.switch_models(inference, on_done)
 
 
+def release_memory() -> None:
+    """Collect cycles and hand freed heap pages back to the OS (glibc keeps them otherwise: restarts grew RSS)."""
+    import contextlib
+    import ctypes
+    import gc
+
+    gc.collect()
+    with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to trim
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
+def settings_needing_restart(old: AppConfig, new: AppConfig) -> list[str]:
+    """``section.key`` of every changed setting that needs a pipeline restart (all but [recording])."""
+    changed = []
+    for section, values in to_dict(new).items():
+        if section == "recording":
+            continue
+        before = to_dict(old)[section]
+        changed.extend(f"{section}.{key}" for key, value in values.items() if before[key] != value)
+    return changed
+
+
 class MainWindow(QMainWindow):
     """The app's window. ``start()`` builds and starts a pipeline from ``factory(config, sources, bridge)``."""
 
@@ -97,6 +119,7 @@ class MainWindow(QMainWindow):
         self.finetune = None  # the Fine-tune dialog, created on first use
         self.calibration = None  # the personal calibration dialog, created on first use
         self.model_switcher = ModelSwitcher(self)
+        self._pending_config: AppConfig | None = None  # settings waiting for the recording to end
         self._swaps: deque[tuple[AppConfig, Callable[[str], None] | None]] = deque()  # hot swaps under way
         self._swap_relay = MessageRelay(self)
         self._swap_relay.message.connect(self._on_swapped)
@@ -233,6 +256,10 @@ class MainWindow(QMainWindow):
                 log.exception("pipeline.stop() failed")
         if bridge is not None:
             bridge.closed = True  # kept (parented to the window) so a late callback never meets a deleted object
+            bridge.pipeline = None  # ... but it lets go of the pipeline: its models and threads are released
+        if pipeline is not None:
+            del pipeline
+            release_memory()
 
     def restart(self, config: AppConfig | None = None, sources: Sources | None = None) -> None:
         """Stop the pipeline and start a new one (new session clock: the traces and transcript start over).
@@ -372,14 +399,52 @@ class MainWindow(QMainWindow):
             self.apply_config(dialog.result_config())
 
     def apply_config(self, config: AppConfig) -> None:
-        """Persist ``config`` and restart with it when it differs from the current one."""
+        """Persist ``config``; restart with it when a changed setting needs a restart.
+
+        During a recording the user is asked first (a restart ends the recording): restart now, apply the
+        settings when the recording ends, or cancel.
+        """
         if config == self.config:
             return
+        changed = settings_needing_restart(self.config, config)
+        if not changed:
+            self._save(config)
+            self.config = config
+            return
+        if self.recording_dir is not None:
+            choice = self.ask_restart(changed)
+            if choice == "cancel":
+                self.statusBar().showMessage("Settings not changed", 5000)
+                return
+            if choice == "later":
+                self._save(config)
+                self._pending_config = config
+                self.statusBar().showMessage(f"Applied when the recording ends: {', '.join(changed)}", 0)
+                return
         self._save(config)
+        self._restart_with(config, changed)
+
+    def _restart_with(self, config: AppConfig, changed: list[str] | None = None) -> None:
+        self._pending_config = None
         sources = self.sources
         if sources.video is None:
             sources = replace(sources, camera=config.capture.camera or None, microphone=config.capture.microphone)
         self.restart(config=config, sources=replace(sources, asr=config.asr.enabled))
+        if changed:
+            self.statusBar().showMessage(f"Restarted to apply: {', '.join(changed)}", 8000)
+
+    def ask_restart(self, changed: list[str]) -> str:
+        """Ask whether to end the recording for a restart: "now", "later" (when it ends) or "cancel"."""
+        box = QMessageBox(self)
+        box.setWindowTitle("Restart needed")
+        box.setIcon(QMessageBox.Icon.Question)
+        box.setText("These settings need a restart, which ends the recording:\n" + "\n".join(changed))
+        now = box.addButton("Restart now", QMessageBox.ButtonRole.AcceptRole)
+        later = box.addButton("After the recording", QMessageBox.ButtonRole.ApplyRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.exec()
+        clicked = box.clickedButton()
+        return "now" if clicked is now else "later" if clicked is later else "cancel"
 
     def _save(self, config: AppConfig) -> None:
         if not self.persist:
@@ -432,6 +497,10 @@ class MainWindow(QMainWindow):
         self.marker_action.setEnabled(False)
         self.marker_action.setToolTip("Start a recording first")
         self._refresh_status()
+        pending = self._pending_config
+        if pending is not None and not self._closed:  # settings that waited for the recording to end
+            self._pending_config = None
+            QTimer.singleShot(0, lambda: self._restart_with(pending, settings_needing_restart(self.config, pending)))
 
     def _on_recorder_error(self, message: str) -> None:
         self.banner.add(f"Recording stopped: {message}")

@@ -101,7 +101,7 @@ class SettingsDialog(QDialog):
         form.addRow("Transcription:", self.asr_enabled)
         form.addRow("Transcription model:", self.asr_model)
         form.addRow("Language:", self.language)
-        note = QLabel("Changes restart the sources and workers.")
+        note = QLabel("Changes restart the sources and workers; during a recording you are asked first.")
         note.setStyleSheet("color:#888888;")
         form.addRow(note)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)

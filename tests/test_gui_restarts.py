@@ -1,0 +1,117 @@
+"""Settings during a recording ask before restarting; a restart releases the old pipeline's models and threads."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("PySide6")
+pytest.importorskip("pytestqt")
+
+from test_gui import Factory, FakeRecorder  # noqa: E402
+
+from emolive.config import AppConfig, load_config, with_changes  # noqa: E402
+from emolive.gui.interfaces import Sources  # noqa: E402
+from emolive.gui.main_window import MainWindow, settings_needing_restart  # noqa: E402
+
+
+def test_which_settings_need_a_restart():
+    base = AppConfig()
+    assert settings_needing_restart(base, with_changes(base, "recording", raw_video=True)) == []
+    changed = with_changes(with_changes(base, "capture", camera="1"), "asr", enabled=False)
+    assert settings_needing_restart(base, changed) == ["capture.camera", "asr.enabled"]
+
+
+@pytest.fixture
+def recording_window(qtbot, demo_clip, tmp_path):  # noqa: ANN001
+    factory, recorder = Factory(), FakeRecorder()
+    win = MainWindow(AppConfig(), Sources(video=demo_clip), factory, recorder=recorder,
+                     config_path=tmp_path / "config.toml")
+    qtbot.addWidget(win)
+    with qtbot.waitSignal(win.started, timeout=10_000):
+        win.start()
+    assert win.start_recording(tmp_path / "session")
+    win.factory_made, win.asked = factory.made, []
+    yield win
+    win.close()
+
+
+def answer(win: MainWindow, choice: str) -> None:
+    def ask(changed: list[str]) -> str:
+        win.asked.append(changed)
+        return choice
+    win.ask_restart = ask
+
+
+def test_settings_during_a_recording_ask_and_cancel_changes_nothing(recording_window, tmp_path):  # noqa: ANN001
+    win = recording_window
+    answer(win, "cancel")
+    win.apply_config(with_changes(win.config, "inference", budget_ms=120.0))
+    assert win.asked == [["inference.budget_ms"]]
+    assert win.recording_dir is not None and len(win.factory_made) == 1
+    assert win.config.inference.budget_ms == 90.0 and not (tmp_path / "config.toml").exists()
+
+
+def test_settings_can_wait_for_the_recording_to_end(qtbot, recording_window, tmp_path):  # noqa: ANN001
+    win = recording_window
+    answer(win, "later")
+    win.apply_config(with_changes(win.config, "inference", budget_ms=120.0))
+    assert win.recording_dir is not None and len(win.factory_made) == 1  # still recording, same pipeline
+    assert load_config(tmp_path / "config.toml").inference.budget_ms == 120.0
+    assert "recording ends" in win.statusBar().currentMessage()
+    with qtbot.waitSignal(win.started, timeout=10_000):
+        win.stop_recording()
+    assert len(win.factory_made) == 2 and win.config.inference.budget_ms == 120.0
+
+
+def test_restart_now_ends_the_recording_first(qtbot, recording_window):  # noqa: ANN001
+    win = recording_window
+    answer(win, "now")
+    with qtbot.waitSignal(win.started, timeout=10_000):
+        win.apply_config(with_changes(win.config, "inference", smoothing_s=1.0))
+    assert win.recording_dir is None and ("stop",) in win.recorder.calls and len(win.factory_made) == 2
+    assert "inference.smoothing_s" in win.statusBar().currentMessage()
+
+
+def test_recording_settings_apply_without_a_restart_or_a_question(recording_window):  # noqa: ANN001
+    win = recording_window
+    answer(win, "cancel")
+    win.apply_config(with_changes(win.config, "recording", raw_video=True))
+    assert win.asked == [] and len(win.factory_made) == 1 and win.config.recording.raw_video
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) / 1024 for line in status if line.startswith("VmRSS"))
+
+
+def _threads() -> int:
+    return len(os.listdir("/proc/self/task"))
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs /proc")
+def test_five_restarts_release_models_and_threads(qtbot, demo_clip):  # noqa: ANN001
+    """The real pipeline on the demo clip: after each restart, once stopped, threads and RSS are back."""
+    from emolive.gui.app import live_pipeline
+
+    win = MainWindow(AppConfig(), Sources(video=demo_clip, loop=True), live_pipeline, persist=False)
+    qtbot.addWidget(win)
+
+    def run_once() -> tuple[int, float]:
+        with qtbot.waitSignal(win.started, timeout=180_000):
+            win.start()
+        assert win.pipeline is not None, win.banner.message.text()
+        qtbot.waitUntil(lambda: win.estimates_received > 3, timeout=60_000)
+        win.stop_pipeline()
+        return _threads(), _rss_mb()
+
+    threads0, rss0 = run_once()
+    for _ in range(5):
+        win.estimates_received = 0
+        threads, rss = run_once()
+    win.close()
+    assert threads <= threads0 * 1.1, (threads0, threads)
+    assert rss <= rss0 * 1.1, (rss0, rss)

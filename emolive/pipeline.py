@@ -29,6 +29,9 @@ from emolive.worker import InferenceWorker
 log = logging.getLogger(__name__)
 
 
+LIVE_ASR_BACKLOG_S = 4.0  # live: unread audio beyond this is skipped, so the words never trail far behind
+
+
 def _ignore(_: Any) -> None:
     return None
 
@@ -140,7 +143,7 @@ class LivePipeline:
 
             self.transcriber = Transcriber(self.audio, self.clock, on_segment, on_error=self._error("transcriber"),
                                            model=asr.model, language=asr.language or None, threads=asr.threads,
-                                           interval_s=asr.interval_s)
+                                           interval_s=asr.interval_s, max_backlog_s=LIVE_ASR_BACKLOG_S)
             self.transcriber.start()
         except (EmoliveError, ImportError) as exc:
             self.transcriber = None
@@ -183,6 +186,14 @@ class LivePipeline:
         threading.Thread(target=load, name="emolive-model-swap", daemon=True).start()
 
     # --- status ---------------------------------------------------------------------------------
+    def _asr_figure(self, name: str) -> float | None:
+        """A figure of the running transcriber; None when there is none, or it is loading or has stopped."""
+        transcriber = self.transcriber
+        if transcriber is None or not transcriber.ready.is_set() or not transcriber.is_alive():
+            return None
+        value = getattr(transcriber, name, None)
+        return float(value) if isinstance(value, int | float) else None
+
     def status(self) -> dict[str, Any]:
         summary = self.worker.latency_summary() if self.worker is not None else {"p50": 0.0, "p95": 0.0}
         fps = 0.0
@@ -198,7 +209,8 @@ class LivePipeline:
             "step_p95_ms": summary["p95"],
             "budget_ms": self.config.inference.budget_ms,
             "device": self.worker.device if self.worker is not None else self.device,
-            "asr_lag_s": getattr(self.transcriber, "lag_s", None),
+            "asr_lag_s": self._asr_figure("lag_s"),
+            "asr_skipped_s": self._asr_figure("skipped_s"),
             "dropped_steps": self.worker.dropped if self.worker is not None else 0,
             "degraded": self.worker.governor.describe() if self.worker is not None else "",
         }

@@ -179,7 +179,7 @@ def test_plots_follow_the_estimates(qtbot, window):  # noqa: ANN001
 def test_status_bar_reports_pipeline_figures(qtbot, window):  # noqa: ANN001
     qtbot.waitUntil(lambda: "30.0 fps" in window.status_panel.text(), timeout=5000)
     text = window.status_panel.text()
-    assert "p95 120" in text and "budget 90" in text and "CPU" in text and "ASR lag 0.8 s" in text
+    assert "p95 120" in text and "budget 90" in text and "CPU" in text and "transcript 0.8 s behind" in text
     assert window.status_panel.labels["latency"].styleSheet()  # p95 over budget is highlighted
 
 

@@ -86,10 +86,10 @@ def test_status_fields_flag_a_step_over_budget() -> None:
                                                "dropped_steps": 3}, recording="REC x")}
     assert fields["fps"].text == "capture 29.7 fps" and not fields["fps"].warn
     assert fields["latency"].text == "step p50 31 / p95 95 ms (budget 90), 3 dropped" and fields["latency"].warn
-    assert fields["device"].text == "CUDA" and fields["asr"].text == "ASR lag --"
+    assert fields["device"].text == "CUDA" and fields["asr"].text == "transcript --"
     assert fields["recording"].warn
     empty = {f.key: f.text for f in format_status(None, asr=False)}
-    assert empty == {"fps": "capture -- fps", "latency": "step --", "device": "--", "asr": "ASR off",
+    assert empty == {"fps": "capture -- fps", "latency": "step --", "device": "--", "asr": "transcription off",
                      "recording": "not recording"}
 
 

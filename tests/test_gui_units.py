@@ -157,3 +157,35 @@ def test_parser_has_the_documented_options() -> None:
     args = parser.parse_args(["--video", "x.mp4", "--camera", "1", "--mic", "usb", "--no-camera", "--no-mic",
                               "--no-asr", "--measure-stalls", "5", "--loop"])
     assert args.no_camera and args.no_mic and args.no_asr and args.measure_stalls == 5.0 and args.loop
+
+
+def test_settings_dialog_offers_only_what_is_present_and_says_why(qtbot) -> None:  # noqa: ANN001
+    from emolive.config import AppConfig
+    from emolive.gui.settings_dialog import SettingsDialog
+
+    dialog = SettingsDialog(AppConfig(), microphones=lambda: [], cameras=lambda: [], cuda=lambda: "no CUDA GPU found",
+                            asr_models=lambda: {"tiny.en": "", "base": "not installed (pip install x)"})
+    qtbot.addWidget(dialog)
+
+    def enabled(box, value: str) -> bool:  # noqa: ANN001
+        return box.model().item(box.findData(value)).isEnabled()
+
+    assert [dialog.camera.itemData(i) for i in range(dialog.camera.count())] == ["", "0"]  # none + the configured
+    assert "Open video" in dialog.camera.toolTip()
+    assert not enabled(dialog.device, "cuda") and enabled(dialog.device, "cpu")
+    assert not enabled(dialog.asr_model, "base") and enabled(dialog.asr_model, "tiny.en")
+    assert not enabled(dialog.language, "de") and enabled(dialog.language, "en")  # tiny.en is English-only
+    text = dialog.why_greyed.text()
+    assert "cuda: no CUDA GPU found" in text and "Whisper base: not installed" in text
+    assert dialog.result_config().inference.device == "auto"
+
+    multilingual = SettingsDialog(AppConfig(), microphones=lambda: [], cameras=lambda: [("0", "0")],
+                                  cuda=lambda: "", asr_models=lambda: {"tiny.en": "", "base": ""})
+    qtbot.addWidget(multilingual)
+    assert enabled(multilingual.device, "cuda") and not multilingual.why_greyed.isVisibleTo(multilingual)
+    multilingual.asr_model.setCurrentIndex(multilingual.asr_model.findData("base"))
+    assert enabled(multilingual.language, "de")
+    multilingual.language.setCurrentIndex(multilingual.language.findData("de"))
+    assert multilingual.result_config().asr.language == "de"
+    multilingual.asr_model.setCurrentIndex(multilingual.asr_model.findData("tiny.en"))
+    assert not enabled(multilingual.language, "de") and multilingual.result_config().asr.language == ""

@@ -36,6 +36,18 @@ def _ignore(_: Any) -> None:
     return None
 
 
+def _alive(worker: Any) -> bool:
+    """Whether a thread-owning object (thread, source, worker, transcriber) still runs."""
+    if isinstance(worker, threading.Thread):
+        return worker.is_alive()
+    if callable(getattr(worker, "is_alive", None)):
+        return bool(worker.is_alive())
+    if isinstance(getattr(worker, "running", None), bool):
+        return worker.running
+    thread = getattr(worker, "_thread", None)
+    return isinstance(thread, threading.Thread) and thread.is_alive()
+
+
 class LivePipeline:
     """Cameras/microphones (or a file or synthetic stand-in) analysed live.
 
@@ -70,6 +82,7 @@ class LivePipeline:
         self.device = "cpu"
         self._started = False
         self._lock = threading.Lock()
+        self._loaders: list[threading.Thread] = []  # model-swap threads
 
     # --- events ---------------------------------------------------------------------------------
     def _event(self, source: str, kind: str, message: str) -> None:
@@ -149,9 +162,10 @@ class LivePipeline:
             self.transcriber = None
             self._event("transcriber", "error", f"transcription unavailable: {exc}")
 
-    def stop(self, timeout: float = 5.0) -> None:
-        """Stop every thread and wait for them (bounded by ``timeout`` each)."""
-        deadline = time.monotonic() + timeout
+    def stop(self, timeout: float = 5.0) -> list[str]:
+        """Stop every thread and wait for them, ``timeout`` seconds in all; returns (and logs) those still running."""
+        started = time.monotonic()
+        deadline = started + timeout
         for source in self.sources:
             source.stop()
         # The transcriber commits the open utterance when it stops; the worker stops after it so that
@@ -164,6 +178,18 @@ class LivePipeline:
         for thread in [*self.sources, self.worker]:
             if thread is not None:
                 thread.join(max(0.1, deadline - time.monotonic()))
+        for loader in list(self._loaders):
+            loader.join(max(0.1, deadline - time.monotonic()))
+        named = [(getattr(s, "name", "source"), s) for s in self.sources]
+        named += [("transcriber", self.transcriber), ("inference worker", self.worker)]
+        named += [(loader.name, loader) for loader in self._loaders]
+        late = [name for name, thread in named if thread is not None and _alive(thread)]
+        if late:
+            log.warning("shutdown: %s still running after %.1f s (left behind as daemon threads)",
+                        ", ".join(late), time.monotonic() - started)
+        else:
+            log.info("pipeline stopped in %.0f ms", (time.monotonic() - started) * 1000)
+        return late
 
     def swap_models(self, inference: InferenceConfig, on_done: Callable[[str], None] = _ignore) -> None:
         """Load the channels and fusion of ``inference`` in the background, then switch to them between two steps.
@@ -183,7 +209,9 @@ class LivePipeline:
             self.config = replace(self.config, inference=inference)
             on_done("; ".join(channels.problems))
 
-        threading.Thread(target=load, name="emolive-model-swap", daemon=True).start()
+        loader = threading.Thread(target=load, name="emolive-model-swap", daemon=True)
+        self._loaders = [t for t in self._loaders if t.is_alive()] + [loader]
+        loader.start()
 
     # --- status ---------------------------------------------------------------------------------
     def _asr_figure(self, name: str) -> float | None:

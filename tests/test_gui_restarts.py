@@ -115,3 +115,50 @@ def test_five_restarts_release_models_and_threads(qtbot, demo_clip):  # noqa: AN
     win.close()
     assert threads <= threads0 * 1.1, (threads0, threads)
     assert rss <= rss0 * 1.1, (rss0, rss)
+
+
+def test_shutdown_joins_every_thread_with_a_timeout_and_names_the_late_one(caplog):
+    import logging
+    import threading
+
+    from emolive.pipeline import LivePipeline
+
+    release = threading.Event()
+
+    class StuckSource:
+        """A capture source whose thread ignores stop() until released."""
+
+        name = "stuck-camera"
+
+        def __init__(self, pipeline) -> None:  # noqa: ANN001
+            self._thread = threading.Thread(target=release.wait, daemon=True)
+            self.running = False
+
+        def start(self) -> None:
+            self._thread.start()
+
+        def stop(self) -> None:
+            return None
+
+        def join(self, timeout: float | None = None) -> None:
+            self._thread.join(timeout)
+
+        @property
+        def alive(self) -> bool:
+            return self._thread.is_alive()
+
+    class Channels:
+        face = voice = text = None
+        problems = ()
+        device = "cpu"
+
+    pipeline = LivePipeline(AppConfig(), camera=None, microphone=None, asr=False, channels=Channels(),
+                            source_factory=StuckSource)
+    pipeline.start()
+    pipeline.sources[0].running = True
+    with caplog.at_level(logging.WARNING, logger="emolive.pipeline"):
+        late = pipeline.stop(timeout=0.5)
+    release.set()
+    assert late == ["stuck-camera"]
+    assert any("stuck-camera" in r.getMessage() and "still running" in r.getMessage() for r in caplog.records)
+    assert not pipeline.worker._thread.is_alive()  # the others were joined

@@ -71,6 +71,9 @@ class ModelSwitcher:
         self._window.switch_models(inference, on_done)
 
 
+STARTER_TIMEOUT_S = 60.0  # the longest Quit/restart waits for a pipeline that is still loading its models
+
+
 def release_memory() -> None:
     """Collect cycles and hand freed heap pages back to the OS (glibc keeps them otherwise: restarts grew RSS)."""
     import contextlib
@@ -246,7 +249,9 @@ class MainWindow(QMainWindow):
         """Stop and join the pipeline's threads; signals already queued from it are ignored."""
         bridge, self.pipeline, self.bridge = self.bridge, None, None
         if self._starter is not None:
-            self._starter.join()
+            self._starter.join(STARTER_TIMEOUT_S)  # models load in seconds; a stuck load must not hang Quit
+            if self._starter.is_alive():
+                log.warning("shutdown: the pipeline start thread is still running after %.0f s", STARTER_TIMEOUT_S)
             self._starter = None
         pipeline = bridge.pipeline if bridge is not None else None
         if pipeline is not None:

@@ -189,3 +189,31 @@ def test_settings_dialog_offers_only_what_is_present_and_says_why(qtbot) -> None
     assert multilingual.result_config().asr.language == "de"
     multilingual.asr_model.setCurrentIndex(multilingual.asr_model.findData("tiny.en"))
     assert not enabled(multilingual.language, "de") and multilingual.result_config().asr.language == ""
+
+
+def test_overlay_words_a_person_reads() -> None:
+    from emolive.contracts import ModalityOutput
+    from emolive.gui.overlay import indicator, latency_text
+    from emolive.worker import LoadGovernor
+
+    clear = indicator("face", ModalityOutput("face", 0.0, present=True, quality=0.95), 0.0)
+    poor = indicator("face", ModalityOutput("face", 0.0, present=True, quality=0.3), 0.0)
+    assert (clear.text, poor.text) == ("clear", "poor") and "q " not in clear.text
+    governor = LoadGovernor(90.0)
+    assert latency_text(42.0, "") == "step 42 ms"
+    for level, words in ((1, "face detection slowed to keep up"), (2, "voice slowed"), (3, "every other step")):
+        governor.level = level
+        text = latency_text(90.0, governor.describe())
+        assert words in text and "degraded" not in text and "+ " not in text
+
+
+def test_circumplex_class_markers_are_labelled(qtbot) -> None:  # noqa: ANN001
+    from emolive.fusion.circumplex import PLACEMENT
+    from emolive.gui.plots import EmotionPlots
+
+    plots = EmotionPlots(window_s=60)
+    qtbot.addWidget(plots)
+    labels = {item.toPlainText(): (item.pos().x(), item.pos().y()) for item in plots.anchor_labels}
+    assert set(labels) == {name for name in EMOTIONS if name in PLACEMENT}
+    for name, (x, y) in labels.items():
+        assert abs(x - PLACEMENT[name][0]) < 0.05 and abs(y - PLACEMENT[name][1]) < 0.01

@@ -162,3 +162,41 @@ def test_shutdown_joins_every_thread_with_a_timeout_and_names_the_late_one(caplo
     assert late == ["stuck-camera"]
     assert any("stuck-camera" in r.getMessage() and "still running" in r.getMessage() for r in caplog.records)
     assert not pipeline.worker._thread.is_alive()  # the others were joined
+
+
+def test_no_camera_banner_offers_a_video_file_and_reset_clears_stale_errors(qtbot, tmp_path):  # noqa: ANN001
+    from emolive.errors import DeviceError
+
+    def broken(config, sources, bridge):  # noqa: ANN001, ANN202
+        raise DeviceError("camera '0' not found or busy")
+
+    win = MainWindow(AppConfig(), Sources(video=None), broken, persist=False)
+    qtbot.addWidget(win)
+    with qtbot.waitSignal(win.started, timeout=5000):
+        win.start()
+    assert win.banner.open_video_button.isVisibleTo(win.banner)
+    opened = []
+    win.open_video_dialog = lambda: opened.append(True)
+    win.banner.open_video.disconnect()
+    win.banner.open_video.connect(win.open_video_dialog)
+    win.banner.open_video_button.click()
+    assert opened == [True]
+    win.load_model("face", tmp_path / "nowhere")
+    assert "does not exist" in win.banner.message.text()
+    win.reset_models()
+    assert win.banner.isHidden() and "does not exist" not in win.banner.message.text()
+    win.close()
+
+
+def test_summary_transcript_is_wrapped(monkeypatch, capsys, demo_clip, tmp_path):  # noqa: ANN001
+    from emolive.cli import main
+
+    result = {"path": str(demo_clip), "steps": 10, "media_s": 1.0, "wall_s": 1.0, "speed_x_realtime": 1.0,
+              "load_s": 1.0, "csv": str(tmp_path / "o.csv"), "time_share": {"joy": 1.0}, "mean_valence": 0.5,
+              "mean_arousal": 0.5, "transcript": " ".join(["something said"] * 60)}
+    monkeypatch.setattr("emolive.commands.analyze.analyze_one", lambda *args: result)
+    assert main(["analyze", str(demo_clip), "--summary", "--no-progress", "-o", str(tmp_path / "o.csv")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    transcript = lines[next(i for i, line in enumerate(lines) if "transcript:" in line):]
+    assert len(transcript) > 3 and max(len(line) for line in transcript) <= 100
+    assert " ".join(" ".join(transcript).split()[1:]) == result["transcript"]

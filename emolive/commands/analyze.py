@@ -135,5 +135,8 @@ def run(args: argparse.Namespace) -> int:
             print("  time share: " + ", ".join(f"{k} {v:.0%}" for k, v in shares if v > 0))
             print(f"  mean valence {result['mean_valence']:.3f}, mean arousal {result['mean_arousal']:.3f}")
             if result["transcript"]:
-                print(f"  transcript: {result['transcript']}")
+                import textwrap
+
+                print(textwrap.fill(result["transcript"], width=100, initial_indent="  transcript: ",
+                                    subsequent_indent="    ", break_long_words=False))
     return 1 if failures else 0

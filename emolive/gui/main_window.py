@@ -153,6 +153,7 @@ class MainWindow(QMainWindow):
     def _build_widgets(self) -> None:
         self.banner = ErrorBanner()
         self.banner.retry.connect(self.restart)
+        self.banner.open_video.connect(self.open_video_dialog)
         self.video = VideoView()
         self.transcript_view = TranscriptView(self.transcript)
         self.bars = EstimateBars()
@@ -552,6 +553,7 @@ class MainWindow(QMainWindow):
         return True
 
     def reset_models(self) -> None:
+        self.banner.dismiss()  # earlier model errors no longer apply to the shipped models
         self.switch_models(with_changes(self.config, "inference", **dict.fromkeys(MODEL_FIELDS.values(), "")).inference)
 
     def switch_models(self, inference: InferenceConfig, on_done: Callable[[str], None] | None = None) -> None:

@@ -98,6 +98,7 @@ class ErrorBanner(QFrame):
     """A dismissable strip above the video that says what went wrong; the app keeps running."""
 
     retry = Signal()
+    open_video = Signal()  # "Open a video file..." (offered when there is no camera)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -108,11 +109,16 @@ class ErrorBanner(QFrame):
         self.retry_button = QPushButton("Retry")
         self.retry_button.setToolTip("Restart the sources and workers")
         self.retry_button.clicked.connect(self.retry.emit)
+        self.open_video_button = QPushButton("Open a video file...")
+        self.open_video_button.setToolTip("Replay a video file as if it were live")
+        self.open_video_button.clicked.connect(self.open_video.emit)
+        self.open_video_button.hide()
         dismiss = QPushButton("Dismiss")
         dismiss.clicked.connect(self.dismiss)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(8, 4, 8, 4)
         layout.addWidget(self.message, 1)
+        layout.addWidget(self.open_video_button)
         layout.addWidget(self.retry_button)
         layout.addWidget(dismiss)
         self.messages: list[str] = []
@@ -124,9 +130,13 @@ class ErrorBanner(QFrame):
             self.messages.remove(message)
         self.messages = [*self.messages, message][-MAX_MESSAGES:]
         self.message.setText("\n".join(self.messages))
+        no_camera = any("camera" in m.lower() and ("not found" in m.lower() or "without a camera" in m.lower()
+                                                   or "no camera" in m.lower()) for m in self.messages)
+        self.open_video_button.setVisible(no_camera)
         self.show()
 
     def dismiss(self) -> None:
         self.messages = []
         self.message.clear()
+        self.open_video_button.hide()
         self.hide()

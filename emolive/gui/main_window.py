@@ -612,7 +612,8 @@ class MainWindow(QMainWindow):
         from emolive.gui.calibration_dialog import CalibrationDialog
 
         if self.calibration is None:
-            self.calibration = CalibrationDialog(self, self.model_switcher, self.config)
+            self.calibration = CalibrationDialog(self, self.model_switcher, self.config,
+                                                 file_source=lambda: str(self.sources.video or ""))
         self.calibration.show()
         self.calibration.raise_()
 

@@ -470,12 +470,22 @@ class MainWindow(QMainWindow):
         else:
             self.stop_recording()
 
+    def source_description(self) -> dict[str, str]:
+        """What the pipeline reads: ``{"kind": "file", "file": PATH}`` or the camera and microphone in use."""
+        sources = self.sources
+        if sources.video is not None:
+            return {"kind": "file", "file": str(Path(sources.video).resolve())}
+        return {"kind": "live", "camera": "" if sources.camera is None else str(sources.camera),
+                "microphone": "none" if sources.microphone is None else (sources.microphone or "default")}
+
     def start_recording(self, directory: Path | None = None) -> bool:
         """Start recording (into ``directory``, else a new timestamped session folder chosen by the recorder)."""
         if self.recorder is None or self.recording_dir is not None:
             return False
         if hasattr(self.recorder, "config"):
             self.recorder.config = self.config  # the session's sidecar records the settings in use now
+        if isinstance(getattr(self.recorder, "devices", None), dict):  # ... and what it records: a file or devices
+            self.recorder.devices = {**self.recorder.devices, "source": self.source_description()}
         try:
             folder = self.recorder.start(directory)
         except (EmoliveError, OSError, RuntimeError) as exc:

@@ -75,3 +75,14 @@ def test_a_full_disk_leaves_only_whole_rows(demo_clip, tmp_path):
     assert partial.endswith(b"\n")
     lines = partial.decode().splitlines()
     assert len(lines) > 2 and len({line.count(",") for line in lines}) == 1  # every row whole
+
+
+def test_the_schema_states_the_frame_of_the_face_boxes(repo_root):
+    import inspect
+
+    from emolive.capture.media_file import MediaFileSource
+
+    width = inspect.signature(MediaFileSource).parameters["max_width"].default
+    doc = (repo_root / "docs" / "csv_schema.md").read_text()
+    box_row = next(line for line in doc.splitlines() if "`box_x`" in line)
+    assert "analysis frame" in box_row and f"{width} px wide" in box_row

@@ -200,3 +200,24 @@ def test_summary_transcript_is_wrapped(monkeypatch, capsys, demo_clip, tmp_path)
     transcript = lines[next(i for i, line in enumerate(lines) if "transcript:" in line):]
     assert len(transcript) > 3 and max(len(line) for line in transcript) <= 100
     assert " ".join(" ".join(transcript).split()[1:]) == result["transcript"]
+
+
+def test_the_window_says_the_models_are_loading(qtbot, demo_clip):  # noqa: ANN001
+    import threading
+
+    release = threading.Event()
+    inner = Factory()
+
+    def slow(config, sources, bridge):  # noqa: ANN001, ANN202
+        release.wait(10)
+        return inner(config, sources, bridge)
+
+    win = MainWindow(AppConfig(), Sources(video=demo_clip), slow, persist=False)
+    qtbot.addWidget(win)
+    win.start()
+    assert "Loading the face, voice and text models" in win.video.placeholder
+    assert "Loading the models" in win.statusBar().currentMessage()
+    with qtbot.waitSignal(win.started, timeout=10_000):
+        release.set()
+    assert "Loading" not in win.statusBar().currentMessage()
+    win.close()

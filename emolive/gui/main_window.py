@@ -207,8 +207,9 @@ class MainWindow(QMainWindow):
         bridge.ready.connect(self._on_ready)
         bridge.failed.connect(self._on_failed)
         self.bridge = bridge
-        self.video.clear(f"Starting: {self.sources.describe()}...")
-        self.statusBar().showMessage(f"Starting: {self.sources.describe()}", 5000)
+        self.video.clear(f"Loading the face, voice and text models for {self.sources.describe()}...\n"
+                         "(a few seconds; the estimates start when they are ready)")
+        self.statusBar().showMessage(f"Loading the models: {self.sources.describe()}", 0)
         self._starter = threading.Thread(target=self._build, args=(bridge, self.config, self.sources),
                                          name="emolive-gui-start", daemon=True)
         self._starter.start()
@@ -232,6 +233,7 @@ class MainWindow(QMainWindow):
         if not self._current():
             return
         self.pipeline = pipeline
+        self.statusBar().clearMessage()
         attach = getattr(self.recorder, "attach", None)
         if callable(attach):  # markers on the session clock, raw capture from the rings
             attach(pipeline.clock, pipeline.frames, getattr(pipeline, "audio", None))

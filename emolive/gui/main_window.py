@@ -233,7 +233,8 @@ class MainWindow(QMainWindow):
         if not self._current():
             return
         self.pipeline = pipeline
-        self.statusBar().clearMessage()
+        if self.statusBar().currentMessage().startswith("Loading the models"):
+            self.statusBar().clearMessage()
         attach = getattr(self.recorder, "attach", None)
         if callable(attach):  # markers on the session clock, raw capture from the rings
             attach(pipeline.clock, pipeline.frames, getattr(pipeline, "audio", None))

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from emolive.errors import MediaError
+from emolive.errors import MediaError, not_a_file, plain_reason
 
 TARGET_RATE = 16_000
 
@@ -20,7 +20,7 @@ def load_audio(path: str | Path, sample_rate: int = TARGET_RATE) -> np.ndarray:
 
     path = Path(path)
     if not path.is_file():
-        raise MediaError(f"file not found: {path}")
+        raise MediaError(not_a_file(path))
     try:
         with av.open(str(path)) as container:
             if not container.streams.audio:
@@ -36,7 +36,7 @@ def load_audio(path: str | Path, sample_rate: int = TARGET_RATE) -> np.ndarray:
     except MediaError:
         raise
     except (av.FFmpegError, OSError, ValueError) as exc:
-        raise MediaError(f"cannot decode audio from {path}: {exc}") from exc
+        raise MediaError(f"cannot decode audio from {path}: {plain_reason(exc)}") from exc
     if not chunks:
         return np.zeros(0, dtype=np.float32)
     return np.concatenate(chunks).astype(np.float32, copy=False)

@@ -9,6 +9,7 @@ after the resume point are the ones an uninterrupted run writes.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import glob
 import hashlib
@@ -23,7 +24,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from emolive.errors import EmoliveError, MediaError
+from emolive.errors import EmoliveError, MediaError, plain_reason
 
 log = logging.getLogger(__name__)
 
@@ -167,7 +168,7 @@ def _write_sidecar(out: Path, data: dict[str, Any]) -> None:
     try:
         write_json_atomic(sidecar_path(out), data)
     except OSError as exc:
-        raise EmoliveError(f"cannot write {sidecar_path(out)}: {exc.strerror or exc}") from exc
+        raise EmoliveError(f"cannot write {out} (its sidecar {sidecar_path(out).name}): {plain_reason(exc)}") from exc
 
 
 def _differences(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> list[str]:
@@ -182,6 +183,23 @@ def _differences(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> 
 
 
 # ---------------------------------------------------------------------------------------------- resume
+def _drop_partial_row(path: Path) -> None:
+    """Cut ``path`` back to its last whole line (best effort: the disk may be full or gone)."""
+    with contextlib.suppress(OSError), open(path, "rb+") as handle:
+        size = handle.seek(0, os.SEEK_END)
+        end = size
+        while end > 0:
+            start = max(0, end - 65536)
+            handle.seek(start)
+            cut = handle.read(end - start).rfind(b"\n")
+            if cut >= 0:
+                end = start + cut + 1
+                break
+            end = start
+        if end != size:
+            handle.truncate(end)
+
+
 def recover_partial(partial: Path, header: list[str]) -> tuple[int, float | None, int]:
     """Cut ``partial`` after its last complete row; returns (rows kept, time of the last one, bytes kept).
 
@@ -312,7 +330,8 @@ def run_job(job: FileJob, on_progress: Callable[[float], None] | None = None, pr
             summary = analyze_file(path, config, asr=asr, channels=channels, stream=stream, progress=progress,
                                    on_estimate=write, skip_until=skip_until)
     except OSError as exc:
-        raise EmoliveError(f"cannot write {partial}: {exc.strerror or exc}") from exc
+        _drop_partial_row(partial)  # a full disk can stop a write mid-row: keep whole rows only
+        raise EmoliveError(f"cannot write {out}: {plain_reason(exc)}") from exc
     finally:
         bar.close()
     summary.load_s = load_s

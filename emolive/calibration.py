@@ -109,6 +109,12 @@ class CalibrationSession:
         self.takes = takes
         self.index = 0
         self.fit_samples, self.held_samples = Samples(), Samples()
+        self._heard: set[int] = set()  # schedule positions (takes) that gave at least one usable estimate
+
+    def takes_heard(self) -> tuple[int, int]:
+        """(fitting takes, held-back takes) that gave at least one usable estimate."""
+        held = sum(1 for i in self._heard if self.schedule[i][1] == self.takes - 1)
+        return len(self._heard) - held, held
 
     @property
     def current(self) -> tuple[Prompt, int] | None:
@@ -127,6 +133,7 @@ class CalibrationSession:
         prompt, take = current
         target = self.held_samples if take == self.takes - 1 else self.fit_samples
         target.add(*sample, EMOTIONS.index(prompt.emotion), voice_embedding_of(estimate))
+        self._heard.add(self.index)
         return True
 
     def next(self) -> None:

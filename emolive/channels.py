@@ -12,7 +12,7 @@ import numpy as np
 
 from emolive.config import InferenceConfig
 from emolive.contracts import VideoFrame
-from emolive.errors import EmoliveError
+from emolive.errors import EmoliveError, ModelError
 
 log = logging.getLogger(__name__)
 
@@ -31,37 +31,77 @@ def _path(value: str) -> Path | None:
     return Path(value).expanduser() if value else None
 
 
+MODEL_FIELDS: dict[str, str] = {"face": "face_model", "voice": "voice_model", "text": "text_model",
+                                "fusion": "fusion_model"}
+
+
+def validate_models(config: InferenceConfig, kinds: tuple[str, ...] = tuple(MODEL_FIELDS)) -> None:
+    """ModelError (one sentence naming the folder) for the first configured model folder that cannot be used."""
+    from emolive.modelio import validate_model_folder
+
+    for kind in kinds:
+        folder = getattr(config, MODEL_FIELDS[kind])
+        if folder:
+            validate_model_folder(kind, Path(folder).expanduser())
+
+
 def load_channels(config: InferenceConfig, face: bool = True, voice: bool = True, text: bool = True,
-                  warm_up: bool = True) -> Channels:
-    """Load the requested channels; a channel that cannot load is left out and its problem reported."""
+                  warm_up: bool = True, strict: bool = True) -> Channels:
+    """Load the requested channels.
+
+    A model folder set in ``config`` that cannot be used (missing, corrupt, another kind, weights that do not
+    fit) is a ModelError naming the folder when ``strict``; otherwise, and for a bundled model that cannot
+    load (e.g. a missing optional package), the channel is left out and its problem reported.
+    """
     import torch
 
     torch.set_num_threads(max(1, config.threads))
     started = time.perf_counter()
     out = Channels()
     problems: list[str] = []
-    if face:
+    wanted = {"face": face, "voice": voice, "text": text}
+
+    def build(kind: str, make: Any) -> Any:
+        folder = getattr(config, MODEL_FIELDS[kind])
         try:
+            if folder:
+                validate_models(config, (kind,))
+            return make(_path(folder))
+        except (EmoliveError, ImportError, OSError, KeyError, TypeError, ValueError) as exc:
+            if folder and not isinstance(exc, ImportError):
+                message = str(exc)
+                if not isinstance(exc, EmoliveError) or str(Path(folder).expanduser()) not in message:
+                    message = f"the {kind} model folder {folder} cannot be used: {exc}"
+                if strict:
+                    raise ModelError(message) from exc
+                problems.append(message)
+            else:
+                problems.append(f"{kind} channel unavailable: {exc}")
+            return None
+
+    if strict:  # fail before loading anything when a configured folder is plainly unusable
+        validate_models(config, tuple(k for k in MODEL_FIELDS if wanted.get(k, True)))
+    if face:
+        def make_face(folder: Path | None) -> Any:
             from emolive.face.channel import FaceChannel
 
-            out.face = FaceChannel(_path(config.face_model), detect_every=config.face_detect_every,
-                                   threads=config.threads)
-        except (EmoliveError, ImportError, OSError) as exc:
-            problems.append(f"face channel unavailable: {exc}")
+            return FaceChannel(folder, detect_every=config.face_detect_every, threads=config.threads)
+
+        out.face = build("face", make_face)
     if voice:
-        try:
+        def make_voice(folder: Path | None) -> Any:
             from emolive.voice.channel import VoiceChannel
 
-            out.voice = VoiceChannel(_path(config.voice_model), threads=config.threads)
-        except (EmoliveError, ImportError, OSError) as exc:
-            problems.append(f"voice channel unavailable: {exc}")
+            return VoiceChannel(folder, threads=config.threads)
+
+        out.voice = build("voice", make_voice)
     if text:
-        try:
+        def make_text(folder: Path | None) -> Any:
             from emolive.text.channel import TextChannel
 
-            out.text = TextChannel(_path(config.text_model), threads=config.threads)
-        except (EmoliveError, ImportError, OSError) as exc:
-            problems.append(f"text channel unavailable: {exc}")
+            return TextChannel(folder, threads=config.threads)
+
+        out.text = build("text", make_text)
     from emolive.device import resolve_device
 
     out.device = resolve_device(config.device)

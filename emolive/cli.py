@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import re
 import sys
 from collections.abc import Sequence
 
@@ -12,6 +13,8 @@ from emolive import __version__
 from emolive.errors import EmoliveError
 
 log = logging.getLogger(__name__)
+
+_ERRNO = re.compile(r"\[Errno -?\d+\]\s*")  # OS/FFmpeg error codes mean nothing to a person
 
 # name -> (module with configure(parser) and run(args) -> int, one-line help).
 # Command modules import only argparse at module level, so `emolive --help` stays fast.
@@ -43,6 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
             continue  # a command whose module is not part of this build
         child = sub.add_parser(name, help=help_text, description=getattr(module, "__doc__", None))
         module.configure(child)
+        if not any("--config" in action.option_strings for action in child._actions):
+            # `emolive COMMAND --config FILE` works as well as `emolive --config FILE COMMAND`
+            child.add_argument("--config", default=argparse.SUPPRESS, help="configuration TOML (as the global option)")
         child.set_defaults(_module=module_name)
         parser.available.add(name)
     return parser
@@ -64,9 +70,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     try:
+        if args.config is not None:  # a named config file that is missing or malformed is an error for every command
+            from emolive.config import load_config
+
+            load_config(args.config)
         return int(importlib.import_module(args._module).run(args) or 0)
     except EmoliveError as exc:
-        print(f"emolive: error: {exc}", file=sys.stderr)
+        print(f"emolive: error: {_ERRNO.sub('', str(exc))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("emolive: interrupted", file=sys.stderr)

@@ -12,34 +12,44 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from emolive.errors import ConfigError
+from emolive.errors import ConfigError, plain_reason
 
 log = logging.getLogger(__name__)
+
+
+def _num(default: float, low: float, high: float, *, low_open: bool = False) -> Any:
+    """A numeric setting with its allowed range ``[low, high]`` (``(low, high]`` when ``low_open``)."""
+    return field(default=default, metadata={"range": (low, high, low_open)})
+
+
+def _choice(default: str, *choices: str) -> Any:
+    """A text setting that must be one of ``choices``."""
+    return field(default=default, metadata={"choices": choices})
 
 
 @dataclass(frozen=True)
 class CaptureConfig:
     camera: str = "0"  # index or device path/name; "" for none
     microphone: str = ""  # index or part of the name; "" for the default input
-    width: int = 640
-    height: int = 480
-    fps: float = 30.0
-    audio_seconds: float = 30.0  # length of the audio ring
-    frame_ring: int = 90  # frames kept
+    width: int = _num(640, 16, 7680)
+    height: int = _num(480, 16, 4320)
+    fps: float = _num(30.0, 1.0, 240.0)
+    audio_seconds: float = _num(30.0, 5.0, 600.0)  # length of the audio ring
+    frame_ring: int = _num(90, 2, 10000)  # frames kept
 
 
 @dataclass(frozen=True)
 class InferenceConfig:
-    device: str = "auto"  # auto | cpu | cuda
-    hop_s: float = 0.1  # one estimate every hop
-    budget_ms: float = 90.0
-    threads: int = 1  # torch threads of the inference worker
-    fusion: str = "late"  # late | crossmodal
-    smoothing_s: float = 0.5  # time constant of the exponential smoothing
-    face_detect_every: int = 2  # full/near face detection every N hops; tracks coast in between
-    voice_every: int = 2  # voice channel every N hops, on the hops without face detection
-    voice_window_s: float = 2.0
-    text_max_age_s: float = 20.0  # a transcript older than this no longer counts
+    device: str = _choice("auto", "auto", "cpu", "cuda")
+    hop_s: float = _num(0.1, 0.02, 5.0)  # one estimate every hop
+    budget_ms: float = _num(90.0, 1.0, 10000.0)
+    threads: int = _num(1, 1, 256)  # torch threads of the inference worker
+    fusion: str = _choice("late", "late", "crossmodal")
+    smoothing_s: float = _num(0.5, 0.0, 60.0)  # time constant of the exponential smoothing (0: none)
+    face_detect_every: int = _num(2, 1, 100)  # full/near face detection every N hops; tracks coast in between
+    voice_every: int = _num(2, 1, 100)  # voice channel every N hops, on the hops without face detection
+    voice_window_s: float = _num(2.0, 0.25, 30.0)
+    text_max_age_s: float = _num(20.0, 0.0, 3600.0, low_open=True)  # older transcript no longer counts
     face_model: str = ""  # "" -> bundled assets/face
     voice_model: str = ""
     text_model: str = ""
@@ -51,8 +61,8 @@ class AsrConfig:
     enabled: bool = True
     model: str = "tiny.en"  # tiny.en (bundled), base (extra whisper-base), a CTranslate2 folder, or a hub name
     language: str = ""  # "" -> English for .en models, detected otherwise
-    threads: int = 1
-    interval_s: float = 1.0
+    threads: int = _num(1, 1, 256)
+    interval_s: float = _num(1.0, 0.1, 30.0)
     allow_download: bool = False
 
 
@@ -88,8 +98,37 @@ def _section(cls: type, values: dict[str, Any], where: str) -> Any:
             isinstance(default, int | float) and not isinstance(value, int | float)
         ) or (isinstance(default, str) and not isinstance(value, str)):
             raise ConfigError(f"{where}: {key} must be {type(default).__name__}, got {value!r}")
+        if isinstance(default, int) and not isinstance(default, bool | float) and isinstance(value, float):
+            if not value.is_integer():
+                raise ConfigError(f"{where}: {key} must be a whole number, got {value!r}")
+            value = int(value)
         kwargs[key] = float(value) if isinstance(default, float) else value
+        _check_value(known[key], kwargs[key], where)
     return cls(**kwargs)
+
+
+def _check_value(spec: dataclasses.Field, value: Any, where: str) -> None:
+    """Raise ConfigError naming the key when ``value`` is outside the setting's range or choices."""
+    if "range" in spec.metadata:
+        low, high, low_open = spec.metadata["range"]
+        below = value <= low if low_open else value < low
+        if below or value > high or value != value:
+            bracket = "(" if low_open else "["
+            raise ConfigError(f"{where}: {spec.name} = {value!r} is out of range {bracket}{low:g}, {high:g}]")
+    if "choices" in spec.metadata and value not in spec.metadata["choices"]:
+        raise ConfigError(f"{where}: {spec.name} = {value!r} must be one of {', '.join(spec.metadata['choices'])}")
+
+
+def check_ranges(config: AppConfig, where: str = "config") -> AppConfig:
+    """Check every setting of ``config`` against its range (for configs built in code, e.g. by the GUI)."""
+    for section in fields(AppConfig):
+        part = getattr(config, section.name)
+        for spec in fields(part):
+            _check_value(spec, getattr(part, spec.name), f"{where} [{section.name}]")
+    if config.inference.voice_window_s > config.capture.audio_seconds:
+        raise ConfigError(f"{where}: inference.voice_window_s ({config.inference.voice_window_s:g}) must not exceed "
+                          f"capture.audio_seconds ({config.capture.audio_seconds:g})")
+    return config
 
 
 def from_dict(data: dict[str, Any], where: str = "config") -> AppConfig:
@@ -102,7 +141,7 @@ def from_dict(data: dict[str, Any], where: str = "config") -> AppConfig:
             raise ConfigError(f"{where}: [{name}] must be a table")
         cls = type(getattr(AppConfig(), name))
         kwargs[name] = _section(cls, values, f"{where} [{name}]")
-    return AppConfig(**kwargs)
+    return check_ranges(AppConfig(**kwargs), where)
 
 
 def to_dict(config: AppConfig) -> dict[str, Any]:
@@ -136,10 +175,11 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError(f"config file {path} is malformed: {exc}") from exc
         except OSError as exc:
-            raise ConfigError(f"cannot read config file {path}: {exc}") from exc
+            raise ConfigError(f"cannot read config file {path}: {plain_reason(exc)}") from exc
         config = from_dict(data, str(path))
     elif explicit:
-        raise ConfigError(f"config file not found: {path}")
+        raise ConfigError(f"config file {path} is a folder, not a file" if path.is_dir()
+                          else f"config file not found: {path}")
     return apply_overrides(config, overrides) if overrides else config
 
 

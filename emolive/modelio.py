@@ -60,7 +60,59 @@ def load_into(model: torch.nn.Module, directory: Path) -> torch.nn.Module:
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as exc:
-        raise ModelError(f"weights in {directory} do not fit the model config: {exc}") from exc
+        detail = " ".join(str(exc).split())
+        detail = detail if len(detail) <= 200 else detail[:197] + "..."
+        raise ModelError(f"the weights in {directory} do not fit its config.json ({detail})") from exc
     model.eval()
     log.debug("loaded %s", directory)
     return model
+
+
+# config.json "kind" values each model kind accepts (None: the key may be absent, as in older face folders).
+_KINDS: dict[str, tuple[str | None, ...]] = {
+    "face": (None, "face"),
+    "voice": ("voice",),
+    "text": ("text",),
+    "fusion": ("late_fusion", "crossmodal"),
+}
+
+
+def validate_model_folder(kind: str, directory: Path) -> None:
+    """Check that ``directory`` holds a readable ``kind`` model (config, weights, kind); ModelError if not.
+
+    Cheap checks only (no model is built): the loaders check the shapes when they load the weights strictly.
+    The message is one sentence that names the folder.
+    """
+    directory = Path(directory).expanduser()
+
+    def fail(reason: str) -> ModelError:
+        return ModelError(f"the {kind} model folder {directory} cannot be used: {reason}")
+
+    if not directory.exists():
+        raise fail("it does not exist")
+    if not directory.is_dir():
+        raise fail("it is not a folder")
+    config_path, weights_path = directory / CONFIG_NAME, directory / WEIGHTS_NAME
+    if not config_path.is_file():
+        raise fail(f"{CONFIG_NAME} is missing" + ("" if weights_path.is_file() else f" and so is {WEIGHTS_NAME}"))
+    try:
+        config = json.loads(config_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise fail(f"{CONFIG_NAME} is not readable JSON ({exc})") from exc
+    if not isinstance(config, dict):
+        raise fail(f"{CONFIG_NAME} is not a JSON object")
+    found = config.get("kind")
+    if kind in _KINDS and found not in _KINDS[kind]:
+        raise fail(f"it holds a {found or 'face'} model, not a {kind} model")
+    if kind == "face" and ("encoder" in config or "head" in config):
+        raise fail("its config.json is not a face model's")
+    if not weights_path.is_file():
+        raise fail(f"{WEIGHTS_NAME} is missing")
+    try:
+        from safetensors import safe_open
+
+        with safe_open(str(weights_path), framework="pt") as handle:
+            if not list(handle.keys()):
+                raise fail(f"{WEIGHTS_NAME} holds no weights")
+    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+        raise fail(f"{WEIGHTS_NAME} is corrupt or not safetensors") from exc

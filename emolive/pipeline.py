@@ -29,8 +29,23 @@ from emolive.worker import InferenceWorker
 log = logging.getLogger(__name__)
 
 
+LIVE_ASR_BACKLOG_S = 4.0  # live: unread audio beyond this is skipped, so the words never trail far behind
+
+
 def _ignore(_: Any) -> None:
     return None
+
+
+def _alive(worker: Any) -> bool:
+    """Whether a thread-owning object (thread, source, worker, transcriber) still runs."""
+    if isinstance(worker, threading.Thread):
+        return worker.is_alive()
+    if callable(getattr(worker, "is_alive", None)):
+        return bool(worker.is_alive())
+    if isinstance(getattr(worker, "running", None), bool):
+        return worker.running
+    thread = getattr(worker, "_thread", None)
+    return isinstance(thread, threading.Thread) and thread.is_alive()
 
 
 class LivePipeline:
@@ -48,8 +63,10 @@ class LivePipeline:
                  on_estimate: Callable[[EmotionEstimate], None] = _ignore,
                  on_segment: Callable[[TranscriptSegment], None] = _ignore,
                  on_event: Callable[[SourceEvent], None] = _ignore, channels: Channels | None = None,
-                 source_factory: Callable[[LivePipeline], CaptureSource] | None = None, loop: bool = False) -> None:
+                 source_factory: Callable[[LivePipeline], CaptureSource] | None = None, loop: bool = False,
+                 strict_models: bool = True) -> None:
         self.config = config
+        self.strict_models = strict_models  # False: start without a configured model that cannot load (and say so)
         self.video, self.camera, self.microphone = video, camera, microphone
         self.asr_enabled = asr and config.asr.enabled
         self.on_estimate, self.on_segment, self.on_event = on_estimate, on_segment, on_event
@@ -65,6 +82,7 @@ class LivePipeline:
         self.device = "cpu"
         self._started = False
         self._lock = threading.Lock()
+        self._loaders: list[threading.Thread] = []  # model-swap threads
 
     # --- events ---------------------------------------------------------------------------------
     def _event(self, source: str, kind: str, message: str) -> None:
@@ -107,7 +125,7 @@ class LivePipeline:
                 return
             self._started = True
         self._open_sources()
-        channels = self._channels or load_channels(self.config.inference)
+        channels = self._channels or load_channels(self.config.inference, strict=self.strict_models)
         # Live, latency beats throughput: idle BLAS/OpenMP threads spin and take the core the worker needs.
         limit_native_threads(self.config.inference.threads)
         for problem in channels.problems:
@@ -138,15 +156,16 @@ class LivePipeline:
 
             self.transcriber = Transcriber(self.audio, self.clock, on_segment, on_error=self._error("transcriber"),
                                            model=asr.model, language=asr.language or None, threads=asr.threads,
-                                           interval_s=asr.interval_s)
+                                           interval_s=asr.interval_s, max_backlog_s=LIVE_ASR_BACKLOG_S)
             self.transcriber.start()
         except (EmoliveError, ImportError) as exc:
             self.transcriber = None
             self._event("transcriber", "error", f"transcription unavailable: {exc}")
 
-    def stop(self, timeout: float = 5.0) -> None:
-        """Stop every thread and wait for them (bounded by ``timeout`` each)."""
-        deadline = time.monotonic() + timeout
+    def stop(self, timeout: float = 5.0) -> list[str]:
+        """Stop every thread and wait for them, ``timeout`` seconds in all; returns (and logs) those still running."""
+        started = time.monotonic()
+        deadline = started + timeout
         for source in self.sources:
             source.stop()
         # The transcriber commits the open utterance when it stops; the worker stops after it so that
@@ -159,6 +178,18 @@ class LivePipeline:
         for thread in [*self.sources, self.worker]:
             if thread is not None:
                 thread.join(max(0.1, deadline - time.monotonic()))
+        for loader in list(self._loaders):
+            loader.join(max(0.1, deadline - time.monotonic()))
+        named = [(getattr(s, "name", "source"), s) for s in self.sources]
+        named += [("transcriber", self.transcriber), ("inference worker", self.worker)]
+        named += [(loader.name, loader) for loader in self._loaders]
+        late = [name for name, thread in named if thread is not None and _alive(thread)]
+        if late:
+            log.warning("shutdown: %s still running after %.1f s (left behind as daemon threads)",
+                        ", ".join(late), time.monotonic() - started)
+        else:
+            log.info("pipeline stopped in %.0f ms", (time.monotonic() - started) * 1000)
+        return late
 
     def swap_models(self, inference: InferenceConfig, on_done: Callable[[str], None] = _ignore) -> None:
         """Load the channels and fusion of ``inference`` in the background, then switch to them between two steps.
@@ -178,9 +209,19 @@ class LivePipeline:
             self.config = replace(self.config, inference=inference)
             on_done("; ".join(channels.problems))
 
-        threading.Thread(target=load, name="emolive-model-swap", daemon=True).start()
+        loader = threading.Thread(target=load, name="emolive-model-swap", daemon=True)
+        self._loaders = [t for t in self._loaders if t.is_alive()] + [loader]
+        loader.start()
 
     # --- status ---------------------------------------------------------------------------------
+    def _asr_figure(self, name: str) -> float | None:
+        """A figure of the running transcriber; None when there is none, or it is loading or has stopped."""
+        transcriber = self.transcriber
+        if transcriber is None or not transcriber.ready.is_set() or not transcriber.is_alive():
+            return None
+        value = getattr(transcriber, name, None)
+        return float(value) if isinstance(value, int | float) else None
+
     def status(self) -> dict[str, Any]:
         summary = self.worker.latency_summary() if self.worker is not None else {"p50": 0.0, "p95": 0.0}
         fps = 0.0
@@ -196,7 +237,8 @@ class LivePipeline:
             "step_p95_ms": summary["p95"],
             "budget_ms": self.config.inference.budget_ms,
             "device": self.worker.device if self.worker is not None else self.device,
-            "asr_lag_s": getattr(self.transcriber, "lag_s", None),
+            "asr_lag_s": self._asr_figure("lag_s"),
+            "asr_skipped_s": self._asr_figure("skipped_s"),
             "dropped_steps": self.worker.dropped if self.worker is not None else 0,
             "degraded": self.worker.governor.describe() if self.worker is not None else "",
         }

@@ -328,3 +328,64 @@ def test_eval_asr_json_report(tmp_path, monkeypatch, capsys) -> None:
     assert report["wer"] == pytest.approx(1 / 6)  # one of six reference words missing
     assert report["rtf"] > 0
     assert 0 < report["commit_lag_s"]["p50"] <= report["commit_lag_s"]["p95"] < 3.0
+
+
+# ------------------------------------------------------------------ live lag bound
+def _run_until_stopped(tr: Transcriber) -> None:
+    tr.start()
+    assert tr.ready.wait(5)
+    threading.Event().wait(0.3)
+    tr.stop()
+    tr.join(10)
+    assert not tr.is_alive()
+
+
+def test_live_transcriber_skips_the_oldest_audio_beyond_its_backlog_and_counts_it() -> None:
+    """12 s of unread audio and a 3 s bound: the oldest 9 s are skipped (counted), the newest words kept."""
+    ring = AudioRing()
+    old_words = np.concatenate([burst_speech([2, 3]), silence(8.0)])  # about 9 s, all older than the bound
+    ring.write(AudioBlock(0.0, np.concatenate([old_words, burst_speech([5, 7]), silence(2.0)])))
+    got: list[TranscriptSegment] = []
+    tr = _ToneTranscriber(ring, SessionClock(), got.append, poll_s=0.01, start_at=0.0, max_backlog_s=3.0)
+    _run_until_stopped(tr)
+    committed = [x.text for s in got if s.committed for x in s.words]
+    assert committed == ["w5", "w7"]
+    assert tr.skips == 1 and abs(tr.skipped_s - (ring.end_time - 3.0)) < 0.05
+
+
+def test_without_a_bound_nothing_is_skipped() -> None:
+    ring = AudioRing()
+    ring.write(AudioBlock(0.0, np.concatenate([burst_speech([2, 3]), silence(8.0), burst_speech([5, 7]),
+                                               silence(2.0)])))
+    got: list[TranscriptSegment] = []
+    tr = _ToneTranscriber(ring, SessionClock(), got.append, poll_s=0.01, start_at=0.0)
+    _run_until_stopped(tr)
+    assert [x.text for s in got if s.committed for x in s.words] == ["w2", "w3", "w5", "w7"]
+    assert tr.skipped_s == 0.0 and tr.skips == 0
+
+
+def test_the_live_pipeline_bounds_the_transcript_lag_and_reports_skips(monkeypatch) -> None:
+    from emolive.config import AppConfig
+    from emolive.gui.status import format_status
+    from emolive.pipeline import LivePipeline
+
+    made: list[_ToneTranscriber] = []
+
+    def make(*args, **kwargs) -> _ToneTranscriber:  # noqa: ANN002, ANN003
+        made.append(_ToneTranscriber(*args, **kwargs))
+        return made[-1]
+
+    monkeypatch.setattr("emolive.asr.transcriber.Transcriber", make)
+    pipeline = LivePipeline(AppConfig(), camera=None, microphone=None)
+    pipeline._start_transcriber()
+    [tr] = made
+    assert tr.max_backlog_s is not None and 0 < tr.max_backlog_s <= 5.0  # live use bounds the lag
+    assert tr.ready.wait(5)
+    tr.skipped_s = 12.0
+    figures = {"asr_lag_s": pipeline._asr_figure("lag_s"), "asr_skipped_s": pipeline._asr_figure("skipped_s")}
+    fields = {f.key: f for f in format_status(figures)}
+    assert "12 s skipped" in fields["asr"].text and fields["asr"].warn
+    tr.stop()
+    tr.join(10)
+    fields = {f.key: f for f in format_status({"asr_lag_s": pipeline._asr_figure("lag_s")})}
+    assert fields["asr"].text == "transcript --"  # a stopped transcriber shows no lag figure

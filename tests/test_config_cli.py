@@ -87,3 +87,43 @@ def test_version_and_help_work():
     assert run_cli("--version").stdout.startswith("emolive ")
     result = run_cli("--help")
     assert result.returncode == 0 and "analyze" in result.stdout
+
+
+@pytest.mark.parametrize("setting, key", [
+    ("inference.hop_s=0", "hop_s"), ("inference.hop_s=-0.1", "hop_s"), ("inference.voice_window_s=0", "voice_window_s"),
+    ("inference.smoothing_s=-1", "smoothing_s"), ("inference.budget_ms=0", "budget_ms"),
+    ("inference.threads=0", "threads"), ("inference.face_detect_every=0", "face_detect_every"),
+    ("inference.voice_every=-2", "voice_every"), ("inference.text_max_age_s=0", "text_max_age_s"),
+    ("capture.fps=0", "fps"), ("capture.width=-640", "width"), ("capture.audio_seconds=0", "audio_seconds"),
+    ("capture.frame_ring=0", "frame_ring"), ("asr.interval_s=0", "interval_s"), ("asr.threads=0", "threads"),
+    ("inference.device=tpu", "device"), ("inference.fusion=early", "fusion"), ("inference.threads=1.5", "threads"),
+    ("inference.hop_s=nan", "hop_s"), ("inference.voice_window_s=60", "voice_window_s"),
+])
+def test_every_numeric_setting_is_range_checked_with_the_key_named(tmp_path, setting, key):
+    dotted, value = setting.split("=")
+    section, name = dotted.split(".")
+    path = tmp_path / "c.toml"
+    path.write_text(f"[{section}]\n{name} = {value if value[0].isdigit() or value[0] in '-n' else repr(value)}\n")
+    with pytest.raises(ConfigError, match=key):
+        load_config(path)
+    with pytest.raises(ConfigError, match=key):
+        apply_overrides(AppConfig(), [setting])
+
+
+def test_every_numeric_setting_has_a_range():
+    from dataclasses import fields
+
+    for section in fields(AppConfig):
+        for spec in fields(getattr(AppConfig(), section.name)):
+            if isinstance(spec.default, int | float) and not isinstance(spec.default, bool):
+                assert "range" in spec.metadata, f"{section.name}.{spec.name} has no range"
+
+
+def test_analyze_with_zero_hop_exits_2_naming_the_key(demo_clip, tmp_path):
+    bad = tmp_path / "c.toml"
+    bad.write_text("[inference]\nhop_s = 0\n")
+    out = tmp_path / "o.csv"
+    result = run_cli("--config", str(bad), "analyze", str(demo_clip), "--no-asr", "--no-progress", "-o", str(out))
+    assert result.returncode == 2, result.stderr
+    assert "hop_s" in result.stderr and "Traceback" not in result.stderr
+    assert not out.exists()

@@ -173,3 +173,39 @@ def test_dialog_adapts_the_voice_and_switches_voice_and_fusion(qtbot, tmp_path):
     qtbot.waitUntil(lambda: "Switched" in dialog.step.text(), timeout=5_000)
     swapped = pipeline.swaps[-1]
     assert swapped.voice_model == str(dialog.saved_voice) and swapped.fusion_model == str(dialog.saved)
+
+
+def test_calibration_on_a_replayed_file_is_refused(qtbot, tmp_path):
+    from emolive.gui.calibration_dialog import CalibrationDialog
+
+    dialog = CalibrationDialog(None, FakePipeline(), AppConfig(), PROMPTS[:3], take_s=0.25, ready_s=0.05,
+                               root=tmp_path, file_source=lambda: "/videos/demo.mp4")
+    qtbot.addWidget(dialog)
+    dialog.start()
+    assert dialog.session is None and dialog.phase == "idle" and dialog.start_button.isEnabled()
+    assert "demo.mp4" in dialog.result.text() and "camera and microphone" in dialog.result.text()
+
+
+def test_calibration_reports_counts_per_take(qtbot, tmp_path):
+    from emolive.gui.calibration_dialog import CalibrationDialog
+
+    dialog = CalibrationDialog(None, FakePipeline(), AppConfig(), PROMPTS[:3], take_s=0.25, ready_s=0.05,
+                               root=tmp_path)
+    qtbot.addWidget(dialog)
+    follow_all_prompts(qtbot, dialog, biased_estimate, seed=1)
+    assert dialog.session.takes_heard() == (3, 3)
+    assert "Calibrated on 3 of 3 takes; checked on 3 of 3 held-back takes" in dialog.step.text()
+
+
+def test_the_window_tells_the_calibration_its_source(qtbot, demo_clip):
+    pytest.importorskip("pytestqt")
+    from test_gui import Factory
+
+    from emolive.gui.interfaces import Sources
+    from emolive.gui.main_window import MainWindow
+
+    win = MainWindow(AppConfig(), Sources(video=demo_clip), Factory(), persist=False)
+    qtbot.addWidget(win)
+    win.open_calibration()
+    assert win.calibration.file_source() == str(demo_clip)
+    win.close()

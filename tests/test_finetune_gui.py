@@ -109,6 +109,7 @@ def dialog_factory(qtbot, tmp_path):
                                 root=tmp_path / "models")
         qtbot.addWidget(dialog)
         dialog.kind.setCurrentText("fusion")
+        (tmp_path / "clips.csv").touch()
         dialog.data.setText(str(tmp_path / "clips.csv"))
         dialog.epochs.setValue(2)
         dialog.extra.setText(extra)
@@ -124,7 +125,6 @@ def test_dialog_reports_progress_compares_metrics_and_hot_swaps(dialog_factory, 
     assert out.startswith(str(tmp_path / "models" / "fusion"))
     assert dialog.arguments()[:8] == ["fusion", "--progress-json", "--out", out, "--arch", "crossmodal", "--csv",
                                       str(tmp_path / "clips.csv")]
-    assert not dialog.sessions.isEnabled() and dialog.sessions.toolTip()
     assert dialog.start()
     qtbot.waitUntil(lambda: dialog.result is not None and not dialog.running, timeout=20_000)
     assert dialog.progress.value() == 1000
@@ -176,3 +176,33 @@ def test_starting_from_the_model_in_use_passes_it_to_the_trainer(dialog_factory)
     dialog.config = AppConfig(inference=InferenceConfig(face_model="/my/face"))
     dialog.kind.setCurrentText("face")
     assert dialog.arguments()[dialog.arguments().index("--init") + 1] == "/my/face"
+
+
+def test_start_is_enabled_only_when_the_data_can_work(qtbot, tmp_path):
+    from emolive.gui.finetune_dialog import FineTuneDialog
+
+    dialog = FineTuneDialog(None, None, AppConfig(), program=[sys.executable, "-c", FAKE_TRAINER],
+                            root=tmp_path / "models")
+    qtbot.addWidget(dialog)
+    assert not dialog.start_button.isEnabled() and "Choose the training data" in dialog.start_button.toolTip()
+    assert not dialog.start() and "Choose the training data" in dialog.status.text() and dialog.process is None
+    dialog.data.setText(str(tmp_path / "absent"))
+    assert not dialog.start_button.isEnabled() and "does not exist" in dialog.start_button.toolTip()
+    dialog.data.setText(str(tmp_path))
+    assert dialog.start_button.isEnabled()  # face: a folder
+    dialog.kind.setCurrentText("fusion")
+    assert not dialog.start_button.isEnabled() and "CSV file" in dialog.start_button.toolTip()
+    assert not hasattr(dialog, "sessions")  # no disabled "Use my recorded sessions" box that never enables
+
+
+def test_a_trainer_error_is_shown_as_a_sentence(qtbot, tmp_path):
+    from emolive.gui.finetune_dialog import FineTuneDialog
+
+    failing = "import sys; sys.stderr.write('usage: python -m training face [-h] ...\\n" \
+              "python -m training face: error: the following arguments are required: --data\\n'); sys.exit(2)"
+    dialog = FineTuneDialog(None, None, AppConfig(), program=[sys.executable, "-c", failing], root=tmp_path / "m")
+    qtbot.addWidget(dialog)
+    dialog.data.setText(str(tmp_path))
+    assert dialog.start()
+    qtbot.waitUntil(lambda: not dialog.running and "stopped" in dialog.status.text(), timeout=20_000)
+    assert dialog.status.text() == "The trainer stopped: The following arguments are required: --data."

@@ -179,7 +179,7 @@ def test_plots_follow_the_estimates(qtbot, window):  # noqa: ANN001
 def test_status_bar_reports_pipeline_figures(qtbot, window):  # noqa: ANN001
     qtbot.waitUntil(lambda: "30.0 fps" in window.status_panel.text(), timeout=5000)
     text = window.status_panel.text()
-    assert "p95 120" in text and "budget 90" in text and "CPU" in text and "ASR lag 0.8 s" in text
+    assert "p95 120" in text and "budget 90" in text and "CPU" in text and "transcript 0.8 s behind" in text
     assert window.status_panel.labels["latency"].styleSheet()  # p95 over budget is highlighted
 
 
@@ -238,13 +238,27 @@ def test_open_video_restarts_the_pipeline(qtbot, window, factory, demo_clip):  #
     qtbot.waitUntil(lambda: window.estimates_received > 0 and len(window.history) > 0, timeout=5000)
 
 
+def model_folder(tmp_path: Path, kind: str) -> Path:
+    """A usable copy of a shipped model folder (fusion: equal late-fusion weights)."""
+    import shutil
+
+    from emolive.assets import default_model_dir
+
+    folder = tmp_path / f"my-{kind}"
+    if kind == "fusion":
+        from emolive.fusion.late import LateFusion
+        from emolive.modelio import save_model
+
+        save_model(LateFusion(), {"kind": "late_fusion"}, folder)
+    else:
+        shutil.copytree(default_model_dir(kind), folder)
+    return folder
+
+
 def test_load_model_checks_the_folder_then_persists_and_restarts(qtbot, window, factory, tmp_path):  # noqa: ANN001
     window.load_model("face", tmp_path / "nowhere")
-    assert "Not a folder" in window.banner.message.text() and len(factory.made) == 1
-    folder = tmp_path / "my-face"
-    folder.mkdir()
-    (folder / "model.safetensors").write_bytes(b"x")
-    (folder / "config.json").write_text("{}")
+    assert "does not exist" in window.banner.message.text() and len(factory.made) == 1
+    folder = model_folder(tmp_path, "face")
     with qtbot.waitSignal(window.started, timeout=10_000):
         assert window.load_model("face", folder)
     assert window.config.inference.face_model == str(folder)
@@ -362,10 +376,7 @@ def test_model_switches_hot_swap_and_persist(qtbot, demo_clip, tmp_path):  # noq
     qtbot.addWidget(win)
     with qtbot.waitSignal(win.started, timeout=10_000):
         win.start()
-    folder = tmp_path / "voice-model"
-    folder.mkdir()
-    (folder / "model.safetensors").write_bytes(b"x")
-    (folder / "config.json").write_text("{}")
+    folder = model_folder(tmp_path, "voice")
     assert win.load_model("voice", folder)
     qtbot.waitUntil(lambda: "Switched" in win.statusBar().currentMessage(), timeout=5000)
     assert len(made) == 1 and made[0].swaps[-1].voice_model == str(folder)  # no restart
@@ -379,8 +390,11 @@ def test_model_switches_hot_swap_and_persist(qtbot, demo_clip, tmp_path):  # noq
     seen = []
     win.calibration.on_estimate = seen.append
     qtbot.waitUntil(lambda: len(seen) > 2, timeout=5000)  # live estimates reach the calibration dialog
-    win.model_switcher.swap_models(win.config.inference.__class__(fusion_model=str(folder)), seen.append)
-    assert made[0].swaps[-1].fusion_model == str(folder) and win.config.inference.fusion_model == str(folder)
+    fusion = model_folder(tmp_path, "fusion")
+    done: list[str] = []
+    win.model_switcher.swap_models(win.config.inference.__class__(fusion_model=str(fusion)), done.append)
+    qtbot.waitUntil(lambda: done == [""], timeout=5000)
+    assert made[0].swaps[-1].fusion_model == str(fusion) and win.config.inference.fusion_model == str(fusion)
     win.close()
     assert made[0].stopped and not win.finetune.isVisible() and not win.calibration.isVisible()
 

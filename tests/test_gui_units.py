@@ -92,10 +92,10 @@ def test_status_fields_flag_a_step_over_budget() -> None:
                                                "dropped_steps": 3}, recording="REC x")}
     assert fields["fps"].text == "capture 29.7 fps" and not fields["fps"].warn
     assert fields["latency"].text == "step p50 31 / p95 95 ms (budget 90), 3 dropped" and fields["latency"].warn
-    assert fields["device"].text == "CUDA" and fields["asr"].text == "ASR lag --"
+    assert fields["device"].text == "CUDA" and fields["asr"].text == "transcript --"
     assert fields["recording"].warn
     empty = {f.key: f.text for f in format_status(None, asr=False)}
-    assert empty == {"fps": "capture -- fps", "latency": "step --", "device": "--", "asr": "ASR off",
+    assert empty == {"fps": "capture -- fps", "latency": "step --", "device": "--", "asr": "transcription off",
                      "recording": "not recording"}
 
 
@@ -163,3 +163,63 @@ def test_parser_has_the_documented_options() -> None:
     args = parser.parse_args(["--video", "x.mp4", "--camera", "1", "--mic", "usb", "--no-camera", "--no-mic",
                               "--no-asr", "--measure-stalls", "5", "--loop"])
     assert args.no_camera and args.no_mic and args.no_asr and args.measure_stalls == 5.0 and args.loop
+
+
+def test_settings_dialog_offers_only_what_is_present_and_says_why(qtbot) -> None:  # noqa: ANN001
+    from emolive.config import AppConfig
+    from emolive.gui.settings_dialog import SettingsDialog
+
+    dialog = SettingsDialog(AppConfig(), microphones=lambda: [], cameras=lambda: [], cuda=lambda: "no CUDA GPU found",
+                            asr_models=lambda: {"tiny.en": "", "base": "not installed (pip install x)"})
+    qtbot.addWidget(dialog)
+
+    def enabled(box, value: str) -> bool:  # noqa: ANN001
+        return box.model().item(box.findData(value)).isEnabled()
+
+    assert [dialog.camera.itemData(i) for i in range(dialog.camera.count())] == ["", "0"]  # none + the configured
+    assert "Open video" in dialog.camera.toolTip()
+    assert not enabled(dialog.device, "cuda") and enabled(dialog.device, "cpu")
+    assert not enabled(dialog.asr_model, "base") and enabled(dialog.asr_model, "tiny.en")
+    assert not enabled(dialog.language, "de") and enabled(dialog.language, "en")  # tiny.en is English-only
+    text = dialog.why_greyed.text()
+    assert "cuda: no CUDA GPU found" in text and "Whisper base: not installed" in text
+    assert dialog.result_config().inference.device == "auto"
+
+    multilingual = SettingsDialog(AppConfig(), microphones=lambda: [], cameras=lambda: [("0", "0")],
+                                  cuda=lambda: "", asr_models=lambda: {"tiny.en": "", "base": ""})
+    qtbot.addWidget(multilingual)
+    assert enabled(multilingual.device, "cuda") and not multilingual.why_greyed.isVisibleTo(multilingual)
+    multilingual.asr_model.setCurrentIndex(multilingual.asr_model.findData("base"))
+    assert enabled(multilingual.language, "de")
+    multilingual.language.setCurrentIndex(multilingual.language.findData("de"))
+    assert multilingual.result_config().asr.language == "de"
+    multilingual.asr_model.setCurrentIndex(multilingual.asr_model.findData("tiny.en"))
+    assert not enabled(multilingual.language, "de") and multilingual.result_config().asr.language == ""
+
+
+def test_overlay_words_a_person_reads() -> None:
+    from emolive.contracts import ModalityOutput
+    from emolive.gui.overlay import indicator, latency_text
+    from emolive.worker import LoadGovernor
+
+    clear = indicator("face", ModalityOutput("face", 0.0, present=True, quality=0.95), 0.0)
+    poor = indicator("face", ModalityOutput("face", 0.0, present=True, quality=0.3), 0.0)
+    assert (clear.text, poor.text) == ("clear", "poor") and "q " not in clear.text
+    governor = LoadGovernor(90.0)
+    assert latency_text(42.0, "") == "step 42 ms"
+    for level, words in ((1, "face detection slowed to keep up"), (2, "voice slowed"), (3, "every other step")):
+        governor.level = level
+        text = latency_text(90.0, governor.describe())
+        assert words in text and "degraded" not in text and "+ " not in text
+
+
+def test_circumplex_class_markers_are_labelled(qtbot) -> None:  # noqa: ANN001
+    from emolive.fusion.circumplex import PLACEMENT
+    from emolive.gui.plots import EmotionPlots
+
+    plots = EmotionPlots(window_s=60)
+    qtbot.addWidget(plots)
+    labels = {item.toPlainText(): (item.pos().x(), item.pos().y()) for item in plots.anchor_labels}
+    assert set(labels) == {name for name in EMOTIONS if name in PLACEMENT}
+    for name, (x, y) in labels.items():
+        assert abs(x - PLACEMENT[name][0]) < 0.05 and abs(y - PLACEMENT[name][1]) < 0.01

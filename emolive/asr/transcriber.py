@@ -39,7 +39,10 @@ class Transcriber:
 
     Keyword-only extras: ``poll_s`` (how often new audio is checked by VAD; decodes stay at most one per
     ``interval_s``), ``start_at`` (session time to start reading from; default: the ring's end at start),
-    ``config`` (full streaming settings; its ``interval_s`` wins over the argument), ``device``.
+    ``config`` (full streaming settings; its ``interval_s`` wins over the argument), ``device``,
+    ``max_backlog_s``: live use only (None, the default, never skips): when more unread audio than this waits
+    in the ring (decoding fell behind), the oldest is skipped so that only the newest ``max_backlog_s`` seconds
+    are read; ``skipped_s`` and ``skips`` count what was dropped.
     """
 
     def __init__(
@@ -57,7 +60,10 @@ class Transcriber:
         start_at: float | None = None,
         config: StreamConfig | None = None,
         device: str = "cpu",
+        max_backlog_s: float | None = None,
     ) -> None:
+        if max_backlog_s is not None and max_backlog_s <= 0:
+            raise ValueError("max_backlog_s must be positive (or None: never skip)")
         self.audio_ring = audio_ring
         self.clock = clock
         self.on_segment = on_segment
@@ -70,6 +76,9 @@ class Transcriber:
         self.start_at = start_at
         self.device = device
         self.lag_s = 0.0
+        self.max_backlog_s = max_backlog_s
+        self.skipped_s = 0.0  # audio not transcribed to keep up (live only)
+        self.skips = 0
         self.ready = threading.Event()  # set once the model is loaded and warmed up
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="transcriber", daemon=True)
@@ -131,6 +140,13 @@ class Transcriber:
         end = self.audio_ring.end_time
         if end <= cursor:
             return cursor
+        if self.max_backlog_s is not None and end - cursor > self.max_backlog_s:
+            skip_to = end - self.max_backlog_s
+            self.skipped_s += skip_to - cursor
+            self.skips += 1
+            log.info("transcription fell behind: skipped %.1f s of audio (%.1f s in all)", skip_to - cursor,
+                     self.skipped_s)
+            cursor = skip_to
         block = self.audio_ring.between(cursor, end)
         if block.samples.size:
             stream.feed(block)

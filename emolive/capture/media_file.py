@@ -12,7 +12,7 @@ import numpy as np
 from emolive.capture.base import CaptureSource, EventSink
 from emolive.clock import SessionClock
 from emolive.contracts import AudioBlock, VideoFrame
-from emolive.errors import MediaError
+from emolive.errors import MediaError, not_a_file, plain_reason
 from emolive.rings import AudioRing, FrameRing
 
 log = logging.getLogger(__name__)
@@ -35,14 +35,12 @@ class MediaInfo:
 def _open(path: Path):
     import av
 
-    if not path.exists():
-        raise MediaError(f"file not found: {path}")
     if not path.is_file():
-        raise MediaError(f"not a file: {path}")
+        raise MediaError(not_a_file(path))
     try:
         return av.open(str(path))
     except (av.FFmpegError, OSError, ValueError, UnicodeDecodeError) as exc:
-        raise MediaError(f"cannot open {path}: not a readable media file ({exc})") from exc
+        raise MediaError(f"cannot open {path}: not a readable media file ({plain_reason(exc)})") from exc
 
 
 def probe_media(path: str | Path) -> MediaInfo:

@@ -111,4 +111,7 @@ def _print_result(result, args: argparse.Namespace) -> None:
         print("  time share: " + ", ".join(f"{k} {v:.0%}" for k, v in shares if v > 0))
         print(f"  mean valence {s['mean_valence']:.3f}, mean arousal {s['mean_arousal']:.3f}")
         if s.get("transcript"):
-            print(f"  transcript: {s['transcript']}")
+            import textwrap
+
+            print(textwrap.fill(s["transcript"], width=100, initial_indent="  transcript: ",
+                                subsequent_indent="    ", break_long_words=False))

@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     import time
 
     from emolive.config import load_config
-    from emolive.errors import EmoliveError
+    from emolive.errors import EmoliveError, not_a_file
     from emolive.pipeline import LivePipeline
 
     config = load_config(args.config, args.set)
@@ -66,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         video = Path(args.source)
         if not video.is_file():
-            raise EmoliveError(f"file not found: {video}")
+            raise EmoliveError(not_a_file(video))
     estimates = []
     errors: list[str] = []
     lock = threading.Lock()

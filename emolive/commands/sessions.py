@@ -47,7 +47,8 @@ def run(args: argparse.Namespace) -> int:
     if not sessions:
         print(f"no recorded sessions in {root}")
         return 0
-    print(f"{'session':<20} {'started (UTC)':<20} {'duration':>9} {'size':>9} {'rows':>7} {'markers':>7}  raw    state")
+    print(f"{'session':<20} {'started (UTC)':<20} {'duration':>9} {'size':>9} {'rows':>7} {'markers':>7}  "
+          f"{'source':<18} raw    state")
     for s in sessions:
         raw = "+".join(k for k, on in (("audio", s.raw_audio), ("video", s.raw_video)) if on) or "-"
         state = "ok" if s.complete else ("error: " + s.error if s.error else "incomplete (running or killed)")
@@ -55,6 +56,6 @@ def run(args: argparse.Namespace) -> int:
         rows = "-" if s.rows is None else str(s.rows)
         markers = "-" if s.markers is None else str(s.markers)
         print(f"{s.name:<20} {started:<20} {_duration(s.duration_s):>9} {_size(s.size_bytes):>9} {rows:>7} "
-              f"{markers:>7}  {raw:<6} {state}")
+              f"{markers:>7}  {(s.source or '-')[:18]:<18} {raw:<6} {state}")
     print(f"{len(sessions)} session(s) in {root}")
     return 0

@@ -38,7 +38,7 @@ def live_pipeline(config: AppConfig, sources: Sources, bridge: PipelineBridge) -
 
     return LivePipeline(config, video=sources.video, camera=sources.camera, microphone=sources.microphone,
                         asr=sources.asr, loop=sources.loop, on_estimate=bridge.on_estimate,
-                        on_segment=bridge.on_segment, on_event=bridge.on_event)
+                        on_segment=bridge.on_segment, on_event=bridge.on_event, strict_models=False)
 
 
 def make_recorder(config: AppConfig) -> tuple[RecorderLike | None, str]:

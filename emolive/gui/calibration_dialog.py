@@ -40,8 +40,10 @@ class CalibrationDialog(QDialog):
 
     def __init__(self, parent: QWidget | None, pipeline: Any, config: AppConfig, prompts: Sequence[Prompt] = PROMPTS,
                  take_s: float = 4.0, ready_s: float = 1.5, root: Path | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 file_source: Callable[[], str] = lambda: "") -> None:
         super().__init__(parent)
+        self.file_source = file_source  # the replayed file's path, "" for a live camera and microphone
         self.setWindowTitle("Personal calibration")
         self.resize(620, 360)
         self.pipeline, self.config, self.root, self.clock = pipeline, config, root, clock
@@ -102,6 +104,12 @@ class CalibrationDialog(QDialog):
         return config.inference
 
     def start(self) -> None:
+        replayed = self.file_source()
+        if replayed:
+            self.result.setText(f"Calibration needs you in front of the camera and microphone: the replayed file "
+                                f"{Path(replayed).name} does not follow the prompts, so any gain would be fake. "
+                                "Use File > Use camera and microphone first.")
+            return
         if self._inference().fusion == "crossmodal":
             self.result.setText("Calibration adjusts the late fusion; switch Settings to late fusion first.")
             return
@@ -183,8 +191,11 @@ class CalibrationDialog(QDialog):
             self.step.setText(str(exc))
             return
         self.saved = model.path
-        self.step.setText(f"Calibrated on {len(self.session.fit_samples.labels)} samples; "
-                          f"checked on {self.before['n']} held-back samples.")
+        fit_takes, held_takes = self.session.takes_heard()
+        total = len(self.prompts)
+        self.step.setText(f"Calibrated on {fit_takes} of {total * (self.session.takes - 1)} takes; checked on "
+                          f"{held_takes} of {total} held-back takes ({len(self.session.fit_samples.labels)} and "
+                          f"{self.before['n']} estimates).")
         text = (f"Held-back takes: accuracy {self.before['accuracy']:.3f} → {self.after['accuracy']:.3f}, "
                 f"macro F1 {self.before['macro_f1']:.3f} → {self.after['macro_f1']:.3f}")
         if self.voice is not None:

@@ -62,21 +62,6 @@ def about_html() -> str:
             "do not use them to make decisions about people.</p>")
 
 
-def check_model_folder(folder: Path) -> str:
-    """An empty string when ``folder`` looks like a model folder, else what is wrong with it."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        return f"Not a folder: {folder}"
-    missing = [name for name in ("model.safetensors", "config.json") if not (folder / name).is_file()]
-    if missing:
-        return f"{folder} is not a model folder: {', '.join(missing)} missing"
-    try:
-        json.loads((folder / "config.json").read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        return f"{folder}/config.json is unreadable: {exc}"
-    return ""
-
-
 def guess_model_kind(folder: Path) -> str | None:
     """face/voice/text/fusion from config.json (``kind`` or ``modality``) or the folder name; None if unknown."""
     try:

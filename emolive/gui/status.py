@@ -26,6 +26,17 @@ def _num(status: Mapping[str, object], key: str) -> float | None:
     return float(value) if isinstance(value, int | float) else None
 
 
+def _asr_text(asr: bool, lag: float | None, skipped: float | None) -> str:
+    if not asr:
+        return "transcription off"
+    if lag is None:
+        return "transcript --"
+    text = f"transcript {lag:.1f} s behind"
+    if skipped:
+        text += f", {skipped:.0f} s skipped to keep up"
+    return text
+
+
 def format_status(status: Mapping[str, object] | None, recording: str = "", asr: bool = True) -> list[StatusField]:
     """Turn ``LivePipeline.status()`` (any keys may be missing) into the status bar's fields."""
     status = status or {}
@@ -33,6 +44,7 @@ def format_status(status: Mapping[str, object] | None, recording: str = "", asr:
     p50, p95, budget = _num(status, "step_p50_ms"), _num(status, "step_p95_ms"), _num(status, "budget_ms")
     dropped = status.get("dropped_steps")
     lag = _num(status, "asr_lag_s")
+    skipped = _num(status, "asr_skipped_s")
     latency = "step --"
     if p50 is not None and p95 is not None:
         latency = f"step p50 {p50:.0f} / p95 {p95:.0f} ms"
@@ -47,8 +59,9 @@ def format_status(status: Mapping[str, object] | None, recording: str = "", asr:
         StatusField("latency", latency, warn=p95 is not None and budget is not None and p95 > budget,
                     tip="inference step time, median and 95th percentile, against the latency budget"),
         StatusField("device", device, tip="where the models run"),
-        StatusField("asr", "ASR off" if not asr else (f"ASR lag {lag:.1f} s" if lag is not None else "ASR lag --"),
-                    warn=lag is not None and lag > 3.0, tip="how far the transcript trails the audio"),
+        StatusField("asr", _asr_text(asr, lag, skipped), warn=(lag is not None and lag > 3.0) or bool(skipped),
+                    tip="how far the transcript trails the audio; when it falls behind, the oldest unread audio "
+                        "is skipped (not transcribed) so that the words stay current"),
         StatusField("recording", recording or "not recording", warn=bool(recording),
                     tip="session recording (Session menu)"),
     ]
@@ -85,6 +98,7 @@ class ErrorBanner(QFrame):
     """A dismissable strip above the video that says what went wrong; the app keeps running."""
 
     retry = Signal()
+    open_video = Signal()  # "Open a video file..." (offered when there is no camera)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -95,11 +109,16 @@ class ErrorBanner(QFrame):
         self.retry_button = QPushButton("Retry")
         self.retry_button.setToolTip("Restart the sources and workers")
         self.retry_button.clicked.connect(self.retry.emit)
+        self.open_video_button = QPushButton("Open a video file...")
+        self.open_video_button.setToolTip("Replay a video file as if it were live")
+        self.open_video_button.clicked.connect(self.open_video.emit)
+        self.open_video_button.hide()
         dismiss = QPushButton("Dismiss")
         dismiss.clicked.connect(self.dismiss)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(8, 4, 8, 4)
         layout.addWidget(self.message, 1)
+        layout.addWidget(self.open_video_button)
         layout.addWidget(self.retry_button)
         layout.addWidget(dismiss)
         self.messages: list[str] = []
@@ -111,9 +130,13 @@ class ErrorBanner(QFrame):
             self.messages.remove(message)
         self.messages = [*self.messages, message][-MAX_MESSAGES:]
         self.message.setText("\n".join(self.messages))
+        no_camera = any("camera" in m.lower() and ("not found" in m.lower() or "without a camera" in m.lower()
+                                                   or "no camera" in m.lower()) for m in self.messages)
+        self.open_video_button.setVisible(no_camera)
         self.show()
 
     def dismiss(self) -> None:
         self.messages = []
         self.message.clear()
+        self.open_video_button.hide()
         self.hide()

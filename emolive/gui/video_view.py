@@ -10,7 +10,14 @@ from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from emolive.contracts import EmotionEstimate, VideoFrame
-from emolive.gui.overlay import ESTIMATE_STALE_S, OverlayOptions, agreement_chip, indicators, label_text
+from emolive.gui.overlay import (
+    ESTIMATE_STALE_S,
+    OverlayOptions,
+    agreement_chip,
+    indicators,
+    label_text,
+    latency_text,
+)
 from emolive.gui.style import EMOTION_COLORS, EMOTION_EMOJI, INDICATOR_COLORS
 
 log = logging.getLogger(__name__)
@@ -168,10 +175,7 @@ class VideoView(QWidget):
 
     def _paint_latency(self, painter: QPainter, estimate: EmotionEstimate, target: QRectF) -> None:
         total = dict(estimate.latency_ms).get("total")
-        parts = [f"{total:.0f} ms" if total is not None else ""]
-        if estimate.degraded:
-            parts.append(f"degraded: {estimate.degraded}")
-        text = "  ".join(p for p in parts if p)
+        text = latency_text(total, estimate.degraded)
         if not text:
             return
         painter.setFont(QFont(self.font().family(), 9))

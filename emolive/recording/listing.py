@@ -35,6 +35,7 @@ class SessionInfo:
     raw_video: bool
     complete: bool  # stopped normally (False: still running, killed, or stopped by an error)
     error: str = ""
+    source: str = ""  # "file NAME", "camera ID" / "microphone", or "" when the sidecar does not say
 
     def as_json(self) -> dict[str, Any]:
         return {**asdict(self), "path": str(self.path)}
@@ -90,7 +91,21 @@ def describe_session(folder: Path) -> SessionInfo:
         size_bytes=folder_size(folder), rows=meta.get("rows") if "stopped_utc" in meta else None,
         markers=meta.get("markers") if "stopped_utc" in meta else None,
         raw_audio=(folder / AUDIO_NAME).is_file(),
-        raw_video=(folder / VIDEO_NAME).is_file(), complete=complete, error=str(meta.get("error", "")))
+        raw_video=(folder / VIDEO_NAME).is_file(), complete=complete, error=str(meta.get("error", "")),
+        source=_source(meta))
+
+
+def _source(meta: dict[str, Any]) -> str:
+    """The recorded source in a few words, from the sidecar's ``devices.source``."""
+    devices = meta.get("devices")
+    source = devices.get("source") if isinstance(devices, dict) else None
+    if not isinstance(source, dict):
+        return ""
+    if source.get("kind") == "file":
+        return f"file {Path(str(source.get('file', ''))).name}"
+    parts = [f"camera {source['camera']}" if source.get("camera") else "no camera",
+             "mic" if source.get("microphone", "none") != "none" else "no mic"]
+    return ", ".join(parts)
 
 
 def list_sessions(root: Path) -> list[SessionInfo]:

@@ -1,0 +1,89 @@
+"""The command line's small print: --config anywhere, clear file messages, no raw error codes, whole rows."""
+
+from __future__ import annotations
+
+import resource
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from emolive.cli import main
+
+
+def run_cli(*args: str, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "emolive", *args], capture_output=True, text=True, timeout=300,
+                          **kwargs)
+
+
+def test_config_is_accepted_after_the_command(tmp_path, capsys):
+    bad = tmp_path / "c.toml"
+    bad.write_text("[inference]\nhop_s = 0\n")
+    assert main(["analyze", "--config", str(bad), "x.mp4"]) == 2
+    assert "hop_s" in capsys.readouterr().err  # the file after the command was read, not rejected
+
+
+def test_a_missing_config_file_is_an_error_for_every_command(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr("emolive.commands.devices.list_cameras", lambda _: [])
+    monkeypatch.setattr("emolive.commands.devices.list_microphones", lambda: ([], "none"))
+    assert main(["--config", str(tmp_path / "missing.toml"), "devices"]) == 2
+    assert "config file not found" in capsys.readouterr().err
+    assert main(["--config", str(tmp_path), "devices"]) == 2
+    assert "is a folder" in capsys.readouterr().err
+
+
+def test_a_folder_is_not_reported_as_file_not_found(tmp_path, capsys):
+    # analyze takes folders (a batch of the media files inside); one without media is a failure, said plainly
+    assert main(["analyze", str(tmp_path), "--no-asr", "--no-progress"]) != 0
+    err = capsys.readouterr().err
+    assert "no media files in the folder" in err and "not found" not in err
+    from emolive.audio_io import load_audio
+    from emolive.capture.media_file import probe_media
+    from emolive.errors import MediaError
+
+    for load in (load_audio, probe_media):
+        with pytest.raises(MediaError, match="is a folder"):
+            load(tmp_path)
+
+
+def test_messages_carry_no_raw_error_codes(tmp_path):
+    corrupt = tmp_path / "clip.mp4"
+    corrupt.write_bytes(b"\x00\x01garbage" * 1000)
+    result = run_cli("analyze", str(corrupt), "--no-asr", "--no-progress")
+    assert result.returncode == 2 and "cannot open" in result.stderr
+    assert "[Errno" not in result.stderr and "Traceback" not in result.stderr
+
+
+def test_an_unwritable_output_names_the_users_file(demo_clip, tmp_path):
+    result = run_cli("analyze", str(demo_clip), "--no-asr", "--no-progress", "-o", "/proc/x.csv")
+    assert result.returncode == 2 and "/proc/x.csv" in result.stderr
+    assert ".partial" not in result.stderr and "[Errno" not in result.stderr
+
+
+def _small_disk() -> None:
+    """In the child: the file-size limit stands in for a full disk (writes fail with EFBIG, no signal)."""
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (8_000, 8_000))
+
+
+def test_a_full_disk_leaves_only_whole_rows(demo_clip, tmp_path):
+    out = tmp_path / "out.csv"
+    result = run_cli("analyze", str(demo_clip), "--no-asr", "--no-progress", "-o", str(out),
+                     preexec_fn=_small_disk)
+    assert result.returncode == 2 and "cannot write" in result.stderr and str(out) in result.stderr
+    partial = (tmp_path / "out.csv.partial").read_bytes()
+    assert partial.endswith(b"\n")
+    lines = partial.decode().splitlines()
+    assert len(lines) > 2 and len({line.count(",") for line in lines}) == 1  # every row whole
+
+
+def test_the_schema_states_the_frame_of_the_face_boxes(repo_root):
+    import inspect
+
+    from emolive.capture.media_file import MediaFileSource
+
+    width = inspect.signature(MediaFileSource).parameters["max_width"].default
+    doc = (repo_root / "docs" / "csv_schema.md").read_text()
+    box_row = next(line for line in doc.splitlines() if "`box_x`" in line)
+    assert "analysis frame" in box_row and f"{width} px wide" in box_row

@@ -188,18 +188,21 @@ def test_no_camera_banner_offers_a_video_file_and_reset_clears_stale_errors(qtbo
     win.close()
 
 
-def test_summary_transcript_is_wrapped(monkeypatch, capsys, demo_clip, tmp_path):  # noqa: ANN001
-    from emolive.cli import main
+def test_summary_transcript_is_wrapped(capsys, demo_clip, tmp_path):  # noqa: ANN001
+    import argparse
 
-    result = {"path": str(demo_clip), "steps": 10, "media_s": 1.0, "wall_s": 1.0, "speed_x_realtime": 1.0,
-              "load_s": 1.0, "csv": str(tmp_path / "o.csv"), "time_share": {"joy": 1.0}, "mean_valence": 0.5,
-              "mean_arousal": 0.5, "transcript": " ".join(["something said"] * 60)}
-    monkeypatch.setattr("emolive.commands.analyze.analyze_one", lambda *args: result)
-    assert main(["analyze", str(demo_clip), "--summary", "--no-progress", "-o", str(tmp_path / "o.csv")]) == 0
+    from emolive.batch import JobResult
+    from emolive.commands.analyze import _print_result
+
+    summary = {"steps": 10, "media_s": 1.0, "wall_s": 1.0, "speed_x_realtime": 1.0, "load_s": 1.0,
+               "time_share": {"joy": 1.0}, "mean_valence": 0.5, "mean_arousal": 0.5,
+               "transcript": " ".join(["something said"] * 60)}
+    result = JobResult(str(demo_clip), str(tmp_path / "o.csv"), "done", 1.0, "", summary)
+    _print_result(result, argparse.Namespace(json=False, summary=True))
     lines = capsys.readouterr().out.splitlines()
     transcript = lines[next(i for i, line in enumerate(lines) if "transcript:" in line):]
     assert len(transcript) > 3 and max(len(line) for line in transcript) <= 100
-    assert " ".join(" ".join(transcript).split()[1:]) == result["transcript"]
+    assert " ".join(" ".join(transcript).split()[1:]) == summary["transcript"]
 
 
 def test_the_window_says_the_models_are_loading(qtbot, demo_clip):  # noqa: ANN001

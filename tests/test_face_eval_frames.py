@@ -122,3 +122,37 @@ def test_missing_peer_weights_are_a_model_error(tmp_path):
     pytest.importorskip("h5py")
     with pytest.raises(ModelError):
         FerPeer(tmp_path / "none.hdf5")
+
+
+def test_flat_synthetic_patterns_are_not_faces(face_crop):
+    from emolive.face.plausibility import looks_like_a_face
+
+    blocks = np.zeros((64, 64), np.uint8)
+    for i, level in enumerate((16, 80, 140, 200, 235, 60, 120, 180)):
+        blocks[:, i * 8:(i + 1) * 8] = level  # colour-bar-like: flat stripes of a few grey levels
+    blocks[40:, :] = 30
+    assert not looks_like_a_face(blocks)
+    assert looks_like_a_face(cv2.resize(face_crop, (64, 64)))
+    noisy = np.clip(blocks + np.random.default_rng(0).normal(0, 6, blocks.shape), 0, 255).astype(np.uint8)
+    assert looks_like_a_face(noisy)  # a camera's noise makes even a flat scene a photo: only patterns are refused
+
+
+def test_the_detector_finds_no_face_in_ffmpegs_test_pattern(tmp_path):
+    import shutil
+    import subprocess
+
+    if shutil.which("ffmpeg") is None:
+        pytest.skip("ffmpeg is not installed (packaging/setup.sh installs it)")
+    clip = tmp_path / "testsrc2.mp4"
+    subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=640x480:rate=30",
+                    "-t", "4", str(clip)], check=True)
+    detector = HaarFaceDetector()
+    capture = cv2.VideoCapture(str(clip))
+    frames = hits = 0
+    while True:
+        ok, frame = capture.read()
+        if not ok:
+            break
+        frames += 1
+        hits += bool(detector.detect(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)))
+    assert frames >= 100 and hits == 0  # without the pattern check 8 of 120 frames held a ~290 px "face"

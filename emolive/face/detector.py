@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 
 from emolive.errors import ModelError
+from emolive.face.plausibility import looks_like_a_face
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +98,10 @@ class HaarFaceDetector:
         found = []
         for (bx, by, bw, bh), weight in zip(np.asarray(boxes).reshape(-1, 4),
                                             np.asarray(weights).reshape(-1), strict=True):
+            patch = grey[int(by / scale):int((by + bh) / scale), int(bx / scale):int((bx + bw) / scale)]
+            if patch.size and not looks_like_a_face(cv2.resize(patch, (64, 64), interpolation=cv2.INTER_AREA)):
+                log.debug("rejected a detection that looks like a synthetic pattern at (%d, %d)", ox + bx, oy + by)
+                continue
             conf = 1.0 - math.exp(-max(float(weight), 0.0) / self.weight_scale)
             found.append(Detection(ox + float(bx) / scale, oy + float(by) / scale, float(bw) / scale,
                                    float(bh) / scale, conf))

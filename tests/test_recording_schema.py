@@ -118,3 +118,27 @@ def test_replay_reads_a_version_1_recording_by_column_name(tmp_path):
     trace = read_trace(path)
     assert trace.t == [0.5] and trace.dominant == ["joy"] and trace.emotion[0][1] == 1.0
     assert trace.markers == [(0.7, "laugh")]
+
+
+def test_a_marker_waits_for_the_estimates_before_it(tmp_path):
+    """Rows stay in time order: a marker stamped 'now' goes after estimates of earlier steps that arrive later."""
+    from emolive.recording.files import AppendFile
+    from emolive.recording.writer import RecordingWriter
+
+    def row(t: float) -> list:
+        cells = [""] * len(schema.header())
+        cells[0] = t
+        return cells
+
+    csv_file = AppendFile(tmp_path / "session.csv")
+    csv_file.append(schema.format_rows([schema.header()]).encode())
+    writer = RecordingWriter(tmp_path, csv_file, lambda: {}, lambda message: None)
+    writer.start()
+    writer.put_row(row(4.8))
+    writer.put_marker(schema.marker_row(5.0, "clap"))
+    writer.put_row(row(4.9))  # computed before the marker was pressed, delivered after it
+    writer.put_row(row(5.1))
+    writer.put_marker(schema.marker_row(9.0, "end"))  # no later row: written when the recording stops
+    writer.finish({})
+    times = [r["t"] for r in schema.read_csv(tmp_path / "session.csv")]
+    assert times == [4.8, 4.9, 5.0, 5.1, 9.0]

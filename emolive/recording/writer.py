@@ -21,6 +21,7 @@ from emolive.recording.schema import Cell, format_rows
 log = logging.getLogger(__name__)
 
 DEFAULT_SYNC_INTERVAL = 0.5  # seconds; the issue allows losing at most one second
+MARKER_HOLD_S = 2.0  # longest a marker waits for the estimates of the steps before it
 MAX_QUEUE = 50_000  # rows waiting for the thread (~80 min at 10 Hz) before new ones are counted as dropped
 
 
@@ -89,6 +90,7 @@ class RecordingWriter:
         self._policy = SyncPolicy(sync_interval)
         self._queue: queue.Queue[tuple[str, Any]] = queue.Queue(max_queue)
         self._pending_rows: list[list[Cell]] = []
+        self._held_markers: list[tuple[float, list[Cell]]] = []
         self._pending_lines: list[str] = []
         self.stats = WriterStats()
         self.error: str | None = None
@@ -160,6 +162,7 @@ class RecordingWriter:
                 kind, payload = "", None
             while kind:
                 if kind == "stop":
+                    self._release_markers(lambda cells: True, everything=True)
                     return payload
                 self._take(kind, payload)
                 try:
@@ -170,6 +173,16 @@ class RecordingWriter:
                 self._sync()
 
     def _take(self, kind: str, payload: Any) -> None:
+        if kind == "marker" and isinstance(payload[0], float | int):
+            # A marker is stamped "now" while estimates of earlier steps may still be on their way: hold it until
+            # a row at or after its time arrives (or MARKER_HOLD_S passes) so the CSV stays in time order.
+            self._held_markers.append((time.monotonic(), payload))
+            self.stats.markers += 1
+            self._note_time(payload[0])
+            self._policy.wrote(time.monotonic())
+            return
+        if kind == "row" and isinstance(payload[0], float | int):
+            self._release_markers(lambda m: m[0] <= payload[0])
         if kind in ("row", "marker"):
             self._pending_rows.append(payload)
             t = payload[0]
@@ -189,7 +202,22 @@ class RecordingWriter:
             self.stats.segments += 1
         self._policy.wrote(time.monotonic())
 
+    def _note_time(self, t: float) -> None:
+        self.stats.first_t = t if self.stats.first_t is None else min(t, self.stats.first_t)
+        self.stats.last_t = t if self.stats.last_t is None else max(t, self.stats.last_t)
+
+    def _release_markers(self, due: Callable[[list[Cell]], bool], everything: bool = False) -> None:
+        now = time.monotonic()
+        keep = []
+        for held_at, cells in self._held_markers:
+            if everything or due(cells) or now - held_at > MARKER_HOLD_S:
+                self._pending_rows.append(cells)
+            else:
+                keep.append((held_at, cells))
+        self._held_markers = keep
+
     def _sync(self) -> None:
+        self._release_markers(lambda cells: False)  # markers held longer than MARKER_HOLD_S
         if self._pending_rows:
             self._csv.append(format_rows(self._pending_rows).encode("utf-8"))
             batch = len(self._pending_rows)

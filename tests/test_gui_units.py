@@ -223,3 +223,26 @@ def test_circumplex_class_markers_are_labelled(qtbot) -> None:  # noqa: ANN001
     assert set(labels) == {name for name in EMOTIONS if name in PLACEMENT}
     for name, (x, y) in labels.items():
         assert abs(x - PLACEMENT[name][0]) < 0.05 and abs(y - PLACEMENT[name][1]) < 0.01
+
+
+def test_no_input_leaves_a_gap_not_a_flat_line(qtbot) -> None:  # noqa: ANN001
+    from dataclasses import replace
+
+    from emolive.gui.history import EstimateHistory
+    from emolive.gui.plots import EmotionPlots
+    from test_gui import estimate
+
+    history = EstimateHistory()
+    for i in range(30):
+        e = estimate(i * 0.1)
+        if 10 <= i < 20:  # no face, no speech, no words: the fuser says "uncertain" with prior-like numbers
+            e = replace(e, dominant="uncertain", confidence=0.0, valence=0.5, arousal=0.3)
+        history.append(e)
+    plots = EmotionPlots(window_s=60)
+    qtbot.addWidget(plots)
+    plots.refresh(history, now=2.9)
+    _, valence = plots.valence_curve.getData()
+    assert np.isnan(valence[10:20]).all() and np.isfinite(valence[:10]).all() and np.isfinite(valence[20:]).all()
+    history.append(replace(estimate(3.0), dominant="uncertain"))
+    plots.refresh(history, now=3.0)
+    assert len(plots.current_point.data) == 0  # nothing current on the circumplex while there is no input

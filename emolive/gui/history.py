@@ -60,9 +60,12 @@ class EstimateHistory:
         if self._n == self._t.size:
             self._make_room()
         self._t[self._n] = estimate.t
-        self._rows[self._n, : len(EMOTIONS)] = estimate.emotion
-        self._rows[self._n, -2] = estimate.valence
-        self._rows[self._n, -1] = estimate.arousal
+        if estimate.dominant == "uncertain":  # no usable input: a gap in the plots, not a flat line of priors
+            self._rows[self._n] = np.nan
+        else:
+            self._rows[self._n, : len(EMOTIONS)] = estimate.emotion
+            self._rows[self._n, -2] = estimate.valence
+            self._rows[self._n, -1] = estimate.arousal
         self._channels[self._n] = np.nan
         for i, name in enumerate(CHANNELS):
             va = channel_va(estimate.modality(name))

@@ -89,11 +89,11 @@ class EmotionPlots(QWidget):
         self.canvas.ci.layout.setColumnStretchFactor(2, 2)
         self.emotion_curves: dict[str, pg.PlotDataItem] = {}
         for name in EMOTIONS:
-            curve = self.emotion_plot.plot(pen=pg.mkPen(EMOTION_COLORS[name], width=2))
+            curve = self.emotion_plot.plot(pen=pg.mkPen(EMOTION_COLORS[name], width=2), connect="finite")
             self.legend.addItem(curve, name)
             self.emotion_curves[name] = curve
-        self.valence_curve = self.va_plot.plot(pen=pg.mkPen(VALENCE_COLOR, width=2))
-        self.arousal_curve = self.va_plot.plot(pen=pg.mkPen(AROUSAL_COLOR, width=2))
+        self.valence_curve = self.va_plot.plot(pen=pg.mkPen(VALENCE_COLOR, width=2), connect="finite")
+        self.arousal_curve = self.va_plot.plot(pen=pg.mkPen(AROUSAL_COLOR, width=2), connect="finite")
         self.legend.addItem(self.valence_curve, "valence")
         self.legend.addItem(self.arousal_curve, "arousal")
         self.va_plot.setXLink(self.emotion_plot)
@@ -262,8 +262,12 @@ class EmotionPlots(QWidget):
             for item in (self.trail, self.trail_points, self.current_point):
                 item.setData([], [])
             return
-        recent = view.t >= view.t[-1] - TRAIL_S
+        recent = (view.t >= view.t[-1] - TRAIL_S) & np.isfinite(view.valence)
         v, a = view.valence[recent], view.arousal[recent]
+        if not v.size or not np.isfinite(view.valence[-1]):  # no input now: no current point, no trail
+            for item in (self.trail, self.trail_points, self.current_point):
+                item.setData([], [])
+            return
         self.trail.setData(v, a)
         step = max(1, v.size // 12)  # a dozen dots along the trail; one shared brush keeps this cheap
         self.trail_points.setData(v[::-step][::-1], a[::-step][::-1])

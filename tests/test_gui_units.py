@@ -228,9 +228,10 @@ def test_circumplex_class_markers_are_labelled(qtbot) -> None:  # noqa: ANN001
 def test_no_input_leaves_a_gap_not_a_flat_line(qtbot) -> None:  # noqa: ANN001
     from dataclasses import replace
 
+    from test_gui import estimate
+
     from emolive.gui.history import EstimateHistory
     from emolive.gui.plots import EmotionPlots
-    from test_gui import estimate
 
     history = EstimateHistory()
     for i in range(30):

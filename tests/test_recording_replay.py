@@ -107,6 +107,7 @@ def test_replay_reproduces_the_recorded_estimates(bundle):
     summary = replay_session(bundle, frame_analyzer(seen_audio))
     assert summary.output == bundle / "replay.csv"
     assert summary.rows == N_FRAMES and summary.markers == 2
+    assert summary.note == ""  # both tracks kept: nothing the comparison cannot see
     agreement = summary.agreement
     assert agreement["matched"] == N_FRAMES and agreement["dominant_agreement"] == 1.0
     assert agreement["max_abs_diff"] < 1e-6
@@ -230,3 +231,10 @@ def test_replay_command(bundle, tmp_path, monkeypatch, capsys):
     assert len(read_csv(out)) == N_FRAMES + 2
     assert main(["replay", str(tmp_path / "missing")]) == 2
     assert "session folder not found" in capsys.readouterr().err
+
+
+def test_replay_of_a_recording_without_video_says_it_compares_voice_only(bundle):
+    (bundle / "video.mp4").unlink()
+    summary = replay_session(bundle, lambda media, on_estimate: None)
+    assert "no video" in summary.note and "voice and words only" in summary.note
+    assert summary.as_json()["note"] == summary.note

@@ -41,4 +41,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"compared with the recording at {agreement['matched']} steps: dominant class agrees "
               f"{agreement['dominant_agreement']:.1%}, mean |diff| of emotion probabilities "
               f"{agreement['mean_abs_diff']:.4f} (max {agreement['max_abs_diff']:.4f})")
+    if summary.note:
+        print(f"note: {summary.note}")
     return 0

@@ -187,10 +187,22 @@ class ReplaySummary:
     rows: int
     markers: int
     agreement: dict[str, Any]
+    note: str = ""  # what the comparison cannot see (a channel the raw capture lacks)
 
     def as_json(self) -> dict[str, Any]:
         return {"session": str(self.session), "output": str(self.output), "rows": self.rows,
-                "markers": self.markers, "agreement": self.agreement}
+                "markers": self.markers, "agreement": self.agreement, "note": self.note}
+
+
+def comparison_note(bundle: RawBundle) -> str:
+    """Why replayed and recorded rows differ by design when the raw capture lacks a track."""
+    if bundle.video is None:
+        return ("this recording kept no video: the replay hears voice and words only, while the recorded rows "
+                "also used the face, so they differ where the face counted")
+    if bundle.audio is None:
+        return ("this recording kept no audio: the replay sees the face only, while the recorded rows also used "
+                "the voice and words, so they differ where those counted")
+    return ""
 
 
 def default_output(folder: Path) -> Path:
@@ -246,4 +258,5 @@ def replay_session(folder: Path, analyze: Analyzer, output: Path | None = None, 
             writer.writerow(schema.marker_row(*marker))
     if rows == 0:
         log.warning("the analyser produced no estimates for %s", bundle.folder)
-    return ReplaySummary(bundle.folder, output, rows, len(trace.markers), agreement.as_json())
+    return ReplaySummary(bundle.folder, output, rows, len(trace.markers), agreement.as_json(),
+                         comparison_note(bundle))

@@ -206,3 +206,18 @@ def test_a_trainer_error_is_shown_as_a_sentence(qtbot, tmp_path):
     assert dialog.start()
     qtbot.waitUntil(lambda: not dialog.running and "stopped" in dialog.status.text(), timeout=20_000)
     assert dialog.status.text() == "The trainer stopped: The following arguments are required: --data."
+
+
+def test_progress_plot_names_the_metric_in_a_title_that_fits(qtbot, tmp_path):
+    from emolive.gui.finetune_dialog import FineTuneDialog
+
+    dialog = FineTuneDialog(None, None, AppConfig(), program=[sys.executable, "-c", FAKE_TRAINER],
+                            root=tmp_path / "models")
+    qtbot.addWidget(dialog)
+    for epoch in (1, 2):
+        dialog.handle({"event": "epoch", "epoch": epoch, "epochs": 2, "train_loss": 1.0 / epoch,
+                       "monitor": "macro_f1", "val": {"macro_f1": 0.3 * epoch}})
+    item = dialog.plot.getPlotItem()
+    assert "validation macro f1" in item.titleLabel.text
+    assert not item.getAxis("left").labelText  # no rotated axis label to be cut off at the top
+    assert dialog.score_curve.getData()[1].tolist() == [0.3, 0.6]

@@ -165,7 +165,8 @@ class FineTuneDialog(QDialog):
                              "and starting again with the same output folder resumes.")
         self.status.setWordWrap(True)
         self.plot = pg.PlotWidget()
-        self.plot.setMinimumHeight(150)
+        self.plot.setMinimumHeight(200)
+        self.plot.getPlotItem().getViewBox().setDefaultPadding(0.08)  # the top tick label stays inside
         self.plot.addLegend()
         self.plot.setLabel("bottom", "epoch")
         self.loss_curve = self.plot.plot([], [], pen=pg.mkPen("#ff7043", width=2), name="train loss")
@@ -373,7 +374,8 @@ class FineTuneDialog(QDialog):
         if isinstance(value, int | float):
             self._scores.append((epoch, float(value)))
         self._redraw()
-        self.plot.setLabel("left", f"loss / {monitor}")
+        # A title, not a rotated axis label: a long metric name no longer gets cut off at the plot's top.
+        self.plot.setTitle(f"train loss and validation {monitor.replace('_', ' ')} per epoch", size="9pt")
         self.log_view.appendPlainText(f"epoch {epoch}/{self.epochs_total}: train loss {loss:.4f}, "
                                       f"val {monitor} {_fmt(value)}")
 

@@ -468,3 +468,30 @@ def test_leave_one_corpus_out_and_speaker_folds_are_disjoint(tmp_path, monkeypat
     from emolive.modelio import load_config
 
     assert load_config(out)["leave_one_corpus_out"]["mean_accuracy"] == loco["mean_accuracy"]
+
+
+def test_prosody_features_follow_pitch_and_ignore_gain():
+    from emolive.voice.prosody import DIM, prosody_features
+
+    low, high = prosody_features(tone(2.0, 120.0)), prosody_features(tone(2.0, 240.0))
+    assert low.shape == (DIM,) and np.isfinite(low).all()
+    assert high[0] - low[0] == pytest.approx(1.0, abs=0.1)  # median log2 F0: one octave up
+    np.testing.assert_allclose(prosody_features(tone(2.0, 120.0, amp=0.05))[:4], low[:4], atol=1e-3)  # pitch
+    assert np.isfinite(prosody_features(np.zeros(100, np.float32))).all()
+
+
+def test_running_norm_is_causal_and_moves_to_the_speaker():
+    from emolive.voice.norm import NormSettings, RunningNorm, running_standardise
+
+    norm = RunningNorm(np.zeros(3), np.ones(3), NormSettings(prior_weight=2.0, memory=50.0))
+    x = np.array([5.0, -5.0, 1.0])
+    first = norm(x)
+    np.testing.assert_allclose(first, x, atol=1e-4)  # normalised by the prior, before it is added
+    for _ in range(200):
+        norm(x + np.random.default_rng(0).normal(size=3) * 0.1)
+    assert np.abs(norm.normalise(x)).max() < 1.0  # the speaker's baseline is now the centre
+    norm.reset()
+    np.testing.assert_allclose(norm.normalise(x), x, atol=1e-4)
+    rows = np.tile(x, (4, 1))
+    out = running_standardise(rows, np.array(["a", "a", "b", "b"]), np.zeros(3), np.ones(3))
+    assert out.shape == rows.shape and (np.abs(out) > 1.0).any()

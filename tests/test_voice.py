@@ -141,6 +141,92 @@ def test_find_clips_labels_both_layouts_and_keeps_unknowns(tmp_path):
         find_clips(tmp_path / "empty")
 
 
+def test_label_map_and_speakers_for_each_corpus_file_names(tmp_path):
+    from emolive.voice.data import find_clips
+
+    names = {  # path under its corpus root -> (corpus, speaker, canonical class)
+        "ravdess/Actor_07/03-01-02-01-01-01-07.flac": ("ravdess", "ravdess_07", "neutral"),  # calm
+        "ravdess/Actor_07/03-01-08-02-01-01-07.flac": ("ravdess", "ravdess_07", "surprise"),
+        "ravdess/Actor_07/03-01-07-01-01-01-07.flac": ("ravdess", "ravdess_07", "disgust"),
+        "tess/pleasant_surprise/OAF_back.wav": ("tess", "tess_OAF", "surprise"),
+        "tess/happy/YAF_bar.wav": ("tess", "tess_YAF", "joy"),
+        "tess/sad/YAF_dog.wav": ("tess", "tess_YAF", "sadness"),
+        "nemo/surprised/KS0_surprised_3.wav": ("nemo", "nemo_KS0", "surprise"),
+        "nemo/happiness/EB0_happiness_12.wav": ("nemo", "nemo_EB0", "joy"),
+        "nemo/anger/MK0_anger_1.wav": ("nemo", "nemo_MK0", "anger"),
+        "nemo/sadness/IC0_sadness_40.wav": ("nemo", "nemo_IC0", "sadness"),
+        "ased/angry/a5-03-01-02-50.wav": ("ased", "ased_50", "anger"),
+        "ased/happy/h3-01-01-01-07.wav": ("ased", "ased_07", "joy"),
+        "ased/sad/S4-04-02-01-29.wav": ("ased", "ased_29", "sadness"),  # capital S, as in the corpus
+        "ased/neutral/n1-02-01-02-65.wav": ("ased", "ased_65", "neutral"),
+        "ased/fear/f2-01-01-01-01.wav": ("ased", "ased_01", "fear"),
+    }
+    for rel in names:
+        write_wav(tmp_path / rel, tone(0.2), RATE)
+    write_wav(tmp_path / "ased" / "happy" / "a5-01-01-01-02.wav", tone(0.2), RATE)  # folder and name disagree
+    for corpus in ("ravdess", "tess", "nemo", "ased"):
+        clips = {c.path.relative_to(tmp_path).as_posix(): c for c in find_clips(tmp_path / corpus)}
+        for rel, clip in clips.items():
+            if rel == "ased/happy/a5-01-01-01-02.wav":
+                assert clip.label is None and clip.speaker == "ased_02"
+                continue
+            assert (clip.corpus, clip.speaker, EMOTIONS[clip.label]) == names[rel], rel
+            assert clip.arousal is not None
+
+
+def test_nemo_and_ased_speaker_parsing():
+    from emolive.voice.data import parse_ased_name, parse_nemo_name
+
+    nemo = parse_nemo_name("surprised/WR0_surprised_64.opus")
+    assert nemo is not None and (nemo.corpus, nemo.speaker, nemo.emotion) == ("nemo", "WR0", "surprised")
+    assert parse_nemo_name("KD0_happiness_7").speaker == "KD0"
+    assert parse_nemo_name("OAF_back.opus") is None  # TESS: no take number
+    assert parse_nemo_name("KS0_contempt_1.opus") is None
+    ased = parse_ased_name("angry/a5-03-01-02-50.opus")
+    assert ased is not None and (ased.corpus, ased.speaker, ased.emotion) == ("ased", "50", "angry")
+    assert parse_ased_name("s4-01-01-01-03.opus").speaker == "03"
+    assert parse_ased_name("x5-03-01-02-50.opus") is None  # unknown class letter
+    assert parse_ased_name("a5-03-01-07-50.opus") is None  # gender code is 01 or 02
+    assert parse_ased_name("03-01-05-02-01-01-12.flac") is None  # RAVDESS
+
+
+def test_augmentation_keeps_length_and_sample_rate():
+    from emolive.voice.augment import AugmentSpec, add_noise, augment, band_limit, reverb, speed
+
+    rng = np.random.default_rng(0)
+    x = tone(2.0, 440.0)
+    x[: RATE // 2] = 0.0  # a pause, as speech has
+    for y in (speed(x, 0.9), speed(x, 1.1), reverb(x, 0.6, rng), add_noise(x, 5.0, rng), band_limit(x, rng)):
+        assert y.shape == x.shape and y.dtype == np.float32 and np.isfinite(y).all()
+    no_speed = AugmentSpec(speed_prob=0.0, noise_prob=1.0, snr_db_range=(20.0, 20.0), band_prob=0.0)
+    for seed in range(4):
+        y = augment(x, np.random.default_rng(seed), no_speed)
+        assert y.shape == x.shape and np.abs(y).max() <= 1.0
+        spectrum = np.abs(np.fft.rfft(y[RATE // 2:]))
+        assert abs(spectrum.argmax() * RATE / len(y[RATE // 2:]) - 440.0) < 3.0  # same rate: the tone stays put
+    for seed in range(20):  # the full chain, speed included
+        assert augment(x, np.random.default_rng(seed)).shape == x.shape
+    shifted = np.abs(np.fft.rfft(speed(x, 1.1)[RATE // 2 + 2000:]))
+    assert abs(shifted.argmax() * RATE / (len(x) - RATE // 2 - 2000) - 484.0) < 5.0
+    noisy = add_noise(x, 10.0, rng) - x
+    loud = x[RATE // 2:]
+    snr = 10 * np.log10((loud ** 2).mean() / (noisy ** 2).mean())
+    assert 9.0 < snr < 11.0
+
+
+def test_sample_weights_balance_corpora_and_classes():
+    from training.voice_whisper import sample_weights
+
+    y = np.array([0] * 30 + [1] * 10 + [0] * 5 + [1] * 5 + [2] * 50)
+    corpus = np.array(["a"] * 40 + ["b"] * 60)
+    w = sample_weights(y, corpus)
+    assert w.mean() == pytest.approx(1.0)
+    for k in (0, 1, 2):  # every class the same total
+        assert w[y == k].sum() == pytest.approx(w.sum() / 3)
+    a0, a1 = w[(corpus == "a") & (y == 0)].sum(), w[(corpus == "a") & (y == 1)].sum()
+    assert a0 == pytest.approx(a1)  # within a corpus, its classes weigh the same
+
+
 def test_actor_folds_are_disjoint_and_cover_every_speaker():
     from training.voice import actor_folds
 
@@ -260,25 +346,31 @@ def test_whisper_embedding_head_model_folder_works(tmp_path):
     assert probs.shape == (len(EMOTIONS),)
 
 
-def test_whisper_head_export_matches_scikit_learn():
+@pytest.mark.parametrize("norm", ["none", "zscore"])
+def test_whisper_head_export_matches_scikit_learn(norm):
     import torch
     from sklearn.linear_model import LogisticRegression, Ridge
     from sklearn.preprocessing import StandardScaler
 
-    from training.voice_whisper import _to_head
+    from emolive.voice.whisper_embed import normalise_embedding
+    from training.voice_whisper import HeadFit, to_head
 
     rng = np.random.default_rng(0)
     x = rng.normal(3.0, 2.0, size=(140, 12))
     y = np.arange(140) % 6  # class 6 (surprise) absent
     a = rng.uniform(0, 1, 140)
-    scaler = StandardScaler().fit(x)
-    clf = LogisticRegression(max_iter=2000).fit(scaler.transform(x), y)
-    reg = Ridge().fit(scaler.transform(x), a)
-    logits, arousal = _to_head(scaler, clf, reg)(torch.tensor(x, dtype=torch.float32))
-    np.testing.assert_allclose(logits[:, :6].detach().numpy(), clf.decision_function(scaler.transform(x)),
-                               atol=1e-3)
+    xn = normalise_embedding(x, norm)
+    scaler = StandardScaler().fit(xn)
+    clf = LogisticRegression(max_iter=2000).fit(scaler.transform(xn), y)
+    reg = Ridge().fit(scaler.transform(xn), a)
+    bias = np.array([0.5, -0.5, 0.0, 0.0, 0.0, 0.25, 0.0])
+    fitted = HeadFit(scaler, clf, reg, norm, bias)
+    logits, arousal = to_head(fitted)(torch.tensor(x, dtype=torch.float32))
+    np.testing.assert_allclose(logits[:, :6].detach().numpy(), clf.decision_function(scaler.transform(xn))
+                               + bias[:6], atol=1e-3)
+    np.testing.assert_allclose(logits[:, :6].detach().numpy(), fitted.logits(x)[:, :6], atol=1e-3)
     assert (logits.argmax(1).numpy() != 6).all()
-    expected = np.clip(reg.predict(scaler.transform(x)), 0, 1)
+    expected = np.clip(reg.predict(scaler.transform(xn)), 0, 1)
     np.testing.assert_allclose(arousal.detach().numpy(), expected, atol=1e-3)
 
 
@@ -319,3 +411,87 @@ def test_ravdess_split_links_each_actor_to_one_side(tmp_path):
     fit = sorted(p.name for p in (tmp_path / "out" / "fit").rglob("*.flac"))
     assert held == ["03-01-05-01-01-01-17.flac"] and len(fit) == 2
     assert (tmp_path / "out" / "heldout" / "Actor_17" / held[0]).resolve().parent == source / "Actor_17"
+
+
+def test_leave_one_corpus_out_and_speaker_folds_are_disjoint(tmp_path, monkeypatch, capsys):
+    import training.voice_whisper as vw
+    from training.voice import main
+
+    def fake_embeddings(clips, variant=0, threads=1, **_):
+        rng = np.random.default_rng(variant)
+        centres = np.random.default_rng(42).normal(size=(len(EMOTIONS), 16))
+        return np.stack([centres[c.label] + 0.5 * rng.normal(size=16) for c in clips]).astype(np.float32)
+
+    fits = []
+    real_fit = vw.fit_head
+
+    def spy(pool, train, *a, **k):
+        fits.append((set(pool.speaker[train].tolist()), set(pool.speaker[~train].tolist()),
+                     set(pool.corpus[~train].tolist())))
+        return real_fit(pool, train, *a, **k)
+
+    monkeypatch.setattr(vw, "clip_embeddings", fake_embeddings)
+    monkeypatch.setattr(vw, "fit_head", spy)
+    for actor in (1, 2, 3, 4):
+        for code in ("01", "03", "04", "05"):
+            for take in ("01", "02"):
+                write_wav(tmp_path / "rav" / f"Actor_{actor:02d}" / f"03-01-{code}-01-01-{take}-{actor:02d}.wav",
+                          tone(0.3), RATE)
+    for spk in ("KS0", "EB0", "MK0"):
+        for emo in ("anger", "sadness", "happiness", "neutral"):
+            write_wav(tmp_path / "nemo" / emo / f"{spk}_{emo}_1.wav", tone(0.3), RATE)
+    for spk in (1, 2, 3):
+        for letter, folder in (("a", "angry"), ("s", "sad"), ("n", "neutral")):
+            write_wav(tmp_path / "ased" / folder / f"{letter}1-01-01-01-{spk:02d}.wav", tone(0.3), RATE)
+    out = tmp_path / "model"
+    argv = ["--encoder", "whisper", "--data", str(tmp_path / "rav"), "--extra", str(tmp_path / "nemo"),
+            "--extra", str(tmp_path / "ased"), "--out", str(out), "--folds", "2", "--leave-one-corpus-out",
+            "--speaker-folds", "3", "--aug-copies", "1", "--prior-correction"]
+    assert main(argv) == 0
+    report = json.loads((out / "cv_report.json").read_text())
+    loco = report["leave_one_corpus_out"]
+    assert set(loco["corpora"]) == {"ravdess", "nemo", "ased"}
+    ased = loco["corpora"]["ased"]
+    assert ased["classes"] == ["neutral", "sadness", "anger"]
+    assert ased["own_classes"]["n"] == 9 and 0 < ased["own_classes"]["top_class"]["share"] <= 1
+    assert np.array(ased["own_classes"]["confusion"])[:, [1, 4, 5, 6]].sum() == 0  # only its own classes
+    assert loco["mean_accuracy"] > 0.8  # the fake embeddings separate classes across corpora
+    assert len(report["speaker_folds"]["ased"]["folds"]) == 3
+    for train_speakers, test_speakers, _ in fits[:-1]:  # the last fit is the final model
+        assert not train_speakers & test_speakers
+    every = {"ravdess": {f"ravdess_{a:02d}" for a in (1, 2, 3, 4)}, "nemo": {"nemo_KS0", "nemo_EB0", "nemo_MK0"},
+             "ased": {"ased_01", "ased_02", "ased_03"}}
+    for speakers in every.values():  # one fit held out the whole corpus, and trained on all the rest
+        assert any(test == speakers and train == set().union(*every.values()) - speakers
+                   for train, test, _ in fits)
+    assert "leave-one-corpus-out: mean accuracy" in capsys.readouterr().out
+    from emolive.modelio import load_config
+
+    assert load_config(out)["leave_one_corpus_out"]["mean_accuracy"] == loco["mean_accuracy"]
+
+
+def test_prosody_features_follow_pitch_and_ignore_gain():
+    from emolive.voice.prosody import DIM, prosody_features
+
+    low, high = prosody_features(tone(2.0, 120.0)), prosody_features(tone(2.0, 240.0))
+    assert low.shape == (DIM,) and np.isfinite(low).all()
+    assert high[0] - low[0] == pytest.approx(1.0, abs=0.1)  # median log2 F0: one octave up
+    np.testing.assert_allclose(prosody_features(tone(2.0, 120.0, amp=0.05))[:4], low[:4], atol=1e-3)  # pitch
+    assert np.isfinite(prosody_features(np.zeros(100, np.float32))).all()
+
+
+def test_running_norm_is_causal_and_moves_to_the_speaker():
+    from emolive.voice.norm import NormSettings, RunningNorm, running_standardise
+
+    norm = RunningNorm(np.zeros(3), np.ones(3), NormSettings(prior_weight=2.0, memory=50.0))
+    x = np.array([5.0, -5.0, 1.0])
+    first = norm(x)
+    np.testing.assert_allclose(first, x, atol=1e-4)  # normalised by the prior, before it is added
+    for _ in range(200):
+        norm(x + np.random.default_rng(0).normal(size=3) * 0.1)
+    assert np.abs(norm.normalise(x)).max() < 1.0  # the speaker's baseline is now the centre
+    norm.reset()
+    np.testing.assert_allclose(norm.normalise(x), x, atol=1e-4)
+    rows = np.tile(x, (4, 1))
+    out = running_standardise(rows, np.array(["a", "a", "b", "b"]), np.zeros(3), np.ones(3))
+    assert out.shape == rows.shape and (np.abs(out) > 1.0).any()

@@ -197,8 +197,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m training voice", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", type=Path, required=True, help="RAVDESS-style tree (labels from file names)")
-    p.add_argument("--tess", type=Path, action="append", default=[],
-                   help="extra labelled corpus (class folders), training side only; repeatable")
+    p.add_argument("--tess", "--extra", dest="tess", type=Path, action="append", default=[],
+                   help="another labelled corpus (TESS, nEMO, ASED, class folders); in training folds only for the "
+                        "held-out-actor CV; repeatable")
     p.add_argument("--out", type=Path, default=Path("assets/voice"), help="where the model is exported")
     p.add_argument("--work", type=Path, default=None,
                    help="checkpoints, resumable (default: $TMPDIR/emolive_voice_runs)")
@@ -223,6 +224,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--encoder", choices=("logmel-cnn", "whisper"), default="logmel-cnn",
                    help="log-mel CNN trained here, or linear heads on Whisper tiny.en encoder embeddings")
     p.add_argument("--whisper-c", type=float, default=0.1, help="inverse L2 strength of the Whisper head")
+    p.add_argument("--leave-one-corpus-out", action="store_true",
+                   help="whisper: also train on all corpora but one and test on it, for each corpus")
+    p.add_argument("--speaker-folds", type=int, default=0,
+                   help="whisper: also N folds of held-out speakers within each --extra corpus")
+    p.add_argument("--aug-copies", type=int, default=0,
+                   help="whisper: augmented copies per training clip (noise, reverb, gain, speed, band-limit)")
+    p.add_argument("--embedding-norm", choices=("none", "l2", "zscore"), default="none",
+                   help="whisper: per-utterance normalisation of the embedding")
+    p.add_argument("--prior-correction", action="store_true",
+                   help="whisper: logit offsets so that every class has the same mean probability in training")
     p.add_argument("--arch", choices=("cnn2d", "tdnn"), default="cnn2d")
     p.add_argument("--freq-pool", choices=("flatten", "mean"), default="flatten")
     p.add_argument("--init", type=Path, default=None,

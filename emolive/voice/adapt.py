@@ -24,7 +24,8 @@ def load_head(folder: Path) -> tuple[Any, dict[str, Any]] | None:
     config = load_config(folder)
     if config.get("kind", "voice") != "voice" or config.get("encoder") != ENCODER_NAME:
         return None
-    return load_into(EmbeddingHead(int(config["embedding_dim"]), len(EMOTIONS)), folder), config
+    head = EmbeddingHead(int(config["embedding_dim"]), len(EMOTIONS), norm=str(config.get("embedding_norm", "none")))
+    return load_into(head, folder), config
 
 
 def prior_pull(head: Any, prior: list[Any]) -> Any:

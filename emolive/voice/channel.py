@@ -82,7 +82,8 @@ class _WhisperBackend:
         self._torch = torch
         self.spec = FeatureSpec()
         self.window_s = float(config.get("window_s", 2.0))
-        self.head = load_into(EmbeddingHead(int(config["embedding_dim"]), len(config["labels"])), model_dir)
+        self.head = load_into(EmbeddingHead(int(config["embedding_dim"]), len(config["labels"]),
+                                           norm=str(config.get("embedding_norm", "none"))), model_dir)
         self._embedder = WhisperEmbedder(threads=threads)
 
     def _score(self, audio: np.ndarray, temperature: float) -> tuple[np.ndarray, float, np.ndarray]:

@@ -62,16 +62,38 @@ class WhisperEmbedder:
         return np.concatenate([enc.mean(0), enc.std(0)]).astype(np.float32)
 
 
+EMBEDDING_NORMS = ("none", "l2", "zscore")
+
+
+def normalise_embedding(x, norm: str = "none"):  # noqa: ANN001, ANN201 - numpy arrays or torch tensors
+    """Per-utterance normalisation of embeddings ``[..., D]``: ``l2`` divides each by its length, ``zscore``
+    centres and scales each over its own dimensions; ``none`` leaves them."""
+    if norm == "none":
+        return x
+    if norm == "l2":
+        length = (x ** 2).sum(-1, keepdims=True) ** 0.5
+        return x / (length + 1e-8)
+    if norm == "zscore":
+        centred = x - x.mean(-1, keepdims=True)
+        return centred / (((centred ** 2).mean(-1, keepdims=True)) ** 0.5 + 1e-8)
+    raise ValueError(f"unknown embedding normalisation {norm!r} (one of {', '.join(EMBEDDING_NORMS)})")
+
+
 class EmbeddingHead(nn.Module):
     """Linear emotion logits and arousal (clamped to [0, 1]) on a standardised embedding.
 
-    The standardisation is folded into the weights when the head is exported from scikit-learn.
+    ``norm`` (per-utterance, see ``normalise_embedding``) is applied first; the standardisation is folded into
+    the weights when the head is exported from scikit-learn.
     """
 
-    def __init__(self, in_dim: int, n_classes: int) -> None:
+    def __init__(self, in_dim: int, n_classes: int, norm: str = "none") -> None:
         super().__init__()
+        if norm not in EMBEDDING_NORMS:
+            raise ModelError(f"unknown embedding normalisation {norm!r}")
+        self.norm = norm
         self.emotion = nn.Linear(in_dim, n_classes)
         self.arousal = nn.Linear(in_dim, 1)
 
     def forward(self, embedding):  # noqa: ANN001, ANN201 - torch tensors
-        return self.emotion(embedding), self.arousal(embedding).squeeze(-1).clamp(0.0, 1.0)
+        x = normalise_embedding(embedding, self.norm)
+        return self.emotion(x), self.arousal(x).squeeze(-1).clamp(0.0, 1.0)

@@ -1,0 +1,138 @@
+"""Whisper tiny.en embeddings of labelled clips, clean and augmented, cached on disk per clip.
+
+`python -m training.voice_embed DIR... [--copies N]` fills the cache ahead of training (resumable: it writes a
+shard every few hundred clips and skips what is there). Variant 0 is the clean clip; variant k >= 1 is an
+augmented copy (emolive.voice.augment) drawn with a seed from the clip and k, so it is the same on every run.
+The trainer (training/voice_whisper.py) reads the same cache and computes whatever is missing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from emolive.voice.augment import AugmentSpec, augment
+from emolive.voice.cache import default_cache_dir
+from emolive.voice.data import Clip
+from emolive.voice.prosody import VERSION as PROSODY_VERSION
+from emolive.voice.whisper_embed import ENCODER_NAME
+
+log = logging.getLogger(__name__)
+
+SHARD = 300  # clips per shard written
+
+
+def clip_key(clip: Clip) -> str:
+    """Cache key of a clip's file: resolved path (symlinked copies share it), size and modification time."""
+    real = clip.path.resolve()
+    stat = real.stat()
+    return f"{real}|{stat.st_size}|{stat.st_mtime_ns}"
+
+
+KINDS = ("whisper", "prosody")  # Whisper tiny.en embedding, emolive.voice.prosody statistics
+
+
+def _variant_dir(variant: int, spec: AugmentSpec, cache_dir: Path | None, kind: str = "whisper") -> Path:
+    name = ENCODER_NAME if kind == "whisper" else f"prosody-{PROSODY_VERSION}"
+    tag = name if variant == 0 else f"{name}|{json.dumps(spec.to_dict(), sort_keys=True)}"
+    digest = hashlib.sha1(tag.encode()).hexdigest()[:10]
+    store = "whisper_store" if kind == "whisper" else "prosody_store"
+    return Path(cache_dir or default_cache_dir()) / store / f"v{variant}_{digest}"
+
+
+def _load(folder: Path) -> dict[str, np.ndarray]:
+    out: dict[str, np.ndarray] = {}
+    for shard in sorted(folder.glob("shard_*.npz")):
+        with np.load(shard, allow_pickle=False) as data:
+            out.update(zip(data["keys"].tolist(), data["emb"], strict=True))
+    return out
+
+
+def _write(folder: Path, keys: list[str], embs: list[np.ndarray]) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    n = len(list(folder.glob("shard_*.npz")))
+    tmp = folder / f"shard_{n:05d}.tmp.npz"
+    np.savez(tmp, keys=np.array(keys), emb=np.stack(embs).astype(np.float32))
+    tmp.replace(folder / f"shard_{n:05d}.npz")
+
+
+def clip_embeddings(clips: Sequence[Clip], variant: int = 0, threads: int = 1, spec: AugmentSpec | None = None,
+                    cache_dir: Path | None = None, embedder: object | None = None,
+                    kind: str = "whisper") -> np.ndarray:
+    """``[N, D]`` features of ``clips`` (variant 0 clean, k >= 1 the k-th augmented copy), cached: the Whisper
+    embedding (``kind`` "whisper", D 768) or the prosodic statistics ("prosody")."""
+    from emolive.audio_io import load_audio
+
+    spec = spec or AugmentSpec()
+    folder = _variant_dir(variant, spec, cache_dir, kind)
+    keys = [clip_key(c) for c in clips]
+    store = _load(folder)
+    missing = [i for i, k in enumerate(keys) if k not in store]
+    if missing:
+        if kind == "prosody":
+            embedder = _Prosody()
+        elif embedder is None:
+            from emolive.voice.whisper_embed import WhisperEmbedder
+
+            embedder = WhisperEmbedder(threads=threads)
+        started, new_keys, new_embs = time.perf_counter(), [], []
+        log.info("%s variant %d: %d of %d clips to compute", kind, variant, len(missing), len(keys))
+        for done, i in enumerate(missing, 1):
+            audio = load_audio(clips[i].path)
+            if variant:
+                seed = int(hashlib.sha1(f"{keys[i]}|{variant}".encode()).hexdigest()[:12], 16)
+                audio = augment(audio, np.random.default_rng(seed), spec)
+            new_keys.append(keys[i])
+            new_embs.append(embedder.embed(audio))  # type: ignore[attr-defined]
+            if len(new_keys) >= SHARD or done == len(missing):
+                _write(folder, new_keys, new_embs)
+                store.update(zip(new_keys, new_embs, strict=True))
+                new_keys, new_embs = [], []
+                rate = (time.perf_counter() - started) / done
+                log.info("%s variant %d: %d/%d (%.1f ms per clip, %.0f s left)", kind, variant, done,
+                         len(missing), 1000 * rate, rate * (len(missing) - done))
+    return np.stack([store[k] for k in keys]).astype(np.float32)
+
+
+class _Prosody:
+    def embed(self, audio: np.ndarray) -> np.ndarray:
+        from emolive.voice.prosody import prosody_features
+
+        return prosody_features(audio)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    import torch
+
+    from emolive.voice.data import find_clips
+
+    p = argparse.ArgumentParser(prog="python -m training.voice_embed", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("data", type=Path, nargs="+", help="labelled corpora (RAVDESS, TESS, nEMO, ASED trees)")
+    p.add_argument("--copies", type=int, default=0, help="augmented copies per clip (variants 1..N)")
+    p.add_argument("--first-copy", type=int, default=1, help="first augmented variant to compute")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--kind", choices=KINDS, default="whisper")
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    torch.set_num_threads(max(1, args.threads))
+    from emolive.voice.whisper_embed import WhisperEmbedder
+
+    embedder = WhisperEmbedder(threads=args.threads) if args.kind == "whisper" else _Prosody()
+    corpora = [[c for c in find_clips(root) if c.label is not None] for root in args.data]
+    for variant in [0, *range(args.first_copy, args.copies + 1)]:
+        for root, clips in zip(args.data, corpora, strict=True):
+            log.info("%s: variant %d, %d clips", root, variant, len(clips))
+            clip_embeddings(clips, variant, args.threads, embedder=embedder, kind=args.kind)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -137,7 +137,7 @@ class EmotionPlots(QWidget):
             item.setToolTip(f"{name} alone (faint); the filled circle is the fused estimate")
             self.channel_points[name] = item
             plot.addItem(item)
-            label = pg.TextItem(name, color=(255, 255, 255, 110), anchor=(-0.15, 0.5))
+            label = pg.TextItem(name, color=(255, 255, 255, 110), anchor=(0.5, -0.35))  # below its point
             label.hide()
             self.channel_labels[name] = label
             plot.addItem(label)

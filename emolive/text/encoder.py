@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -84,13 +84,8 @@ class SentenceEncoder:
         va = np.zeros((len(texts), 2), dtype=np.float32) if branch is not None else None
         if len(texts) == 0:
             return out, va
-        # Sorting by length keeps padding (wasted compute) low; the order is restored at the end.
-        order = np.argsort([len(t) for t in texts], kind="stable")
         with torch.inference_mode():
-            for start in range(0, len(texts), batch_size):
-                idx = order[start:start + batch_size]
-                batch = self.tokenize([texts[i] for i in idx])
-                mask = batch["attention_mask"]
+            for idx, batch, mask in self._length_sorted_batches(texts, batch_size):
                 result = self.model(input_ids=batch["input_ids"], attention_mask=mask,
                                     output_hidden_states=branch is not None)
                 out[idx] = F.normalize(mean_pool(result.last_hidden_state, mask), dim=-1).numpy()
@@ -99,17 +94,22 @@ class SentenceEncoder:
                     va[idx] = branch(fork, mask if bool((mask == 0).any()) else None).numpy()
         return out, va
 
+    def _length_sorted_batches(self, texts: Sequence[str], batch_size: int) -> Iterator[tuple[np.ndarray, Any, Any]]:
+        """(indices, tokenised batch, attention mask) over ``texts`` sorted by length: sorting keeps padding
+        (wasted compute) low; callers write results back at the indices, which restores the order."""
+        order = np.argsort([len(t) for t in texts], kind="stable")
+        for start in range(0, len(texts), batch_size):
+            idx = order[start:start + batch_size]
+            batch = self.tokenize([texts[i] for i in idx])
+            yield idx, batch, batch["attention_mask"]
+
     def fork_states(self, texts: Sequence[str], n_top: int, batch_size: int = 64) -> list[torch.Tensor]:
         """Unpadded token states [T, D] of each text at the input of the encoder's last ``n_top`` layers."""
         import torch
 
         out: list[torch.Tensor | None] = [None] * len(texts)
-        order = np.argsort([len(t) for t in texts], kind="stable")
         with torch.inference_mode():
-            for start in range(0, len(texts), batch_size):
-                idx = order[start:start + batch_size]
-                batch = self.tokenize([texts[i] for i in idx])
-                mask = batch["attention_mask"]
+            for idx, batch, mask in self._length_sorted_batches(texts, batch_size):
                 hidden = self.model(input_ids=batch["input_ids"], attention_mask=mask,
                                     output_hidden_states=True).hidden_states[-1 - n_top]
                 for i, states, row in zip(idx, hidden, mask, strict=True):

@@ -28,8 +28,15 @@ def save_model(model: torch.nn.Module, config: dict[str, Any], directory: Path) 
     save_file(state, str(tmp))
     tmp.chmod(0o644)
     tmp.replace(directory / WEIGHTS_NAME)
-    (directory / CONFIG_NAME).write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+    save_config(config, directory)
     return directory
+
+
+def save_config(config: dict[str, Any], directory: Path) -> None:
+    """Write ``config.json`` into ``directory`` atomically (a reader never sees half a file)."""
+    tmp = Path(directory) / (CONFIG_NAME + ".tmp")
+    tmp.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+    tmp.replace(Path(directory) / CONFIG_NAME)
 
 
 def load_config(directory: Path) -> dict[str, Any]:

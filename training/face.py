@@ -15,7 +15,6 @@ import hashlib
 import json
 import logging
 import math
-import shutil
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -32,7 +31,7 @@ from emolive.face.folder import list_image_folder
 from emolive.face.model import DEFAULT_CONFIG, build_model
 from emolive.face.predictor import prepare_crops
 from emolive.labels import EMOTIONS
-from emolive.modelio import CONFIG_NAME, WEIGHTS_NAME, load_config, load_into
+from emolive.modelio import WEIGHTS_NAME, load_config, load_into, save_config
 from training.calibration import fit_temperature
 from training.common import FitConfig, fit
 
@@ -338,7 +337,7 @@ def main(argv: Sequence[str]) -> int:
     if args.calibrate_only:
         config = load_config(args.out)
         config["logit_bias"] = model_config["logit_bias"]
-        _write_config(args.out, config)
+        save_config(config, args.out)
         return calibrate(args.out, val_x, val_y, val_major)
     log.info("targets %s, input %d px, bf16 %s, logit bias %s", args.targets, args.input_size, use_bf16,
              model_config["logit_bias"])
@@ -379,12 +378,6 @@ def prior_correction(labels: np.ndarray, targets: np.ndarray) -> np.ndarray:
     return np.where(ok, np.log(np.where(ok, original, 1.0)) - np.log(np.where(ok, target, 1.0)), 0.0)
 
 
-def _write_config(out: Path, config: dict[str, Any]) -> None:
-    tmp = out / (CONFIG_NAME + ".tmp")
-    tmp.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
-    shutil.move(str(tmp), str(out / CONFIG_NAME))
-
-
 def calibrate(out: Path, val_x: torch.Tensor, val_y: torch.Tensor,
               val_major: tuple[np.ndarray, np.ndarray] | None = None) -> int:
     """Fit softmax temperatures of the exported best epoch on val (with and without test-time flip)."""
@@ -408,7 +401,7 @@ def calibrate(out: Path, val_x: torch.Tensor, val_y: torch.Tensor,
             reports[f"{tag}_ferplus"] = classification_report(major[has], pred[has], EMOTIONS)
             calibration[f"val_ferplus_accuracy_{tag}"] = round(reports[f"{tag}_ferplus"]["accuracy"], 4)
     config.setdefault("training", {})["calibration"] = calibration
-    _write_config(out, config)
+    save_config(config, out)
     print(format_report(reports["single"], "val, best epoch, single pass"))
     print(format_report(reports["flip"], "val, best epoch, flip TTA"))
     if "flip_ferplus" in reports:

@@ -31,7 +31,7 @@ from torch.utils.data import Dataset
 from emolive.errors import ConfigError, MediaError
 from emolive.evaluation.metrics import classification_report, format_report
 from emolive.labels import EMOTIONS
-from emolive.modelio import CONFIG_NAME, WEIGHTS_NAME
+from emolive.modelio import CONFIG_NAME, WEIGHTS_NAME, save_config
 from emolive.voice.cache import FeatureSet, cached_features
 from emolive.voice.data import Clip, find_clips
 from emolive.voice.features import FeatureSpec, clip_windows, fit_window
@@ -353,7 +353,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     })
     args.out.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(final_dir / WEIGHTS_NAME, args.out / WEIGHTS_NAME)
-    (args.out / CONFIG_NAME).write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+    save_config(config, args.out)
     print(f"exported {args.out} ({n_epochs} epochs, temperature {temperature:.2f})", flush=True)
     return 0
 

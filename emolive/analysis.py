@@ -79,7 +79,8 @@ def make_stream(decoder: Any, config: AsrConfig, vad: Any = None):
     """The streaming transcriber on the file's clock: its commits depend on the audio only, not on the CPU."""
     from emolive.asr.streaming import StreamConfig, StreamingTranscriber
 
-    return StreamingTranscriber(decoder, vad=vad, config=StreamConfig(interval_s=config.interval_s, file_clock=True))
+    return StreamingTranscriber(decoder, vad=vad, config=StreamConfig(
+        interval_s=config.interval_s, file_clock=True, partials=config.offline_partials))
 
 
 def build_stream(config: AsrConfig):

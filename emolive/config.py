@@ -64,6 +64,7 @@ class AsrConfig:
     threads: int = _num(1, 1, 256)
     interval_s: float = _num(1.0, 0.1, 30.0)
     allow_download: bool = False
+    offline_partials: bool = False  # analyze: decode each utterance once at its end (True: the live cadence)
 
 
 @dataclass(frozen=True)

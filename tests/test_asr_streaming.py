@@ -116,6 +116,40 @@ def test_utterances_are_committed_once_in_order() -> None:
     assert decoder.resets == 2  # one per utterance
 
 
+def test_without_partials_each_utterance_is_decoded_once_and_commits_the_same_words() -> None:
+    first, second = [3, 5, 7, 9, 11, 13], [4, 6]
+    audio = np.concatenate([burst_speech(first), silence(1.5), burst_speech(second)])
+    live, live_decoder = _stream(file_clock=True)
+    offline, offline_decoder = _stream(file_clock=True, partials=False)
+    live_result = replay(live, audio, t0=100.0, tail_s=1.0)
+    offline_result = replay(offline, audio, t0=100.0, tail_s=1.0)
+    words = [x.text for s in offline_result.committed for x in s.words]
+    assert words == [x.text for s in live_result.committed for x in s.words] == [f"w{k}" for k in first + second]
+    assert offline_decoder.calls == 2 < live_decoder.calls  # one decode per utterance, at its end
+    assert all(s.committed or not s.text for s in offline_result.segments)  # no partial text offline
+    # each utterance's words are committed at the same media time as the live endpoint commits them
+    assert [s.t_emitted for s in offline_result.committed] == [live_result.committed[i].t_emitted for i in
+                                                              _last_commit_per_utterance(live_result.committed)]
+
+
+def _last_commit_per_utterance(committed: list[TranscriptSegment]) -> list[int]:
+    """Index of the last committed segment of each utterance (a gap over 1 s between words starts a new one)."""
+    ends = []
+    for i, segment in enumerate(committed):
+        nxt = committed[i + 1] if i + 1 < len(committed) else None
+        if nxt is None or nxt.words[0].start - segment.words[-1].end > 1.0:
+            ends.append(i)
+    return ends
+
+
+def test_without_partials_a_long_utterance_is_still_cut_at_the_buffer_limit() -> None:
+    stream, decoder = _stream(partials=False, max_buffer_s=5.0)
+    ks = [3 + (i % 12) for i in range(30)]  # 13.5 s of continuous speech
+    result = replay(stream, burst_speech(ks))
+    assert decoder.longest_s < 7.0 and decoder.calls >= 3
+    assert len([x for s in result.committed for x in s.words]) >= 25
+
+
 class SlowStartDecoder(ToneDecoder):
     """Finds no words in its first decode (as Whisper often does on half a second of speech)."""
 

@@ -53,9 +53,13 @@ def load_channels(config: InferenceConfig, face: bool = True, voice: bool = True
     fit) is a ModelError naming the folder when ``strict``; otherwise, and for a bundled model that cannot
     load (e.g. a missing optional package), the channel is left out and its problem reported.
     """
-    import torch
+    from emolive.device import resolve_device
 
-    torch.set_num_threads(max(1, config.threads))
+    if config.runtime == "torch":
+        import torch
+
+        torch.set_num_threads(max(1, config.threads))
+    device = resolve_device(config.device, config.runtime)
     started = time.perf_counter()
     out = Channels()
     problems: list[str] = []
@@ -85,7 +89,8 @@ def load_channels(config: InferenceConfig, face: bool = True, voice: bool = True
         def make_face(folder: Path | None) -> Any:
             from emolive.face.channel import FaceChannel
 
-            return FaceChannel(folder, detect_every=config.face_detect_every, threads=config.threads)
+            return FaceChannel(folder, detect_every=config.face_detect_every, threads=config.threads,
+                               runtime=config.runtime, device=device)
 
         out.face = build("face", make_face)
     if voice:
@@ -102,9 +107,7 @@ def load_channels(config: InferenceConfig, face: bool = True, voice: bool = True
             return TextChannel(folder, threads=config.threads)
 
         out.text = build("text", make_text)
-    from emolive.device import resolve_device
-
-    out.device = resolve_device(config.device)
+    out.device = device
     if out.device != "cpu":
         for channel in (out.face, out.voice, out.text):
             if channel is not None and hasattr(channel, "to"):

@@ -41,6 +41,7 @@ class CaptureConfig:
 @dataclass(frozen=True)
 class InferenceConfig:
     device: str = _choice("auto", "auto", "cpu", "cuda")
+    runtime: str = _choice("onnx", "onnx", "torch")  # onnx: exported models in ONNX Runtime (no torch)
     hop_s: float = _num(0.1, 0.02, 5.0)  # one estimate every hop
     budget_ms: float = _num(90.0, 1.0, 10000.0)
     threads: int = _num(1, 1, 256)  # torch threads of the inference worker

@@ -7,20 +7,29 @@ import logging
 log = logging.getLogger(__name__)
 
 
-def resolve_device(requested: str = "auto") -> str:
-    """"auto" -> "cuda" if a GPU is usable, else "cpu"; "cuda" without a GPU falls back to "cpu" with a warning."""
-    import torch
+def resolve_device(requested: str = "auto", runtime: str = "torch") -> str:
+    """"auto" -> "cuda" if a GPU is usable, else "cpu"; "cuda" without a GPU falls back to "cpu" with a warning.
 
+    With ``runtime`` "onnx" a GPU is usable when onnxruntime has its CUDA provider (onnxruntime-gpu); torch is
+    not imported then.
+    """
     requested = (requested or "auto").lower()
     if requested not in ("auto", "cpu", "cuda") and not requested.startswith("cuda:"):
         log.warning("unknown inference device %r: using the CPU", requested)
         return "cpu"
     if requested == "cpu":
         return "cpu"
-    try:
-        usable = torch.cuda.is_available() and torch.cuda.device_count() > 0
-    except Exception:  # a broken driver raises here on some systems
-        usable = False
+    if runtime == "onnx":
+        from emolive.onnxrt import cuda_usable
+
+        usable = cuda_usable()
+    else:
+        import torch
+
+        try:
+            usable = torch.cuda.is_available() and torch.cuda.device_count() > 0
+        except Exception:  # a broken driver raises here on some systems
+            usable = False
     if usable:
         return "cuda" if requested == "auto" else requested
     if requested != "auto":

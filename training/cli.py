@@ -16,7 +16,7 @@ from pathlib import Path
 
 from emolive.errors import EmoliveError
 
-KINDS = ("face", "voice", "text", "fusion")
+KINDS = ("face", "voice", "text", "fusion", "export")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -12,7 +12,7 @@ from emolive import finetune
 from emolive.calibration import PROMPTS, CalibrationSession, evaluate, fit_biases
 from emolive.config import AppConfig
 from emolive.contracts import EmotionEstimate, ModalityOutput
-from emolive.fusion.late import LateFusion
+from emolive.fusion.late_model import LateFusion
 from emolive.labels import EMOTIONS
 
 

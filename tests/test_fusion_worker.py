@@ -6,13 +6,15 @@ import time
 
 import numpy as np
 import pytest
+import torch
 
 from emolive.clock import SessionClock
 from emolive.config import InferenceConfig
 from emolive.contracts import AudioBlock, FaceBox, ModalityOutput, TranscriptSegment, VideoFrame
 from emolive.fusion.circumplex import sentiment_from_emotion, valence_arousal
 from emolive.fusion.fuser import UNCERTAIN, Fuser
-from emolive.fusion.late import LateFusion, TrustPolicy
+from emolive.fusion.late import TrustPolicy
+from emolive.fusion.late_model import LateFusion
 from emolive.fusion.smoothing import ExponentialSmoother
 from emolive.labels import EMOTIONS
 from emolive.rings import AudioRing, FrameRing
@@ -424,3 +426,21 @@ def test_agreement_function_bounds():
     assert agreement(one_hot[[0, 0]], np.array([0.5, 0.5])) == pytest.approx(1.0)
     assert agreement(one_hot[[0, 1]], np.array([0.5, 0.5])) == pytest.approx(0.0)
     assert agreement(one_hot[[0, 1]], np.array([0.95, 0.05])) is None  # the second is not trusted
+
+
+def test_numpy_late_pooling_equals_the_trainable_torch_layer() -> None:
+    from emolive.fusion.late import late_pool
+
+    rng = np.random.default_rng(3)
+    layer = LateFusion()
+    with torch.no_grad():
+        layer.weight_logits.copy_(torch.tensor([0.4, -0.2, 0.1]))
+        layer.class_bias.copy_(torch.from_numpy(rng.normal(0, 0.3, 7)))
+    for trust in ([1.0, 0.5, 0.2], [0.0, 0.8, 0.0], [0.3, 0.0, 1.0]):
+        log_probs = np.log(rng.dirichlet(np.ones(7), size=3))
+        fused, a = late_pool(log_probs, np.array(trust), layer.weight_logits.detach().double().numpy(),
+                             layer.class_bias.detach().double().numpy())
+        with torch.no_grad():
+            ref_fused, ref_a = layer(torch.from_numpy(log_probs[None]).float(), torch.tensor([trust]))
+        assert np.allclose(fused, ref_fused[0].numpy(), atol=1e-5) and np.allclose(a, ref_a[0].numpy(), atol=1e-6)
+    assert np.allclose(Fuser(layer).model.class_bias.detach().numpy(), layer.class_bias.detach().numpy())

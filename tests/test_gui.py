@@ -246,7 +246,7 @@ def model_folder(tmp_path: Path, kind: str) -> Path:
 
     folder = tmp_path / f"my-{kind}"
     if kind == "fusion":
-        from emolive.fusion.late import LateFusion
+        from emolive.fusion.late_model import LateFusion
         from emolive.modelio import save_model
 
         save_model(LateFusion(), {"kind": "late_fusion"}, folder)

@@ -49,3 +49,50 @@ def export_face(model_dir: Path, config: dict[str, Any], path: Path) -> tuple[di
     with torch.inference_mode():
         logits, emb = model.forward_both(torch.from_numpy(x))
     return check_session(path, table, sources, {"x": x}, {"logits": logits.numpy(), "embedding": emb.numpy()}), table
+
+
+class _TextGraph(nn.Module):
+    """Token ids -> the sentence embedding, both heads' logits and (valence, arousal), as the torch path."""
+
+    def __init__(self, encoder: nn.Module, head: nn.Module, branch: nn.Module) -> None:
+        super().__init__()
+        self.bert, self.head, self.branch = encoder, head, branch
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        from emolive.text.encoder import mean_pool
+
+        out = self.bert(input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=True)
+        embedding = nn.functional.normalize(mean_pool(out.last_hidden_state, attention_mask), dim=-1)
+        emotion, sentiment = self.head(embedding)
+        va = self.branch(out.hidden_states[-1 - len(self.branch.layers)], attention_mask)
+        return embedding, emotion, sentiment, va
+
+
+TEXT_OUTPUTS = ["embedding", "emotion_logits", "sentiment_logits", "va"]
+_TEXT_PROBES = ["ok", "I can't believe they cancelled it again, that's outrageous!",
+                "Kids are talking by the door.", "Oh wow, thank you so much, this is wonderful news."]
+
+
+def export_text(model_dir: Path, config: dict[str, Any], path: Path) -> tuple[dict[str, float], dict[str, list]]:
+    """The text model with fine-tuned layers and a V/A branch (context-free heads), from token ids."""
+    from emolive.errors import ModelError
+    from emolive.text.channel import TextChannel
+    from emolive.text.encoder import packaged_encoder_path
+
+    channel = TextChannel(model_dir, runtime="torch")
+    if channel.va_branch is None or channel.n_context > 0:
+        raise ModelError(f"{model_dir}: only fine-tuned text models with a V/A branch and no context are exported")
+    graph = _TextGraph(channel.encoder.model, channel.head, channel.va_branch).eval()
+    sample = channel.encoder.tokenize(_TEXT_PROBES[:2])
+    dynamic = {"input_ids": {0: "n", 1: "t"}, "attention_mask": {0: "n", 1: "t"},
+               **{name: {0: "n"} for name in TEXT_OUTPUTS}}
+    _export(graph, (sample["input_ids"], sample["attention_mask"]), path, ["input_ids", "attention_mask"],
+            TEXT_OUTPUTS, dynamic)
+    sources = {"weights": Path(model_dir) / WEIGHTS_NAME, "encoder": packaged_encoder_path() / "model.safetensors"}
+    table = externalise(path, sources)
+    batch = channel.encoder.tokenize(_TEXT_PROBES)  # padded rows of different lengths
+    with torch.inference_mode():
+        expected = dict(zip(TEXT_OUTPUTS, (t.numpy() for t in graph(batch["input_ids"], batch["attention_mask"])),
+                            strict=True))
+    feeds = {"input_ids": batch["input_ids"].numpy(), "attention_mask": batch["attention_mask"].numpy()}
+    return check_session(path, table, sources, feeds, expected), table

@@ -27,7 +27,8 @@ from torch.utils.data import TensorDataset
 from emolive.errors import EmoliveError
 from emolive.evaluation.composite import draw, face_pool, text_pool, voice_pool
 from emolive.evaluation.metrics import classification_report
-from emolive.fusion.late import MODALITIES, LateFusion
+from emolive.fusion.late import MODALITIES
+from emolive.fusion.late_model import LateFusion
 from emolive.labels import EMOTIONS
 from training.common import FitConfig, fit
 

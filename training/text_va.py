@@ -160,7 +160,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     y_tr, y_dev = _targets(train), _targets(dev)
     from emolive.text.channel import TextChannel
 
-    channel = TextChannel(args.init, threads=args.threads)
+    channel = TextChannel(args.init, threads=args.threads, runtime="torch")
     states = fork_states(channel, args.init, [r.text for r in train + dev], args.va_layers, args.cache_dir)
     weak_set = None
     if args.weak_meld is not None:  # computed (and cached) while the encoder is loaded

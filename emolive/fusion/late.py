@@ -18,8 +18,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-import torch
-from torch import nn
 
 from emolive.contracts import ModalityOutput
 from emolive.labels import EMOTIONS
@@ -30,24 +28,19 @@ NEUTRAL = EMOTIONS.index("neutral")
 AGREEMENT_MIN_SHARE = 0.1  # a channel with a smaller share of the fusion weight does not count as trusted
 
 
-class LateFusion(nn.Module):
-    """fused = softmax(sum_m a_m log p_m / sum_m a_m + bias), a_m = softmax(w)_m * trust_m."""
+def late_pool(log_probs: np.ndarray, trust: np.ndarray, weight_logits: np.ndarray, class_bias: np.ndarray
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """fused = softmax(sum_m a_m log p_m / sum_m a_m + bias), a_m = softmax(w)_m * trust_m (numpy, float64).
 
-    def __init__(self, n_modalities: int = len(MODALITIES), n_classes: int = len(EMOTIONS)) -> None:
-        super().__init__()
-        self.weight_logits = nn.Parameter(torch.zeros(n_modalities))
-        self.class_bias = nn.Parameter(torch.zeros(n_classes))
-
-    def modality_weights(self) -> torch.Tensor:
-        return torch.softmax(self.weight_logits, dim=0)
-
-    def forward(self, log_probs: torch.Tensor, trust: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """log_probs [B, M, C], trust [B, M] in [0, 1] (0 = absent). Returns (fused log-probs [B, C], a [B, M])."""
-        a = self.modality_weights()[None, :] * trust
-        norm = a.sum(dim=1, keepdim=True)
-        share = a / norm.clamp_min(EPS)
-        pooled = (share[:, :, None] * log_probs).sum(dim=1) + self.class_bias[None, :]
-        return torch.log_softmax(pooled, dim=-1), a
+    log_probs [M, C], trust [M] in [0, 1] (0 = absent). Returns (fused log-probs [C], a [M]); the same
+    arithmetic as the trainable ``LateFusion`` module (emolive/fusion/late_model.py).
+    """
+    w = np.exp(weight_logits - np.max(weight_logits))
+    a = (w / w.sum()) * np.asarray(trust, dtype=np.float64)
+    share = a / max(float(a.sum()), EPS)
+    pooled = share @ np.asarray(log_probs, dtype=np.float64) + class_bias
+    pooled = pooled - pooled.max()
+    return pooled - np.log(np.exp(pooled).sum()), a
 
 
 @dataclass(frozen=True)

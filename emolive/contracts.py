@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 
@@ -122,3 +123,32 @@ class EmotionEstimate:
 
     def modality(self, name: str) -> ModalityOutput | None:
         return next((m for m in self.modalities if m.modality == name), None)
+
+
+@dataclass(frozen=True)
+class PipelineStatus:
+    """What ``LivePipeline.status()`` reports for the status bar; a None figure is not known (yet)."""
+
+    capture_fps: float | None = None
+    step_p50_ms: float | None = None
+    step_p95_ms: float | None = None
+    budget_ms: float | None = None
+    device: str = ""
+    asr_lag_s: float | None = None  # None: no transcriber running (or still loading)
+    asr_skipped_s: float | None = None
+    dropped_steps: int = 0
+    degraded: str = ""
+
+
+class PipelineSink(Protocol):
+    """Where a running pipeline sends what it makes: estimates, transcript updates and source events (errors).
+
+    Called on the pipeline's worker threads: a sink hands the data over (a queue, a queued Qt signal) and
+    returns at once.
+    """
+
+    def on_estimate(self, estimate: EmotionEstimate) -> None: ...
+
+    def on_segment(self, segment: TranscriptSegment) -> None: ...
+
+    def on_event(self, event: SourceEvent) -> None: ...

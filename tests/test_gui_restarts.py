@@ -10,7 +10,7 @@ import pytest
 pytest.importorskip("PySide6")
 pytest.importorskip("pytestqt")
 
-from test_gui import Factory, FakeRecorder  # noqa: E402
+from fakes import Factory, FakeRecorder  # noqa: E402
 
 from emolive.config import AppConfig, load_config, with_changes  # noqa: E402
 from emolive.gui.interfaces import Sources  # noqa: E402

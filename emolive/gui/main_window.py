@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 
 from emolive.channels import validate_models
 from emolive.config import AppConfig, InferenceConfig, save_config, to_dict, with_changes
-from emolive.contracts import EmotionEstimate, SourceEvent, TranscriptSegment
+from emolive.contracts import EmotionEstimate, PipelineStatus, SourceEvent, TranscriptSegment
 from emolive.errors import EmoliveError, ModelError
 from emolive.gui import dialogs
 from emolive.gui.bridge import MessageRelay, PipelineBridge
@@ -132,7 +132,7 @@ class MainWindow(QMainWindow):
         self._closed = False
         self._recorder_errors = MessageRelay(self)
         self._recorder_errors.message.connect(self._on_recorder_error)
-        if recorder is not None and hasattr(recorder, "on_error"):
+        if recorder is not None:
             recorder.on_error = self._recorder_errors  # called from recording threads
         self._build_widgets()
         build_menus(self)
@@ -217,7 +217,8 @@ class MainWindow(QMainWindow):
     def _build(self, bridge: PipelineBridge, config: AppConfig, sources: Sources) -> None:
         """Helper thread: construct and start the pipeline, then hand it over through ``bridge``."""
         try:
-            pipeline = self.factory(config, sources, bridge)
+            sinks = (bridge,) if self.recorder is None else (bridge, self.recorder)  # side by side
+            pipeline = self.factory(config, sources, sinks)
             bridge.pipeline = pipeline
             pipeline.start()
         except EmoliveError as exc:
@@ -235,9 +236,8 @@ class MainWindow(QMainWindow):
         self.pipeline = pipeline
         if self.statusBar().currentMessage().startswith("Loading the models"):
             self.statusBar().clearMessage()
-        attach = getattr(self.recorder, "attach", None)
-        if callable(attach):  # markers on the session clock, raw capture from the rings
-            attach(pipeline.clock, pipeline.frames, getattr(pipeline, "audio", None))
+        if self.recorder is not None:  # markers on the session clock, raw capture from the rings
+            self.recorder.attach(pipeline.clock, pipeline.frames, pipeline.audio)
         self.setWindowTitle(f"emolive - {self.sources.describe()}")
         self.started.emit()
 
@@ -302,17 +302,11 @@ class MainWindow(QMainWindow):
         self.transcript.tag(estimate)
         if self.calibration is not None and self.calibration.isVisible():
             self.calibration.on_estimate(estimate)
-        recorder_sink = getattr(self.recorder, "on_estimate", None)
-        if self.recording_dir is not None and callable(recorder_sink):
-            recorder_sink(estimate)
 
     def _on_segment(self, segment: TranscriptSegment) -> None:
         if not self._current():
             return
         self.transcript.add(segment)
-        recorder_sink = getattr(self.recorder, "on_segment", None)
-        if self.recording_dir is not None and segment.committed and callable(recorder_sink):
-            recorder_sink(segment)
 
     def _on_event(self, event: SourceEvent) -> None:
         if not self._current():
@@ -375,16 +369,15 @@ class MainWindow(QMainWindow):
         return True
 
     def _refresh_status(self) -> None:
-        status: dict = {}
+        status: PipelineStatus | None = None
         if self.pipeline is not None:
             try:
-                status = dict(self.pipeline.status())
+                status = self.pipeline.status()
             except Exception:  # noqa: BLE001 - a status glitch must not stop the redraw
                 log.debug("pipeline.status() failed", exc_info=True)
         recording = ""
-        if self.recording_dir is not None:
-            rows = getattr(self.recorder, "rows_written", None)
-            recording = f"REC {self.recording_dir.name}" + (f" ({rows} rows)" if isinstance(rows, int) else "")
+        if self.recording_dir is not None and self.recorder is not None:
+            recording = f"REC {self.recording_dir.name} ({self.recorder.rows_written} rows)"
         self.status_panel.show(format_status(status, recording, asr=self.sources.asr and self.config.asr.enabled))
 
     # --- File -----------------------------------------------------------------------------------
@@ -485,16 +478,14 @@ class MainWindow(QMainWindow):
         """Start recording (into ``directory``, else a new timestamped session folder chosen by the recorder)."""
         if self.recorder is None or self.recording_dir is not None:
             return False
-        if hasattr(self.recorder, "config"):
-            self.recorder.config = self.config  # the session's sidecar records the settings in use now
-        if isinstance(getattr(self.recorder, "devices", None), dict):  # ... and what it records: a file or devices
-            self.recorder.devices = {**self.recorder.devices, "source": self.source_description()}
+        self.recorder.config = self.config  # the session's sidecar records the settings in use now
+        self.recorder.devices = {**self.recorder.devices, "source": self.source_description()}  # ... and its source
         try:
             folder = self.recorder.start(directory)
         except (EmoliveError, OSError, RuntimeError) as exc:
             self.banner.add(f"Could not start recording: {exc}")
             return False
-        self.recording_dir = Path(folder) if isinstance(folder, str | Path) else (directory or Path("session"))
+        self.recording_dir = Path(folder)
         self.record_action.setText("Stop &recording")
         self.marker_action.setEnabled(True)
         self.marker_action.setToolTip("Label this moment in the recording")
@@ -583,11 +574,10 @@ class MainWindow(QMainWindow):
         except ModelError as exc:
             self._swap_settled(config, f"kept the current models: {exc}", on_done)
             return
-        swap = getattr(self.pipeline, "swap_models", None)
-        if callable(swap):
+        if self.pipeline is not None:
             self.statusBar().showMessage("Loading the model; the current one keeps running meanwhile...", 0)
             self._swaps.append((config, on_done))
-            swap(inference, self._swap_relay)
+            self.pipeline.swap_models(inference, self._swap_relay)
             return
         self._save(config)
         self.restart(config=config)

@@ -9,11 +9,11 @@ import pytest
 from fakes import FakeSwitcher
 
 from emolive import finetune
-from emolive.calibration import PROMPTS, CalibrationSession, evaluate, fit_biases
 from emolive.config import AppConfig
 from emolive.contracts import EmotionEstimate, ModalityOutput
 from emolive.fusion.late import LateFusion
 from emolive.labels import EMOTIONS
+from emolive.personal_calibration import PROMPTS, CalibrationSession, evaluate, fit_biases
 
 
 def biased_estimate(t: float, emotion: str, rng: np.random.Generator) -> EmotionEstimate:
@@ -134,7 +134,7 @@ def speaking_estimate(t: float, emotion: str, rng: np.random.Generator) -> Emoti
 
 
 def test_voice_head_is_adapted_to_the_users_voice_on_held_back_takes(tmp_path):
-    from emolive.calibration import adapt_voice
+    from emolive.personal_calibration import adapt_voice
     from emolive.voice.adapt import load_head
 
     rng = np.random.default_rng(2)

@@ -47,9 +47,8 @@ def run(args: argparse.Namespace) -> int:
     from emolive.evaluation.composite import draw, face_pool, own_words_for, text_pool, voice_pool
     from emolive.evaluation.metrics import classification_report
     from emolive.fusion.fuser import Fuser
-    from emolive.fusion.late import MODALITIES, TrustPolicy
+    from emolive.fusion.late import MODALITIES, TrustPolicy, fused_predictions
     from emolive.labels import EMOTIONS
-    from training.fusion import fused_predictions
 
     shares = realistic_shares(args.emotional_share, args.none_share)
     if shares is None:

@@ -50,6 +50,13 @@ class LateFusion(nn.Module):
         return torch.log_softmax(pooled, dim=-1), a
 
 
+def fused_predictions(model: LateFusion, log_probs: np.ndarray, trust: np.ndarray) -> np.ndarray:
+    """The fused class index per row of batched per-modality log-probabilities and trusts (no gradients)."""
+    with torch.no_grad():
+        fused, _ = model(torch.from_numpy(log_probs).float(), torch.from_numpy(trust).float())
+    return fused.argmax(dim=1).numpy()
+
+
 @dataclass(frozen=True)
 class TrustPolicy:
     """How much each modality can be trusted now, from its quality, age and certainty (pure arithmetic)."""

@@ -48,6 +48,15 @@ class PipelineLike(Protocol):
     def swap_models(self, inference: InferenceConfig, on_done: Callable[[str], None]) -> None: ...
 
 
+class ModelSwitcherLike(Protocol):
+    """What the fine-tune and calibration dialogs switch models through (the window's ModelSwitcher)."""
+
+    @property
+    def config(self) -> AppConfig: ...
+
+    def swap_models(self, inference: InferenceConfig, on_done: Callable[[str], None]) -> None: ...
+
+
 class RecorderLike(PipelineSink, Protocol):
     """The part of ``emolive.recording.SessionRecorder`` the window uses: a pipeline sink (subscribed beside the
     GUI's bridge) that the Session menu starts and stops."""

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from emolive.config import InferenceConfig
-from emolive.contracts import VideoFrame
+from emolive.contracts import FaceLike, TextLike, VideoFrame, VoiceLike
 from emolive.errors import EmoliveError, ModelError
 
 log = logging.getLogger(__name__)
@@ -19,9 +19,11 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Channels:
-    face: Any = None
-    voice: Any = None
-    text: Any = None
+    """The loaded channels (None: left out, see ``problems``) and where they run."""
+
+    face: FaceLike | None = None
+    voice: VoiceLike | None = None
+    text: TextLike | None = None
     problems: tuple[str, ...] = ()
     load_s: float = 0.0
     device: str = "cpu"

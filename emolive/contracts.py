@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from enum import StrEnum
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -36,14 +37,52 @@ class AudioBlock:
         return len(self.samples) / self.sample_rate
 
 
+class SourceKind(StrEnum):
+    """The capture sources (``CaptureSource.name``; ``SourceEvent.source`` of their events)."""
+
+    CAMERA = "camera"
+    MICROPHONE = "microphone"
+    FILE = "file"
+    SYNTHETIC = "synthetic"
+
+    @property
+    def has_audio(self) -> bool:
+        return self is not SourceKind.CAMERA
+
+    @property
+    def is_picture(self) -> bool:
+        """A real picture source, whose failure leaves the video view empty."""
+        return self in (SourceKind.CAMERA, SourceKind.FILE)
+
+
+def source_kind(name: str) -> SourceKind | None:
+    """The SourceKind called ``name``, None for anything else (another part of the pipeline, a test's stand-in)."""
+    try:
+        return SourceKind(name)
+    except ValueError:
+        return None
+
+
+class EventKind(StrEnum):
+    EOF = "eof"
+    ERROR = "error"
+    INFO = "info"
+
+
 @dataclass(frozen=True)
 class SourceEvent:
-    """A non-data message from a capture thread: end of stream, an error, a measured rate."""
+    """A non-data message: end of stream, an error, a measured rate. ``source`` is a SourceKind for capture
+    threads, else the part that reports ("models", "inference", "transcriber")."""
 
     t: float
     source: str
-    kind: str  # "eof", "error", "info"
+    kind: EventKind | str
     message: str = ""
+
+    @property
+    def capture_source(self) -> SourceKind | None:
+        """The capture source that sent this event, None for other parts."""
+        return source_kind(self.source)
 
 
 @dataclass(frozen=True)
@@ -123,6 +162,21 @@ class EmotionEstimate:
 
     def modality(self, name: str) -> ModalityOutput | None:
         return next((m for m in self.modalities if m.modality == name), None)
+
+
+# --- what the inference worker needs from each channel (face.channel, voice.channel, text.channel, test fakes) --
+class FaceLike(Protocol):
+    detect_every: int
+
+    def process(self, frame: VideoFrame, detect: bool | None = None) -> tuple[ModalityOutput, tuple[FaceBox, ...]]: ...
+
+
+class VoiceLike(Protocol):
+    def process(self, samples: np.ndarray, t: float) -> ModalityOutput: ...
+
+
+class TextLike(Protocol):
+    def process(self, text: str, t: float, context: Any = ()) -> ModalityOutput: ...
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,15 @@ from emolive.capture.base import CaptureSource
 from emolive.channels import Channels, load_channels
 from emolive.clock import SessionClock
 from emolive.config import AppConfig, InferenceConfig
-from emolive.contracts import PipelineSink, PipelineStatus, SourceEvent, TranscriptSegment
+from emolive.contracts import (
+    EventKind,
+    PipelineSink,
+    PipelineStatus,
+    SourceEvent,
+    SourceKind,
+    TranscriptSegment,
+    source_kind,
+)
 from emolive.device import limit_native_threads
 from emolive.errors import EmoliveError
 from emolive.fusion.fuser import fuser_for
@@ -87,11 +95,11 @@ class LivePipeline:
         self._loaders: list[threading.Thread] = []  # model-swap threads
 
     # --- events ---------------------------------------------------------------------------------
-    def _event(self, source: str, kind: str, message: str) -> None:
+    def _event(self, source: str, kind: EventKind, message: str) -> None:
         self.sinks.on_event(SourceEvent(t=self.clock.now(), source=source, kind=kind, message=message))
 
     def _error(self, source: str) -> Callable[[str], None]:
-        return lambda message: self._event(source, "error", message)
+        return lambda message: self._event(source, EventKind.ERROR, message)
 
     # --- life cycle -----------------------------------------------------------------------------
     def _open_sources(self) -> None:
@@ -112,13 +120,13 @@ class LivePipeline:
                 self.sources.append(CameraSource(self.camera, self.clock, self.frames, cap.width, cap.height,
                                                  cap.fps, on_event=self.sinks.on_event))
             except EmoliveError as exc:
-                self._event("camera", "error", f"{exc}; running without a camera")
+                self._event(SourceKind.CAMERA, EventKind.ERROR, f"{exc}; running without a camera")
         if self.microphone is not None:
             try:
                 self.sources.append(MicSource(self.microphone or None, self.clock, self.audio,
                                               on_event=self.sinks.on_event))
             except EmoliveError as exc:
-                self._event("microphone", "error", f"{exc}; running without a microphone")
+                self._event(SourceKind.MICROPHONE, EventKind.ERROR, f"{exc}; running without a microphone")
 
     def start(self) -> None:
         """Open devices, load and warm up models, start every thread."""
@@ -131,7 +139,7 @@ class LivePipeline:
         # Live, latency beats throughput: idle BLAS/OpenMP threads spin and take the core the worker needs.
         limit_native_threads(self.config.inference.threads)
         for problem in channels.problems:
-            self._event("models", "error", problem)
+            self._event("models", EventKind.ERROR, problem)
         self.device = channels.device
         inference = self.config.inference
         fuser = fuser_for(inference)
@@ -139,7 +147,7 @@ class LivePipeline:
                                       face=channels.face, voice=channels.voice, text=channels.text,
                                       on_estimate=self.sinks.on_estimate, on_error=self._error("inference"),
                                       device=self.device)
-        if self.asr_enabled and any(s.name in ("file", "microphone", "synthetic") for s in self.sources):
+        if self.asr_enabled and any((kind := source_kind(s.name)) is not None and kind.has_audio for s in self.sources):
             self._start_transcriber()
         self.worker.start()
         for source in self.sources:
@@ -162,7 +170,7 @@ class LivePipeline:
             self.transcriber.start()
         except (EmoliveError, ImportError) as exc:
             self.transcriber = None
-            self._event("transcriber", "error", f"transcription unavailable: {exc}")
+            self._event("transcriber", EventKind.ERROR, f"transcription unavailable: {exc}")
 
     def stop(self, timeout: float = 5.0) -> list[str]:
         """Stop every thread and wait for them, ``timeout`` seconds in all; returns (and logs) those still running."""

@@ -8,7 +8,7 @@ import numpy as np
 
 from emolive.capture.base import CaptureSource, EventSink
 from emolive.clock import SessionClock
-from emolive.contracts import AudioBlock, VideoFrame
+from emolive.contracts import AudioBlock, EventKind, SourceKind, VideoFrame
 from emolive.rings import AudioRing, FrameRing
 
 SAMPLE_RATE = 16_000
@@ -21,7 +21,7 @@ class SyntheticSource(CaptureSource):
     audio track). Same ``iter_media()`` / thread behaviour as MediaFileSource.
     """
 
-    name = "synthetic"
+    name = SourceKind.SYNTHETIC
 
     def __init__(self, clock: SessionClock, frames: FrameRing | None = None, audio_ring: AudioRing | None = None,
                  seconds: float = 10.0, fps: float = 30.0, size: tuple[int, int] = (640, 480),
@@ -103,4 +103,4 @@ class SyntheticSource(CaptureSource):
                     self.frames.write(VideoFrame(t=offset + item.t, index=item.index, image=item.image))
             elif self.audio_ring is not None:
                 self.audio_ring.write(AudioBlock(t=offset + item.t, samples=item.samples))
-        self.emit("eof", "synthetic source finished")
+        self.emit(EventKind.EOF, "synthetic source finished")

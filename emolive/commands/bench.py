@@ -55,6 +55,7 @@ def run(args: argparse.Namespace) -> int:
     import time
 
     from emolive.config import load_config
+    from emolive.contracts import EventKind
     from emolive.errors import EmoliveError, not_a_file
     from emolive.pipeline import LivePipeline
     from emolive.sinks import CallbackSink
@@ -77,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
             estimates.append(estimate)
 
     def on_event(event) -> None:
-        if event.kind == "error":
+        if event.kind == EventKind.ERROR:
             errors.append(f"{event.source}: {event.message}")
 
     pipeline = LivePipeline(config, video=video, camera=None, microphone=None, asr=not args.no_asr,

@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 
 from emolive.channels import validate_models
 from emolive.config import AppConfig, InferenceConfig, save_config, to_dict, with_changes
-from emolive.contracts import EmotionEstimate, PipelineStatus, SourceEvent, TranscriptSegment
+from emolive.contracts import EmotionEstimate, EventKind, PipelineStatus, SourceEvent, TranscriptSegment
 from emolive.errors import EmoliveError, ModelError
 from emolive.gui import dialogs
 from emolive.gui.bridge import MessageRelay, PipelineBridge
@@ -311,15 +311,15 @@ class MainWindow(QMainWindow):
     def _on_event(self, event: SourceEvent) -> None:
         if not self._current():
             return
-        if event.kind == "error":
+        if event.kind == EventKind.ERROR:
             self.errors.append(event)
             self.banner.add(f"{event.source}: {event.message}")
-            if event.source in ("camera", "file", "video"):
+            if event.capture_source is not None and event.capture_source.is_picture:
                 self.video_problem = event.message
                 if self.video.frame is None:
                     self.video.placeholder = f"No video: {event.message}"
                     self.video.update()
-        elif event.kind == "eof":
+        elif event.kind == EventKind.EOF:
             self.ended = True
             self.statusBar().showMessage("End of the file: File > Open video... plays another", 0)
         else:

@@ -12,6 +12,7 @@ import numpy as np
 
 from emolive.config import InferenceConfig
 from emolive.contracts import FaceLike, TextLike, VideoFrame, VoiceLike
+from emolive.device import limit_torch_threads
 from emolive.errors import EmoliveError, ModelError
 
 log = logging.getLogger(__name__)
@@ -55,9 +56,7 @@ def load_channels(config: InferenceConfig, face: bool = True, voice: bool = True
     fit) is a ModelError naming the folder when ``strict``; otherwise, and for a bundled model that cannot
     load (e.g. a missing optional package), the channel is left out and its problem reported.
     """
-    import torch
-
-    torch.set_num_threads(max(1, config.threads))
+    limit_torch_threads(config.threads)
     started = time.perf_counter()
     out = Channels()
     problems: list[str] = []

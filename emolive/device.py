@@ -34,6 +34,16 @@ def is_cuda_error(exc: BaseException) -> bool:
     return "cuda" in text or "cublas" in text or "cudnn" in text or "out of memory" in text
 
 
+def limit_torch_threads(threads: int) -> None:
+    """The one place torch's intra-op thread pool is capped (the app shares the machine's cores); ``threads`` < 1
+    counts as 1."""
+    import torch
+
+    threads = max(1, int(threads))
+    if torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)
+
+
 def limit_native_threads(threads: int) -> None:
     """Cap the BLAS and OpenMP thread pools loaded so far (numpy's OpenBLAS, OpenMP runtimes) to ``threads``.
 

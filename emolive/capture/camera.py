@@ -7,7 +7,7 @@ import time
 
 from emolive.capture.base import CaptureSource, EventSink
 from emolive.clock import SessionClock
-from emolive.contracts import EventKind, SourceKind, VideoFrame
+from emolive.contracts import EventKind, SourceKind, VideoFrame, frozen_array
 from emolive.errors import DeviceError
 from emolive.rings import FrameRing
 
@@ -81,7 +81,7 @@ class CameraSource(CaptureSource):
                         cap = None
                     continue
                 failures = 0
-                self.frames.write(VideoFrame(t=t, index=index, image=image))
+                self.frames.write(VideoFrame(t=t, index=index, image=frozen_array(image)))  # shared by 3 threads
                 index += 1
                 window_count += 1
                 elapsed = time.monotonic() - window_start

@@ -11,7 +11,7 @@ import numpy as np
 
 from emolive.capture.base import CaptureSource, EventSink
 from emolive.clock import SessionClock
-from emolive.contracts import AudioBlock, EventKind, SourceKind, VideoFrame
+from emolive.contracts import AudioBlock, EventKind, SourceKind, VideoFrame, frozen_array
 from emolive.errors import MediaError, not_a_file, plain_reason
 from emolive.rings import AudioRing, FrameRing
 
@@ -127,7 +127,7 @@ class MediaFileSource(CaptureSource):
         if width > self.max_width:
             height = int(round(height * self.max_width / width / 2) * 2)
             frame = frame.reformat(width=self.max_width, height=height)
-        return frame.to_ndarray(format="bgr24")
+        return frozen_array(frame.to_ndarray(format="bgr24"))  # shared by capture, worker and GUI threads
 
     @staticmethod
     def _audio_block(out, t0: float, offset: int) -> AudioBlock:

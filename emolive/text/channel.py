@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from emolive.contracts import ModalityOutput, frozen_array
+from emolive.device import limit_torch_threads
 from emolive.errors import ModelError
 from emolive.text.normalize import normalize_text
 
@@ -49,7 +50,6 @@ class TextChannel:
     """
 
     def __init__(self, model_dir: Path | None = None, threads: int = 1) -> None:
-        import torch
 
         from emolive.assets import default_model_dir
         from emolive.modelio import load_config, load_into
@@ -65,7 +65,7 @@ class TextChannel:
         except (KeyError, TypeError, ValueError) as exc:
             raise ModelError(f"{self.model_dir}/config.json is not a text model config: {exc}") from exc
         if threads > 0:
-            torch.set_num_threads(threads)
+            limit_torch_threads(threads)
         self.encoder = SentenceEncoder(threads=threads)
         if self.encoder.dim != self.head.embed_dim:
             raise ModelError(f"encoder width {self.encoder.dim} does not match the heads ({self.head.embed_dim})")

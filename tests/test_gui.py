@@ -60,7 +60,7 @@ def test_window_shows_the_clip_with_the_overlay(qtbot, window):  # noqa: ANN001
     expected = tuple(int(EMOTION_COLORS["joy"][i : i + 2], 16) for i in (1, 3, 5))
     assert max(abs(a - b) for a, b in zip((colour.red(), colour.green(), colour.blue()), expected, strict=True)) < 40
 
-    window.view_actions["face_box"].trigger()  # View > Face box off: the box is no longer drawn
+    window.actions.view["face_box"].trigger()  # View > Face box off: the box is no longer drawn
     assert not window.video.options.face_box
     window.video.repaint()
     colour = window.video.grab().toImage().pixelColor(x, y)
@@ -76,7 +76,7 @@ def test_plots_follow_the_estimates(qtbot, window):  # noqa: ANN001
     start, end = window.plots.view_range
     assert end - start == pytest.approx(60.0)
 
-    window.pause_action.trigger()
+    window.actions.pause.trigger()
     assert window.plots.paused and window.plots.pause_button.isChecked()
     frozen = window.plots.view_range
     qtbot.wait(300)
@@ -84,7 +84,7 @@ def test_plots_follow_the_estimates(qtbot, window):  # noqa: ANN001
     window.plots.scroll_to(frozen[1] - 1.0)
     window.plots.refresh(window.history)
     assert window.plots.view_range[1] == pytest.approx(frozen[1] - 1.0)
-    window.pause_action.trigger()
+    window.actions.pause.trigger()
     assert not window.plots.paused
 
 
@@ -131,13 +131,13 @@ def test_runtime_error_is_shown_and_the_app_keeps_running(qtbot, window):  # noq
 def test_menus_exist_and_unavailable_entries_say_why(window):  # noqa: ANN001
     titles = [a.text().replace("&", "") for a in window.menuBar().actions()]
     assert titles == ["File", "Session", "Model", "View", "Help"]
-    for action in (window.record_action, window.marker_action):
+    for action in (window.actions.record, window.actions.marker):
         assert not action.isEnabled() and action.toolTip()  # this window has no recorder: disabled, says why
-    assert window.finetune_action.isEnabled()
-    assert window.quit_action.shortcut().toString() and window.open_action.shortcut().toString()
-    window.view_actions["indicators"].trigger()
+    assert window.actions.finetune.isEnabled()
+    assert window.actions.quit.shortcut().toString() and window.actions.open.shortcut().toString()
+    window.actions.view["indicators"].trigger()
     assert not window.video.options.indicators
-    window.show_plots_action.trigger()
+    window.actions.show_plots.trigger()
     assert not window.plots.isVisible()
 
 
@@ -214,9 +214,9 @@ def test_recording_menu_drives_the_recorder_and_close_flushes_it(qtbot, factory,
     recorder = FakeRecorder()
     win = MainWindow(AppConfig(), Sources(video=demo_clip), factory, recorder=recorder, persist=False)
     qtbot.addWidget(win)
-    assert win.record_action.isEnabled() and not win.marker_action.isEnabled()
+    assert win.actions.record.isEnabled() and not win.actions.marker.isEnabled()
     assert win.start_recording(tmp_path / "session")
-    assert win.marker_action.isEnabled() and "Stop" in win.record_action.text()
+    assert win.actions.marker.isEnabled() and "Stop" in win.actions.record.text()
     win.add_marker("laugh")
     win._refresh_status()
     assert "REC session" in win.status_panel.text()

@@ -135,7 +135,8 @@ class MainWindow(QMainWindow):
         if recorder is not None:
             recorder.on_error = self._recorder_errors  # called from recording threads
         self._build_widgets()
-        build_menus(self)
+        self.actions = build_menus(self, self, self.video.options, self.plots, self.side,
+                                   "" if recorder is not None else recorder_error or "no session recorder")
         self._timer = QTimer(self)
         self._timer.setInterval(int(1000 / redraw_hz))
         self._timer.timeout.connect(self._redraw)
@@ -486,9 +487,7 @@ class MainWindow(QMainWindow):
             self.banner.add(f"Could not start recording: {exc}")
             return False
         self.recording_dir = Path(folder)
-        self.record_action.setText("Stop &recording")
-        self.marker_action.setEnabled(True)
-        self.marker_action.setToolTip("Label this moment in the recording")
+        self.actions.set_recording(True)
         self.statusBar().showMessage(f"Recording to {self.recording_dir}", 5000)
         self._refresh_status()
         return True
@@ -503,9 +502,7 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(f"Recording saved in {directory}", 8000)
         except (EmoliveError, OSError) as exc:
             self.banner.add(f"Recording could not be finished: {exc}")
-        self.record_action.setText("Start &recording")
-        self.marker_action.setEnabled(False)
-        self.marker_action.setToolTip("Start a recording first")
+        self.actions.set_recording(False)
         self._refresh_status()
         pending = self._pending_config
         if pending is not None and not self._closed:  # settings that waited for the recording to end

@@ -11,7 +11,8 @@ from typing import Any
 import numpy as np
 
 from emolive.config import InferenceConfig
-from emolive.contracts import VideoFrame
+from emolive.contracts import FaceLike, TextLike, VideoFrame, VoiceLike
+from emolive.device import limit_torch_threads
 from emolive.errors import EmoliveError, ModelError
 
 log = logging.getLogger(__name__)
@@ -19,9 +20,11 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Channels:
-    face: Any = None
-    voice: Any = None
-    text: Any = None
+    """The loaded channels (None: left out, see ``problems``) and where they run."""
+
+    face: FaceLike | None = None
+    voice: VoiceLike | None = None
+    text: TextLike | None = None
     problems: tuple[str, ...] = ()
     load_s: float = 0.0
     device: str = "cpu"
@@ -56,9 +59,7 @@ def load_channels(config: InferenceConfig, face: bool = True, voice: bool = True
     from emolive.device import resolve_device
 
     if config.runtime == "torch":
-        import torch
-
-        torch.set_num_threads(max(1, config.threads))
+        limit_torch_threads(config.threads)
     device = resolve_device(config.device, config.runtime)
     started = time.perf_counter()
     out = Channels()

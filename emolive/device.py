@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,18 @@ def is_cuda_error(exc: BaseException) -> bool:
     """True for the errors a failing GPU raises (out of memory, driver or kernel failures)."""
     text = f"{type(exc).__name__}: {exc}".lower()
     return "cuda" in text or "cublas" in text or "cudnn" in text or "out of memory" in text
+
+
+def limit_torch_threads(threads: int) -> None:
+    """The one place torch's intra-op thread pool is capped (the app shares the machine's cores); ``threads`` < 1
+    counts as 1. Nothing happens while torch is not loaded: the ONNX runtime never imports it."""
+    torch = sys.modules.get("torch")
+    if torch is None:
+        return
+
+    threads = max(1, int(threads))
+    if torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)
 
 
 def limit_native_threads(threads: int) -> None:

@@ -416,10 +416,13 @@ def test_the_live_pipeline_bounds_the_transcript_lag_and_reports_skips(monkeypat
     assert tr.max_backlog_s is not None and 0 < tr.max_backlog_s <= 5.0  # live use bounds the lag
     assert tr.ready.wait(5)
     tr.skipped_s = 12.0
-    figures = {"asr_lag_s": pipeline._asr_figure("lag_s"), "asr_skipped_s": pipeline._asr_figure("skipped_s")}
-    fields = {f.key: f for f in format_status(figures)}
+    status = pipeline.status()
+    assert status.asr_skipped_s == 12.0 and status.asr_lag_s is not None
+    fields = {f.key: f for f in format_status(status)}
     assert "12 s skipped" in fields["asr"].text and fields["asr"].warn
     tr.stop()
     tr.join(10)
-    fields = {f.key: f for f in format_status({"asr_lag_s": pipeline._asr_figure("lag_s")})}
+    status = pipeline.status()
+    assert status.asr_lag_s is None and status.dropped_steps == 0 and status.budget_ms == 90.0
+    fields = {f.key: f for f in format_status(status)}
     assert fields["asr"].text == "transcript --"  # a stopped transcriber shows no lag figure

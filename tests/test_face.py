@@ -121,6 +121,7 @@ def test_channel_tracks_one_id_across_a_moving_clip(astronaut_grey: np.ndarray, 
             assert boxes and out.emotion is not None and len(out.emotion) == len(EMOTIONS)
             assert abs(sum(out.emotion) - 1.0) < 1e-4 and 0.0 <= out.quality <= 1.0
             assert out.embedding is not None and out.embedding.shape == (16,)
+            assert not out.embedding.flags.writeable  # frozen: it crosses threads, like voice and text
     assert present >= 21
     assert ids == {1}
     channel.reset()

@@ -25,11 +25,11 @@ import torch
 from emolive.assets import default_model_dir
 from emolive.errors import EmoliveError, ModelError
 from emolive.modelio import load_config, save_config
-from emolive.onnxrt import ONNX_NAME, external_weights, open_session
+from emolive.onnxrt import ONNX_NAME
+from training.onnx_graphs import OPSET
 
 log = logging.getLogger(__name__)
 
-OPSET = 17
 TOLERANCE = 1e-4  # largest absolute difference allowed between the ONNX and torch outputs
 
 
@@ -39,11 +39,11 @@ def export_folder(model_dir: Path) -> dict[str, float]:
     config = load_config(model_dir)
     kind = config.get("kind", "face")
     if kind == "face":
-        from training.export_graphs import export_face
+        from training.onnx_graphs import export_face
 
         exporter = export_face
     elif kind == "text":
-        from training.export_graphs import export_text
+        from training.onnx_graphs import export_text
 
         exporter = export_text
     else:
@@ -65,61 +65,6 @@ def export_folder(model_dir: Path) -> dict[str, float]:
                       "max_abs_diff": {k: float(f"{v:.3g}") for k, v in diffs.items()}}
     save_config(config, model_dir)
     return diffs
-
-
-def externalise(path: Path, sources: dict[str, Path]) -> dict[str, list]:
-    """Take every initialiser of the graph at ``path`` that equals a tensor of a ``sources`` file out of it.
-
-    Each one becomes external data, found again by (source, key, shape) when the session opens
-    (``emolive.onnxrt.external_weights``); the graph file keeps only the ops and small constants.
-    A tensor matches by name and exact value (dtype, shape, bytes), or by a value no other tensor has.
-    """
-    import hashlib
-
-    import onnx
-    from onnx import numpy_helper
-    from safetensors.numpy import load_file
-
-    def fingerprint(array: np.ndarray) -> str:
-        array = np.ascontiguousarray(array)
-        return hashlib.sha1(f"{array.dtype}{array.shape}".encode() + array.tobytes()).hexdigest()
-
-    tensors = {(source, key): array for source, file in sources.items() for key, array in load_file(str(file)).items()}
-    by_value: dict[str, list[tuple[str, str]]] = {}
-    for ref, array in tensors.items():
-        by_value.setdefault(fingerprint(array), []).append(ref)
-    model = onnx.load(str(path))
-    table: dict[str, list] = {}
-    for init in model.graph.initializer:
-        array = numpy_helper.to_array(init)
-        same = by_value.get(fingerprint(array), [])
-        named = [ref for ref in same if init.name == ref[1] or init.name.endswith("." + ref[1])]
-        if named:  # the same name (under the export wrapper's prefix) and the same value
-            source, key = max(named, key=lambda ref: len(ref[1]))
-        elif len(same) == 1:  # renamed (a tuned layer put in the encoder's place): matched by its unique value
-            source, key = same[0]
-        else:  # a constant of the graph, or a value several tensors share: stays in the file
-            continue
-        table[init.name] = [source, key, list(array.shape)]
-        init.ClearField("raw_data")
-        for field in ("float_data", "int64_data", "int32_data", "double_data"):
-            init.ClearField(field)
-        init.data_location = onnx.TensorProto.EXTERNAL
-        del init.external_data[:]
-        entry = init.external_data.add()
-        entry.key, entry.value = "location", f"{source}.safetensors"
-    onnx.save(model, str(path))
-    return table
-
-
-def check_session(path: Path, table: dict[str, list], sources: dict[str, Path], feeds: dict[str, np.ndarray],
-                  expected: dict[str, np.ndarray]) -> dict[str, float]:
-    """Run the exported graph (weights from ``sources``) on ``feeds``; the largest absolute difference from
-    ``expected`` per output."""
-    session = open_session(path, threads=1, weights=external_weights({"onnx": {"weights": table}}, sources))
-    names = list(expected)
-    outputs = session.run(names, feeds)
-    return {name: float(np.abs(out - expected[name]).max()) for name, out in zip(names, outputs, strict=True)}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

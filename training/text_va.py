@@ -28,6 +28,7 @@ import numpy as np
 import torch
 from torch.utils.data import ConcatDataset, Dataset, TensorDataset
 
+from emolive.device import limit_torch_threads
 from emolive.errors import EmoliveError
 from emolive.evaluation.va import va_report
 from emolive.modelio import WEIGHTS_NAME, load_config, load_into, save_model
@@ -149,7 +150,7 @@ def predict(branch: VABranch, dataset: PaddedBatches, n: int) -> np.ndarray:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    torch.set_num_threads(max(1, args.threads))
+    limit_torch_threads(args.threads)
     torch.manual_seed(args.seed)
     base = load_config(args.init)
     n_tuned = int(base.get("finetune_layers", 0))

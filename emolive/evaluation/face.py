@@ -42,14 +42,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     import numpy as np
-    import torch
 
+    from emolive.device import limit_torch_threads
     from emolive.evaluation.metrics import classification_report, emit
     from emolive.face.folder import list_image_folder
     from emolive.face.predictor import ExpressionPredictor
     from emolive.labels import EMOTIONS
 
-    torch.set_num_threads(max(1, args.threads))
+    limit_torch_threads(args.threads)
     items, skipped = list_image_folder(args.data)
     if args.limit:
         order = np.random.default_rng(args.seed).permutation(len(items))[:args.limit]

@@ -9,7 +9,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from emolive.contracts import FaceBox, ModalityOutput, VideoFrame
+from emolive.contracts import FaceBox, ModalityOutput, VideoFrame, frozen_array
+from emolive.device import limit_torch_threads
 from emolive.face.detector import HaarFaceDetector
 from emolive.face.predictor import ExpressionPredictor, crop_face
 from emolive.face.quality import face_quality
@@ -44,9 +45,7 @@ class FaceChannel:
         if threads > 0:
             cv2.setNumThreads(threads)  # the Haar cascade would otherwise use every core
             if self.predictor.runtime == "torch":
-                import torch
-
-                torch.set_num_threads(threads)
+                limit_torch_threads(threads)
         self.detect_every = detect_every
         self.full_scan_every = full_scan_every
         self.detector = detector or HaarFaceDetector()
@@ -95,7 +94,8 @@ class FaceChannel:
         boxes = tuple(self._face_box(t, width, height) for t in ordered)
         out = ModalityOutput(modality="face", t=frame.t, present=True,
                              emotion=tuple(float(p) for p in probs[0]), quality=quality,
-                             embedding=emb[0], latency_ms=(time.perf_counter() - started) * 1e3)
+                             embedding=frozen_array(np.array(emb[0], dtype=np.float32)),  # crosses threads
+                             latency_ms=(time.perf_counter() - started) * 1e3)
         return out, boxes
 
     def _track(self, grey: np.ndarray, detect: bool | None) -> list[Track]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -41,6 +42,26 @@ def late_pool(log_probs: np.ndarray, trust: np.ndarray, weight_logits: np.ndarra
     pooled = share @ np.asarray(log_probs, dtype=np.float64) + class_bias
     pooled = pooled - pooled.max()
     return pooled - np.log(np.exp(pooled).sum()), a
+
+
+def _array(values: Any) -> np.ndarray:
+    """float64 numpy of a parameter (a torch tensor or an array)."""
+    if hasattr(values, "detach"):
+        values = values.detach().double().cpu().numpy()
+    return np.asarray(values, dtype=np.float64).reshape(-1)
+
+
+def fused_predictions(model: Any, log_probs: np.ndarray, trust: np.ndarray) -> np.ndarray:
+    """The fused class index per row of batched per-modality log-probabilities [B, M, C] and trusts [B, M].
+
+    ``model`` holds the parameters: a ``Fuser`` (numpy) or a trainable ``LateFusion`` module.
+    """
+    weights, bias = (_array(model.weight_logits), _array(model.class_bias))
+    w = np.exp(weights - weights.max())
+    a = (w / w.sum())[None, :] * np.asarray(trust, dtype=np.float64)
+    share = a / np.maximum(a.sum(axis=1, keepdims=True), EPS)
+    pooled = np.einsum("bm,bmc->bc", share, np.asarray(log_probs, dtype=np.float64)) + bias[None, :]
+    return pooled.argmax(axis=1)
 
 
 @dataclass(frozen=True)

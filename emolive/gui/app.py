@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,8 +14,8 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
 from emolive.config import AppConfig
+from emolive.contracts import PipelineSink
 from emolive.errors import EmoliveError
-from emolive.gui.bridge import PipelineBridge
 from emolive.gui.interfaces import PipelineFactory, PipelineLike, RecorderLike, Sources
 from emolive.gui.main_window import MainWindow
 from emolive.gui.stalls import StallMeter
@@ -32,13 +33,12 @@ class RunOptions:
     quit_after: float | None = None
 
 
-def live_pipeline(config: AppConfig, sources: Sources, bridge: PipelineBridge) -> PipelineLike:
-    """The real pipeline, wired to the bridge's callbacks."""
+def live_pipeline(config: AppConfig, sources: Sources, sinks: Sequence[PipelineSink]) -> PipelineLike:
+    """The real pipeline, sending to ``sinks`` (the window's bridge, the recorder)."""
     from emolive.pipeline import LivePipeline
 
     return LivePipeline(config, video=sources.video, camera=sources.camera, microphone=sources.microphone,
-                        asr=sources.asr, loop=sources.loop, on_estimate=bridge.on_estimate,
-                        on_segment=bridge.on_segment, on_event=bridge.on_event, strict_models=False)
+                        asr=sources.asr, loop=sources.loop, sinks=sinks, strict_models=False)
 
 
 def make_recorder(config: AppConfig) -> tuple[RecorderLike | None, str]:

@@ -4,7 +4,7 @@ The dialog shows one prompt at a time (a neutral baseline, then a few expression
 short get-ready pause and records the pipeline's estimates for a few seconds, labelled with the prompt. Each
 prompt is recorded twice; the first takes adapt the voice emotion head to the user's voice (when the voice model
 is the Whisper-embedding one and enough speech was heard) and fit the late fusion's class biases
-(emolive.calibration); the last takes are held back and shown before/after. The results are saved to the
+(emolive.personal_calibration); the last takes are held back and shown before/after. The results are saved to the
 user's model registry with their cards and can be switched in without restarting (and back). Feed it estimates
 by connecting the window's bridge:
 ``bridge.estimate.connect(dialog.on_estimate)``.
@@ -23,10 +23,18 @@ from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import QDialog, QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
 from emolive import finetune
-from emolive.calibration import PROMPTS, CalibrationSession, Prompt, VoiceAdaptation, adapt_voice, evaluate, fit_biases
 from emolive.config import AppConfig, InferenceConfig
 from emolive.contracts import EmotionEstimate
 from emolive.errors import EmoliveError
+from emolive.personal_calibration import (
+    PROMPTS,
+    CalibrationSession,
+    Prompt,
+    VoiceAdaptation,
+    adapt_voice,
+    evaluate,
+    fit_biases,
+)
 
 log = logging.getLogger(__name__)
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from emolive.contracts import ModalityOutput, frozen_array
+from emolive.device import limit_torch_threads
 from emolive.errors import ModelError
 from emolive.labels import EMOTIONS, SENTIMENTS
 from emolive.text.normalize import normalize_text
@@ -82,8 +83,6 @@ class TextChannel:
 
     def _load_torch(self, config: dict, head_cfg: dict, n_tuned: int, threads: int) -> None:
         """The torch text model (training, fine-tuning, context heads, ``inference.runtime = "torch"``)."""
-        import torch
-
         from emolive.modelio import load_into
         from emolive.text.encoder import SentenceEncoder
         from emolive.text.model import TextHead
@@ -93,7 +92,7 @@ class TextChannel:
         except (TypeError, ValueError) as exc:
             raise ModelError(f"{self.model_dir}/config.json is not a text model config: {exc}") from exc
         if threads > 0:
-            torch.set_num_threads(threads)
+            limit_torch_threads(threads)
         self.encoder = SentenceEncoder(threads=threads)
         if self.encoder.dim != self.head.embed_dim:
             raise ModelError(f"encoder width {self.encoder.dim} does not match the heads ({self.head.embed_dim})")

@@ -49,6 +49,17 @@ EXCLUDES: tuple[str, ...] = (
 )
 
 
+def installed(name: str) -> bool:
+    """Whether the package ``name`` is installed here (found without importing it)."""
+    return importlib.util.find_spec(name) is not None
+
+
+def wanted(package: str) -> bool:
+    """Whether a NAMED_IMPORT_PACKAGES entry belongs in this build: the trainers need torch, so a build from the
+    run-time environment (packaging/setup.sh --runtime, no torch) leaves them out."""
+    return package != "training" or installed("torch")
+
+
 def repo_root() -> Path:
     """The checkout this file belongs to (packaging/..)."""
     return Path(__file__).resolve().parent.parent

@@ -53,8 +53,12 @@ def list_cameras() -> list[tuple[str, str]]:
     return [("0", "0 (default camera)"), ("1", "1"), ("2", "2")]
 
 
-def cuda_problem() -> str:
-    """"" when a CUDA GPU is usable, else why not."""
+def cuda_problem(runtime: str = "onnx") -> str:
+    """"" when a CUDA GPU is usable by the ``runtime`` ("onnx": onnxruntime-gpu's CUDA provider), else why not."""
+    if runtime == "onnx":
+        from emolive.onnxrt import cuda_usable
+
+        return "" if cuda_usable() else "no CUDA provider (pip install 'emolive[gpu]' for onnxruntime-gpu)"
     try:
         import torch
 

@@ -7,7 +7,7 @@ import threading
 
 import numpy as np
 import pytest
-from asr_fakes import ToneDecoder, burst_speech, energy_vad, silence
+from fakes import ToneDecoder, burst_speech, energy_vad, silence
 
 from emolive.asr.commit import LocalAgreement, word_key
 from emolive.asr.endpoint import Endpointer

@@ -15,9 +15,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from emolive.assets import default_model_dir
 from emolive.contracts import ModalityOutput
 from emolive.errors import ModelError
 from emolive.fusion.circumplex import sentiment_from_emotion
+from emolive.fusion.crossmodal import CrossModalConfig, CrossModalTransformer
 from emolive.fusion.late import MODALITIES, LateFusion, TrustPolicy, agreement
 from emolive.fusion.smoothing import ExponentialSmoother
 from emolive.fusion.va import fuse_va
@@ -66,7 +68,6 @@ class Fuser:
     @classmethod
     def from_dir(cls, directory: Path | None, **kwargs) -> Fuser:
         """Load learned late-fusion parameters (assets/fusion) if present, else equal weights."""
-        from emolive.assets import default_model_dir
         from emolive.modelio import WEIGHTS_NAME, load_into
 
         directory = Path(directory) if directory else default_model_dir("fusion")
@@ -154,7 +155,6 @@ class CrossModalFuser(Fuser):
 
     @classmethod
     def from_dir(cls, directory: Path | None, **kwargs) -> CrossModalFuser:
-        from emolive.fusion.crossmodal import CrossModalConfig, CrossModalTransformer
         from emolive.modelio import load_config, load_into
 
         if directory is None:

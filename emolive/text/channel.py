@@ -12,9 +12,11 @@ from pathlib import Path
 
 import numpy as np
 
+from emolive.assets import default_model_dir
 from emolive.contracts import ModalityOutput, frozen_array
 from emolive.device import limit_torch_threads
 from emolive.errors import ModelError
+from emolive.text.encoder import SentenceEncoder
 from emolive.text.normalize import normalize_text
 
 log = logging.getLogger(__name__)
@@ -50,10 +52,7 @@ class TextChannel:
     """
 
     def __init__(self, model_dir: Path | None = None, threads: int = 1) -> None:
-
-        from emolive.assets import default_model_dir
         from emolive.modelio import load_config, load_into
-        from emolive.text.encoder import SentenceEncoder
         from emolive.text.model import TextHead
 
         self.model_dir = Path(model_dir) if model_dir is not None else default_model_dir("text")

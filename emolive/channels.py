@@ -12,8 +12,10 @@ import numpy as np
 
 from emolive.config import InferenceConfig
 from emolive.contracts import FaceLike, TextLike, VideoFrame, VoiceLike
-from emolive.device import limit_torch_threads
+from emolive.device import limit_torch_threads, resolve_device
 from emolive.errors import EmoliveError, ModelError
+from emolive.text.channel import TextChannel
+from emolive.voice.channel import VoiceChannel
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +58,6 @@ def load_channels(config: InferenceConfig, face: bool = True, voice: bool = True
     fit) is a ModelError naming the folder when ``strict``; otherwise, and for a bundled model that cannot
     load (e.g. a missing optional package), the channel is left out and its problem reported.
     """
-    from emolive.device import resolve_device
 
     if config.runtime == "torch":
         limit_torch_threads(config.threads)
@@ -96,15 +97,11 @@ def load_channels(config: InferenceConfig, face: bool = True, voice: bool = True
         out.face = build("face", make_face)
     if voice:
         def make_voice(folder: Path | None) -> Any:
-            from emolive.voice.channel import VoiceChannel
-
             return VoiceChannel(folder, threads=config.threads)
 
         out.voice = build("voice", make_voice)
     if text:
         def make_text(folder: Path | None) -> Any:
-            from emolive.text.channel import TextChannel
-
             return TextChannel(folder, threads=config.threads)
 
         out.text = build("text", make_text)

@@ -17,6 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from emolive.capture.base import CaptureSource
+from emolive.capture.camera import CameraSource
+from emolive.capture.media_file import MediaFileSource
+from emolive.capture.microphone import MicSource
 from emolive.channels import Channels, load_channels
 from emolive.clock import SessionClock
 from emolive.config import AppConfig, InferenceConfig
@@ -103,10 +106,6 @@ class LivePipeline:
 
     # --- life cycle -----------------------------------------------------------------------------
     def _open_sources(self) -> None:
-        from emolive.capture.camera import CameraSource
-        from emolive.capture.media_file import MediaFileSource
-        from emolive.capture.microphone import MicSource
-
         cap = self.config.capture
         if self._source_factory is not None:
             self.sources.append(self._source_factory(self))

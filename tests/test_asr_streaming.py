@@ -7,7 +7,7 @@ import threading
 
 import numpy as np
 import pytest
-from asr_fakes import ToneDecoder, burst_speech, energy_vad, silence
+from fakes import ToneDecoder, burst_speech, energy_vad, silence
 
 from emolive.asr.commit import LocalAgreement, word_key
 from emolive.asr.endpoint import Endpointer
@@ -322,10 +322,6 @@ def test_eval_asr_json_report(tmp_path, monkeypatch, capsys) -> None:
     import json
     import wave
 
-    import emolive.asr.decoder
-    import emolive.asr.models
-    import emolive.asr.vadstream
-    import emolive.vad
     from emolive.evaluation import asr as eval_asr
 
     class EnergyVAD:
@@ -339,10 +335,10 @@ def test_eval_asr_json_report(tmp_path, monkeypatch, capsys) -> None:
         def reset(self) -> None:
             pass
 
-    monkeypatch.setattr(emolive.asr.models, "load_whisper", lambda *a, **k: object())
-    monkeypatch.setattr(emolive.asr.decoder, "WhisperDecoder", lambda model, options: ToneDecoder())
-    monkeypatch.setattr(emolive.asr.vadstream, "StreamingVAD", EnergyVAD)
-    monkeypatch.setattr(emolive.vad, "SpeechDetector", EnergyVAD)
+    monkeypatch.setattr(eval_asr, "load_whisper", lambda *a, **k: object())
+    monkeypatch.setattr(eval_asr, "WhisperDecoder", lambda model, options: ToneDecoder())
+    monkeypatch.setattr(eval_asr, "StreamingVAD", EnergyVAD)
+    monkeypatch.setattr(eval_asr, "SpeechDetector", EnergyVAD)
     for name, ks in (("a.wav", [3, 5, 7]), ("b.wav", [4, 6])):
         pcm = (np.concatenate([silence(0.5), burst_speech(ks)]) * 32767).astype("<i2")
         with wave.open(str(tmp_path / name), "wb") as f:

@@ -7,10 +7,11 @@ import time
 import numpy as np
 import pytest
 import torch
+from fakes import BrokenVoice, FakeFace, FakeText, FakeVoice, probs
 
 from emolive.clock import SessionClock
 from emolive.config import InferenceConfig
-from emolive.contracts import AudioBlock, FaceBox, ModalityOutput, TranscriptSegment, VideoFrame
+from emolive.contracts import AudioBlock, ModalityOutput, TranscriptSegment, VideoFrame
 from emolive.fusion.circumplex import sentiment_from_emotion, valence_arousal
 from emolive.fusion.fuser import UNCERTAIN, Fuser
 from emolive.fusion.late import TrustPolicy
@@ -19,11 +20,6 @@ from emolive.fusion.smoothing import ExponentialSmoother
 from emolive.labels import EMOTIONS
 from emolive.rings import AudioRing, FrameRing
 from emolive.worker import InferenceWorker, LoadGovernor
-
-
-def probs(top: str, p: float = 0.7) -> tuple[float, ...]:
-    rest = (1 - p) / (len(EMOTIONS) - 1)
-    return tuple(p if e == top else rest for e in EMOTIONS)
 
 
 def output(modality: str, top: str, t: float = 0.0, quality: float = 0.9, **kw) -> ModalityOutput:
@@ -120,37 +116,6 @@ def test_governor_sheds_load_when_p95_nears_budget_and_recovers():
     for _ in range(50):
         off.record(500.0)
     assert off.level == 0
-
-
-class FakeFace:
-    detect_every = 3
-
-    def __init__(self) -> None:
-        self.calls = 0
-
-    def process(self, frame: VideoFrame, detect=None):
-        self.calls += 1
-        present = frame.image.mean() > 10
-        out = (ModalityOutput("face", frame.t, True, emotion=probs("joy"), quality=0.9) if present
-               else ModalityOutput("face", frame.t, False, reason="no face"))
-        return out, ((FaceBox(1, 2, 3, 4, track_id=0),) if present else ())
-
-
-class FakeVoice:
-    def process(self, samples: np.ndarray, t: float) -> ModalityOutput:
-        if np.abs(samples).max() < 1e-3:
-            return ModalityOutput("voice", t, False, reason="no speech")
-        return ModalityOutput("voice", t, True, emotion=probs("anger"), quality=0.8, arousal=0.9)
-
-
-class FakeText:
-    def process(self, text: str, t: float, context=()) -> ModalityOutput:
-        return ModalityOutput("text", t, True, emotion=probs("sadness"), sentiment=(0.8, 0.1, 0.1), quality=0.9)
-
-
-class BrokenVoice:
-    def process(self, samples, t):
-        raise RuntimeError("voice model exploded")
 
 
 def make_worker(face=None, voice=None, text=None, on_error=None, **cfg):

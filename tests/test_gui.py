@@ -18,6 +18,7 @@ from emolive.contracts import SourceEvent, TranscriptSegment  # noqa: E402
 from emolive.errors import DeviceError  # noqa: E402
 from emolive.gui.interfaces import Sources  # noqa: E402
 from emolive.gui.main_window import MainWindow  # noqa: E402
+from emolive.gui.status import WARN_STYLE  # noqa: E402
 
 
 @pytest.fixture
@@ -92,7 +93,10 @@ def test_status_bar_reports_pipeline_figures(qtbot, window):  # noqa: ANN001
     qtbot.waitUntil(lambda: "30.0 fps" in window.status_panel.text(), timeout=5000)
     text = window.status_panel.text()
     assert "p95 120" in text and "budget 90" in text and "CPU" in text and "transcript 0.8 s behind" in text
-    assert window.status_panel.labels["latency"].styleSheet()  # p95 over budget is highlighted
+    labels = window.status_panel.labels
+    assert labels["latency"].styleSheet() == WARN_STYLE  # p95 120 over the budget of 90 is highlighted...
+    assert labels["fps"].styleSheet() == labels["device"].styleSheet() == ""  # ... 30 fps and the device are not
+    assert labels["recording"].text() == "not recording" and labels["recording"].styleSheet() == ""
 
 
 def test_transcript_partial_then_committed_with_sentiment(qtbot, window):  # noqa: ANN001
@@ -257,8 +261,9 @@ def test_model_cards_dialog_lists_the_cards(qtbot, tmp_path):  # noqa: ANN001
 
 
 def test_recording_with_the_real_session_recorder(qtbot, factory, demo_clip, tmp_path):  # noqa: ANN001
-    recording = pytest.importorskip("emolive.recording")
-    recorder = recording.SessionRecorder(AppConfig(), root=tmp_path, raw_audio=False, raw_video=False)
+    from emolive.recording import SessionRecorder
+
+    recorder = SessionRecorder(AppConfig(), root=tmp_path, raw_audio=False, raw_video=False)
     win = MainWindow(AppConfig(), Sources(video=demo_clip), factory, recorder=recorder, persist=False)
     qtbot.addWidget(win)
     with qtbot.waitSignal(win.started, timeout=10_000):
@@ -309,7 +314,6 @@ def test_model_switches_hot_swap_and_persist(qtbot, demo_clip, tmp_path):  # noq
 @pytest.mark.slow
 def test_the_real_pipeline_drives_the_window(qtbot, demo_clip):  # noqa: ANN001
     """End to end with emolive.pipeline.LivePipeline on the demo clip: video, estimates, a committed transcript."""
-    pytest.importorskip("emolive.pipeline")
     import threading as th
 
     from emolive.gui.app import live_pipeline

@@ -67,3 +67,36 @@ def test_the_pipeline_sends_to_its_sinks_and_lets_go_of_them_when_stopped() -> N
     pipeline.stop(timeout=0.5)
     pipeline._event("models", "error", "late")
     assert len(events) == 1 and len(pipeline.sinks) == 0
+
+
+def test_the_real_status_reports_what_runs() -> None:
+    import threading
+
+    from emolive.capture.synthetic import SyntheticSource
+    from emolive.channels import Channels
+
+    got = threading.Event()
+    seen: list = []
+
+    def on_estimate(e) -> None:  # noqa: ANN001
+        seen.append(e)
+        if len(seen) >= 5:
+            got.set()
+
+    config = AppConfig()
+    pipeline = LivePipeline(config, camera=None, microphone=None, asr=False, channels=Channels(),
+                            sinks=[CallbackSink(estimate=on_estimate)],
+                            source_factory=lambda p: SyntheticSource(p.clock, p.frames, p.audio, seconds=30.0,
+                                                                     on_event=p.sinks.on_event))
+    before = pipeline.status()
+    assert before.step_p50_ms == 0.0 and before.capture_fps == 0.0 and before.asr_lag_s is None
+    pipeline.start()
+    try:
+        assert got.wait(30)
+        status = pipeline.status()
+    finally:
+        pipeline.stop()
+    assert status.capture_fps is not None and status.capture_fps > 0  # measured from the frames in the ring
+    assert 0 < status.step_p50_ms <= status.step_p95_ms and status.budget_ms == config.inference.budget_ms
+    assert status.device == "cpu" and status.asr_lag_s is None and status.asr_skipped_s is None
+    assert isinstance(status.dropped_steps, int) and status.degraded == ""

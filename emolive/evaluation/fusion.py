@@ -17,6 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
+from emolive.errors import EmoliveError
+from emolive.labels import EMOTIONS
+
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--face", type=Path, required=True, help="labelled face crops (image folder)")
@@ -43,12 +46,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import json
 
-    from emolive.errors import EmoliveError
     from emolive.evaluation.composite import draw, face_pool, own_words_for, text_pool, voice_pool
     from emolive.evaluation.metrics import classification_report
     from emolive.fusion.fuser import Fuser
     from emolive.fusion.late import MODALITIES, TrustPolicy, fused_predictions
-    from emolive.labels import EMOTIONS
 
     shares = realistic_shares(args.emotional_share, args.none_share)
     if shares is None:

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from emolive.assets import default_model_dir
 from emolive.contracts import ModalityOutput
 from emolive.errors import ModelError
 from emolive.fusion.circumplex import sentiment_from_emotion
@@ -83,7 +84,6 @@ class Fuser:
     @classmethod
     def from_dir(cls, directory: Path | None, **kwargs) -> Fuser:
         """Load learned late-fusion parameters (assets/fusion) if present, else equal weights."""
-        from emolive.assets import default_model_dir
         from emolive.modelio import WEIGHTS_NAME, load_arrays
 
         directory = Path(directory) if directory else default_model_dir("fusion")
@@ -176,7 +176,7 @@ class CrossModalFuser(Fuser):
 
     @classmethod
     def from_dir(cls, directory: Path | None, **kwargs) -> CrossModalFuser:
-        from emolive.fusion.crossmodal import CrossModalConfig, CrossModalTransformer
+        from emolive.fusion.crossmodal import CrossModalConfig, CrossModalTransformer  # torch: only when chosen
         from emolive.modelio import load_config, load_into
 
         if directory is None:

@@ -19,6 +19,8 @@ from emolive.errors import EmoliveError
 from emolive.gui.interfaces import PipelineFactory, PipelineLike, RecorderLike, Sources
 from emolive.gui.main_window import MainWindow
 from emolive.gui.stalls import StallMeter
+from emolive.pipeline import LivePipeline
+from emolive.recording import SessionRecorder
 
 log = logging.getLogger(__name__)
 
@@ -35,18 +37,12 @@ class RunOptions:
 
 def live_pipeline(config: AppConfig, sources: Sources, sinks: Sequence[PipelineSink]) -> PipelineLike:
     """The real pipeline, sending to ``sinks`` (the window's bridge, the recorder)."""
-    from emolive.pipeline import LivePipeline
-
     return LivePipeline(config, video=sources.video, camera=sources.camera, microphone=sources.microphone,
                         asr=sources.asr, loop=sources.loop, sinks=sinks, strict_models=False)
 
 
 def make_recorder(config: AppConfig) -> tuple[RecorderLike | None, str]:
-    """The session recorder, or (None, why not) when the recording module is missing or fails."""
-    try:
-        from emolive.recording import SessionRecorder
-    except ImportError as exc:
-        return None, f"the recording module is missing ({exc.name or exc})"
+    """The session recorder, or (None, why not) when it cannot be made."""
     try:
         return SessionRecorder(config), ""
     except Exception as exc:  # noqa: BLE001 - the app runs without recording

@@ -26,6 +26,7 @@ from emolive import finetune
 from emolive.config import AppConfig, InferenceConfig
 from emolive.contracts import EmotionEstimate
 from emolive.errors import EmoliveError
+from emolive.gui.interfaces import ModelSwitcherLike
 from emolive.personal_calibration import (
     PROMPTS,
     CalibrationSession,
@@ -35,6 +36,7 @@ from emolive.personal_calibration import (
     evaluate,
     fit_biases,
 )
+from emolive.voice.adapt import load_head
 
 log = logging.getLogger(__name__)
 
@@ -46,9 +48,9 @@ class _SwapBridge(QObject):
 class CalibrationDialog(QDialog):
     """Guided personal calibration of the late-fusion layer; ``pipeline`` (may be None) is hot-swapped."""
 
-    def __init__(self, parent: QWidget | None, pipeline: Any, config: AppConfig, prompts: Sequence[Prompt] = PROMPTS,
-                 take_s: float = 4.0, ready_s: float = 1.5, root: Path | None = None,
-                 clock: Callable[[], float] = time.monotonic,
+    def __init__(self, parent: QWidget | None, pipeline: ModelSwitcherLike | None, config: AppConfig,
+                 prompts: Sequence[Prompt] = PROMPTS, take_s: float = 4.0, ready_s: float = 1.5,
+                 root: Path | None = None, clock: Callable[[], float] = time.monotonic,
                  file_source: Callable[[], str] = lambda: "") -> None:
         super().__init__(parent)
         self.file_source = file_source  # the replayed file's path, "" for a live camera and microphone
@@ -108,7 +110,7 @@ class CalibrationDialog(QDialog):
     # --- recording ------------------------------------------------------------------------------
     def _inference(self) -> InferenceConfig:
         """The models in use now (the pipeline's view when it has one, else the dialog's config)."""
-        config = getattr(self.pipeline, "config", None) or self.config
+        config = self.pipeline.config if self.pipeline is not None else self.config
         return config.inference
 
     def start(self) -> None:
@@ -217,8 +219,6 @@ class CalibrationDialog(QDialog):
 
     def _adapt_voice(self) -> tuple[VoiceAdaptation | None, dict[str, Any]]:
         """Adapt the voice head in use to the first takes (None when it cannot be adapted or too little was heard)."""
-        from emolive.voice.adapt import load_head
-
         loaded = load_head(self._voice_dir())
         if loaded is None:
             return None, {}

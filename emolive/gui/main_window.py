@@ -15,7 +15,6 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent
@@ -34,7 +33,9 @@ from emolive.channels import MODEL_FIELDS
 from emolive.config import AppConfig, InferenceConfig
 from emolive.contracts import EmotionEstimate, EventKind, PipelineStatus, SourceEvent, TranscriptSegment
 from emolive.gui import dialogs
+from emolive.gui.calibration_dialog import CalibrationDialog
 from emolive.gui.estimate_view import EstimateBars
+from emolive.gui.finetune_dialog import FineTuneDialog
 from emolive.gui.history import EstimateHistory
 from emolive.gui.interfaces import PipelineFactory, PipelineLike, RecorderLike, Sources
 from emolive.gui.menus import build_menus
@@ -45,10 +46,6 @@ from emolive.gui.status import ErrorBanner, StatusPanel, format_status
 from emolive.gui.transcript import TranscriptModel
 from emolive.gui.transcript_view import TranscriptView
 from emolive.gui.video_view import VideoView
-
-if TYPE_CHECKING:
-    from emolive.gui.calibration_dialog import CalibrationDialog
-    from emolive.gui.finetune_dialog import FineTuneDialog
 
 log = logging.getLogger(__name__)
 
@@ -395,8 +392,6 @@ class MainWindow(QMainWindow):
         self.session.switch_models(inference, on_done)
 
     def open_finetune(self) -> None:
-        from emolive.gui.finetune_dialog import FineTuneDialog  # on first use: pyqtgraph plot, trainer registry
-
         if self.finetune is None:  # one dialog, so a run keeps going while it is hidden
             self.finetune = FineTuneDialog(self, self.model_switcher, self.config)
             self.finetune.model_ready.connect(lambda kind, folder: self.load_model(kind, Path(folder)))
@@ -404,8 +399,6 @@ class MainWindow(QMainWindow):
         self.finetune.raise_()
 
     def open_calibration(self) -> None:
-        from emolive.gui.calibration_dialog import CalibrationDialog  # on first use: it imports torch
-
         if self.calibration is None:
             self.calibration = CalibrationDialog(self, self.model_switcher, self.config,
                                                  file_source=lambda: str(self.sources.video or ""))

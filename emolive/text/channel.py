@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from emolive.assets import default_model_dir
 from emolive.contracts import ModalityOutput, frozen_array
 from emolive.device import limit_torch_threads
 from emolive.errors import ModelError
@@ -55,7 +56,6 @@ class TextChannel:
 
     def __init__(self, model_dir: Path | None = None, threads: int = 1, runtime: str = "onnx",
                  device: str = "cpu") -> None:
-        from emolive.assets import default_model_dir
         from emolive.modelio import load_config
 
         self.model_dir = Path(model_dir) if model_dir is not None else default_model_dir("text")

@@ -46,6 +46,8 @@ TRANSFORMERS_SKIP: frozenset[str] = frozenset({"commands", "cli"})
 EXCLUDES: tuple[str, ...] = (
     "tkinter", "_tkinter", "pytest", "_pytest", "pytestqt", "IPython", "jupyter_client", "ipykernel",
     "notebook", "PyQt5", "PyQt6", "PySide2", "matplotlib", "tensorboard", "triton", "ruff",
+    # Model downloads (the app never downloads) and onnxruntime's optimisation and benchmark tools.
+    "hf_xet", "onnxruntime.transformers", "onnxruntime.quantization", "onnxruntime.tools",
 )
 
 

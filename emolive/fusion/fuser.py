@@ -24,6 +24,7 @@ from emolive.fusion.late import MODALITIES, LateFusion, TrustPolicy, agreement
 from emolive.fusion.smoothing import ExponentialSmoother
 from emolive.fusion.va import fuse_va
 from emolive.labels import EMOTIONS, SENTIMENTS
+from emolive.modelio import WEIGHTS_NAME, load_config, load_into
 
 log = logging.getLogger(__name__)
 
@@ -68,8 +69,6 @@ class Fuser:
     @classmethod
     def from_dir(cls, directory: Path | None, **kwargs) -> Fuser:
         """Load learned late-fusion parameters (assets/fusion) if present, else equal weights."""
-        from emolive.modelio import WEIGHTS_NAME, load_into
-
         directory = Path(directory) if directory else default_model_dir("fusion")
         model = LateFusion()
         if (directory / WEIGHTS_NAME).is_file():
@@ -155,8 +154,6 @@ class CrossModalFuser(Fuser):
 
     @classmethod
     def from_dir(cls, directory: Path | None, **kwargs) -> CrossModalFuser:
-        from emolive.modelio import load_config, load_into
-
         if directory is None:
             raise ModelError("the cross-modal fusion needs a fine-tuned model folder (inference.fusion_model); "
                              "train one with `emolive train fusion --arch crossmodal` or use fusion = \"late\"")

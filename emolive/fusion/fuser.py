@@ -23,6 +23,7 @@ from emolive.fusion.late import MODALITIES, TrustPolicy, agreement, late_pool
 from emolive.fusion.smoothing import ExponentialSmoother
 from emolive.fusion.va import fuse_va
 from emolive.labels import EMOTIONS, SENTIMENTS
+from emolive.modelio import WEIGHTS_NAME, load_arrays, load_config, load_into
 
 log = logging.getLogger(__name__)
 
@@ -84,8 +85,6 @@ class Fuser:
     @classmethod
     def from_dir(cls, directory: Path | None, **kwargs) -> Fuser:
         """Load learned late-fusion parameters (assets/fusion) if present, else equal weights."""
-        from emolive.modelio import WEIGHTS_NAME, load_arrays
-
         directory = Path(directory) if directory else default_model_dir("fusion")
         fuser = cls(**kwargs)
         if (directory / WEIGHTS_NAME).is_file():
@@ -177,7 +176,6 @@ class CrossModalFuser(Fuser):
     @classmethod
     def from_dir(cls, directory: Path | None, **kwargs) -> CrossModalFuser:
         from emolive.fusion.crossmodal import CrossModalConfig, CrossModalTransformer  # torch: only when chosen
-        from emolive.modelio import load_config, load_into
 
         if directory is None:
             raise ModelError("the cross-modal fusion needs a fine-tuned model folder (inference.fusion_model); "

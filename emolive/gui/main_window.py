@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -33,6 +33,7 @@ from emolive.channels import MODEL_FIELDS
 from emolive.config import AppConfig, InferenceConfig
 from emolive.contracts import EmotionEstimate, EventKind, PipelineStatus, SourceEvent, TranscriptSegment
 from emolive.gui import dialogs
+from emolive.gui.bridge import PipelineBridge
 from emolive.gui.calibration_dialog import CalibrationDialog
 from emolive.gui.estimate_view import EstimateBars
 from emolive.gui.finetune_dialog import FineTuneDialog
@@ -115,7 +116,7 @@ class MainWindow(QMainWindow):
         return self.session.pipeline
 
     @property
-    def bridge(self) -> QObject | None:
+    def bridge(self) -> PipelineBridge | None:
         return self.session.bridge
 
     @property

@@ -234,6 +234,17 @@ def build_parser() -> argparse.ArgumentParser:
                    help="whisper: per-utterance normalisation of the embedding")
     p.add_argument("--prior-correction", action="store_true",
                    help="whisper: logit offsets so that every class has the same mean probability in training")
+    p.add_argument("--speaker-norm", choices=("none", "speaker", "running"), default="none",
+                   help="whisper: standardise features per training speaker (speaker) or by running statistics "
+                        "(running); held-out speakers always by running statistics, as live")
+    p.add_argument("--prosody", action="store_true",
+                   help="whisper: append the prosodic statistics (emolive.voice.prosody) to the embedding")
+    p.add_argument("--prosody-weight", type=float, default=1.0,
+                   help="whisper: scale of the standardised prosodic features (weaker L2 penalty above 1)")
+    p.add_argument("--norm-prior-weight", type=float, default=20.0,
+                   help="whisper: updates' worth of the training statistics the running normalisation starts from")
+    p.add_argument("--norm-memory", type=float, default=200.0,
+                   help="whisper: effective memory (updates) of the running normalisation")
     p.add_argument("--arch", choices=("cnn2d", "tdnn"), default="cnn2d")
     p.add_argument("--freq-pool", choices=("flatten", "mean"), default="flatten")
     p.add_argument("--init", type=Path, default=None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -188,3 +189,45 @@ def test_cli_records_the_recipe_in_the_config(tmp_path, monkeypatch):
     assert config["running_norm"] == {"prior_weight": 10.0, "memory": 100.0}
     assert config["training"]["speaker_norm"] == "running" and config["training"]["prosody_weight"] == 1.5
     assert set(config["leave_one_corpus_out"]) >= {"mean_accuracy", "max_top_class_share"}
+
+
+def test_pooling_selects_the_frame_mean():
+    from emolive.errors import ModelError
+    from emolive.voice.whisper_embed import pooled
+
+    emb = np.arange(8.0)
+    np.testing.assert_array_equal(pooled(emb, "mean"), [0, 1, 2, 3])
+    np.testing.assert_array_equal(pooled(emb, "mean+std"), emb)
+    with pytest.raises(ModelError, match="pooling"):
+        pooled(emb, "max")
+
+
+@pytest.mark.slow
+def test_channel_running_state_carries_within_a_session_and_resets(tmp_path):
+    import torch
+
+    from emolive.audio_io import load_audio
+    from emolive.modelio import save_model
+    from emolive.voice.channel import VoiceChannel
+    from emolive.voice.prosody import DIM, VERSION
+    from emolive.voice.whisper_embed import ENCODER_NAME, EmbeddingHead
+
+    torch.manual_seed(0)
+    head = EmbeddingHead(384, len(EMOTIONS), prosody_dim=DIM, running=True)
+    config = {"kind": "voice", "encoder": ENCODER_NAME, "embedding_dim": 384, "labels": list(EMOTIONS),
+              "temperature": 1.0, "window_s": 2.0, "pooling": "mean", "prosody": {"dim": DIM, "version": VERSION},
+              "running_norm": {"prior_weight": 2.0, "memory": 50.0}}
+    save_model(head, config, tmp_path)
+    channel = VoiceChannel(tmp_path)
+    assert channel.stateful
+    audio = load_audio(Path(__file__).parent / "assets" / "voice_speech_espeak.opus")
+    first = channel.process(audio, t=2.0)
+    assert first.present and first.embedding.shape == (768,)
+    second = channel.process(audio, t=4.0)  # the same audio, after the session has heard it once
+    assert not np.allclose(first.emotion, second.emotion, atol=1e-6)
+    channel.reset()
+    np.testing.assert_allclose(channel.process(audio, t=2.0).emotion, first.emotion, atol=1e-6)
+    config["prosody"] = {"dim": DIM + 1, "version": VERSION}
+    save_model(EmbeddingHead(384, len(EMOTIONS), prosody_dim=DIM + 1, running=True), config, tmp_path)
+    with pytest.raises(Exception, match="prosodic"):
+        VoiceChannel(tmp_path)

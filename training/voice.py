@@ -237,6 +237,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--speaker-norm", choices=("none", "speaker", "running"), default="none",
                    help="whisper: standardise features per training speaker (speaker) or by running statistics "
                         "(running); held-out speakers always by running statistics, as live")
+    p.add_argument("--pooling", choices=("mean+std", "mean"), default="mean+std",
+                   help="whisper: the head reads the frame mean and std of the encoder output, or the mean only")
     p.add_argument("--prosody", action="store_true",
                    help="whisper: append the prosodic statistics (emolive.voice.prosody) to the embedding")
     p.add_argument("--prosody-weight", type=float, default=1.0,

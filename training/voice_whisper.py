@@ -35,7 +35,7 @@ from emolive.modelio import save_model
 from emolive.voice.data import Clip
 from emolive.voice.norm import NormSettings, running_standardise, speaker_standardise, within_group_stats
 from emolive.voice.prosody import VERSION as PROSODY_VERSION
-from emolive.voice.whisper_embed import ENCODER_NAME, EmbeddingHead, normalise_embedding
+from emolive.voice.whisper_embed import ENCODER_NAME, EmbeddingHead, normalise_embedding, pooled
 from training.voice_embed import clip_embeddings
 
 log = logging.getLogger(__name__)
@@ -66,15 +66,16 @@ class Pool:
     n_embedding: int = 0  # 0: every column is embedding
 
     @classmethod
-    def build(cls, clips: list[Clip], copies: int, threads: int, prosody: bool = False) -> Pool:
+    def build(cls, clips: list[Clip], copies: int, threads: int, prosody: bool = False,
+              pooling: str = "mean+std") -> Pool:
         def variant(k: int) -> np.ndarray:
-            x = clip_embeddings(clips, k, threads)
+            x = pooled(clip_embeddings(clips, k, threads), pooling)
             if prosody:
                 x = np.concatenate([x, clip_embeddings(clips, k, threads, kind="prosody")], axis=1)
             return x
 
         x = variant(0)
-        n_embedding = int(clip_embeddings(clips[:1], 0, threads).shape[1]) if prosody else 0
+        n_embedding = int(pooled(clip_embeddings(clips[:1], 0, threads), pooling).shape[1]) if prosody else 0
         corpus = np.array([c.corpus for c in clips])
         return cls(x, [variant(k) for k in range(1, copies + 1)], np.array([c.label for c in clips], dtype=int),
                    np.array([c.arousal for c in clips], dtype=float), corpus,
@@ -347,7 +348,9 @@ def train_whisper(args: Any, main_clips: list[Clip], extra_clips: list[Clip], fo
     """CV by speaker (and by corpus), then fit on everything and export to ``args.out``."""
     from training.voice import fit_temperature
 
-    pool = Pool.build(main_clips + extra_clips, args.aug_copies, args.threads, bool(getattr(args, "prosody", False)))
+    pooling = getattr(args, "pooling", "mean+std")
+    pool = Pool.build(main_clips + extra_clips, args.aug_copies, args.threads, bool(getattr(args, "prosody", False)),
+                      pooling)
     main_corpus = main_clips[0].corpus
     log.info("pool: %s", dict(Counter(pool.corpus.tolist())))
     report: dict[str, Any] = {}
@@ -372,7 +375,7 @@ def train_whisper(args: Any, main_clips: list[Clip], extra_clips: list[Clip], fo
     cv["temperature"] = temperature
     recipe = Recipe.from_args(args)
     settings = {**recipe.to_dict(), "ridge_alpha": RIDGE_ALPHA, "weights": "corpus- and class-balanced",
-                "aug_copies": args.aug_copies, "prosody": bool(pool.n_embedding)}
+                "aug_copies": args.aug_copies, "prosody": bool(pool.n_embedding), "pooling": pooling}
     report = {"cv": cv, **report, "training": settings, "pool": dict(Counter(pool.corpus.tolist()))}
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "cv_report.json").write_text(json.dumps(report, indent=2) + "\n")
@@ -382,7 +385,7 @@ def train_whisper(args: Any, main_clips: list[Clip], extra_clips: list[Clip], fo
     n_embedding = pool.n_embedding or int(pool.x.shape[1])
     config = {
         "kind": "voice", "encoder": ENCODER_NAME, "embedding_dim": n_embedding,
-        "embedding_norm": args.embedding_norm,
+        "embedding_norm": args.embedding_norm, "pooling": pooling,
         "prosody": ({"dim": int(pool.x.shape[1]) - n_embedding, "version": PROSODY_VERSION}
                     if pool.n_embedding else None),
         "running_norm": recipe.norm.to_dict() if recipe.speaker_norm != "none" else None,

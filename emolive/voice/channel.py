@@ -83,7 +83,7 @@ class _WhisperBackend:
         from emolive.modelio import load_into
         from emolive.voice.features import FeatureSpec
         from emolive.voice.norm import NormSettings, RunningNorm
-        from emolive.voice.whisper_embed import EmbeddingHead, WhisperEmbedder
+        from emolive.voice.whisper_embed import EmbeddingHead, WhisperEmbedder, pooled
 
         self._torch = torch
         self.spec = FeatureSpec()
@@ -104,6 +104,8 @@ class _WhisperBackend:
         if running is not None:
             self.norm = RunningNorm(self.head.norm_mean.numpy(), self.head.norm_var.numpy(),
                                     NormSettings.from_dict(running))
+        self.pooling = str(config.get("pooling", "mean+std"))
+        pooled(np.zeros(2), self.pooling)  # an unknown pooling fails here, at load
         self._embedder = WhisperEmbedder(threads=threads)
 
     def reset(self) -> None:
@@ -111,13 +113,15 @@ class _WhisperBackend:
             self.norm.reset()
 
     def _score(self, audio: np.ndarray, temperature: float, weight: float) -> tuple[np.ndarray, float, np.ndarray]:
+        from emolive.voice.whisper_embed import pooled
+
         emb = self._embedder.embed(audio)
         prosody = None
         if self.head.prosody_dim:
             from emolive.voice.prosody import prosody_features
 
             prosody = prosody_features(audio)
-        features = self.head.prepare(emb, prosody)
+        features = self.head.prepare(pooled(emb, self.pooling), prosody)
         if self.norm is not None:
             features = self.norm(features, weight)
         with self._torch.inference_mode():

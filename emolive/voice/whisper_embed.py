@@ -64,6 +64,16 @@ class WhisperEmbedder:
 
 
 EMBEDDING_NORMS = ("none", "l2", "zscore")
+POOLINGS = ("mean+std", "mean")  # what of the 768-d embedding a head reads: all, or the frame mean (384)
+
+
+def pooled(embedding: np.ndarray, pooling: str = "mean+std") -> np.ndarray:
+    """The part of ``[..., 768]`` embeddings a head reads: ``mean+std`` all of it, ``mean`` the first half."""
+    if pooling == "mean+std":
+        return embedding
+    if pooling == "mean":
+        return embedding[..., : embedding.shape[-1] // 2]
+    raise ModelError(f"unknown embedding pooling {pooling!r} (one of {', '.join(POOLINGS)})")
 
 
 def normalise_embedding(x, norm: str = "none"):  # noqa: ANN001, ANN201 - numpy arrays or torch tensors

@@ -264,6 +264,13 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _labelled(root: Path) -> list[Clip]:
+    kept = [c for c in find_clips(root) if c.label is not None]
+    if not kept:
+        raise MediaError(f"{root}: no clip with a known emotion class")
+    return kept
+
+
 def _prepare(clips: list[Clip], spec: FeatureSpec) -> tuple[list[Clip], FeatureSet]:
     kept = [c for c in clips if c.label is not None]
     if not kept:
@@ -281,6 +288,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not clips:
             raise MediaError(f"{args.data}: no clip with a known emotion class")
         return adapt(args, clips)
+    if args.encoder == "whisper":  # embeddings come from their own cache: no log-mel features to decode
+        from training.voice_whisper import train_whisper
+
+        main_clips = _labelled(args.data)
+        extra_clips = [c for extra_dir in args.tess for c in _labelled(extra_dir)]
+        return train_whisper(args, main_clips, extra_clips, actor_folds([c.speaker for c in main_clips], args.folds))
     spec = FeatureSpec()
     main_clips, main_feats = _prepare(find_clips(args.data), spec)
     extra_clips: list[Clip] = []
@@ -290,10 +303,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         extra_clips += clips
         extra_feats.features += feats.features
         extra_feats.speech += feats.speech
-    if args.encoder == "whisper":
-        from training.voice_whisper import train_whisper
-
-        return train_whisper(args, main_clips, extra_clips, actor_folds([c.speaker for c in main_clips], args.folds))
     feats = FeatureSet(main_feats.features + extra_feats.features, main_feats.speech + extra_feats.speech)
     all_clips = main_clips + extra_clips
     labels = np.array([c.label for c in all_clips], dtype=np.int64)

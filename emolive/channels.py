@@ -128,5 +128,7 @@ def _warm_up(channels: Channels) -> None:
     if channels.voice is not None:
         rng = np.random.default_rng(0)
         channels.voice.process((0.01 * rng.standard_normal(32000)).astype(np.float32), 0.0)
+        if hasattr(channels.voice, "reset"):
+            channels.voice.reset()  # the warm-up window must not count as the session's speech
     if channels.text is not None:
         channels.text.process("warm up", 0.0)

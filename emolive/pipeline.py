@@ -135,6 +135,8 @@ class LivePipeline:
             self._started = True
         self._open_sources()
         channels = self._channels or load_channels(self.config.inference, strict=self.strict_models)
+        if channels.voice is not None and hasattr(channels.voice, "reset"):
+            channels.voice.reset()  # a new session: the voice's running speaker statistics start over
         # Live, latency beats throughput: idle BLAS/OpenMP threads spin and take the core the worker needs.
         limit_native_threads(self.config.inference.threads)
         for problem in channels.problems:

@@ -234,6 +234,19 @@ def build_parser() -> argparse.ArgumentParser:
                    help="whisper: per-utterance normalisation of the embedding")
     p.add_argument("--prior-correction", action="store_true",
                    help="whisper: logit offsets so that every class has the same mean probability in training")
+    p.add_argument("--speaker-norm", choices=("none", "speaker", "running"), default="none",
+                   help="whisper: standardise features per training speaker (speaker) or by running statistics "
+                        "(running); held-out speakers always by running statistics, as live")
+    p.add_argument("--pooling", choices=("mean+std", "mean"), default="mean+std",
+                   help="whisper: the head reads the frame mean and std of the encoder output, or the mean only")
+    p.add_argument("--prosody", action="store_true",
+                   help="whisper: append the prosodic statistics (emolive.voice.prosody) to the embedding")
+    p.add_argument("--prosody-weight", type=float, default=1.0,
+                   help="whisper: scale of the standardised prosodic features (weaker L2 penalty above 1)")
+    p.add_argument("--norm-prior-weight", type=float, default=20.0,
+                   help="whisper: updates' worth of the training statistics the running normalisation starts from")
+    p.add_argument("--norm-memory", type=float, default=200.0,
+                   help="whisper: effective memory (updates) of the running normalisation")
     p.add_argument("--arch", choices=("cnn2d", "tdnn"), default="cnn2d")
     p.add_argument("--freq-pool", choices=("flatten", "mean"), default="flatten")
     p.add_argument("--init", type=Path, default=None,
@@ -249,6 +262,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--seed", type=int, default=0)
     return p
+
+
+def _labelled(root: Path) -> list[Clip]:
+    kept = [c for c in find_clips(root) if c.label is not None]
+    if not kept:
+        raise MediaError(f"{root}: no clip with a known emotion class")
+    return kept
 
 
 def _prepare(clips: list[Clip], spec: FeatureSpec) -> tuple[list[Clip], FeatureSet]:
@@ -268,6 +288,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not clips:
             raise MediaError(f"{args.data}: no clip with a known emotion class")
         return adapt(args, clips)
+    if args.encoder == "whisper":  # embeddings come from their own cache: no log-mel features to decode
+        from training.voice_whisper import train_whisper
+
+        main_clips = _labelled(args.data)
+        extra_clips = [c for extra_dir in args.tess for c in _labelled(extra_dir)]
+        return train_whisper(args, main_clips, extra_clips, actor_folds([c.speaker for c in main_clips], args.folds))
     spec = FeatureSpec()
     main_clips, main_feats = _prepare(find_clips(args.data), spec)
     extra_clips: list[Clip] = []
@@ -277,10 +303,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         extra_clips += clips
         extra_feats.features += feats.features
         extra_feats.speech += feats.speech
-    if args.encoder == "whisper":
-        from training.voice_whisper import train_whisper
-
-        return train_whisper(args, main_clips, extra_clips, actor_folds([c.speaker for c in main_clips], args.folds))
     feats = FeatureSet(main_feats.features + extra_feats.features, main_feats.speech + extra_feats.speech)
     all_clips = main_clips + extra_clips
     labels = np.array([c.label for c in all_clips], dtype=np.int64)

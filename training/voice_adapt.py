@@ -54,15 +54,30 @@ def _start_model(folder: Path) -> tuple[Any, dict[str, Any]]:
     return loaded
 
 
-def adapt(args: argparse.Namespace, clips: list[Clip]) -> int:
-    from training.voice_whisper import embeddings
+def head_inputs(head: Any, config: dict[str, Any], clips: list[Clip], threads: int) -> np.ndarray:
+    """What the head reads for each clip, as the channel would give it: the pooled Whisper embedding, the
+    prosodic statistics when the head uses them, and the running normalisation with each speaker's clips as
+    one session (seeded order, emolive.voice.norm.session_order)."""
+    from emolive.voice.norm import NormSettings, running_standardise
+    from emolive.voice.whisper_embed import pooled
+    from training.voice_embed import clip_embeddings
 
+    emb = pooled(clip_embeddings(clips, 0, threads), str(config.get("pooling", "mean+std")))
+    prosody = clip_embeddings(clips, 0, threads, kind="prosody") if head.prosody_dim else None
+    features = head.prepare(emb, prosody)
+    if head.running:
+        features = running_standardise(features, np.array([c.speaker for c in clips]), head.norm_mean.numpy(),
+                                       head.norm_var.numpy(), NormSettings.from_dict(config["running_norm"]))
+    return features
+
+
+def adapt(args: argparse.Namespace, clips: list[Clip]) -> int:
     head, config = _start_model(args.init)
     held = split_takes(clips, args.holdout, args.seed)
     if held.all() or not held.any():
         raise EmoliveError(f"{args.data}: need clips on both sides of the adaptation/held-back split "
                            f"({int((~held).sum())} adaptation, {int(held.sum())} held back)")
-    x = torch.from_numpy(embeddings(clips, args.threads)).float()
+    x = torch.from_numpy(head_inputs(head, config, clips, args.threads)).float()
     y = torch.tensor([c.label for c in clips], dtype=torch.long)
     mask = torch.from_numpy(held)
     x_held, y_held = x[mask], y[mask]

@@ -33,7 +33,9 @@ from emolive.evaluation.metrics import classification_report, format_report
 from emolive.labels import EMOTIONS
 from emolive.modelio import save_model
 from emolive.voice.data import Clip
-from emolive.voice.whisper_embed import ENCODER_NAME, EmbeddingHead, normalise_embedding
+from emolive.voice.norm import NormSettings, running_standardise, speaker_standardise, within_group_stats
+from emolive.voice.prosody import VERSION as PROSODY_VERSION
+from emolive.voice.whisper_embed import ENCODER_NAME, EmbeddingHead, normalise_embedding, pooled
 from training.voice_embed import clip_embeddings
 
 log = logging.getLogger(__name__)
@@ -48,24 +50,70 @@ def embeddings(clips: list[Clip], threads: int = 1) -> np.ndarray:
 
 @dataclass
 class Pool:
-    """Every clip of every corpus: clean embeddings, augmented copies, labels and grouping keys."""
+    """Every clip of every corpus: clean features, augmented copies, labels and grouping keys.
 
-    x: np.ndarray  # [N, 768]
-    aug: list[np.ndarray]  # each [N, 768]
+    ``x`` is the Whisper embedding, with the prosodic statistics appended when the pool was built with them
+    (``n_embedding`` columns of embedding, the rest prosody).
+    """
+
+    x: np.ndarray  # [N, D]
+    aug: list[np.ndarray]  # each [N, D]
     y: np.ndarray
     arousal: np.ndarray
     corpus: np.ndarray
     speaker: np.ndarray
     corpora: list[str] = field(default_factory=list)
+    n_embedding: int = 0  # 0: every column is embedding
 
     @classmethod
-    def build(cls, clips: list[Clip], copies: int, threads: int) -> Pool:
-        x = clip_embeddings(clips, 0, threads)
-        aug = [clip_embeddings(clips, k, threads) for k in range(1, copies + 1)]
+    def build(cls, clips: list[Clip], copies: int, threads: int, prosody: bool = False,
+              pooling: str = "mean+std") -> Pool:
+        def variant(k: int) -> np.ndarray:
+            x = pooled(clip_embeddings(clips, k, threads), pooling)
+            if prosody:
+                x = np.concatenate([x, clip_embeddings(clips, k, threads, kind="prosody")], axis=1)
+            return x
+
+        x = variant(0)
+        n_embedding = int(pooled(clip_embeddings(clips[:1], 0, threads), pooling).shape[1]) if prosody else 0
         corpus = np.array([c.corpus for c in clips])
-        return cls(x, aug, np.array([c.label for c in clips], dtype=int),
+        return cls(x, [variant(k) for k in range(1, copies + 1)], np.array([c.label for c in clips], dtype=int),
                    np.array([c.arousal for c in clips], dtype=float), corpus,
-                   np.array([c.speaker for c in clips]), list(dict.fromkeys(corpus.tolist())))
+                   np.array([c.speaker for c in clips]), list(dict.fromkeys(corpus.tolist())), n_embedding)
+
+
+SPEAKER_NORMS = ("none", "speaker", "running")
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How a head is fitted.
+
+    ``speaker_norm``: "none"; "speaker" trains on features standardised by each training speaker's own
+    statistics; "running" trains on features passed through the running normalisation per speaker (in a
+    seeded random order). With either, held-out speakers are always normalised by the running statistics
+    (emolive.voice.norm), speaker by speaker: what the live channel does within a session, no labels used.
+    ``prosody_weight`` scales the standardised prosodic columns (a weaker L2 penalty on them).
+    """
+
+    c: float = 0.1
+    embedding_norm: str = "none"
+    prior_correction: bool = False
+    speaker_norm: str = "none"
+    prosody_weight: float = 1.0
+    norm: NormSettings = field(default_factory=NormSettings)
+
+    @classmethod
+    def from_args(cls, args: Any) -> Recipe:
+        return cls(args.whisper_c, args.embedding_norm, bool(args.prior_correction),
+                   getattr(args, "speaker_norm", "none"), float(getattr(args, "prosody_weight", 1.0)),
+                   NormSettings(float(getattr(args, "norm_prior_weight", 20.0)),
+                                float(getattr(args, "norm_memory", 200.0))))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"C": self.c, "embedding_norm": self.embedding_norm, "prior_correction": self.prior_correction,
+                "speaker_norm": self.speaker_norm, "prosody_weight": self.prosody_weight,
+                "running_norm": self.norm.to_dict()}
 
 
 def sample_weights(y: np.ndarray, corpus: np.ndarray) -> np.ndarray:
@@ -87,42 +135,84 @@ def sample_weights(y: np.ndarray, corpus: np.ndarray) -> np.ndarray:
 
 @dataclass
 class HeadFit:
-    """A fitted head: scaler, classifier and arousal regressor (scikit-learn) plus the prior correction."""
+    """A fitted head: scaler, classifier and arousal regressor (scikit-learn), the prior correction and the
+    running normalisation's starting statistics."""
 
     scaler: Any
     clf: Any
     reg: Any
     norm: str
     bias: np.ndarray  # added to the logits of EMOTIONS (class-prior correction; zeros when off)
+    n_embedding: int = 0  # columns of embedding (the rest: prosody); 0: all
+    speaker_norm: str = "none"
+    norm_mean: np.ndarray | None = None
+    norm_var: np.ndarray | None = None
+    settings: NormSettings = field(default_factory=NormSettings)
+    prosody_weight: float = 1.0
 
-    def logits(self, x: np.ndarray) -> np.ndarray:
-        z = self.scaler.transform(normalise_embedding(x, self.norm))
-        out = np.full((len(x), len(EMOTIONS)), -1e4)
+    def prepare(self, x: np.ndarray) -> np.ndarray:
+        """Per-utterance embedding normalisation of the embedding columns (prosody passes through)."""
+        n = self.n_embedding or x.shape[1]
+        return np.concatenate([normalise_embedding(x[:, :n], self.norm), x[:, n:]], axis=1)
+
+    def inputs(self, x: np.ndarray, groups: np.ndarray | None = None) -> np.ndarray:
+        """Head inputs of test clips: prepared, then (with a speaker normalisation) passed through the running
+        statistics speaker by speaker (``groups``)."""
+        f = self.prepare(x)
+        if self.speaker_norm != "none":
+            if groups is None:
+                raise ValueError("a speaker-normalised head needs the speaker of every clip")
+            f = running_standardise(f, groups, self.norm_mean, self.norm_var, self.settings)
+        return f
+
+    def z(self, f: np.ndarray) -> np.ndarray:
+        z = self.scaler.transform(f)
+        if self.n_embedding:
+            z[:, self.n_embedding:] *= self.prosody_weight
+        return z
+
+    def logits_of(self, z: np.ndarray) -> np.ndarray:
+        out = np.full((len(z), len(EMOTIONS)), -1e4)
         out[:, self.clf.classes_] = self.clf.decision_function(z)
         return out + self.bias
 
-    def arousal(self, x: np.ndarray) -> np.ndarray:
-        return np.clip(self.reg.predict(self.scaler.transform(normalise_embedding(x, self.norm))), 0.0, 1.0)
+    def logits(self, x: np.ndarray, groups: np.ndarray | None = None) -> np.ndarray:
+        return self.logits_of(self.z(self.inputs(x, groups)))
+
+    def arousal(self, x: np.ndarray, groups: np.ndarray | None = None) -> np.ndarray:
+        return np.clip(self.reg.predict(self.z(self.inputs(x, groups))), 0.0, 1.0)
 
 
-def fit_head(pool: Pool, train: np.ndarray, c: float, norm: str = "none", prior_correction: bool = False) -> HeadFit:
+def fit_head(pool: Pool, train: np.ndarray, recipe: Recipe) -> HeadFit:
     """Fit the heads on the training clips ``train`` (boolean mask) and their augmented copies."""
     from sklearn.linear_model import LogisticRegression, Ridge
     from sklearn.preprocessing import StandardScaler
 
-    x = np.concatenate([pool.x[train], *(a[train] for a in pool.aug)])
-    x = normalise_embedding(x, norm)
-    reps = 1 + len(pool.aug)
+    if recipe.speaker_norm not in SPEAKER_NORMS:
+        raise ValueError(f"unknown speaker normalisation {recipe.speaker_norm!r}")
+    head = HeadFit(None, None, None, recipe.embedding_norm, np.zeros(len(EMOTIONS)), pool.n_embedding,
+                   recipe.speaker_norm, settings=recipe.norm, prosody_weight=recipe.prosody_weight)
+    speakers = pool.speaker[train]
+    parts = [head.prepare(v[train]) for v in (pool.x, *pool.aug)]
+    if recipe.speaker_norm != "none":
+        head.norm_mean, head.norm_var = within_group_stats(parts[0], speakers)
+    if recipe.speaker_norm == "speaker":
+        parts = [speaker_standardise(p, speakers) for p in parts]
+    elif recipe.speaker_norm == "running":
+        parts = [running_standardise(p, speakers, head.norm_mean, head.norm_var, recipe.norm, seed=k)
+                 for k, p in enumerate(parts)]
+    reps = len(parts)
+    x = np.concatenate(parts)
     y = np.tile(pool.y[train], reps)
     w = np.tile(sample_weights(pool.y[train], pool.corpus[train]), reps)
     arousal = np.tile(pool.arousal[train], reps)
-    scaler = StandardScaler().fit(x)
-    z = scaler.transform(x)
-    clf = LogisticRegression(C=c, max_iter=2000).fit(z, y, sample_weight=w)
-    reg = Ridge(alpha=RIDGE_ALPHA).fit(z, arousal, sample_weight=w)
-    head = HeadFit(scaler, clf, reg, norm, np.zeros(len(EMOTIONS)))
-    if prior_correction:
-        head.bias = prior_bias(head.logits(pool.x[train]), w[: train.sum()])
+    head.scaler = StandardScaler().fit(x)
+    z = head.z(x)
+    head.clf = LogisticRegression(C=recipe.c, max_iter=2000).fit(z, y, sample_weight=w)
+    head.reg = Ridge(alpha=RIDGE_ALPHA).fit(z, arousal, sample_weight=w)
+    if recipe.prior_correction:
+        n = int(train.sum())
+        head.bias = prior_bias(head.logits_of(z[:n]), w[:n])
     return head
 
 
@@ -142,9 +232,13 @@ def prior_bias(logits: np.ndarray, weights: np.ndarray, steps: int = 50) -> np.n
 
 
 def to_head(fit: HeadFit) -> EmbeddingHead:
-    """Fold ``(norm(x) - mean) / scale`` and the prior correction into torch linear layers."""
-    scale, mean = fit.scaler.scale_, fit.scaler.mean_
-    head = EmbeddingHead(len(mean), len(EMOTIONS), norm=fit.norm)
+    """Fold the standardisation, prosody weight and prior correction into torch linear layers."""
+    scale, mean = fit.scaler.scale_.copy(), fit.scaler.mean_
+    if fit.n_embedding:
+        scale[fit.n_embedding:] /= fit.prosody_weight
+    n_embedding = fit.n_embedding or len(mean)
+    head = EmbeddingHead(n_embedding, len(EMOTIONS), norm=fit.norm, prosody_dim=len(mean) - n_embedding,
+                         running=fit.speaker_norm != "none")
     w = np.zeros((len(EMOTIONS), len(mean)))
     b = np.full(len(EMOTIONS), -1e4)  # a class absent from training
     w[fit.clf.classes_] = fit.clf.coef_ / scale
@@ -155,6 +249,9 @@ def to_head(fit: HeadFit) -> EmbeddingHead:
         head.emotion.bias.copy_(torch.tensor(b, dtype=torch.float32))
         head.arousal.weight.copy_(torch.tensor(wa[None], dtype=torch.float32))
         head.arousal.bias.copy_(torch.tensor([fit.reg.intercept_ - wa @ mean], dtype=torch.float32))
+        if head.running:
+            head.norm_mean.copy_(torch.tensor(fit.norm_mean, dtype=torch.float32))
+            head.norm_var.copy_(torch.tensor(fit.norm_var, dtype=torch.float32))
     return head.eval()
 
 
@@ -187,12 +284,14 @@ def leave_one_corpus_out(pool: Pool, args: Any) -> tuple[dict[str, Any], np.ndar
     all_logits, all_y = [], []
     for name in pool.corpora:
         test = pool.corpus == name
-        head = fit_head(pool, ~test, args.whisper_c, args.embedding_norm, args.prior_correction)
-        logits = head.logits(pool.x[test])
+        head = fit_head(pool, ~test, Recipe.from_args(args))
+        groups = pool.speaker[test]
+        logits = head.logits(pool.x[test], groups)
         rep = corpus_report(pool.y[test], logits)
-        rep["arousal_mae"] = float(np.abs(head.arousal(pool.x[test]) - pool.arousal[test]).mean())
+        rep["arousal_mae"] = float(np.abs(head.arousal(pool.x[test], groups) - pool.arousal[test]).mean())
         if pool.aug:  # the same left-out clips with their first augmented copy (noise, reverb, ...)
-            rep["augmented_test"] = corpus_report(pool.y[test], head.logits(pool.aug[0][test]))["own_classes"]
+            rep["augmented_test"] = corpus_report(pool.y[test], head.logits(pool.aug[0][test], groups))[
+                "own_classes"]
         results[name] = rep
         all_logits.append(logits)
         all_y.append(pool.y[test])
@@ -222,13 +321,13 @@ def speaker_folds(pool: Pool, corpus: str, folds: list[list[str]], args: Any) ->
     speakers = pool.speaker[in_corpus]
     for k, held in enumerate(folds):
         test = in_corpus & np.isin(pool.speaker, held)
-        head = fit_head(pool, ~test, args.whisper_c, args.embedding_norm, args.prior_correction)
-        out = head.logits(pool.x[test])
+        head = fit_head(pool, ~test, Recipe.from_args(args))
+        out = head.logits(pool.x[test], pool.speaker[test])
         logits[np.isin(speakers, held)] = out
         report = classification_report(pool.y[test], out.argmax(1), EMOTIONS)
         accs.append(report["accuracy"])
         f1s.append(report["macro_f1"])
-        maes.append(float(np.abs(head.arousal(pool.x[test]) - pool.arousal[test]).mean()))
+        maes.append(float(np.abs(head.arousal(pool.x[test], pool.speaker[test]) - pool.arousal[test]).mean()))
         print(f"{corpus} fold {k + 1}/{len(folds)} ({', '.join(held)}): accuracy {accs[-1]:.4f} macro F1 "
               f"{f1s[-1]:.4f} arousal MAE {maes[-1]:.3f}", flush=True)
     y = pool.y[in_corpus]
@@ -249,7 +348,9 @@ def train_whisper(args: Any, main_clips: list[Clip], extra_clips: list[Clip], fo
     """CV by speaker (and by corpus), then fit on everything and export to ``args.out``."""
     from training.voice import fit_temperature
 
-    pool = Pool.build(main_clips + extra_clips, args.aug_copies, args.threads)
+    pooling = getattr(args, "pooling", "mean+std")
+    pool = Pool.build(main_clips + extra_clips, args.aug_copies, args.threads, bool(getattr(args, "prosody", False)),
+                      pooling)
     main_corpus = main_clips[0].corpus
     log.info("pool: %s", dict(Counter(pool.corpus.tolist())))
     report: dict[str, Any] = {}
@@ -272,18 +373,22 @@ def train_whisper(args: Any, main_clips: list[Clip], extra_clips: list[Clip], fo
         report["leave_one_corpus_out"], calib_logits, calib_y = leave_one_corpus_out(pool, args)
     temperature = fit_temperature(calib_logits, calib_y)
     cv["temperature"] = temperature
-    settings = {"C": args.whisper_c, "ridge_alpha": RIDGE_ALPHA, "weights": "corpus- and class-balanced",
-                "embedding_norm": args.embedding_norm, "prior_correction": bool(args.prior_correction),
-                "aug_copies": args.aug_copies}
+    recipe = Recipe.from_args(args)
+    settings = {**recipe.to_dict(), "ridge_alpha": RIDGE_ALPHA, "weights": "corpus- and class-balanced",
+                "aug_copies": args.aug_copies, "prosody": bool(pool.n_embedding), "pooling": pooling}
     report = {"cv": cv, **report, "training": settings, "pool": dict(Counter(pool.corpus.tolist()))}
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "cv_report.json").write_text(json.dumps(report, indent=2) + "\n")
     if args.cv_only:
         return 0
-    final = fit_head(pool, np.ones(len(pool.y), bool), args.whisper_c, args.embedding_norm, args.prior_correction)
+    final = fit_head(pool, np.ones(len(pool.y), bool), recipe)
+    n_embedding = pool.n_embedding or int(pool.x.shape[1])
     config = {
-        "kind": "voice", "encoder": ENCODER_NAME, "embedding_dim": int(pool.x.shape[1]),
-        "embedding_norm": args.embedding_norm,
+        "kind": "voice", "encoder": ENCODER_NAME, "embedding_dim": n_embedding,
+        "embedding_norm": args.embedding_norm, "pooling": pooling,
+        "prosody": ({"dim": int(pool.x.shape[1]) - n_embedding, "version": PROSODY_VERSION}
+                    if pool.n_embedding else None),
+        "running_norm": recipe.norm.to_dict() if recipe.speaker_norm != "none" else None,
         "labels": list(EMOTIONS), "temperature": temperature, "window_s": args.window_s,
         "scoring": {"min_speech": args.min_speech},
         "cv": {k: v for k, v in cv.items() if k != "pooled"},

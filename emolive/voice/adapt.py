@@ -24,7 +24,9 @@ def load_head(folder: Path) -> tuple[Any, dict[str, Any]] | None:
     config = load_config(folder)
     if config.get("kind", "voice") != "voice" or config.get("encoder") != ENCODER_NAME:
         return None
-    head = EmbeddingHead(int(config["embedding_dim"]), len(EMOTIONS), norm=str(config.get("embedding_norm", "none")))
+    head = EmbeddingHead(int(config["embedding_dim"]), len(EMOTIONS), norm=str(config.get("embedding_norm", "none")),
+                         prosody_dim=int((config.get("prosody") or {}).get("dim", 0)),
+                         running=config.get("running_norm") is not None)
     return load_into(head, folder), config
 
 

@@ -48,7 +48,11 @@ class _CnnBackend:
             probs = self._torch.softmax(logits / temperature, dim=-1)
         return probs.numpy(), arousal.numpy(), emb.numpy()
 
-    def window(self, audio: np.ndarray, temperature: float) -> tuple[np.ndarray, float, np.ndarray]:
+    def reset(self) -> None:
+        """Nothing carries over between windows."""
+
+    def window(self, audio: np.ndarray, temperature: float, weight: float = 1.0) -> tuple[np.ndarray, float,
+                                                                                          np.ndarray]:
         from emolive.voice.features import fit_window
 
         features = self._logmel(audio)
@@ -70,34 +74,67 @@ class _CnnBackend:
 
 
 class _WhisperBackend:
-    """Whisper tiny.en encoder embedding (mean+std pooled) -> linear emotion and arousal heads."""
+    """Whisper tiny.en encoder embedding (mean+std pooled) [+ prosodic statistics of the same audio] ->
+    [running speaker normalisation] -> linear emotion and arousal heads."""
 
     def __init__(self, config: dict[str, Any], model_dir: Path, threads: int) -> None:
         import torch
 
         from emolive.modelio import load_into
         from emolive.voice.features import FeatureSpec
-        from emolive.voice.whisper_embed import EmbeddingHead, WhisperEmbedder
+        from emolive.voice.norm import NormSettings, RunningNorm
+        from emolive.voice.whisper_embed import EmbeddingHead, WhisperEmbedder, pooled
 
         self._torch = torch
         self.spec = FeatureSpec()
         self.window_s = float(config.get("window_s", 2.0))
+        prosody = config.get("prosody") or {}
+        running = config.get("running_norm")
+        if prosody:
+            from emolive.voice.prosody import DIM, VERSION
+
+            if int(prosody.get("dim", -1)) != DIM or int(prosody.get("version", -1)) != VERSION:
+                raise ModelError(f"{model_dir}: prosodic features {prosody} do not match this version "
+                                 f"(dim {DIM}, version {VERSION})")
         self.head = load_into(EmbeddingHead(int(config["embedding_dim"]), len(config["labels"]),
-                                           norm=str(config.get("embedding_norm", "none"))), model_dir)
+                                           norm=str(config.get("embedding_norm", "none")),
+                                           prosody_dim=int(prosody.get("dim", 0)), running=running is not None),
+                              model_dir)
+        self.norm: RunningNorm | None = None
+        if running is not None:
+            self.norm = RunningNorm(self.head.norm_mean.numpy(), self.head.norm_var.numpy(),
+                                    NormSettings.from_dict(running))
+        self.pooling = str(config.get("pooling", "mean+std"))
+        pooled(np.zeros(2), self.pooling)  # an unknown pooling fails here, at load
         self._embedder = WhisperEmbedder(threads=threads)
 
-    def _score(self, audio: np.ndarray, temperature: float) -> tuple[np.ndarray, float, np.ndarray]:
+    def reset(self) -> None:
+        if self.norm is not None:
+            self.norm.reset()
+
+    def _score(self, audio: np.ndarray, temperature: float, weight: float) -> tuple[np.ndarray, float, np.ndarray]:
+        from emolive.voice.whisper_embed import pooled
+
         emb = self._embedder.embed(audio)
+        prosody = None
+        if self.head.prosody_dim:
+            from emolive.voice.prosody import prosody_features
+
+            prosody = prosody_features(audio)
+        features = self.head.prepare(pooled(emb, self.pooling), prosody)
+        if self.norm is not None:
+            features = self.norm(features, weight)
         with self._torch.inference_mode():
-            logits, arousal = self.head(self._torch.from_numpy(emb)[None])
+            logits, arousal = self.head(self._torch.from_numpy(features)[None])
             probs = self._torch.softmax(logits / temperature, dim=-1)
         return probs.numpy()[0], float(arousal[0]), emb
 
-    def window(self, audio: np.ndarray, temperature: float) -> tuple[np.ndarray, float, np.ndarray]:
-        return self._score(audio, temperature)
+    def window(self, audio: np.ndarray, temperature: float, weight: float = 1.0) -> tuple[np.ndarray, float,
+                                                                                          np.ndarray]:
+        return self._score(audio, temperature, weight)
 
     def clip(self, audio: np.ndarray, temperature: float, min_speech: float) -> tuple[np.ndarray, float]:
-        probs, arousal, _ = self._score(audio, temperature)
+        probs, arousal, _ = self._score(audio, temperature, 1.0)
         return probs, arousal
 
 
@@ -106,6 +143,12 @@ class VoiceChannel:
 
     Loads ``model_dir`` (default: the shipped ``assets/voice``) and the Silero VAD. One instance per thread.
     ``threads`` caps torch's intra-op threads for this process (the app shares the machine's cores).
+
+    A model with ``running_norm`` in its config standardises every speech window by the running statistics of
+    the speech heard so far in the session (``reset`` starts a session: call it when a session or file
+    starts). A window counts as the share of its audio that is new since the last scored window, so
+    overlapping live windows weigh as much as the non-overlapping clips of training; each whole clip given to
+    ``predict_clip`` counts as one update.
     """
 
     def __init__(self, model_dir: Path | None = None, threads: int = 1) -> None:
@@ -133,6 +176,17 @@ class VoiceChannel:
         self.temperature = float(config.get("temperature", 1.0))
         self.min_speech = float(config.get("scoring", {}).get("min_speech", DEFAULT_MIN_SPEECH))
         self.window_s: float = self._backend.window_s
+        self._last_t: float | None = None
+
+    @property
+    def stateful(self) -> bool:
+        """True when scores depend on the session so far (running speaker normalisation)."""
+        return getattr(self._backend, "norm", None) is not None
+
+    def reset(self) -> None:
+        """Start a new session: forget the running speaker statistics."""
+        self._backend.reset()
+        self._last_t = None
 
     @property
     def window_samples(self) -> int:
@@ -147,7 +201,9 @@ class VoiceChannel:
         if presence < self.min_speech:
             return ModalityOutput(modality="voice", t=t, present=False, reason="no speech", quality=presence,
                                   latency_ms=(time.perf_counter() - started) * 1000.0)
-        probs, arousal, emb = self._backend.window(audio, self.temperature)
+        weight = 1.0 if self._last_t is None else min(1.0, max(0.0, (t - self._last_t) / self.window_s))
+        self._last_t = t
+        probs, arousal, emb = self._backend.window(audio, self.temperature, weight)
         return ModalityOutput(
             modality="voice", t=t, present=True,
             emotion=tuple(float(p) for p in probs),

@@ -10,6 +10,7 @@ updates. Causal: a window is normalised before it is added to the statistics.
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -49,18 +50,34 @@ class RunningNorm:
     def normalise(self, x: np.ndarray) -> np.ndarray:
         return ((np.asarray(x, dtype=np.float64) - self.mean) / np.sqrt(self.var + 1e-6)).astype(np.float32)
 
-    def update(self, x: np.ndarray) -> None:
-        self.count += 1.0
-        rate = 1.0 / min(self.count, self.settings.memory)
+    def update(self, x: np.ndarray, weight: float = 1.0) -> None:
+        """Add ``x`` to the statistics as ``weight`` updates' worth (live: the share of the window that is new
+        audio since the last update, so overlapping windows do not count twice)."""
+        weight = float(min(max(weight, 0.0), 1.0))
+        if weight == 0.0:
+            return
+        self.count += weight
+        rate = min(1.0, weight / min(self.count, self.settings.memory))
         delta = np.asarray(x, dtype=np.float64) - self.mean
         self.mean = self.mean + rate * delta
         self.var = (1.0 - rate) * (self.var + rate * delta * delta)
 
-    def __call__(self, x: np.ndarray) -> np.ndarray:
+    def __call__(self, x: np.ndarray, weight: float = 1.0) -> np.ndarray:
         """Normalise ``x`` by the statistics so far, then add it to them."""
         out = self.normalise(x)
-        self.update(x)
+        self.update(x, weight)
         return out
+
+
+def session_order(groups: np.ndarray, seed: int = 0) -> list[np.ndarray]:
+    """The order in which a group's (speaker's) clips pass through the running statistics, as one session
+    each: groups in sorted order, each group's row indices in a seeded random order (file order would sort
+    RAVDESS and class-folder corpora by emotion). A group's order depends only on its name, its clips and
+    ``seed``, so it is the same whichever other groups are scored with it. Shared by the trainer and
+    ``emolive eval voice``."""
+    groups = np.asarray(groups)
+    return [np.random.default_rng([seed, zlib.crc32(str(g).encode())]).permutation(np.flatnonzero(groups == g))
+            for g in np.unique(groups)]
 
 
 def speaker_standardise(x: np.ndarray, groups: np.ndarray) -> np.ndarray:
@@ -77,10 +94,15 @@ def running_standardise(x: np.ndarray, groups: np.ndarray, mean: np.ndarray, var
     """What the live channel does, per group: each group's rows in a random order through a fresh RunningNorm
     (each row normalised by the statistics of the rows before it)."""
     out = np.empty(x.shape, dtype=np.float32)
-    rng = np.random.default_rng(seed)
-    for g in np.unique(groups):
-        idx = np.flatnonzero(groups == g)
+    for order in session_order(groups, seed):
         norm = RunningNorm(mean, var, settings)
-        for i in rng.permutation(idx):
+        for i in order:
             out[i] = norm(x[i])
     return out
+
+
+def within_group_stats(x: np.ndarray, groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean of ``x`` and the average within-group variance: the running statistics' starting point (a new
+    speaker is assumed to vary as much as a typical training speaker does, not as much as the whole pool)."""
+    var = np.mean([x[groups == g].var(0) for g in np.unique(groups)], axis=0)
+    return x.mean(0), var

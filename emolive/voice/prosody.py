@@ -11,6 +11,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 import numpy as np
+from scipy import fft as scipy_fft
 
 SAMPLE_RATE = 16_000
 FRAME = 640  # 40 ms
@@ -28,6 +29,11 @@ def _frames(x: np.ndarray) -> np.ndarray:
     n = 1 + (len(x) - FRAME) // HOP
     idx = np.arange(FRAME)[None, :] + HOP * np.arange(n)[:, None]
     return x[idx]
+
+
+@lru_cache(maxsize=1)
+def _hann() -> np.ndarray:
+    return np.hanning(FRAME).astype(np.float32)
 
 
 @lru_cache(maxsize=2)
@@ -57,11 +63,11 @@ def prosody_features(samples: np.ndarray) -> np.ndarray:
     x = np.asarray(samples, dtype=np.float32).reshape(-1)
     frames = _frames(x)
     frames = frames - frames.mean(1, keepdims=True)
-    windowed = frames * np.hanning(FRAME).astype(np.float32)
-    spec = np.fft.rfft(windowed, N_FFT)
+    windowed = (frames * _hann()).astype(np.float32)
+    spec = scipy_fft.rfft(windowed, N_FFT, axis=1)  # float32 in, complex64 out: half the cost of numpy's
     power = (spec.real ** 2 + spec.imag ** 2).astype(np.float32)
     # pitch: autocorrelation (inverse FFT of the power spectrum), normalised by lag 0
-    ac = np.fft.irfft(power, N_FFT)[:, :FRAME]
+    ac = scipy_fft.irfft(power, N_FFT, axis=1)[:, :FRAME]
     lo, hi = int(SAMPLE_RATE / F0_MAX), int(SAMPLE_RATE / F0_MIN)
     peak_lag = lo + ac[:, lo:hi].argmax(1)
     strength = ac[np.arange(len(ac)), peak_lag] / (ac[:, 0] + 1e-12)

@@ -11,6 +11,7 @@ import logging
 from pathlib import Path
 
 import numpy as np
+import torch
 from torch import nn
 
 from emolive.errors import ModelError
@@ -63,6 +64,16 @@ class WhisperEmbedder:
 
 
 EMBEDDING_NORMS = ("none", "l2", "zscore")
+POOLINGS = ("mean+std", "mean")  # what of the 768-d embedding a head reads: all, or the frame mean (384)
+
+
+def pooled(embedding: np.ndarray, pooling: str = "mean+std") -> np.ndarray:
+    """The part of ``[..., 768]`` embeddings a head reads: ``mean+std`` all of it, ``mean`` the first half."""
+    if pooling == "mean+std":
+        return embedding
+    if pooling == "mean":
+        return embedding[..., : embedding.shape[-1] // 2]
+    raise ModelError(f"unknown embedding pooling {pooling!r} (one of {', '.join(POOLINGS)})")
 
 
 def normalise_embedding(x, norm: str = "none"):  # noqa: ANN001, ANN201 - numpy arrays or torch tensors
@@ -80,20 +91,37 @@ def normalise_embedding(x, norm: str = "none"):  # noqa: ANN001, ANN201 - numpy 
 
 
 class EmbeddingHead(nn.Module):
-    """Linear emotion logits and arousal (clamped to [0, 1]) on a standardised embedding.
+    """Linear emotion logits and arousal (clamped to [0, 1]) on the head's input features.
 
-    ``norm`` (per-utterance, see ``normalise_embedding``) is applied first; the standardisation is folded into
-    the weights when the head is exported from scikit-learn.
+    The input is ``prepare(embedding, prosody)``: the Whisper embedding after its per-utterance ``norm`` (see
+    ``normalise_embedding``), then the prosodic statistics when the model uses them (``prosody_dim`` > 0).
+    With ``running`` the channel standardises that vector by the session's running statistics
+    (emolive.voice.norm.RunningNorm) before ``forward``; their starting point is stored here as the buffers
+    ``norm_mean``/``norm_var``. The training standardisation is folded into the weights on export.
     """
 
-    def __init__(self, in_dim: int, n_classes: int, norm: str = "none") -> None:
+    def __init__(self, in_dim: int, n_classes: int, norm: str = "none", prosody_dim: int = 0,
+                 running: bool = False) -> None:
         super().__init__()
         if norm not in EMBEDDING_NORMS:
             raise ModelError(f"unknown embedding normalisation {norm!r}")
         self.norm = norm
-        self.emotion = nn.Linear(in_dim, n_classes)
-        self.arousal = nn.Linear(in_dim, 1)
+        self.prosody_dim = int(prosody_dim)
+        self.emotion = nn.Linear(in_dim + self.prosody_dim, n_classes)
+        self.arousal = nn.Linear(in_dim + self.prosody_dim, 1)
+        self.running = bool(running)
+        if self.running:
+            self.register_buffer("norm_mean", torch.zeros(in_dim + self.prosody_dim))
+            self.register_buffer("norm_var", torch.ones(in_dim + self.prosody_dim))
 
-    def forward(self, embedding):  # noqa: ANN001, ANN201 - torch tensors
-        x = normalise_embedding(embedding, self.norm)
-        return self.emotion(x), self.arousal(x).squeeze(-1).clamp(0.0, 1.0)
+    def prepare(self, embedding: np.ndarray, prosody: np.ndarray | None = None) -> np.ndarray:
+        """Head input ``[..., in_dim + prosody_dim]`` from an embedding (and prosody when the head uses it)."""
+        x = normalise_embedding(np.asarray(embedding, dtype=np.float32), self.norm)
+        if self.prosody_dim:
+            if prosody is None or prosody.shape[-1] != self.prosody_dim:
+                raise ModelError(f"this voice head needs {self.prosody_dim} prosodic features")
+            x = np.concatenate([x, np.asarray(prosody, dtype=np.float32)], axis=-1)
+        return x.astype(np.float32)
+
+    def forward(self, features):  # noqa: ANN001, ANN201 - torch tensors
+        return self.emotion(features), self.arousal(features).squeeze(-1).clamp(0.0, 1.0)

@@ -110,6 +110,9 @@ def analyze_file(path: str | Path, config: AppConfig, asr: bool = True, channels
     source = MediaFileSource(path, SessionClock(), realtime=False)
     info = source.info
     channels = channels or load_channels(config.inference, face=info.has_video, voice=info.has_audio)
+    for channel in (channels.face, channels.voice):  # each file is a session: no face tracks, no speaker
+        if channel is not None and hasattr(channel, "reset"):  # statistics carried over from the last one
+            channel.reset()
     if asr and info.has_audio and stream is None and config.asr.enabled:
         stream = build_stream(config.asr)
     if not info.has_audio:

@@ -202,3 +202,14 @@ def test_bundled_text_model_has_a_current_onnx_export() -> None:
     from emolive.text.channel import TextChannel
 
     assert TextChannel(threads=1).runtime == "onnx"
+
+
+def test_a_batch_larger_than_the_caches_is_judged_whole() -> None:
+    from emolive.text.channel import TextChannel
+
+    channel = TextChannel(threads=1)
+    texts = [f"message number {i} says I am {'happy' if i % 2 else 'angry'} today" for i in range(600)]
+    emotion, sentiment = channel.predict_batch(texts)  # more texts than the 512-entry caches hold
+    assert emotion.shape == (600, 7) and np.allclose(emotion.sum(1), 1.0) and np.allclose(sentiment.sum(1), 1.0)
+    alone, _ = TextChannel(threads=1).predict_batch(texts[:3])
+    assert np.abs(alone - emotion[:3]).max() < 1e-5

@@ -193,13 +193,15 @@ class TextChannel:
     def _heads(self, texts: Sequence[str], contexts: Sequence[tuple[str, ...]], vectors: dict[str, np.ndarray]
                ) -> tuple[np.ndarray, np.ndarray]:
         if self._onnx is not None:  # context-free heads, computed in the encoder's pass
-            for text in texts:
-                if text not in self._logits:  # evicted: run the graph again
-                    _, e_logits, s_logits, _ = self._onnx.run([text])
-                    self._logits.get_or(text, lambda e=e_logits, s=s_logits: (frozen_array(e[0]), frozen_array(s[0])))
-            logits = [self._logits.get_or(t, lambda: None) for t in texts]
-            return (softmax(np.stack([e for e, _ in logits]), self.t_emotion),
-                    softmax(np.stack([s for _, s in logits]), self.t_sentiment))
+            found = {t: self._logits[t] for t in dict.fromkeys(texts) if t in self._logits}
+            missing = [t for t in dict.fromkeys(texts) if t not in found]  # evicted from the cache: run again
+            if missing:
+                _, e_logits, s_logits, _ = self._onnx.run(missing)
+                for i, text in enumerate(missing):
+                    found[text] = (frozen_array(e_logits[i]), frozen_array(s_logits[i]))
+                    self._logits.get_or(text, lambda pair=found[text]: pair)
+            return (softmax(np.stack([found[t][0] for t in texts]), self.t_emotion),
+                    softmax(np.stack([found[t][1] for t in texts]), self.t_sentiment))
         import torch
 
         from emolive.text.model import build_features, calibrated_probs

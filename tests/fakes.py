@@ -21,7 +21,6 @@ from typing import Any
 import numpy as np
 
 from emolive.capture.media_file import MediaFileSource
-from emolive.clock import SessionClock
 from emolive.config import AppConfig, InferenceConfig
 from emolive.contracts import (
     EmotionEstimate,
@@ -36,8 +35,9 @@ from emolive.contracts import (
 )
 from emolive.gui.interfaces import Sources
 from emolive.labels import EMOTIONS
-from emolive.rings import AudioRing, FrameRing
-from emolive.sinks import SinkList
+from emolive.runtime.clock import SessionClock
+from emolive.runtime.rings import AudioRing, FrameRing
+from emolive.runtime.sinks import SinkList
 
 BOX = FaceBox(x=220, y=120, w=200, h=220, track_id=1)
 

@@ -10,10 +10,10 @@ import numpy as np
 from fakes import FakeFace, FakeText, FakeVoice
 from helpers.media import write_sync_clip
 
-from emolive.analysis import analyze_file
-from emolive.channels import Channels
 from emolive.config import AppConfig
 from emolive.contracts import TranscriptSegment
+from emolive.runtime.analysis import analyze_file
+from emolive.runtime.channels import Channels
 
 
 class ScriptedStream:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from fakes import EnergyVAD, FakeFace, FakeText, FakeVoice, ScriptedDecoder, write_tone_clip
 
-from emolive.analysis import analyze_file, make_stream
-from emolive.channels import Channels
 from emolive.config import AppConfig
 from emolive.recording import schema
+from emolive.runtime.analysis import analyze_file, make_stream
+from emolive.runtime.channels import Channels
 
 LATENCY = schema.header().index("latency_ms")
 
@@ -63,7 +63,7 @@ def test_pipelined_analysis_equals_the_stepwise_reference(tmp_path):
 
 def test_pipelined_equals_stepwise_on_the_demo_clip_with_the_real_models(demo_clip):
     """The shipped face, voice and text models (transcription scripted): the same rows, exactly (tolerance 0)."""
-    from emolive.channels import load_channels
+    from emolive.runtime.channels import load_channels
 
     config = AppConfig()
     channels = load_channels(config.inference)

@@ -17,9 +17,9 @@ from emolive.asr.transcriber import Transcriber
 from emolive.asr.vadstream import StreamingVAD
 from emolive.asr.wer import word_errors
 from emolive.audio_io import load_audio
-from emolive.clock import SessionClock
 from emolive.contracts import AudioBlock, TranscriptSegment
-from emolive.rings import AudioRing
+from emolive.runtime.clock import SessionClock
+from emolive.runtime.rings import AudioRing
 
 pytestmark = pytest.mark.slow
 

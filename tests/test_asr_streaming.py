@@ -16,11 +16,11 @@ from emolive.asr.replay import replay
 from emolive.asr.streaming import StreamConfig, StreamingTranscriber
 from emolive.asr.transcriber import Transcriber
 from emolive.asr.wer import normalize, word_errors
-from emolive.clock import SessionClock
 from emolive.contracts import AudioBlock, TranscriptSegment, Word
 from emolive.errors import EmoliveError, MediaError, ModelError
 from emolive.evaluation.asr import read_manifest
-from emolive.rings import AudioRing
+from emolive.runtime.clock import SessionClock
+from emolive.runtime.rings import AudioRing
 
 
 def w(text: str, start: float, end: float) -> Word:
@@ -397,7 +397,7 @@ def test_without_a_bound_nothing_is_skipped() -> None:
 def test_the_live_pipeline_bounds_the_transcript_lag_and_reports_skips(monkeypatch) -> None:
     from emolive.config import AppConfig
     from emolive.gui.status import format_status
-    from emolive.pipeline import LivePipeline
+    from emolive.runtime.pipeline import LivePipeline
 
     made: list[_ToneTranscriber] = []
 

@@ -9,7 +9,6 @@ import pytest
 import torch
 from fakes import BrokenVoice, FakeFace, FakeText, FakeVoice, probs
 
-from emolive.clock import SessionClock
 from emolive.config import InferenceConfig
 from emolive.contracts import AudioBlock, ModalityOutput, TranscriptSegment, VideoFrame
 from emolive.fusion.circumplex import sentiment_from_emotion, valence_arousal
@@ -18,8 +17,9 @@ from emolive.fusion.late import TrustPolicy
 from emolive.fusion.late_model import LateFusion
 from emolive.fusion.smoothing import ExponentialSmoother
 from emolive.labels import EMOTIONS
-from emolive.rings import AudioRing, FrameRing
-from emolive.worker import InferenceWorker, LoadGovernor
+from emolive.runtime.clock import SessionClock
+from emolive.runtime.rings import AudioRing, FrameRing
+from emolive.runtime.worker import InferenceWorker, LoadGovernor
 
 
 def output(modality: str, top: str, t: float = 0.0, quality: float = 0.9, **kw) -> ModalityOutput:

@@ -313,7 +313,7 @@ def test_model_switches_hot_swap_and_persist(qtbot, demo_clip, tmp_path):  # noq
 
 @pytest.mark.slow
 def test_the_real_pipeline_drives_the_window(qtbot, demo_clip):  # noqa: ANN001
-    """End to end with emolive.pipeline.LivePipeline on the demo clip: video, estimates, a committed transcript."""
+    """End to end with runtime.pipeline.LivePipeline on the demo clip: video, estimates, a committed transcript."""
     import threading as th
 
     from emolive.gui.app import live_pipeline

@@ -122,7 +122,7 @@ def test_shutdown_joins_every_thread_with_a_timeout_and_names_the_late_one(caplo
     import logging
     import threading
 
-    from emolive.pipeline import LivePipeline
+    from emolive.runtime.pipeline import LivePipeline
 
     release = threading.Event()
 
@@ -157,7 +157,7 @@ def test_shutdown_joins_every_thread_with_a_timeout_and_names_the_late_one(caplo
                             source_factory=StuckSource)
     pipeline.start()
     pipeline.sources[0].running = True
-    with caplog.at_level(logging.WARNING, logger="emolive.pipeline"):
+    with caplog.at_level(logging.WARNING, logger="emolive.runtime.pipeline"):
         late = pipeline.stop(timeout=0.5)
     release.set()
     assert late == ["stuck-camera"]
@@ -192,8 +192,8 @@ def test_no_camera_banner_offers_a_video_file_and_reset_clears_stale_errors(qtbo
 def test_summary_transcript_is_wrapped(capsys, demo_clip, tmp_path):  # noqa: ANN001
     import argparse
 
-    from emolive.batch import JobResult
     from emolive.commands.analyze import _print_result
+    from emolive.runtime.batch import JobResult
 
     summary = {"steps": 10, "media_s": 1.0, "wall_s": 1.0, "speed_x_realtime": 1.0, "load_s": 1.0,
                "time_share": {"joy": 1.0}, "mean_valence": 0.5, "mean_arousal": 0.5,

@@ -200,7 +200,7 @@ def test_settings_dialog_offers_only_what_is_present_and_says_why(qtbot) -> None
 def test_overlay_words_a_person_reads() -> None:
     from emolive.contracts import ModalityOutput
     from emolive.gui.overlay import indicator, latency_text
-    from emolive.worker import LoadGovernor
+    from emolive.runtime.worker import LoadGovernor
 
     clear = indicator("face", ModalityOutput("face", 0.0, present=True, quality=0.95), 0.0)
     poor = indicator("face", ModalityOutput("face", 0.0, present=True, quality=0.3), 0.0)

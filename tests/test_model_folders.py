@@ -67,7 +67,7 @@ def test_every_broken_folder_is_refused_with_the_folder_named(tmp_path):
 
 
 def test_weights_that_do_not_fit_the_config_are_a_model_error_naming_the_folder(tmp_path):
-    from emolive.channels import load_channels
+    from emolive.runtime.channels import load_channels
 
     folder = copy_model(tmp_path, "face", "wrong-shapes")
     config = json.loads((folder / "config.json").read_text())
@@ -106,8 +106,8 @@ class SwapPipeline:
     """A minimal pipeline whose ``swap_models`` answers from another thread with a given problem."""
 
     def __init__(self, config, sources, bridge, problem: str = "") -> None:  # noqa: ANN001
-        from emolive.clock import SessionClock
-        from emolive.rings import AudioRing, FrameRing
+        from emolive.runtime.clock import SessionClock
+        from emolive.runtime.rings import AudioRing, FrameRing
 
         self.clock, self.frames, self.audio = SessionClock(), FrameRing(4), AudioRing(5.0)
         self.problem, self.swaps = problem, []

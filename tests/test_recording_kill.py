@@ -19,7 +19,7 @@ import sys, time
 import numpy as np
 sys.path.insert(0, sys.argv[2])
 from fakes import make_estimate
-from emolive.clock import SessionClock
+from emolive.runtime.clock import SessionClock
 from emolive.contracts import AudioBlock, VideoFrame
 from emolive.recording import SessionRecorder
 

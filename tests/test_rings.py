@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from emolive.contracts import AudioBlock, VideoFrame
-from emolive.rings import AudioRing, FrameRing, aligned_window
+from emolive.runtime.rings import AudioRing, FrameRing, aligned_window
 
 SR = 16_000
 

@@ -8,8 +8,8 @@ from fakes import FakeRecorder, estimate
 
 from emolive.config import AppConfig
 from emolive.contracts import SourceEvent, TranscriptSegment
-from emolive.pipeline import LivePipeline
-from emolive.sinks import CallbackSink, SinkList
+from emolive.runtime.pipeline import LivePipeline
+from emolive.runtime.sinks import CallbackSink, SinkList
 
 
 class Broken:
@@ -25,7 +25,7 @@ def test_every_sink_gets_every_item_in_order_and_a_broken_one_is_skipped(caplog)
                          event=lambda e: got.append(("event", e.kind)))
     second = CallbackSink(estimate=lambda e: got.append(("second", e.t)))
     sinks = SinkList([first, Broken(), second])
-    with caplog.at_level(logging.ERROR, logger="emolive.sinks"):
+    with caplog.at_level(logging.ERROR, logger="emolive.runtime.sinks"):
         sinks.on_estimate(estimate(1.0))
         sinks.on_segment(TranscriptSegment("hi", 0.5, 0.9, committed=True, confidence=0.9))
         sinks.on_event(SourceEvent(t=1.0, source="file", kind="eof"))
@@ -73,7 +73,7 @@ def test_the_real_status_reports_what_runs() -> None:
     import threading
 
     from emolive.capture.synthetic import SyntheticSource
-    from emolive.channels import Channels
+    from emolive.runtime.channels import Channels
 
     got = threading.Event()
     seen: list = []

@@ -47,7 +47,7 @@ class EmbeddingText:
 
 
 def fake_channels():
-    from emolive.channels import Channels
+    from emolive.runtime.channels import Channels
 
     return Channels(face=EmbeddingFace(), voice=EmbeddingVoice(), text=EmbeddingText())
 

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from helpers.training_data import write_meld_csv
 
-from emolive.channels import load_channels
 from emolive.config import InferenceConfig
+from emolive.runtime.channels import load_channels
 from emolive.trainer_protocol import parse_line
 from training.cli import main as training_main
 

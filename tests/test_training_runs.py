@@ -78,8 +78,8 @@ def test_progress_json_run_writes_a_checkpoint_the_app_loads(face_data, tmp_path
     assert (out / "confusion.png").read_bytes()[:4] == b"\x89PNG"
     assert json.loads((out / "report.json").read_text())["after"]["accuracy"] == done["after"]["accuracy"]
 
-    from emolive.channels import load_channels
     from emolive.config import InferenceConfig
+    from emolive.runtime.channels import load_channels
 
     channels = load_channels(InferenceConfig(face_model=str(out)), voice=False, text=False, warm_up=False)
     assert channels.face is not None and not channels.problems

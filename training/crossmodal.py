@@ -3,10 +3,11 @@
     python -m training fusion --arch crossmodal --clips CLIPS_DIR --csv MELD.csv --out DIR
 
 Each CSV row (Utterance, Emotion, Sentiment, Dialogue_ID, Utterance_ID) names its clip
-``dia{Dialogue_ID}_utt{Utterance_ID}.mp4`` in ``--clips`` (default: the CSV's folder). Every clip runs through
-``emolive.analysis.analyze_file`` with the app's own face and voice channels (ASR off) and the row's utterance goes
-to the text channel, so the transformer learns from exactly the embedding sequences it sees live. Features are
-cached per clip. Validation: ``--dev-csv`` (+ ``--dev-clips``) or a held-out share of the dialogues.
+``dia{Dialogue_ID}_utt{Utterance_ID}.mp4`` in ``--clips`` (default: the CSV's folder). Every clip runs
+through ``emolive.runtime.analysis.analyze_file`` with the app's own face and voice channels (ASR off) and the
+row's utterance goes to the text channel, so the transformer learns from exactly the embedding sequences it
+sees live. Features are cached per clip. Validation: ``--dev-csv`` (+ ``--dev-clips``) or a held-out share of
+the dialogues.
 """
 
 from __future__ import annotations
@@ -122,8 +123,8 @@ def _cache_key(row: ClipRow, hop: float, models: Sequence[str]) -> str:
 
 def clip_features(row: ClipRow, channels: Any, hop: float) -> ClipFeatures:
     """Run the app's analysis over one clip and collect the per-step face/voice embeddings plus the text one."""
-    from emolive.analysis import analyze_file
     from emolive.config import AppConfig, AsrConfig, InferenceConfig
+    from emolive.runtime.analysis import analyze_file
 
     config = AppConfig(inference=InferenceConfig(hop_s=hop), asr=AsrConfig(enabled=False))
     seqs: dict[str, list[np.ndarray]] = {"face": [], "voice": []}
@@ -298,8 +299,8 @@ def run(args: argparse.Namespace, channels: Any = None) -> dict[str, Any]:
         train_idx, val_idx = split_by_dialogue(rows, args.val_frac, args.seed)
         rows, dev_rows = [rows[i] for i in train_idx], [rows[i] for i in val_idx]
     if channels is None:
-        from emolive.channels import load_channels
         from emolive.config import InferenceConfig
+        from emolive.runtime.channels import load_channels
 
         channels = load_channels(InferenceConfig(threads=args.threads, face_model=args.face_model,
                                                  voice_model=args.voice_model, text_model=args.text_model))

@@ -11,8 +11,8 @@ from typing import Protocol
 import numpy as np
 
 from emolive.asr.streaming import StreamConfig, StreamingTranscriber
-from emolive.clock import SessionClock
 from emolive.contracts import AudioBlock, TranscriptSegment
+from emolive.runtime.clock import SessionClock
 
 log = logging.getLogger(__name__)
 
@@ -20,7 +20,7 @@ MAX_CONSECUTIVE_FAILURES = 5
 
 
 class AudioSource(Protocol):
-    """What the transcriber needs from ``emolive.rings.AudioRing``."""
+    """What the transcriber needs from ``emolive.runtime.rings.AudioRing``."""
 
     @property
     def end_time(self) -> float: ...

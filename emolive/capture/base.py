@@ -6,8 +6,8 @@ import logging
 import threading
 from collections.abc import Callable
 
-from emolive.clock import SessionClock
 from emolive.contracts import EventKind, SourceEvent
+from emolive.runtime.clock import SessionClock
 
 log = logging.getLogger(__name__)
 

@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 
 from emolive.capture.base import CaptureSource, EventSink
-from emolive.clock import SessionClock
 from emolive.contracts import AudioBlock, EventKind, SourceKind, VideoFrame, frozen_array
 from emolive.errors import MediaError, not_a_file, plain_reason
-from emolive.rings import AudioRing, FrameRing
+from emolive.runtime.clock import SessionClock
+from emolive.runtime.rings import AudioRing, FrameRing
 
 log = logging.getLogger(__name__)
 

@@ -8,10 +8,10 @@ import queue
 import numpy as np
 
 from emolive.capture.base import CaptureSource, EventSink
-from emolive.clock import SessionClock
 from emolive.contracts import AudioBlock, EventKind, SourceKind
 from emolive.errors import DeviceError
-from emolive.rings import AudioRing
+from emolive.runtime.clock import SessionClock
+from emolive.runtime.rings import AudioRing
 
 log = logging.getLogger(__name__)
 

@@ -38,10 +38,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from emolive.batch import FileJob, JobResult, expand_inputs, output_paths, run_batch, write_summary
     from emolive.capture.media_file import probe_media
     from emolive.config import load_config, to_dict
     from emolive.errors import EmoliveError
+    from emolive.runtime.batch import FileJob, JobResult, expand_inputs, output_paths, run_batch, write_summary
 
     config = load_config(args.config, args.set)  # a malformed config or override fails before any work
     if args.workers < 1:

@@ -35,8 +35,8 @@ def _synthetic_factory(seconds: float):
     clip = demo_clip()
     if clip.is_file():
         from emolive.capture.media_file import MediaFileSource
-        from emolive.clock import SessionClock
         from emolive.contracts import VideoFrame
+        from emolive.runtime.clock import SessionClock
 
         first = next((i for i in MediaFileSource(clip, SessionClock(), realtime=False).iter_media()
                       if isinstance(i, VideoFrame)), None)
@@ -57,8 +57,8 @@ def run(args: argparse.Namespace) -> int:
     from emolive.config import load_config
     from emolive.contracts import EventKind
     from emolive.errors import EmoliveError, not_a_file
-    from emolive.pipeline import LivePipeline
-    from emolive.sinks import CallbackSink
+    from emolive.runtime.pipeline import LivePipeline
+    from emolive.runtime.sinks import CallbackSink
 
     config = load_config(args.config, args.set)
     video = None

@@ -24,7 +24,7 @@ def run(args: argparse.Namespace) -> int:
 
     config = load_config(getattr(args, "config", None), args.set)
     try:
-        from emolive.analysis import analyze_file
+        from emolive.runtime.analysis import analyze_file
     except ImportError as exc:
         raise EmoliveError(f"offline analysis is not available in this build ({exc})") from exc
 

@@ -165,7 +165,7 @@ def read_records(path: Path) -> list[dict[str, Any]]:
 
 def analyse(video: Path, config_path: str | None, overrides: list[str], asr: bool) -> list[dict[str, Any]]:
     """Run `emolive analyze`'s pipeline on ``video``; every step's record."""
-    from emolive.analysis import analyze_file
+    from emolive.runtime.analysis import analyze_file
 
     if not Path(video).is_file():
         raise EmoliveError(f"file not found: {video}")

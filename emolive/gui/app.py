@@ -19,8 +19,8 @@ from emolive.errors import EmoliveError
 from emolive.gui.interfaces import PipelineFactory, PipelineLike, RecorderLike, Sources
 from emolive.gui.main_window import MainWindow
 from emolive.gui.stalls import StallMeter
-from emolive.pipeline import LivePipeline
 from emolive.recording import SessionRecorder
+from emolive.runtime.pipeline import LivePipeline
 
 log = logging.getLogger(__name__)
 

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from emolive.clock import SessionClock
 from emolive.config import AppConfig, InferenceConfig
 from emolive.contracts import PipelineSink, PipelineStatus
-from emolive.rings import AudioRing, FrameRing
+from emolive.runtime.clock import SessionClock
+from emolive.runtime.rings import AudioRing, FrameRing
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ class Sources:
 
 
 class PipelineLike(Protocol):
-    """The part of ``emolive.pipeline.LivePipeline`` the window uses."""
+    """The part of ``emolive.runtime.pipeline.LivePipeline`` the window uses."""
 
     clock: SessionClock
     frames: FrameRing

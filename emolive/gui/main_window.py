@@ -29,7 +29,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from emolive.channels import MODEL_FIELDS
 from emolive.config import AppConfig, InferenceConfig
 from emolive.contracts import EmotionEstimate, EventKind, PipelineStatus, SourceEvent, TranscriptSegment
 from emolive.gui import dialogs
@@ -47,6 +46,7 @@ from emolive.gui.status import ErrorBanner, StatusPanel, format_status
 from emolive.gui.transcript import TranscriptModel
 from emolive.gui.transcript_view import TranscriptView
 from emolive.gui.video_view import VideoView
+from emolive.runtime.channels import MODEL_FIELDS
 
 log = logging.getLogger(__name__)
 

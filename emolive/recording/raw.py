@@ -25,7 +25,7 @@ import numpy as np
 from emolive.contracts import AudioBlock, VideoFrame
 from emolive.recording.files import describe_os_error, report_failure
 from emolive.recording.metadata import AUDIO_NAME, VIDEO_NAME
-from emolive.rings import AudioRing, FrameRing
+from emolive.runtime.rings import AudioRing, FrameRing
 
 log = logging.getLogger(__name__)
 

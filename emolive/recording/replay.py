@@ -1,6 +1,6 @@
 """Re-analyse a recorded session bundle: put its raw tracks back together, run an analyser, write the CSV.
 
-The analyser is passed in (``emolive replay`` gives ``emolive.analysis.analyze_file``), so this module
+The analyser is passed in (``emolive replay`` gives ``emolive.runtime.analysis.analyze_file``), so this module
 has no model code: it maps file time back onto the session clock, keeps the recorded markers and
 compares the new estimates with the recorded ones.
 """

@@ -27,10 +27,10 @@ class SlowFace(FakeFace):
 
 
 def install(setattr_=setattr, delay_s: float = 0.0) -> None:
-    """Patch emolive.batch (``setattr_`` may be pytest's monkeypatch.setattr)."""
-    import emolive.batch as batch
-    from emolive.analysis import make_stream
-    from emolive.channels import Channels
+    """Patch emolive.runtime.batch (``setattr_`` may be pytest's monkeypatch.setattr)."""
+    import emolive.runtime.batch as batch
+    from emolive.runtime.analysis import make_stream
+    from emolive.runtime.channels import Channels
 
     def channels(_inference_json):
         return Channels(face=SlowFace(delay_s) if delay_s else FakeFace(), voice=FakeVoice(), text=FakeText())

@@ -15,7 +15,6 @@ from collections.abc import Callable
 
 import numpy as np
 
-from emolive.clock import SessionClock
 from emolive.config import InferenceConfig
 from emolive.contracts import (
     EmotionEstimate,
@@ -28,7 +27,8 @@ from emolive.contracts import (
 )
 from emolive.device import is_cuda_error
 from emolive.fusion.fuser import Fuser
-from emolive.rings import AudioRing, FrameRing
+from emolive.runtime.clock import SessionClock
+from emolive.runtime.rings import AudioRing, FrameRing
 
 log = logging.getLogger(__name__)
 

@@ -18,14 +18,14 @@ from pathlib import Path
 from typing import Any
 
 from emolive.capture.media_file import MediaFileSource
-from emolive.channels import Channels, load_channels
-from emolive.clock import SessionClock
 from emolive.config import AppConfig, AsrConfig
 from emolive.contracts import AudioBlock, EmotionEstimate, TranscriptSegment, VideoFrame
 from emolive.fusion.fuser import UNCERTAIN, fuser_for
 from emolive.labels import EMOTIONS
-from emolive.rings import AudioRing, FrameRing
-from emolive.worker import InferenceWorker
+from emolive.runtime.channels import Channels, load_channels
+from emolive.runtime.clock import SessionClock
+from emolive.runtime.rings import AudioRing, FrameRing
+from emolive.runtime.worker import InferenceWorker
 
 log = logging.getLogger(__name__)
 

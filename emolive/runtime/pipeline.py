@@ -20,8 +20,6 @@ from emolive.capture.base import CaptureSource
 from emolive.capture.camera import CameraSource
 from emolive.capture.media_file import MediaFileSource
 from emolive.capture.microphone import MicSource
-from emolive.channels import Channels, load_channels
-from emolive.clock import SessionClock
 from emolive.config import AppConfig, InferenceConfig
 from emolive.contracts import (
     EventKind,
@@ -35,9 +33,11 @@ from emolive.contracts import (
 from emolive.device import limit_native_threads
 from emolive.errors import EmoliveError
 from emolive.fusion.fuser import fuser_for
-from emolive.rings import AudioRing, FrameRing
-from emolive.sinks import SinkList
-from emolive.worker import InferenceWorker
+from emolive.runtime.channels import Channels, load_channels
+from emolive.runtime.clock import SessionClock
+from emolive.runtime.rings import AudioRing, FrameRing
+from emolive.runtime.sinks import SinkList
+from emolive.runtime.worker import InferenceWorker
 
 log = logging.getLogger(__name__)
 

@@ -233,8 +233,8 @@ def recover_partial(partial: Path, header: list[str]) -> tuple[int, float | None
 def _channels(inference_json: str) -> Any:
     """The channels, loaded once per process and reused for every file it analyses (a cache, not state:
     ``run_job`` resets the face tracker, the only channel state that outlives a step)."""
-    from emolive.channels import load_channels
     from emolive.config import from_dict
+    from emolive.runtime.channels import load_channels
 
     return load_channels(from_dict({"inference": json.loads(inference_json)}).inference)
 
@@ -247,8 +247,8 @@ def _whisper(model: str, threads: int) -> Any:
 
 
 def _stream_for(config: Any, whisper: Any) -> Any:
-    from emolive.analysis import make_stream
     from emolive.asr.decoder import DecodeOptions, WhisperDecoder
+    from emolive.runtime.analysis import make_stream
 
     return make_stream(WhisperDecoder(whisper, DecodeOptions(language=config.asr.language or None)), config.asr)
 
@@ -258,12 +258,12 @@ def run_job(job: FileJob, on_progress: Callable[[float], None] | None = None, pr
             ) -> JobResult:
     """Analyse one file (see the module's docstring); EmoliveError for bad input, with nothing written."""
     from emolive import __version__
-    from emolive.analysis import analyze_file
     from emolive.capture.media_file import probe_media
     from emolive.config import from_dict
     from emolive.progress import Progress
     from emolive.recording import schema
     from emolive.recording.metadata import utc_now
+    from emolive.runtime.analysis import analyze_file
 
     path, out = Path(job.path), Path(job.out)
     info = probe_media(path)  # before anything loads or is written

@@ -156,7 +156,7 @@ class VoiceChannel:
 
         from emolive.assets import default_model_dir
         from emolive.modelio import load_config
-        from emolive.vad import SpeechDetector
+        from emolive.vad import SpeechDetector, SpeechTrack
 
         self.model_dir = Path(model_dir) if model_dir is not None else default_model_dir("voice")
         config = load_config(self.model_dir)
@@ -164,7 +164,8 @@ class VoiceChannel:
         if config.get("kind", "voice") != "voice" or (encoder == "logmel-cnn" and "model" not in config):
             raise ModelError(f"{self.model_dir} does not hold a voice model (config.json lacks its settings)")
         torch.set_num_threads(max(1, threads))
-        self._vad = SpeechDetector()
+        self._vad = SpeechDetector()  # whole clips (predict_clip)
+        self.speech = SpeechTrack(sample_rate=16_000)  # live windows: each chunk of the session's audio once
         if encoder == "logmel-cnn":
             self._backend: _CnnBackend | _WhisperBackend = _CnnBackend(config, self.model_dir, self._vad)
         elif encoder == "whisper-tiny.en":
@@ -186,6 +187,7 @@ class VoiceChannel:
     def reset(self) -> None:
         """Start a new session: forget the running speaker statistics."""
         self._backend.reset()
+        self.speech.reset()
         self._last_t = None
 
     @property
@@ -196,7 +198,7 @@ class VoiceChannel:
         """Score the latest window (16 kHz mono float32 ending at session time ``t``)."""
         started = time.perf_counter()
         audio = np.asarray(samples, dtype=np.float32).reshape(-1)[-self.window_samples:]
-        speech = self._vad.probabilities(audio)
+        speech = self.speech.window(audio, t)
         presence = float((speech >= self._vad.threshold).mean()) if speech.size else 0.0
         if presence < self.min_speech:
             return ModalityOutput(modality="voice", t=t, present=False, reason="no speech", quality=presence,

@@ -79,7 +79,8 @@ def make_stream(decoder: Any, config: AsrConfig, vad: Any = None):
     """The streaming transcriber on the file's clock: its commits depend on the audio only, not on the CPU."""
     from emolive.asr.streaming import StreamConfig, StreamingTranscriber
 
-    return StreamingTranscriber(decoder, vad=vad, config=StreamConfig(interval_s=config.interval_s, file_clock=True))
+    return StreamingTranscriber(decoder, vad=vad, config=StreamConfig(
+        interval_s=config.interval_s, file_clock=True, partials=config.offline_partials))
 
 
 def build_stream(config: AsrConfig):
@@ -109,6 +110,9 @@ def analyze_file(path: str | Path, config: AppConfig, asr: bool = True, channels
     source = MediaFileSource(path, SessionClock(), realtime=False)
     info = source.info
     channels = channels or load_channels(config.inference, face=info.has_video, voice=info.has_audio)
+    for channel in (channels.face, channels.voice):  # each file is a session: no face tracks, no speaker
+        if channel is not None and hasattr(channel, "reset"):  # statistics carried over from the last one
+            channel.reset()
     if asr and info.has_audio and stream is None and config.asr.enabled:
         stream = build_stream(config.asr)
     if not info.has_audio:

@@ -40,14 +40,3 @@ def load_audio(path: str | Path, sample_rate: int = TARGET_RATE) -> np.ndarray:
     if not chunks:
         return np.zeros(0, dtype=np.float32)
     return np.concatenate(chunks).astype(np.float32, copy=False)
-
-
-def resample(samples: np.ndarray, rate_in: int, rate_out: int = TARGET_RATE) -> np.ndarray:
-    """Resample mono float32 audio (polyphase, scipy-free: torchaudio's sinc resampler)."""
-    if rate_in == rate_out:
-        return np.asarray(samples, dtype=np.float32)
-    import torch
-    import torchaudio.functional as AF
-
-    tensor = torch.from_numpy(np.ascontiguousarray(samples, dtype=np.float32))
-    return AF.resample(tensor, rate_in, rate_out).numpy()

@@ -302,10 +302,6 @@ def run_job(job: FileJob, on_progress: Callable[[float], None] | None = None, pr
     channels = _channels(json.dumps(job.settings["inference"], sort_keys=True))
     whisper = _whisper(config.asr.model, config.asr.threads) if asr else None
     load_s = time.perf_counter() - loading
-    if channels.face is not None and hasattr(channels.face, "reset"):
-        channels.face.reset()  # the face tracker carries over between files otherwise
-    if channels.voice is not None and hasattr(channels.voice, "reset"):
-        channels.voice.reset()  # each file is one session of the voice's running speaker normalisation
     stream = _stream_for(config, whisper) if asr else None
     bar = Progress(info.duration, desc=path.name, enabled=job.progress, stream=progress_stream,
                    position=1 if on_progress is not None else None)

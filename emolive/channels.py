@@ -11,17 +11,22 @@ from typing import Any
 import numpy as np
 
 from emolive.config import InferenceConfig
-from emolive.contracts import VideoFrame
+from emolive.contracts import FaceLike, TextLike, VideoFrame, VoiceLike
+from emolive.device import limit_torch_threads, resolve_device
 from emolive.errors import EmoliveError, ModelError
+from emolive.text.channel import TextChannel
+from emolive.voice.channel import VoiceChannel
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
 class Channels:
-    face: Any = None
-    voice: Any = None
-    text: Any = None
+    """The loaded channels (None: left out, see ``problems``) and where they run."""
+
+    face: FaceLike | None = None
+    voice: VoiceLike | None = None
+    text: TextLike | None = None
     problems: tuple[str, ...] = ()
     load_s: float = 0.0
     device: str = "cpu"
@@ -53,9 +58,10 @@ def load_channels(config: InferenceConfig, face: bool = True, voice: bool = True
     fit) is a ModelError naming the folder when ``strict``; otherwise, and for a bundled model that cannot
     load (e.g. a missing optional package), the channel is left out and its problem reported.
     """
-    import torch
 
-    torch.set_num_threads(max(1, config.threads))
+    if config.runtime == "torch":
+        limit_torch_threads(config.threads)
+    device = resolve_device(config.device, config.runtime)
     started = time.perf_counter()
     out = Channels()
     problems: list[str] = []
@@ -85,26 +91,21 @@ def load_channels(config: InferenceConfig, face: bool = True, voice: bool = True
         def make_face(folder: Path | None) -> Any:
             from emolive.face.channel import FaceChannel
 
-            return FaceChannel(folder, detect_every=config.face_detect_every, threads=config.threads)
+            return FaceChannel(folder, detect_every=config.face_detect_every, threads=config.threads,
+                               runtime=config.runtime, device=device)
 
         out.face = build("face", make_face)
     if voice:
         def make_voice(folder: Path | None) -> Any:
-            from emolive.voice.channel import VoiceChannel
-
             return VoiceChannel(folder, threads=config.threads)
 
         out.voice = build("voice", make_voice)
     if text:
         def make_text(folder: Path | None) -> Any:
-            from emolive.text.channel import TextChannel
-
             return TextChannel(folder, threads=config.threads)
 
         out.text = build("text", make_text)
-    from emolive.device import resolve_device
-
-    out.device = resolve_device(config.device)
+    out.device = device
     if out.device != "cpu":
         for channel in (out.face, out.voice, out.text):
             if channel is not None and hasattr(channel, "to"):

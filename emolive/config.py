@@ -41,6 +41,7 @@ class CaptureConfig:
 @dataclass(frozen=True)
 class InferenceConfig:
     device: str = _choice("auto", "auto", "cpu", "cuda")
+    runtime: str = _choice("onnx", "onnx", "torch")  # onnx: exported models in ONNX Runtime (no torch)
     hop_s: float = _num(0.1, 0.02, 5.0)  # one estimate every hop
     budget_ms: float = _num(90.0, 1.0, 10000.0)
     threads: int = _num(1, 1, 256)  # torch threads of the inference worker
@@ -64,6 +65,7 @@ class AsrConfig:
     threads: int = _num(1, 1, 256)
     interval_s: float = _num(1.0, 0.1, 30.0)
     allow_download: bool = False
+    offline_partials: bool = False  # analyze: decode each utterance once at its end (True: the live cadence)
 
 
 @dataclass(frozen=True)

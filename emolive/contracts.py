@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -35,14 +37,52 @@ class AudioBlock:
         return len(self.samples) / self.sample_rate
 
 
+class SourceKind(StrEnum):
+    """The capture sources (``CaptureSource.name``; ``SourceEvent.source`` of their events)."""
+
+    CAMERA = "camera"
+    MICROPHONE = "microphone"
+    FILE = "file"
+    SYNTHETIC = "synthetic"
+
+    @property
+    def has_audio(self) -> bool:
+        return self is not SourceKind.CAMERA
+
+    @property
+    def is_picture(self) -> bool:
+        """A real picture source, whose failure leaves the video view empty."""
+        return self in (SourceKind.CAMERA, SourceKind.FILE)
+
+
+def source_kind(name: str) -> SourceKind | None:
+    """The SourceKind called ``name``, None for anything else (another part of the pipeline, a test's stand-in)."""
+    try:
+        return SourceKind(name)
+    except ValueError:
+        return None
+
+
+class EventKind(StrEnum):
+    EOF = "eof"
+    ERROR = "error"
+    INFO = "info"
+
+
 @dataclass(frozen=True)
 class SourceEvent:
-    """A non-data message from a capture thread: end of stream, an error, a measured rate."""
+    """A non-data message: end of stream, an error, a measured rate. ``source`` is a SourceKind for capture
+    threads, else the part that reports ("models", "inference", "transcriber")."""
 
     t: float
     source: str
-    kind: str  # "eof", "error", "info"
+    kind: EventKind | str
     message: str = ""
+
+    @property
+    def capture_source(self) -> SourceKind | None:
+        """The capture source that sent this event, None for other parts."""
+        return source_kind(self.source)
 
 
 @dataclass(frozen=True)
@@ -122,3 +162,47 @@ class EmotionEstimate:
 
     def modality(self, name: str) -> ModalityOutput | None:
         return next((m for m in self.modalities if m.modality == name), None)
+
+
+# --- what the inference worker needs from each channel (face.channel, voice.channel, text.channel, test fakes) --
+class FaceLike(Protocol):
+    detect_every: int
+
+    def process(self, frame: VideoFrame, detect: bool | None = None) -> tuple[ModalityOutput, tuple[FaceBox, ...]]: ...
+
+
+class VoiceLike(Protocol):
+    def process(self, samples: np.ndarray, t: float) -> ModalityOutput: ...
+
+
+class TextLike(Protocol):
+    def process(self, text: str, t: float, context: Any = ()) -> ModalityOutput: ...
+
+
+@dataclass(frozen=True)
+class PipelineStatus:
+    """What ``LivePipeline.status()`` reports for the status bar; a None figure is not known (yet)."""
+
+    capture_fps: float | None = None
+    step_p50_ms: float | None = None
+    step_p95_ms: float | None = None
+    budget_ms: float | None = None
+    device: str = ""
+    asr_lag_s: float | None = None  # None: no transcriber running (or still loading)
+    asr_skipped_s: float | None = None
+    dropped_steps: int = 0
+    degraded: str = ""
+
+
+class PipelineSink(Protocol):
+    """Where a running pipeline sends what it makes: estimates, transcript updates and source events (errors).
+
+    Called on the pipeline's worker threads: a sink hands the data over (a queue, a queued Qt signal) and
+    returns at once.
+    """
+
+    def on_estimate(self, estimate: EmotionEstimate) -> None: ...
+
+    def on_segment(self, segment: TranscriptSegment) -> None: ...
+
+    def on_event(self, event: SourceEvent) -> None: ...

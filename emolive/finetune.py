@@ -15,6 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from emolive.assets import default_model_dir
 from emolive.config import InferenceConfig
 from emolive.errors import EmoliveError
 
@@ -163,7 +164,6 @@ def activate(inference: InferenceConfig, kind: str, path: Path | str) -> Inferen
 def model_in_use(inference: InferenceConfig, kind: str) -> Path:
     """The folder of the ``kind`` model that ``inference`` uses (the bundled one unless another is chosen)."""
     _check_kind(kind)
-    from emolive.assets import default_model_dir
 
     chosen = getattr(inference, CONFIG_FIELD[kind])
     return Path(chosen) if chosen else default_model_dir(kind)

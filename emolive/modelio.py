@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
+import numpy as np
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
 
 from emolive.errors import ModelError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
 
 log = logging.getLogger(__name__)
 
@@ -21,6 +23,8 @@ CONFIG_NAME = "config.json"
 
 def save_model(model: torch.nn.Module, config: dict[str, Any], directory: Path) -> Path:
     """Write ``model.safetensors`` and ``config.json`` into ``directory`` (created if needed)."""
+    from safetensors.torch import save_file
+
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
@@ -51,7 +55,20 @@ def load_config(directory: Path) -> dict[str, Any]:
 
 
 def load_state(directory: Path) -> dict[str, torch.Tensor]:
-    """Read the safetensors weights of a model folder (no code is executed on load)."""
+    """Read the safetensors weights of a model folder as torch tensors (no code is executed on load)."""
+    from safetensors.torch import load_file
+
+    return _read(Path(directory), load_file)
+
+
+def load_arrays(directory: Path) -> dict[str, np.ndarray]:
+    """The same weights as numpy arrays (the torch-free run time)."""
+    from safetensors.numpy import load_file
+
+    return _read(Path(directory), load_file)
+
+
+def _read(directory: Path, load_file: Any) -> dict[str, Any]:
     path = Path(directory) / WEIGHTS_NAME
     if not path.is_file():
         raise ModelError(f"model weights not found: {path}")
@@ -118,7 +135,7 @@ def validate_model_folder(kind: str, directory: Path) -> None:
     try:
         from safetensors import safe_open
 
-        with safe_open(str(weights_path), framework="pt") as handle:
+        with safe_open(str(weights_path), framework="numpy") as handle:
             if not list(handle.keys()):
                 raise fail(f"{WEIGHTS_NAME} holds no weights")
     except (SafetensorError, OSError, ValueError, RuntimeError) as exc:

@@ -1,7 +1,8 @@
-"""The live pipeline: capture sources -> rings -> transcriber + inference worker -> callbacks.
+"""The live pipeline: capture sources -> rings -> transcriber + inference worker -> sinks.
 
-One object owns the session clock, the rings and every thread. Callbacks are called from worker
-threads; the GUI wraps them into queued Qt signals. Missing devices do not stop the pipeline: they are
+One object owns the session clock, the rings and every thread. Its sinks (``contracts.PipelineSink``: the
+GUI's bridge, the session recorder, ...) are called from worker threads; the GUI's bridge hands over through
+queued Qt signals. Missing devices do not stop the pipeline: they are
 reported as ``SourceEvent`` errors and it runs with what it has.
 """
 
@@ -10,20 +11,32 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from emolive.capture.base import CaptureSource
+from emolive.capture.camera import CameraSource
+from emolive.capture.media_file import MediaFileSource
+from emolive.capture.microphone import MicSource
 from emolive.channels import Channels, load_channels
 from emolive.clock import SessionClock
 from emolive.config import AppConfig, InferenceConfig
-from emolive.contracts import EmotionEstimate, SourceEvent, TranscriptSegment
+from emolive.contracts import (
+    EventKind,
+    PipelineSink,
+    PipelineStatus,
+    SourceEvent,
+    SourceKind,
+    TranscriptSegment,
+    source_kind,
+)
 from emolive.device import limit_native_threads
 from emolive.errors import EmoliveError
 from emolive.fusion.fuser import fuser_for
 from emolive.rings import AudioRing, FrameRing
+from emolive.sinks import SinkList
 from emolive.worker import InferenceWorker
 
 log = logging.getLogger(__name__)
@@ -54,22 +67,22 @@ class LivePipeline:
     ``video``: a media file replayed in real time instead of camera + microphone.
     ``camera``: index or name; None or "" for no camera. ``microphone``: index or part of a name, "" for the
     default input, None for no microphone.
-    ``source``: any ready-made CaptureSource writing into this pipeline's rings (tests, benchmarks);
-    build it with ``pipeline.clock``, ``pipeline.frames`` and ``pipeline.audio``.
+    ``source_factory``: any ready-made CaptureSource writing into this pipeline's rings (tests, benchmarks);
+    build it with ``pipeline.clock``, ``pipeline.frames``, ``pipeline.audio`` and ``pipeline.sinks.on_event``.
+    ``sinks``: the subscribers to estimates, transcript updates and events (more with ``sinks.subscribe``);
+    none is called after ``stop`` returns.
     """
 
     def __init__(self, config: AppConfig, video: Path | None = None, camera: str | None = "0",
-                 microphone: str | None = None, asr: bool = True,
-                 on_estimate: Callable[[EmotionEstimate], None] = _ignore,
-                 on_segment: Callable[[TranscriptSegment], None] = _ignore,
-                 on_event: Callable[[SourceEvent], None] = _ignore, channels: Channels | None = None,
+                 microphone: str | None = None, asr: bool = True, sinks: Iterable[PipelineSink] = (),
+                 channels: Channels | None = None,
                  source_factory: Callable[[LivePipeline], CaptureSource] | None = None, loop: bool = False,
                  strict_models: bool = True) -> None:
         self.config = config
         self.strict_models = strict_models  # False: start without a configured model that cannot load (and say so)
         self.video, self.camera, self.microphone = video, camera, microphone
         self.asr_enabled = asr and config.asr.enabled
-        self.on_estimate, self.on_segment, self.on_event = on_estimate, on_segment, on_event
+        self.sinks = SinkList(sinks)
         self.clock = SessionClock()
         self.frames = FrameRing(config.capture.frame_ring)
         self.audio = AudioRing(config.capture.audio_seconds)
@@ -85,38 +98,34 @@ class LivePipeline:
         self._loaders: list[threading.Thread] = []  # model-swap threads
 
     # --- events ---------------------------------------------------------------------------------
-    def _event(self, source: str, kind: str, message: str) -> None:
-        self.on_event(SourceEvent(t=self.clock.now(), source=source, kind=kind, message=message))
+    def _event(self, source: str, kind: EventKind, message: str) -> None:
+        self.sinks.on_event(SourceEvent(t=self.clock.now(), source=source, kind=kind, message=message))
 
     def _error(self, source: str) -> Callable[[str], None]:
-        return lambda message: self._event(source, "error", message)
+        return lambda message: self._event(source, EventKind.ERROR, message)
 
     # --- life cycle -----------------------------------------------------------------------------
     def _open_sources(self) -> None:
-        from emolive.capture.camera import CameraSource
-        from emolive.capture.media_file import MediaFileSource
-        from emolive.capture.microphone import MicSource
-
         cap = self.config.capture
         if self._source_factory is not None:
             self.sources.append(self._source_factory(self))
             return
         if self.video is not None:
             self.sources.append(MediaFileSource(self.video, self.clock, self.frames, self.audio, realtime=True,
-                                                loop=self.loop, on_event=self.on_event))
+                                                loop=self.loop, on_event=self.sinks.on_event))
             return
         if self.camera not in (None, ""):
             try:
                 self.sources.append(CameraSource(self.camera, self.clock, self.frames, cap.width, cap.height,
-                                                 cap.fps, on_event=self.on_event))
+                                                 cap.fps, on_event=self.sinks.on_event))
             except EmoliveError as exc:
-                self._event("camera", "error", f"{exc}; running without a camera")
+                self._event(SourceKind.CAMERA, EventKind.ERROR, f"{exc}; running without a camera")
         if self.microphone is not None:
             try:
                 self.sources.append(MicSource(self.microphone or None, self.clock, self.audio,
-                                              on_event=self.on_event))
+                                              on_event=self.sinks.on_event))
             except EmoliveError as exc:
-                self._event("microphone", "error", f"{exc}; running without a microphone")
+                self._event(SourceKind.MICROPHONE, EventKind.ERROR, f"{exc}; running without a microphone")
 
     def start(self) -> None:
         """Open devices, load and warm up models, start every thread."""
@@ -131,15 +140,15 @@ class LivePipeline:
         # Live, latency beats throughput: idle BLAS/OpenMP threads spin and take the core the worker needs.
         limit_native_threads(self.config.inference.threads)
         for problem in channels.problems:
-            self._event("models", "error", problem)
+            self._event("models", EventKind.ERROR, problem)
         self.device = channels.device
         inference = self.config.inference
         fuser = fuser_for(inference)
         self.worker = InferenceWorker(self.frames, self.audio, fuser, inference, clock=self.clock,
                                       face=channels.face, voice=channels.voice, text=channels.text,
-                                      on_estimate=self.on_estimate, on_error=self._error("inference"),
+                                      on_estimate=self.sinks.on_estimate, on_error=self._error("inference"),
                                       device=self.device)
-        if self.asr_enabled and any(s.name in ("file", "microphone", "synthetic") for s in self.sources):
+        if self.asr_enabled and any((kind := source_kind(s.name)) is not None and kind.has_audio for s in self.sources):
             self._start_transcriber()
         self.worker.start()
         for source in self.sources:
@@ -154,7 +163,7 @@ class LivePipeline:
             def on_segment(segment: TranscriptSegment) -> None:
                 if self.worker is not None:
                     self.worker.add_segment(segment)
-                self.on_segment(segment)
+                self.sinks.on_segment(segment)
 
             self.transcriber = Transcriber(self.audio, self.clock, on_segment, on_error=self._error("transcriber"),
                                            model=asr.model, language=asr.language or None, threads=asr.threads,
@@ -162,7 +171,7 @@ class LivePipeline:
             self.transcriber.start()
         except (EmoliveError, ImportError) as exc:
             self.transcriber = None
-            self._event("transcriber", "error", f"transcription unavailable: {exc}")
+            self._event("transcriber", EventKind.ERROR, f"transcription unavailable: {exc}")
 
     def stop(self, timeout: float = 5.0) -> list[str]:
         """Stop every thread and wait for them, ``timeout`` seconds in all; returns (and logs) those still running."""
@@ -186,6 +195,7 @@ class LivePipeline:
         named += [("transcriber", self.transcriber), ("inference worker", self.worker)]
         named += [(loader.name, loader) for loader in self._loaders]
         late = [name for name, thread in named if thread is not None and _alive(thread)]
+        self.sinks.clear()  # a thread left behind must not write into the next session's recording
         if late:
             log.warning("shutdown: %s still running after %.1f s (left behind as daemon threads)",
                         ", ".join(late), time.monotonic() - started)
@@ -224,23 +234,19 @@ class LivePipeline:
         value = getattr(transcriber, name, None)
         return float(value) if isinstance(value, int | float) else None
 
-    def status(self) -> dict[str, Any]:
-        summary = self.worker.latency_summary() if self.worker is not None else {"p50": 0.0, "p95": 0.0}
+    def status(self) -> PipelineStatus:
+        worker = self.worker
+        summary = worker.latency_summary() if worker is not None else {"p50": 0.0, "p95": 0.0}
         fps = 0.0
         for source in self.sources:
-            fps = getattr(source, "measured_fps", 0.0) or fps
+            fps = source.measured_fps or fps
         if not fps:
             recent = self.frames.last_seconds(2.0)
             if len(recent) > 1:
                 fps = (len(recent) - 1) / max(recent[-1].t - recent[0].t, 1e-6)
-        return {
-            "capture_fps": fps,
-            "step_p50_ms": summary["p50"],
-            "step_p95_ms": summary["p95"],
-            "budget_ms": self.config.inference.budget_ms,
-            "device": self.worker.device if self.worker is not None else self.device,
-            "asr_lag_s": self._asr_figure("lag_s"),
-            "asr_skipped_s": self._asr_figure("skipped_s"),
-            "dropped_steps": self.worker.dropped if self.worker is not None else 0,
-            "degraded": self.worker.governor.describe() if self.worker is not None else "",
-        }
+        return PipelineStatus(
+            capture_fps=fps, step_p50_ms=summary["p50"], step_p95_ms=summary["p95"],
+            budget_ms=self.config.inference.budget_ms, device=worker.device if worker is not None else self.device,
+            asr_lag_s=self._asr_figure("lag_s"), asr_skipped_s=self._asr_figure("skipped_s"),
+            dropped_steps=worker.dropped if worker is not None else 0,
+            degraded=worker.governor.describe() if worker is not None else "")

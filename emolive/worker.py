@@ -12,13 +12,20 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import Any, Protocol
 
 import numpy as np
 
 from emolive.clock import SessionClock
 from emolive.config import InferenceConfig
-from emolive.contracts import EmotionEstimate, FaceBox, ModalityOutput, TranscriptSegment, VideoFrame
+from emolive.contracts import (
+    EmotionEstimate,
+    FaceBox,
+    FaceLike,
+    ModalityOutput,
+    TextLike,
+    TranscriptSegment,
+    VoiceLike,
+)
 from emolive.device import is_cuda_error
 from emolive.fusion.fuser import Fuser
 from emolive.rings import AudioRing, FrameRing
@@ -26,20 +33,6 @@ from emolive.rings import AudioRing, FrameRing
 log = logging.getLogger(__name__)
 
 MIN_VOICE_S = 0.5  # less audio than this in the window: the voice channel is not asked
-
-
-class FaceLike(Protocol):
-    detect_every: int
-
-    def process(self, frame: VideoFrame, detect: bool | None = None) -> tuple[ModalityOutput, tuple[FaceBox, ...]]: ...
-
-
-class VoiceLike(Protocol):
-    def process(self, samples: np.ndarray, t: float) -> ModalityOutput: ...
-
-
-class TextLike(Protocol):
-    def process(self, text: str, t: float, context: Any = ()) -> ModalityOutput: ...
 
 
 class LoadGovernor:

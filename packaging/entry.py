@@ -15,8 +15,12 @@ from collections.abc import Sequence
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:2] == ["-m", "training"]:
-        from training.cli import main as training_main
-
+        try:
+            from training.cli import main as training_main
+        except ImportError:  # the run-time build (no torch) bundles no trainers
+            print("emolive: this build runs the models only; training and fine-tuning need the full install "
+                  "(pip install 'emolive[train]')", file=sys.stderr)
+            return 2
         return training_main(argv[2:])
     from emolive.cli import main as cli_main
 

@@ -46,7 +46,20 @@ TRANSFORMERS_SKIP: frozenset[str] = frozenset({"commands", "cli"})
 EXCLUDES: tuple[str, ...] = (
     "tkinter", "_tkinter", "pytest", "_pytest", "pytestqt", "IPython", "jupyter_client", "ipykernel",
     "notebook", "PyQt5", "PyQt6", "PySide2", "matplotlib", "tensorboard", "triton", "ruff",
+    # Model downloads (the app never downloads) and onnxruntime's optimisation and benchmark tools.
+    "hf_xet", "onnxruntime.transformers", "onnxruntime.quantization", "onnxruntime.tools",
 )
+
+
+def installed(name: str) -> bool:
+    """Whether the package ``name`` is installed here (found without importing it)."""
+    return importlib.util.find_spec(name) is not None
+
+
+def wanted(package: str) -> bool:
+    """Whether a NAMED_IMPORT_PACKAGES entry belongs in this build: the trainers need torch, so a build from the
+    run-time environment (packaging/setup.sh --runtime, no torch) leaves them out."""
+    return package != "training" or installed("torch")
 
 
 def repo_root() -> Path:

@@ -32,8 +32,14 @@ t0=$(now)
 out=$(app --version) && [[ $out == "emolive "* ]] || fail "--version: $out"
 echo "smoke: $out; --version in $(secs "$t0" "$(now)") s"
 out=$(app eval --help) && [[ $out == *asr* ]] || fail "eval --help does not list the evaluators"
-out=$(app -m training --help) && [[ $out == *"usage: python -m training"* ]] \
-  || fail "-m training (the Fine-tune dialog's trainer): $out"
+if [ -d "$APP/_internal/torch" ]; then  # the full build bundles the trainers; the run-time build says it has none
+  out=$(app -m training --help) && [[ $out == *"usage: python -m training"* ]] \
+    || fail "-m training (the Fine-tune dialog's trainer): $out"
+else
+  out=$(app -m training --help 2>&1) && fail "-m training should refuse in the run-time build" || true
+  [[ $out == *"need the full install"* ]] || fail "-m training in the run-time build: $out"
+  echo "smoke: run-time build (no torch): the trainers are not bundled and -m training says so"
+fi
 
 # 2. analyze: the demo clip through the whole pipeline (face, voice, Whisper + VAD, MiniLM text, fusion).
 t0=$(now)

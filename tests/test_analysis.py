@@ -7,8 +7,8 @@ import subprocess
 import sys
 
 import numpy as np
+from fakes import FakeFace, FakeText, FakeVoice
 from helpers.media import write_sync_clip
-from test_fusion_worker import FakeFace, FakeText, FakeVoice
 
 from emolive.analysis import analyze_file
 from emolive.channels import Channels

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from helpers.analysis_fakes import EnergyVAD, ScriptedDecoder, write_tone_clip
-from test_fusion_worker import FakeFace, FakeText, FakeVoice
+from fakes import EnergyVAD, FakeFace, FakeText, FakeVoice, ScriptedDecoder, write_tone_clip
 
 from emolive.analysis import analyze_file, make_stream
 from emolive.channels import Channels

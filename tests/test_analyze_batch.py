@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers.analysis_fakes import write_tone_clip
+from fakes import write_tone_clip
 from helpers.fake_analyze import install
 
 import emolive.batch as batch

@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 import pytest
-from helpers.analysis_fakes import write_tone_clip
+from fakes import write_tone_clip
 
 pytest.importorskip("distributed")
 

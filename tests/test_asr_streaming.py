@@ -7,7 +7,7 @@ import threading
 
 import numpy as np
 import pytest
-from asr_fakes import ToneDecoder, burst_speech, energy_vad, silence
+from fakes import ToneDecoder, burst_speech, energy_vad, silence
 
 from emolive.asr.commit import LocalAgreement, word_key
 from emolive.asr.endpoint import Endpointer
@@ -114,6 +114,40 @@ def test_utterances_are_committed_once_in_order() -> None:
     assert result.segments[-1] == TranscriptSegment("", committed[-1].end, committed[-1].end, False, 0.0, (),
                                                     result.segments[-1].t_emitted)  # partial cleared
     assert decoder.resets == 2  # one per utterance
+
+
+def test_without_partials_each_utterance_is_decoded_once_and_commits_the_same_words() -> None:
+    first, second = [3, 5, 7, 9, 11, 13], [4, 6]
+    audio = np.concatenate([burst_speech(first), silence(1.5), burst_speech(second)])
+    live, live_decoder = _stream(file_clock=True)
+    offline, offline_decoder = _stream(file_clock=True, partials=False)
+    live_result = replay(live, audio, t0=100.0, tail_s=1.0)
+    offline_result = replay(offline, audio, t0=100.0, tail_s=1.0)
+    words = [x.text for s in offline_result.committed for x in s.words]
+    assert words == [x.text for s in live_result.committed for x in s.words] == [f"w{k}" for k in first + second]
+    assert offline_decoder.calls == 2 < live_decoder.calls  # one decode per utterance, at its end
+    assert all(s.committed or not s.text for s in offline_result.segments)  # no partial text offline
+    # each utterance's words are committed at the same media time as the live endpoint commits them
+    assert [s.t_emitted for s in offline_result.committed] == [live_result.committed[i].t_emitted for i in
+                                                              _last_commit_per_utterance(live_result.committed)]
+
+
+def _last_commit_per_utterance(committed: list[TranscriptSegment]) -> list[int]:
+    """Index of the last committed segment of each utterance (a gap over 1 s between words starts a new one)."""
+    ends = []
+    for i, segment in enumerate(committed):
+        nxt = committed[i + 1] if i + 1 < len(committed) else None
+        if nxt is None or nxt.words[0].start - segment.words[-1].end > 1.0:
+            ends.append(i)
+    return ends
+
+
+def test_without_partials_a_long_utterance_is_still_cut_at_the_buffer_limit() -> None:
+    stream, decoder = _stream(partials=False, max_buffer_s=5.0)
+    ks = [3 + (i % 12) for i in range(30)]  # 13.5 s of continuous speech
+    result = replay(stream, burst_speech(ks))
+    assert decoder.longest_s < 7.0 and decoder.calls >= 3
+    assert len([x for s in result.committed for x in s.words]) >= 25
 
 
 class SlowStartDecoder(ToneDecoder):
@@ -288,10 +322,6 @@ def test_eval_asr_json_report(tmp_path, monkeypatch, capsys) -> None:
     import json
     import wave
 
-    import emolive.asr.decoder
-    import emolive.asr.models
-    import emolive.asr.vadstream
-    import emolive.vad
     from emolive.evaluation import asr as eval_asr
 
     class EnergyVAD:
@@ -305,10 +335,10 @@ def test_eval_asr_json_report(tmp_path, monkeypatch, capsys) -> None:
         def reset(self) -> None:
             pass
 
-    monkeypatch.setattr(emolive.asr.models, "load_whisper", lambda *a, **k: object())
-    monkeypatch.setattr(emolive.asr.decoder, "WhisperDecoder", lambda model, options: ToneDecoder())
-    monkeypatch.setattr(emolive.asr.vadstream, "StreamingVAD", EnergyVAD)
-    monkeypatch.setattr(emolive.vad, "SpeechDetector", EnergyVAD)
+    monkeypatch.setattr(eval_asr, "load_whisper", lambda *a, **k: object())
+    monkeypatch.setattr(eval_asr, "WhisperDecoder", lambda model, options: ToneDecoder())
+    monkeypatch.setattr(eval_asr, "StreamingVAD", EnergyVAD)
+    monkeypatch.setattr(eval_asr, "SpeechDetector", EnergyVAD)
     for name, ks in (("a.wav", [3, 5, 7]), ("b.wav", [4, 6])):
         pcm = (np.concatenate([silence(0.5), burst_speech(ks)]) * 32767).astype("<i2")
         with wave.open(str(tmp_path / name), "wb") as f:
@@ -382,10 +412,13 @@ def test_the_live_pipeline_bounds_the_transcript_lag_and_reports_skips(monkeypat
     assert tr.max_backlog_s is not None and 0 < tr.max_backlog_s <= 5.0  # live use bounds the lag
     assert tr.ready.wait(5)
     tr.skipped_s = 12.0
-    figures = {"asr_lag_s": pipeline._asr_figure("lag_s"), "asr_skipped_s": pipeline._asr_figure("skipped_s")}
-    fields = {f.key: f for f in format_status(figures)}
+    status = pipeline.status()
+    assert status.asr_skipped_s == 12.0 and status.asr_lag_s is not None
+    fields = {f.key: f for f in format_status(status)}
     assert "12 s skipped" in fields["asr"].text and fields["asr"].warn
     tr.stop()
     tr.join(10)
-    fields = {f.key: f for f in format_status({"asr_lag_s": pipeline._asr_figure("lag_s")})}
+    status = pipeline.status()
+    assert status.asr_lag_s is None and status.dropped_steps == 0 and status.budget_ms == 90.0
+    fields = {f.key: f for f in format_status(status)}
     assert fields["asr"].text == "transcript --"  # a stopped transcriber shows no lag figure

@@ -87,3 +87,15 @@ def test_the_schema_states_the_frame_of_the_face_boxes(repo_root):
     doc = (repo_root / "docs" / "csv_schema.md").read_text()
     box_row = next(line for line in doc.splitlines() if "`box_x`" in line)
     assert "analysis frame" in box_row and f"{width} px wide" in box_row
+
+
+@pytest.mark.slow
+def test_bench_reports_the_pipelines_figures(capsys):
+    """`emolive bench` on the synthetic source with the bundled models: the figures come from the real status()."""
+    import json
+
+    assert main(["bench", "--seconds", "2", "--no-asr", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["step_ms"]["p50"] > 0 and result["steps_per_s"] > 0 and result["errors"] == []
+    assert isinstance(result["dropped"], int) and result["asr"] is False and result["asr_lag_s"] is None
+    assert {"face", "fusion"} <= set(result["stages"]) and isinstance(result["degraded"], str)

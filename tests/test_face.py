@@ -121,6 +121,7 @@ def test_channel_tracks_one_id_across_a_moving_clip(astronaut_grey: np.ndarray, 
             assert boxes and out.emotion is not None and len(out.emotion) == len(EMOTIONS)
             assert abs(sum(out.emotion) - 1.0) < 1e-4 and 0.0 <= out.quality <= 1.0
             assert out.embedding is not None and out.embedding.shape == (16,)
+            assert not out.embedding.flags.writeable  # frozen: it crosses threads, like voice and text
     assert present >= 21
     assert ids == {1}
     channel.reset()
@@ -156,10 +157,52 @@ def test_predictor_calibrates_and_reorders_labels(tmp_path: Path) -> None:
     crops = np.random.default_rng(1).integers(0, 256, (2, 48, 48), dtype=np.uint8)
     probs, emb = predictor.predict(crops)
     with torch.no_grad():
-        logits = model(predictor.to_input(crops))
+        logits = model(torch.from_numpy(predictor.to_input(crops)))
     expected = torch.softmax(logits / 2.0, 1).numpy()
     assert np.allclose(probs[:, EMOTIONS.index("neutral")], expected[:, labels.index("neutral")], atol=1e-5)
     assert emb.shape == (2, 8)
+
+
+def test_onnx_export_predicts_as_torch_and_follows_retrained_weights(tmp_path: Path) -> None:
+    from training.export import export_folder
+
+    config = {**DEFAULT_CONFIG, "widths": [4, 8], "convs_per_stage": 1, "embedding_dim": 8, "tta_flip": True,
+              "logit_bias": [0.1 * i for i in range(7)]}
+    torch.manual_seed(0)
+    model = build_model(config).eval()
+    for module in model.modules():  # non-trivial BatchNorm statistics, as after training
+        if isinstance(module, torch.nn.BatchNorm2d | torch.nn.BatchNorm1d):
+            module.running_mean.uniform_(-0.5, 0.5)
+            module.running_var.uniform_(0.5, 2.0)
+    save_model(model, config, tmp_path)
+    diffs = export_folder(tmp_path)
+    assert (tmp_path / "model.onnx").is_file() and max(diffs.values()) < 1e-4
+    crops = np.random.default_rng(2).integers(0, 256, (3, 48, 48), dtype=np.uint8)
+    onnx = ExpressionPredictor(tmp_path)
+    torch_path = ExpressionPredictor(tmp_path, runtime="torch")
+    assert (onnx.runtime, torch_path.runtime) == ("onnx", "torch")
+    (p_onnx, e_onnx), (p_torch, e_torch) = onnx.predict(crops), torch_path.predict(crops)
+    assert np.abs(p_onnx - p_torch).max() < 1e-5 and np.abs(e_onnx - e_torch).max() < 1e-4
+    assert not np.allclose(p_onnx[0], p_onnx[1])  # different crops, different outputs
+    assert (tmp_path / "model.onnx").stat().st_size < 100_000  # the graph only: the weights stay in safetensors
+    exported = json.loads((tmp_path / "config.json").read_text())["onnx"]
+    torch.manual_seed(1)
+    save_model(build_model(config).eval(), {**config, "onnx": exported}, tmp_path)  # new weights, same shapes
+    again, again_torch = ExpressionPredictor(tmp_path), ExpressionPredictor(tmp_path, runtime="torch")
+    assert again.runtime == "onnx"
+    assert np.abs(again.predict(crops)[0] - again_torch.predict(crops)[0]).max() < 1e-5
+    assert np.abs(again.predict(crops)[0] - p_onnx).max() > 1e-4  # the new weights are the ones used
+    wider = {**config, "embedding_dim": 16}
+    save_model(build_model(wider).eval(), {**wider, "onnx": exported}, tmp_path)  # other shapes: back to torch
+    assert ExpressionPredictor(tmp_path).runtime == "torch"
+    save_model(build_model(config).eval(), config, tmp_path)  # a trainer's new config has no export: torch
+    assert ExpressionPredictor(tmp_path).runtime == "torch"
+
+
+def test_bundled_face_model_has_a_current_onnx_export() -> None:
+    from emolive.assets import default_model_dir
+
+    assert ExpressionPredictor(default_model_dir("face")).runtime == "onnx"
 
 
 def test_prepare_crops_resizes_without_blur() -> None:

@@ -6,14 +6,14 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-from test_finetune_gui import FakePipeline
+from fakes import FakeSwitcher
 
 from emolive import finetune
-from emolive.calibration import PROMPTS, CalibrationSession, evaluate, fit_biases
 from emolive.config import AppConfig
 from emolive.contracts import EmotionEstimate, ModalityOutput
-from emolive.fusion.late import LateFusion
+from emolive.fusion.late_model import LateFusion
 from emolive.labels import EMOTIONS
+from emolive.personal_calibration import PROMPTS, CalibrationSession, evaluate, fit_biases
 
 
 def biased_estimate(t: float, emotion: str, rng: np.random.Generator) -> EmotionEstimate:
@@ -86,7 +86,7 @@ def follow_all_prompts(qtbot, dialog, make_estimate, seed: int) -> tuple[str, st
 def test_dialog_guides_the_takes_fits_saves_and_hot_swaps(qtbot, tmp_path):
     from emolive.gui.calibration_dialog import CalibrationDialog
 
-    pipeline = FakePipeline()
+    pipeline = FakeSwitcher()
     dialog = CalibrationDialog(None, pipeline, AppConfig(), PROMPTS[:3], take_s=0.25, ready_s=0.05,
                                root=tmp_path)
     qtbot.addWidget(dialog)
@@ -134,7 +134,7 @@ def speaking_estimate(t: float, emotion: str, rng: np.random.Generator) -> Emoti
 
 
 def test_voice_head_is_adapted_to_the_users_voice_on_held_back_takes(tmp_path):
-    from emolive.calibration import adapt_voice
+    from emolive.personal_calibration import adapt_voice
     from emolive.voice.adapt import load_head
 
     rng = np.random.default_rng(2)
@@ -160,7 +160,7 @@ def test_dialog_adapts_the_voice_and_switches_voice_and_fusion(qtbot, tmp_path):
     from emolive.config import InferenceConfig
     from emolive.gui.calibration_dialog import CalibrationDialog
 
-    pipeline = FakePipeline()
+    pipeline = FakeSwitcher()
     config = AppConfig(inference=InferenceConfig(voice_model=str(voice_model_dir(tmp_path / "voice"))))
     pipeline.config = config
     dialog = CalibrationDialog(None, pipeline, config, PROMPTS[:3], take_s=0.4, ready_s=0.05, root=tmp_path / "reg")
@@ -178,7 +178,7 @@ def test_dialog_adapts_the_voice_and_switches_voice_and_fusion(qtbot, tmp_path):
 def test_calibration_on_a_replayed_file_is_refused(qtbot, tmp_path):
     from emolive.gui.calibration_dialog import CalibrationDialog
 
-    dialog = CalibrationDialog(None, FakePipeline(), AppConfig(), PROMPTS[:3], take_s=0.25, ready_s=0.05,
+    dialog = CalibrationDialog(None, FakeSwitcher(), AppConfig(), PROMPTS[:3], take_s=0.25, ready_s=0.05,
                                root=tmp_path, file_source=lambda: "/videos/demo.mp4")
     qtbot.addWidget(dialog)
     dialog.start()
@@ -189,7 +189,7 @@ def test_calibration_on_a_replayed_file_is_refused(qtbot, tmp_path):
 def test_calibration_reports_counts_per_take(qtbot, tmp_path):
     from emolive.gui.calibration_dialog import CalibrationDialog
 
-    dialog = CalibrationDialog(None, FakePipeline(), AppConfig(), PROMPTS[:3], take_s=0.25, ready_s=0.05,
+    dialog = CalibrationDialog(None, FakeSwitcher(), AppConfig(), PROMPTS[:3], take_s=0.25, ready_s=0.05,
                                root=tmp_path)
     qtbot.addWidget(dialog)
     follow_all_prompts(qtbot, dialog, biased_estimate, seed=1)
@@ -199,7 +199,7 @@ def test_calibration_reports_counts_per_take(qtbot, tmp_path):
 
 def test_the_window_tells_the_calibration_its_source(qtbot, demo_clip):
     pytest.importorskip("pytestqt")
-    from test_gui import Factory
+    from fakes import Factory
 
     from emolive.gui.interfaces import Sources
     from emolive.gui.main_window import MainWindow

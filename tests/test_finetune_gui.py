@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import sys
-import threading
-from dataclasses import replace
 
 import pytest
+from fakes import FakeSwitcher
 
 from emolive import finetune
 from emolive.config import AppConfig, InferenceConfig
@@ -35,22 +34,6 @@ save_file({"weight_logits": np.zeros(3, np.float32), "class_bias": np.zeros(7, n
 emit(event="done", before={"macro_f1": 0.25, "accuracy": 0.3}, after={"macro_f1": 0.5, "accuracy": 0.55,
      "labels": ["a", "b"], "confusion": [[3, 1], [0, 4]]}, out=str(out), monitor="macro_f1")
 """
-
-
-class FakePipeline:
-    """Records hot swaps and answers from another thread, like LivePipeline.swap_models."""
-
-    def __init__(self):
-        self.config = AppConfig()
-        self.swaps: list[InferenceConfig] = []
-
-    def swap_models(self, inference, on_done):
-        def load():
-            self.swaps.append(inference)
-            self.config = replace(self.config, inference=inference)
-            on_done("")
-
-        threading.Thread(target=load).start()
 
 
 # --- registry -------------------------------------------------------------------------------------
@@ -119,7 +102,7 @@ def dialog_factory(qtbot, tmp_path):
 
 
 def test_dialog_reports_progress_compares_metrics_and_hot_swaps(dialog_factory, qtbot, tmp_path):
-    pipeline = FakePipeline()
+    pipeline = FakeSwitcher()
     dialog = dialog_factory(pipeline)
     out = dialog.out.text()
     assert out.startswith(str(tmp_path / "models" / "fusion"))

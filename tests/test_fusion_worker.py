@@ -6,22 +6,20 @@ import time
 
 import numpy as np
 import pytest
+import torch
+from fakes import BrokenVoice, FakeFace, FakeText, FakeVoice, probs
 
 from emolive.clock import SessionClock
 from emolive.config import InferenceConfig
-from emolive.contracts import AudioBlock, FaceBox, ModalityOutput, TranscriptSegment, VideoFrame
+from emolive.contracts import AudioBlock, ModalityOutput, TranscriptSegment, VideoFrame
 from emolive.fusion.circumplex import sentiment_from_emotion, valence_arousal
 from emolive.fusion.fuser import UNCERTAIN, Fuser
-from emolive.fusion.late import LateFusion, TrustPolicy
+from emolive.fusion.late import TrustPolicy
+from emolive.fusion.late_model import LateFusion
 from emolive.fusion.smoothing import ExponentialSmoother
 from emolive.labels import EMOTIONS
 from emolive.rings import AudioRing, FrameRing
 from emolive.worker import InferenceWorker, LoadGovernor
-
-
-def probs(top: str, p: float = 0.7) -> tuple[float, ...]:
-    rest = (1 - p) / (len(EMOTIONS) - 1)
-    return tuple(p if e == top else rest for e in EMOTIONS)
 
 
 def output(modality: str, top: str, t: float = 0.0, quality: float = 0.9, **kw) -> ModalityOutput:
@@ -118,37 +116,6 @@ def test_governor_sheds_load_when_p95_nears_budget_and_recovers():
     for _ in range(50):
         off.record(500.0)
     assert off.level == 0
-
-
-class FakeFace:
-    detect_every = 3
-
-    def __init__(self) -> None:
-        self.calls = 0
-
-    def process(self, frame: VideoFrame, detect=None):
-        self.calls += 1
-        present = frame.image.mean() > 10
-        out = (ModalityOutput("face", frame.t, True, emotion=probs("joy"), quality=0.9) if present
-               else ModalityOutput("face", frame.t, False, reason="no face"))
-        return out, ((FaceBox(1, 2, 3, 4, track_id=0),) if present else ())
-
-
-class FakeVoice:
-    def process(self, samples: np.ndarray, t: float) -> ModalityOutput:
-        if np.abs(samples).max() < 1e-3:
-            return ModalityOutput("voice", t, False, reason="no speech")
-        return ModalityOutput("voice", t, True, emotion=probs("anger"), quality=0.8, arousal=0.9)
-
-
-class FakeText:
-    def process(self, text: str, t: float, context=()) -> ModalityOutput:
-        return ModalityOutput("text", t, True, emotion=probs("sadness"), sentiment=(0.8, 0.1, 0.1), quality=0.9)
-
-
-class BrokenVoice:
-    def process(self, samples, t):
-        raise RuntimeError("voice model exploded")
 
 
 def make_worker(face=None, voice=None, text=None, on_error=None, **cfg):
@@ -424,3 +391,21 @@ def test_agreement_function_bounds():
     assert agreement(one_hot[[0, 0]], np.array([0.5, 0.5])) == pytest.approx(1.0)
     assert agreement(one_hot[[0, 1]], np.array([0.5, 0.5])) == pytest.approx(0.0)
     assert agreement(one_hot[[0, 1]], np.array([0.95, 0.05])) is None  # the second is not trusted
+
+
+def test_numpy_late_pooling_equals_the_trainable_torch_layer() -> None:
+    from emolive.fusion.late import late_pool
+
+    rng = np.random.default_rng(3)
+    layer = LateFusion()
+    with torch.no_grad():
+        layer.weight_logits.copy_(torch.tensor([0.4, -0.2, 0.1]))
+        layer.class_bias.copy_(torch.from_numpy(rng.normal(0, 0.3, 7)))
+    for trust in ([1.0, 0.5, 0.2], [0.0, 0.8, 0.0], [0.3, 0.0, 1.0]):
+        log_probs = np.log(rng.dirichlet(np.ones(7), size=3))
+        fused, a = late_pool(log_probs, np.array(trust), layer.weight_logits.detach().double().numpy(),
+                             layer.class_bias.detach().double().numpy())
+        with torch.no_grad():
+            ref_fused, ref_a = layer(torch.from_numpy(log_probs[None]).float(), torch.tensor([trust]))
+        assert np.allclose(fused, ref_fused[0].numpy(), atol=1e-5) and np.allclose(a, ref_a[0].numpy(), atol=1e-6)
+    assert np.allclose(Fuser(layer).model.class_bias.detach().numpy(), layer.class_bias.detach().numpy())

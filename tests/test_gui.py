@@ -11,101 +11,14 @@ import pytest
 pytest.importorskip("PySide6")
 pytest.importorskip("pytestqt")
 
-from emolive.capture.media_file import MediaFileSource  # noqa: E402
-from emolive.clock import SessionClock  # noqa: E402
+from fakes import BOX, Factory, FakeRecorder, estimate  # noqa: E402
+
 from emolive.config import AppConfig, load_config  # noqa: E402
-from emolive.contracts import (  # noqa: E402
-    EmotionEstimate,
-    FaceBox,
-    ModalityOutput,
-    SourceEvent,
-    TranscriptSegment,
-)
+from emolive.contracts import SourceEvent, TranscriptSegment  # noqa: E402
 from emolive.errors import DeviceError  # noqa: E402
 from emolive.gui.interfaces import Sources  # noqa: E402
 from emolive.gui.main_window import MainWindow  # noqa: E402
-from emolive.labels import EMOTIONS  # noqa: E402
-from emolive.rings import AudioRing, FrameRing  # noqa: E402
-
-BOX = FaceBox(x=220, y=120, w=200, h=220, track_id=1)
-
-
-def estimate(t: float, dominant: str = "joy", text_sentiment: tuple[float, ...] | None = None,
-             transcript: str = "") -> EmotionEstimate:
-    probs = np.full(len(EMOTIONS), 0.05)
-    probs[EMOTIONS.index(dominant)] = 0.7
-    probs = probs / probs.sum()
-    text = ModalityOutput("text", t, present=False, reason="no text")
-    if text_sentiment is not None:
-        text = ModalityOutput("text", t, present=True, emotion=tuple(probs), sentiment=text_sentiment, quality=0.8)
-    return EmotionEstimate(
-        t=t, emotion=tuple(float(p) for p in probs), sentiment=(0.1, 0.2, 0.7), valence=0.8, arousal=0.6,
-        dominant=dominant, confidence=float(probs.max()),
-        modalities=(ModalityOutput("face", t, present=True, emotion=tuple(probs), quality=0.9),
-                    ModalityOutput("voice", t, present=False, reason="no speech"), text),
-        staleness=(("face", 0.0),), faces=(BOX,), latency_ms=(("total", 42.0),), transcript=transcript)
-
-
-class FakePipeline:
-    """LivePipeline's interface: replays a file into the rings and emits an estimate every ``hop``."""
-
-    def __init__(self, config: AppConfig, sources: Sources, bridge, hop: float = 0.05) -> None:  # noqa: ANN001
-        self.clock, self.frames, self.audio = SessionClock(), FrameRing(30), AudioRing(5.0)
-        self.bridge, self.hop = bridge, hop
-        self.source = (MediaFileSource(sources.video, self.clock, self.frames, self.audio, on_event=bridge.on_event)
-                       if sources.video is not None else None)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self.started = self.stopped = False
-
-    def start(self) -> None:
-        self.started = True
-        if self.source is not None:
-            self.source.start()
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.hop):
-            self.bridge.on_estimate(estimate(self.clock.now()))
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self.source is not None:
-            self.source.stop()
-            self.source.join(5)
-        self._thread.join(5)
-        self.stopped = True
-
-    @property
-    def alive(self) -> bool:
-        return self._thread.is_alive() or (self.source is not None and self.source.running)
-
-    def status(self) -> dict:
-        return {"capture_fps": 30.0, "step_p50_ms": 40.0, "step_p95_ms": 120.0, "budget_ms": 90.0,
-                "device": "cpu", "asr_lag_s": 0.8, "dropped_steps": 0}
-
-
-class FakeRecorder:
-    def __init__(self) -> None:
-        self.calls: list[tuple] = []
-
-    def start(self, directory: Path) -> None:
-        self.calls.append(("start", directory))
-
-    def stop(self) -> None:
-        self.calls.append(("stop",))
-
-    def add_marker(self, label: str) -> None:
-        self.calls.append(("marker", label))
-
-
-class Factory:
-    def __init__(self) -> None:
-        self.made: list[FakePipeline] = []
-
-    def __call__(self, config: AppConfig, sources: Sources, bridge) -> FakePipeline:  # noqa: ANN001
-        self.made.append(FakePipeline(config, sources, bridge))
-        return self.made[-1]
+from emolive.gui.status import WARN_STYLE  # noqa: E402
 
 
 @pytest.fixture
@@ -148,7 +61,7 @@ def test_window_shows_the_clip_with_the_overlay(qtbot, window):  # noqa: ANN001
     expected = tuple(int(EMOTION_COLORS["joy"][i : i + 2], 16) for i in (1, 3, 5))
     assert max(abs(a - b) for a, b in zip((colour.red(), colour.green(), colour.blue()), expected, strict=True)) < 40
 
-    window.view_actions["face_box"].trigger()  # View > Face box off: the box is no longer drawn
+    window.actions.view["face_box"].trigger()  # View > Face box off: the box is no longer drawn
     assert not window.video.options.face_box
     window.video.repaint()
     colour = window.video.grab().toImage().pixelColor(x, y)
@@ -164,7 +77,7 @@ def test_plots_follow_the_estimates(qtbot, window):  # noqa: ANN001
     start, end = window.plots.view_range
     assert end - start == pytest.approx(60.0)
 
-    window.pause_action.trigger()
+    window.actions.pause.trigger()
     assert window.plots.paused and window.plots.pause_button.isChecked()
     frozen = window.plots.view_range
     qtbot.wait(300)
@@ -172,7 +85,7 @@ def test_plots_follow_the_estimates(qtbot, window):  # noqa: ANN001
     window.plots.scroll_to(frozen[1] - 1.0)
     window.plots.refresh(window.history)
     assert window.plots.view_range[1] == pytest.approx(frozen[1] - 1.0)
-    window.pause_action.trigger()
+    window.actions.pause.trigger()
     assert not window.plots.paused
 
 
@@ -180,7 +93,10 @@ def test_status_bar_reports_pipeline_figures(qtbot, window):  # noqa: ANN001
     qtbot.waitUntil(lambda: "30.0 fps" in window.status_panel.text(), timeout=5000)
     text = window.status_panel.text()
     assert "p95 120" in text and "budget 90" in text and "CPU" in text and "transcript 0.8 s behind" in text
-    assert window.status_panel.labels["latency"].styleSheet()  # p95 over budget is highlighted
+    labels = window.status_panel.labels
+    assert labels["latency"].styleSheet() == WARN_STYLE  # p95 120 over the budget of 90 is highlighted...
+    assert labels["fps"].styleSheet() == labels["device"].styleSheet() == ""  # ... 30 fps and the device are not
+    assert labels["recording"].text() == "not recording" and labels["recording"].styleSheet() == ""
 
 
 def test_transcript_partial_then_committed_with_sentiment(qtbot, window):  # noqa: ANN001
@@ -219,13 +135,13 @@ def test_runtime_error_is_shown_and_the_app_keeps_running(qtbot, window):  # noq
 def test_menus_exist_and_unavailable_entries_say_why(window):  # noqa: ANN001
     titles = [a.text().replace("&", "") for a in window.menuBar().actions()]
     assert titles == ["File", "Session", "Model", "View", "Help"]
-    for action in (window.record_action, window.marker_action):
+    for action in (window.actions.record, window.actions.marker):
         assert not action.isEnabled() and action.toolTip()  # this window has no recorder: disabled, says why
-    assert window.finetune_action.isEnabled()
-    assert window.quit_action.shortcut().toString() and window.open_action.shortcut().toString()
-    window.view_actions["indicators"].trigger()
+    assert window.actions.finetune.isEnabled()
+    assert window.actions.quit.shortcut().toString() and window.actions.open.shortcut().toString()
+    window.actions.view["indicators"].trigger()
     assert not window.video.options.indicators
-    window.show_plots_action.trigger()
+    window.actions.show_plots.trigger()
     assert not window.plots.isVisible()
 
 
@@ -246,7 +162,7 @@ def model_folder(tmp_path: Path, kind: str) -> Path:
 
     folder = tmp_path / f"my-{kind}"
     if kind == "fusion":
-        from emolive.fusion.late import LateFusion
+        from emolive.fusion.late_model import LateFusion
         from emolive.modelio import save_model
 
         save_model(LateFusion(), {"kind": "late_fusion"}, folder)
@@ -255,17 +171,29 @@ def model_folder(tmp_path: Path, kind: str) -> Path:
     return folder
 
 
-def test_load_model_checks_the_folder_then_persists_and_restarts(qtbot, window, factory, tmp_path):  # noqa: ANN001
+def test_load_model_checks_the_folder_then_persists_and_swaps(qtbot, window, factory, tmp_path):  # noqa: ANN001
     window.load_model("face", tmp_path / "nowhere")
-    assert "does not exist" in window.banner.message.text() and len(factory.made) == 1
+    assert "does not exist" in window.banner.message.text() and factory.made[0].swaps == []
     folder = model_folder(tmp_path, "face")
-    with qtbot.waitSignal(window.started, timeout=10_000):
-        assert window.load_model("face", folder)
-    assert window.config.inference.face_model == str(folder)
+    assert window.load_model("face", folder)
+    qtbot.waitUntil(lambda: window.config.inference.face_model == str(folder), timeout=5000)
     assert load_config(tmp_path / "config.toml").inference.face_model == str(folder)
-    with qtbot.waitSignal(window.started, timeout=10_000):
-        window.reset_models()
-    assert window.config.inference.face_model == "" and len(factory.made) == 3
+    window.reset_models()
+    qtbot.waitUntil(lambda: window.config.inference.face_model == "", timeout=5000)
+    assert [s.face_model for s in factory.made[0].swaps] == [str(folder), ""] and len(factory.made) == 1
+
+
+def test_a_model_switch_without_a_running_pipeline_persists_and_starts_one(qtbot, tmp_path):  # noqa: ANN001
+    factory = Factory()
+    win = MainWindow(AppConfig(), Sources(video=None, camera=None, microphone=None), factory,
+                     config_path=tmp_path / "config.toml")
+    qtbot.addWidget(win)
+    folder = model_folder(tmp_path, "face")
+    with qtbot.waitSignal(win.started, timeout=10_000):
+        assert win.load_model("face", folder)
+    assert len(factory.made) == 1 and factory.made[0].config.inference.face_model == str(folder)
+    assert load_config(tmp_path / "config.toml").inference.face_model == str(folder)
+    win.close()
 
 
 def test_settings_dialog_edits_the_config(qtbot):  # noqa: ANN001
@@ -290,9 +218,9 @@ def test_recording_menu_drives_the_recorder_and_close_flushes_it(qtbot, factory,
     recorder = FakeRecorder()
     win = MainWindow(AppConfig(), Sources(video=demo_clip), factory, recorder=recorder, persist=False)
     qtbot.addWidget(win)
-    assert win.record_action.isEnabled() and not win.marker_action.isEnabled()
+    assert win.actions.record.isEnabled() and not win.actions.marker.isEnabled()
     assert win.start_recording(tmp_path / "session")
-    assert win.marker_action.isEnabled() and "Stop" in win.record_action.text()
+    assert win.actions.marker.isEnabled() and "Stop" in win.actions.record.text()
     win.add_marker("laugh")
     win._refresh_status()
     assert "REC session" in win.status_panel.text()
@@ -333,8 +261,9 @@ def test_model_cards_dialog_lists_the_cards(qtbot, tmp_path):  # noqa: ANN001
 
 
 def test_recording_with_the_real_session_recorder(qtbot, factory, demo_clip, tmp_path):  # noqa: ANN001
-    recording = pytest.importorskip("emolive.recording")
-    recorder = recording.SessionRecorder(AppConfig(), root=tmp_path, raw_audio=False, raw_video=False)
+    from emolive.recording import SessionRecorder
+
+    recorder = SessionRecorder(AppConfig(), root=tmp_path, raw_audio=False, raw_video=False)
     win = MainWindow(AppConfig(), Sources(video=demo_clip), factory, recorder=recorder, persist=False)
     qtbot.addWidget(win)
     with qtbot.waitSignal(win.started, timeout=10_000):
@@ -353,25 +282,9 @@ def test_recording_with_the_real_session_recorder(qtbot, factory, demo_clip, tmp
 
 
 
-class SwappingPipeline(FakePipeline):
-    """A fake that can hot-swap models, as LivePipeline.swap_models does (done reported from a thread)."""
-
-    def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003
-        super().__init__(*args, **kwargs)
-        self.swaps: list = []
-
-    def swap_models(self, inference, on_done) -> None:  # noqa: ANN001
-        self.swaps.append(inference)
-        threading.Thread(target=on_done, args=("",)).start()
-
-
 def test_model_switches_hot_swap_and_persist(qtbot, demo_clip, tmp_path):  # noqa: ANN001
-    made: list[SwappingPipeline] = []
-
-    def factory(config, sources, bridge):  # noqa: ANN001, ANN202
-        made.append(SwappingPipeline(config, sources, bridge))
-        return made[-1]
-
+    factory = Factory()
+    made = factory.made
     win = MainWindow(AppConfig(), Sources(video=demo_clip), factory, config_path=tmp_path / "config.toml")
     qtbot.addWidget(win)
     with qtbot.waitSignal(win.started, timeout=10_000):
@@ -401,7 +314,6 @@ def test_model_switches_hot_swap_and_persist(qtbot, demo_clip, tmp_path):  # noq
 @pytest.mark.slow
 def test_the_real_pipeline_drives_the_window(qtbot, demo_clip):  # noqa: ANN001
     """End to end with emolive.pipeline.LivePipeline on the demo clip: video, estimates, a committed transcript."""
-    pytest.importorskip("emolive.pipeline")
     import threading as th
 
     from emolive.gui.app import live_pipeline

@@ -10,11 +10,12 @@ import pytest
 pytest.importorskip("PySide6")
 pytest.importorskip("pytestqt")
 
-from test_gui import Factory, FakeRecorder  # noqa: E402
+from fakes import Factory, FakeRecorder  # noqa: E402
 
 from emolive.config import AppConfig, load_config, with_changes  # noqa: E402
 from emolive.gui.interfaces import Sources  # noqa: E402
-from emolive.gui.main_window import MainWindow, settings_needing_restart  # noqa: E402
+from emolive.gui.main_window import MainWindow  # noqa: E402
+from emolive.gui.session import settings_needing_restart  # noqa: E402
 
 
 def test_which_settings_need_a_restart():

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from emolive.config import AppConfig
-from emolive.contracts import EmotionEstimate, ModalityOutput, TranscriptSegment
+from emolive.contracts import EmotionEstimate, ModalityOutput, PipelineStatus, TranscriptSegment
 from emolive.gui.history import EstimateHistory
 from emolive.gui.overlay import agreement_chip, indicator, indicators, label_text
 from emolive.gui.status import format_status
@@ -87,9 +87,9 @@ def test_transcript_partial_is_replaced_and_committed_lines_get_a_sentiment() ->
 
 
 def test_status_fields_flag_a_step_over_budget() -> None:
-    fields = {f.key: f for f in format_status({"capture_fps": 29.7, "step_p50_ms": 31.0, "step_p95_ms": 95.0,
-                                               "budget_ms": 90.0, "device": "cuda", "asr_lag_s": None,
-                                               "dropped_steps": 3}, recording="REC x")}
+    status = PipelineStatus(capture_fps=29.7, step_p50_ms=31.0, step_p95_ms=95.0, budget_ms=90.0, device="cuda",
+                            asr_lag_s=None, dropped_steps=3)
+    fields = {f.key: f for f in format_status(status, recording="REC x")}
     assert fields["fps"].text == "capture 29.7 fps" and not fields["fps"].warn
     assert fields["latency"].text == "step p50 31 / p95 95 ms (budget 90), 3 dropped" and fields["latency"].warn
     assert fields["device"].text == "CUDA" and fields["asr"].text == "transcript --"
@@ -129,7 +129,7 @@ def test_qt_binding_check_refuses_the_crashing_combination() -> None:
 
 
 def test_run_app_measures_stalls_and_saves_a_screenshot(qtbot, tmp_path, capsys, demo_clip) -> None:  # noqa: ANN001
-    from test_gui import Factory
+    from fakes import Factory
 
     from emolive.gui.app import RunOptions, run_app
     from emolive.gui.interfaces import Sources
@@ -228,7 +228,7 @@ def test_circumplex_class_markers_are_labelled(qtbot) -> None:  # noqa: ANN001
 def test_no_input_leaves_a_gap_not_a_flat_line(qtbot) -> None:  # noqa: ANN001
     from dataclasses import replace
 
-    from test_gui import estimate
+    from fakes import estimate
 
     from emolive.gui.history import EstimateHistory
     from emolive.gui.plots import EmotionPlots

@@ -13,6 +13,7 @@ import pytest
 
 from emolive.assets import default_model_dir
 from emolive.config import AppConfig, load_config, with_changes
+from emolive.contracts import PipelineStatus
 from emolive.errors import ModelError
 from emolive.modelio import validate_model_folder
 
@@ -117,8 +118,8 @@ class SwapPipeline:
     def stop(self) -> None:
         return None
 
-    def status(self) -> dict:
-        return {}
+    def status(self) -> PipelineStatus:
+        return PipelineStatus()
 
     def swap_models(self, inference, on_done) -> None:  # noqa: ANN001
         self.swaps.append(inference)

@@ -18,7 +18,7 @@ CHILD = r"""
 import sys, time
 import numpy as np
 sys.path.insert(0, sys.argv[2])
-from recording_fakes import make_estimate
+from fakes import make_estimate
 from emolive.clock import SessionClock
 from emolive.contracts import AudioBlock, VideoFrame
 from emolive.recording import SessionRecorder

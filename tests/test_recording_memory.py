@@ -8,7 +8,7 @@ import sys
 import time
 
 import pytest
-from recording_fakes import make_estimate
+from fakes import make_estimate
 
 from emolive.clock import SessionClock
 from emolive.recording import SessionRecorder, read_csv

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from recording_fakes import make_estimate
+from fakes import make_estimate
 
 from emolive.capture.media_file import MediaFileSource
 from emolive.clock import SessionClock

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 
 import pytest
-from recording_fakes import make_estimate
+from fakes import make_estimate
 
 from emolive.errors import EmoliveError
 from emolive.labels import EMOTIONS, SENTIMENTS

@@ -9,7 +9,7 @@ import pytest
 pytest.importorskip("PySide6")
 pytest.importorskip("pytestqt")
 
-from test_gui import Factory  # noqa: E402
+from fakes import Factory  # noqa: E402
 
 from emolive.config import AppConfig  # noqa: E402
 from emolive.gui.interfaces import Sources  # noqa: E402

@@ -170,3 +170,35 @@ def test_shipped_weights_load_with_packaged_encoder() -> None:
     assert EMOTIONS[int(np.argmax(happy.emotion))] == "joy"
     assert SENTIMENTS[int(np.argmax(happy.sentiment))] == "positive"
     assert SENTIMENTS[int(np.argmax(angry.sentiment))] == "negative"
+
+
+def test_text_export_runs_without_torch_and_equals_the_torch_model(tmp_path: Path) -> None:
+    import shutil
+
+    from emolive.assets import default_model_dir
+    from emolive.text.channel import TextChannel
+    from training.export import export_folder
+
+    folder = tmp_path / "text"
+    shutil.copytree(default_model_dir("text"), folder)
+    (folder / "model.onnx").unlink()
+    config = json.loads((folder / "config.json").read_text())
+    config.pop("onnx")
+    (folder / "config.json").write_text(json.dumps(config))
+    assert TextChannel(folder).runtime == "torch"  # no export: the torch model serves
+    diffs = export_folder(folder)
+    assert max(diffs.values()) < 1e-4 and (folder / "model.onnx").stat().st_size < 1_000_000  # the graph only
+    onnx, reference = TextChannel(folder), TextChannel(folder, runtime="torch")
+    assert onnx.runtime == "onnx" and onnx.has_va
+    texts = ["I can't believe it, this is amazing!", "", "Kids are talking by the door.", "Get out. Now.",
+             "We lost everything in the fire and I don't know what to do anymore"]
+    (e1, s1), (e2, s2) = onnx.predict_batch(texts), reference.predict_batch(texts)
+    assert np.abs(e1 - e2).max() < 1e-5 and np.abs(s1 - s2).max() < 1e-5
+    assert np.abs(onnx.predict_va(texts) - reference.predict_va(texts)).max() < 1e-5
+    assert len({int(np.argmax(row)) for row in e1[[0, 3, 4]]}) > 1  # not one answer for every text
+
+
+def test_bundled_text_model_has_a_current_onnx_export() -> None:
+    from emolive.text.channel import TextChannel
+
+    assert TextChannel(threads=1).runtime == "onnx"

@@ -99,10 +99,10 @@ def run_eval(capsys, argv: list[str]) -> tuple[int, str, str]:
 
 
 def test_eval_va_perfect_predictions_give_ccc_1(tmp_path: Path, monkeypatch, capsys) -> None:
-    import emolive.text.channel as text_channel
+    import emolive.evaluation.va as eval_va
 
     KnownAnswers.answers = {t: (float(rating_to_unit(v)), float(rating_to_unit(a))) for t, v, a in ROWS}
-    monkeypatch.setattr(text_channel, "TextChannel", KnownAnswers)
+    monkeypatch.setattr(eval_va, "TextChannel", KnownAnswers)
     code, out, _ = run_eval(capsys, ["eval", "va", "--data", str(write_csv(tmp_path / "va.csv", ROWS)), "--json"])
     report = json.loads(out)
     assert code == 0
@@ -114,10 +114,10 @@ def test_eval_va_perfect_predictions_give_ccc_1(tmp_path: Path, monkeypatch, cap
 
 
 def test_eval_va_constant_predictions_give_ccc_0(tmp_path: Path, monkeypatch, capsys) -> None:
-    import emolive.text.channel as text_channel
+    import emolive.evaluation.va as eval_va
 
     KnownAnswers.answers = {t: (0.5, 0.5) for t, _, _ in ROWS}
-    monkeypatch.setattr(text_channel, "TextChannel", KnownAnswers)
+    monkeypatch.setattr(eval_va, "TextChannel", KnownAnswers)
     code, out, _ = run_eval(capsys, ["eval", "va", "--data", str(write_csv(tmp_path / "va.csv", ROWS))])
     assert code == 0
     assert "valence" in out and "arousal" in out and "CCC" in out

@@ -97,10 +97,22 @@ def test_features_are_cached_per_clip(clip_folder, tmp_path):
 
 
 def test_fine_tune_from_an_existing_model_resumes_its_weights(clip_folder, tmp_path):
+    from safetensors.numpy import load_file
+
     crossmodal.run(parse(clip_folder, tmp_path / "a"), channels=fake_channels())
-    best = crossmodal.run(parse(clip_folder, tmp_path / "b", "--init", str(tmp_path / "a"), "--epochs", "1"),
-                          channels=fake_channels())
-    assert "macro_f1" in best and (tmp_path / "b" / "model.safetensors").is_file()
+    best = crossmodal.run(parse(clip_folder, tmp_path / "b", "--init", str(tmp_path / "a"), "--epochs", "1",
+                                "--lr", "0"), channels=fake_channels())
+    assert "macro_f1" in best
+    # With a learning rate of 0 nothing moves: the weights are those of --init (fresh ones if it were ignored).
+    start = load_file(str(tmp_path / "a" / "model.safetensors"))
+    after = load_file(str(tmp_path / "b" / "model.safetensors"))
+    assert start.keys() == after.keys() and len(start) > 4
+    for name, value in start.items():
+        np.testing.assert_array_equal(after[name], value, err_msg=name)
+    fresh = crossmodal.run(parse(clip_folder, tmp_path / "c", "--epochs", "1", "--lr", "0"), channels=fake_channels())
+    assert "macro_f1" in fresh
+    other = load_file(str(tmp_path / "c" / "model.safetensors"))
+    assert any(not np.array_equal(other[name], value) for name, value in start.items())
 
 
 def test_missing_clip_names_the_row_and_the_file(clip_folder, tmp_path):

@@ -14,8 +14,8 @@ from helpers.training_data import write_meld_csv
 
 from emolive.channels import load_channels
 from emolive.config import InferenceConfig
+from emolive.trainer_protocol import parse_line
 from training.cli import main as training_main
-from training.progress import parse_line
 
 ASSETS = Path(__file__).parent / "assets"
 

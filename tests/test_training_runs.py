@@ -14,9 +14,10 @@ import pytest
 import torch
 from helpers.training_data import TINY_FACE_ARGS, write_face_folder
 
+from emolive.trainer_protocol import parse_line, split_flag
 from training.cli import main as training_main
 from training.hpo import SPACES, HpoOptions, apply, space_for, split_args
-from training.progress import JsonProgress, parse_line, split_flag
+from training.progress import JsonProgress
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -496,3 +496,34 @@ def test_running_norm_is_causal_and_moves_to_the_speaker():
     rows = np.tile(x, (4, 1))
     out = running_standardise(rows, np.array(["a", "a", "b", "b"]), np.zeros(3), np.ones(3))
     assert out.shape == rows.shape and (np.abs(out) > 1.0).any()
+
+
+def test_numpy_heads_equal_the_torch_heads_of_the_bundled_model() -> None:
+    import json
+
+    import torch
+
+    from emolive.assets import default_model_dir
+    from emolive.modelio import load_into
+    from emolive.voice.heads import LinearHeads
+    from emolive.voice.whisper_embed import EmbeddingHead
+
+    folder = default_model_dir("voice")
+    config = json.loads((folder / "config.json").read_text())
+    prosody_dim = int((config.get("prosody") or {}).get("dim", 0))
+    kwargs = {"norm": str(config.get("embedding_norm", "none")), "prosody_dim": prosody_dim,
+              "running": config.get("running_norm") is not None}
+    reference = load_into(EmbeddingHead(int(config["embedding_dim"]), len(config["labels"]), **kwargs), folder)
+    heads = LinearHeads(folder, int(config["embedding_dim"]), len(config["labels"]), **kwargs)
+    rng = np.random.default_rng(4)
+    embedding = rng.normal(size=(6, int(config["embedding_dim"]))).astype(np.float32)
+    prosody = rng.normal(size=(6, prosody_dim)).astype(np.float32) if prosody_dim else None
+    x_numpy, x_torch = heads.prepare(embedding, prosody), reference.prepare(embedding, prosody)
+    assert np.allclose(x_numpy, x_torch)
+    logits, arousal = heads(x_numpy)
+    with torch.no_grad():
+        ref_logits, ref_arousal = reference(torch.from_numpy(x_torch))
+    assert np.abs(logits - ref_logits.numpy()).max() < 1e-4 and np.abs(arousal - ref_arousal.numpy()).max() < 1e-5
+    assert len(set(logits.argmax(1).tolist())) > 1  # random inputs, not one answer
+    if kwargs["running"]:
+        assert np.allclose(heads.norm_mean, reference.norm_mean.numpy())

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from emolive.errors import EmoliveError
 
-KINDS = ("face", "voice", "text", "fusion")
+KINDS = ("face", "voice", "text", "fusion", "export")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -30,8 +30,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ModuleNotFoundError as exc:
         print(f"training: the {argv[0]} trainer is not available: {exc}", file=sys.stderr)
         return 2
+    from emolive.trainer_protocol import split_flag
     from training.hpo import split_args
-    from training.progress import JsonProgress, split_flag
+    from training.progress import JsonProgress
 
     as_json, rest = split_flag(argv[1:])
     reporter = JsonProgress(sys.stdout) if as_json and int(os.environ.get("RANK", "0")) == 0 else None

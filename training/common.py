@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
+from emolive.device import limit_torch_threads
 from emolive.modelio import save_model
 from emolive.progress import Progress
 
@@ -184,7 +185,7 @@ def fit(
     if hooks.overrides:
         cfg = replace(cfg, **hooks.overrides)
     rank, world = distributed()
-    torch.set_num_threads(max(1, cfg.threads))
+    limit_torch_threads(cfg.threads)
     set_seed(cfg.seed + rank)
     device = pick_device(cfg.device)
     if device.type == "cuda" and world > 1:

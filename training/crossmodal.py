@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from emolive.device import limit_torch_threads
 from emolive.errors import EmoliveError, MediaError
 from emolive.labels import EMOTIONS, SENTIMENTS
 
@@ -289,7 +290,7 @@ def train(args: argparse.Namespace, train_items: Sequence[ClipFeatures], val_ite
 
 def run(args: argparse.Namespace, channels: Any = None) -> dict[str, Any]:
     """Read the rows, extract (or load cached) features with ``channels`` (default: the app's), and train."""
-    torch.set_num_threads(max(1, args.threads))
+    limit_torch_threads(args.threads)
     rows = read_rows(args.csv, args.clips, args.context)
     if args.dev_csv:
         dev_rows = read_rows(args.dev_csv, args.dev_clips, args.context)

@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import TensorDataset
 
+from emolive.device import limit_torch_threads
 from emolive.errors import EmoliveError
 from emolive.evaluation.metrics import classification_report, format_report
 from emolive.face.folder import list_image_folder
@@ -242,7 +243,7 @@ def main(argv: Sequence[str]) -> int:
     for split in ("train", "val"):
         if not (args.data / split).is_dir():
             raise EmoliveError(f"{args.data} must contain train/ and val/ image folders")
-    torch.set_num_threads(max(1, args.threads))
+    limit_torch_threads(args.threads)
     init_config = _init_config(args.init) if args.init is not None else None
     if init_config is not None:
         args.input_size = int(init_config["input_size"])

@@ -20,14 +20,14 @@ import json
 import logging
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch.utils.data import TensorDataset
 
 from emolive.errors import EmoliveError
 from emolive.evaluation.composite import draw, face_pool, text_pool, voice_pool
 from emolive.evaluation.metrics import classification_report
-from emolive.fusion.late import MODALITIES, LateFusion
+from emolive.fusion.late import MODALITIES, fused_predictions
+from emolive.fusion.late_model import LateFusion
 from emolive.labels import EMOTIONS
 from training.common import FitConfig, fit
 
@@ -71,12 +71,6 @@ def load_pools(args: argparse.Namespace):
     if not pools:
         raise EmoliveError("give at least one of --face, --voice, --text")
     return pools
-
-
-def fused_predictions(model: LateFusion, log_probs: np.ndarray, trust: np.ndarray) -> np.ndarray:
-    with torch.no_grad():
-        fused, _ = model(torch.from_numpy(log_probs).float(), torch.from_numpy(trust).float())
-    return fused.argmax(dim=1).numpy()
 
 
 def main(argv: list[str]) -> int:

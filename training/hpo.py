@@ -235,7 +235,7 @@ def search(kind: str, main: Main, argv: Sequence[str], options: HpoOptions,
                "final": hooks.results[-1]["after"], "out": hooks.results[-1]["out"]}
     out = Path(hooks.results[-1]["out"])
     if out.is_dir():
-        from training.progress import _plain
+        from emolive.trainer_protocol import plain
 
-        (out / "hpo.json").write_text(json.dumps(_plain(summary), indent=2) + "\n")
+        (out / "hpo.json").write_text(json.dumps(plain(summary), indent=2) + "\n")
     return summary

@@ -1,10 +1,7 @@
 """Machine-readable training progress: with ``--progress-json`` a trainer prints one JSON object per line.
 
-Events on stdout (everything else a trainer prints goes to stderr meanwhile):
-``{"event": "start", "kind": K}``, ``{"event": "step", "epoch", "epochs", "step", "steps", "loss"}`` (at most one per
-``step_interval_s``), ``{"event": "epoch", "epoch": k, "epochs": n, "train_loss": x, "val": {...}, "best",
-"monitor"}``, ``{"event": "trial", ...}`` (Optuna), ``{"event": "done", "before": {...}, "after": {...},
-"out": DIR, "monitor"}`` and ``{"event": "error", "message"}``. It hooks into ``training.common.fit`` through
+The events and their fields are ``emolive.trainer_protocol``'s (shared with the Fine-tune dialog that reads
+them); ``step`` events come at most once per ``step_interval_s``. It hooks into ``training.common.fit`` through
 ``FitHooks`` (its progress callbacks), so every trainer gets it without changes.
 """
 
@@ -18,45 +15,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from emolive.trainer_protocol import plain
+
 log = logging.getLogger(__name__)
-
-FLAG = "--progress-json"
-
-
-def split_flag(argv: Sequence[str], flag: str = FLAG) -> tuple[bool, list[str]]:
-    """(whether ``flag`` was given, ``argv`` without it)."""
-    rest = [a for a in argv if a != flag]
-    return len(rest) != len(argv), rest
-
-
-def _plain(value: Any) -> Any:
-    """JSON-safe copy: numpy/torch scalars and arrays become Python numbers/lists, NaN/inf become None."""
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if hasattr(value, "tolist"):
-        return _plain(value.tolist())
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, bool | int | str) or value is None:
-        return value
-    return str(value)
-
-
-def parse_line(line: str | bytes) -> dict[str, Any] | None:
-    """The progress event on one output line, or None for any other line (readers skip those)."""
-    if isinstance(line, bytes):
-        line = line.decode("utf-8", errors="replace")
-    line = line.strip()
-    if not line.startswith("{"):
-        return None
-    try:
-        event = json.loads(line)
-    except json.JSONDecodeError:
-        return None
-    return event if isinstance(event, dict) and "event" in event else None
-
 
 class JsonProgress:
     """Writes progress events as JSON lines to ``stream``; ``hooks()`` connects it to ``fit``."""
@@ -69,7 +30,7 @@ class JsonProgress:
         self._last_step = -math.inf
 
     def emit(self, event: str, **fields: Any) -> None:
-        self.stream.write(json.dumps({"event": event, **_plain(fields)}) + "\n")
+        self.stream.write(json.dumps({"event": event, **plain(fields)}) + "\n")
         self.stream.flush()
 
     def emit_fields(self, event: str, fields: dict[str, Any]) -> None:
@@ -111,7 +72,7 @@ def write_report(result: dict[str, Any], directory: Path) -> Path | None:
     if not directory.is_dir():
         return None
     report = directory / "report.json"
-    report.write_text(json.dumps(_plain({k: result.get(k) for k in ("before", "after", "monitor")}), indent=2) + "\n")
+    report.write_text(json.dumps(plain({k: result.get(k) for k in ("before", "after", "monitor")}), indent=2) + "\n")
     after = result.get("after") or {}
     if after.get("confusion") and after.get("labels"):
         confusion_png(after["confusion"], after["labels"], directory / "confusion.png",

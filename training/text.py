@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from torch.utils.data import TensorDataset
 
+from emolive.device import limit_torch_threads
 from emolive.errors import EmoliveError
 from emolive.evaluation.metrics import classification_report, format_report
 from emolive.labels import EMOTIONS, SENTIMENTS
@@ -128,7 +129,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return text_va.main(argv)
     args = parse_args(argv)
-    torch.set_num_threads(max(1, args.threads))
+    limit_torch_threads(args.threads)
     if args.finetune_layers > 0:
         args.context = 0
     train_rows = load_meld_csv(args.train, require_context=args.context > 0)

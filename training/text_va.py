@@ -28,6 +28,7 @@ import numpy as np
 import torch
 from torch.utils.data import ConcatDataset, Dataset, TensorDataset
 
+from emolive.device import limit_torch_threads
 from emolive.errors import EmoliveError
 from emolive.evaluation.va import va_report
 from emolive.modelio import WEIGHTS_NAME, load_config, load_into, save_model
@@ -149,7 +150,7 @@ def predict(branch: VABranch, dataset: PaddedBatches, n: int) -> np.ndarray:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    torch.set_num_threads(max(1, args.threads))
+    limit_torch_threads(args.threads)
     torch.manual_seed(args.seed)
     base = load_config(args.init)
     n_tuned = int(base.get("finetune_layers", 0))
@@ -160,7 +161,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     y_tr, y_dev = _targets(train), _targets(dev)
     from emolive.text.channel import TextChannel
 
-    channel = TextChannel(args.init, threads=args.threads)
+    channel = TextChannel(args.init, threads=args.threads, runtime="torch")
     states = fork_states(channel, args.init, [r.text for r in train + dev], args.va_layers, args.cache_dir)
     weak_set = None
     if args.weak_meld is not None:  # computed (and cached) while the encoder is loaded

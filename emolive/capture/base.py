@@ -7,7 +7,7 @@ import threading
 from collections.abc import Callable
 
 from emolive.clock import SessionClock
-from emolive.contracts import SourceEvent
+from emolive.contracts import EventKind, SourceEvent
 
 log = logging.getLogger(__name__)
 
@@ -17,7 +17,8 @@ EventSink = Callable[[SourceEvent], None]
 class CaptureSource:
     """A daemon thread running ``_run`` until ``stop()``; exceptions become ``error`` events, not silence."""
 
-    name = "source"
+    name: str = "source"  # a SourceKind in the real sources
+    measured_fps: float = 0.0  # frames per second delivered lately (sources with video that measure it)
 
     def __init__(self, clock: SessionClock, on_event: EventSink | None = None) -> None:
         self.clock = clock
@@ -43,9 +44,9 @@ class CaptureSource:
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
-    def emit(self, kind: str, message: str = "") -> None:
+    def emit(self, kind: EventKind, message: str = "") -> None:
         event = SourceEvent(t=self.clock.now(), source=self.name, kind=kind, message=message)
-        (log.warning if kind == "error" else log.info)("%s %s: %s", self.name, kind, message)
+        (log.warning if kind == EventKind.ERROR else log.info)("%s %s: %s", self.name, kind, message)
         if self._on_event is not None:
             try:
                 self._on_event(event)
@@ -57,7 +58,7 @@ class CaptureSource:
             self._run()
         except Exception as exc:
             log.exception("%s crashed", self.name)
-            self.emit("error", f"{type(exc).__name__}: {exc}")
+            self.emit(EventKind.ERROR, f"{type(exc).__name__}: {exc}")
         finally:
             self.finished.set()
 

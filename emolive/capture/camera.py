@@ -7,7 +7,7 @@ import time
 
 from emolive.capture.base import CaptureSource, EventSink
 from emolive.clock import SessionClock
-from emolive.contracts import VideoFrame
+from emolive.contracts import EventKind, SourceKind, VideoFrame, frozen_array
 from emolive.errors import DeviceError
 from emolive.rings import FrameRing
 
@@ -46,7 +46,7 @@ def open_capture(device: int | str, width: int, height: int, fps: float):
 class CameraSource(CaptureSource):
     """Reads frames as fast as the camera gives them (requested 640x480 at 30 fps)."""
 
-    name = "camera"
+    name = SourceKind.CAMERA
 
     def __init__(self, device: str | int, clock: SessionClock, frames: FrameRing, width: int = 640,
                  height: int = 480, fps: float = 30.0, on_event: EventSink | None = None) -> None:
@@ -67,7 +67,7 @@ class CameraSource(CaptureSource):
                         return
                     try:
                         cap = open_capture(self.device, self.width, self.height, self.fps)
-                        self.emit("info", f"camera {self.device!r} reconnected")
+                        self.emit(EventKind.INFO, f"camera {self.device!r} reconnected")
                         failures = 0
                     except DeviceError:
                         continue
@@ -76,12 +76,12 @@ class CameraSource(CaptureSource):
                 if not ok or image is None:
                     failures += 1
                     if failures >= FAILED_READS_BEFORE_RECONNECT:
-                        self.emit("error", f"camera {self.device!r} stopped delivering frames; retrying")
+                        self.emit(EventKind.ERROR, f"camera {self.device!r} stopped delivering frames; retrying")
                         cap.release()
                         cap = None
                     continue
                 failures = 0
-                self.frames.write(VideoFrame(t=t, index=index, image=image))
+                self.frames.write(VideoFrame(t=t, index=index, image=frozen_array(image)))  # shared by 3 threads
                 index += 1
                 window_count += 1
                 elapsed = time.monotonic() - window_start

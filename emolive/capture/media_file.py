@@ -11,7 +11,7 @@ import numpy as np
 
 from emolive.capture.base import CaptureSource, EventSink
 from emolive.clock import SessionClock
-from emolive.contracts import AudioBlock, VideoFrame
+from emolive.contracts import AudioBlock, EventKind, SourceKind, VideoFrame, frozen_array
 from emolive.errors import MediaError, not_a_file, plain_reason
 from emolive.rings import AudioRing, FrameRing
 
@@ -66,7 +66,7 @@ class MediaFileSource(CaptureSource):
     clock, paced in real time when ``realtime`` is True, and written into the rings.
     """
 
-    name = "file"
+    name = SourceKind.FILE
 
     def __init__(self, path: str | Path, clock: SessionClock, frames: FrameRing | None = None,
                  audio: AudioRing | None = None, realtime: bool = True, loop: bool = False,
@@ -127,7 +127,7 @@ class MediaFileSource(CaptureSource):
         if width > self.max_width:
             height = int(round(height * self.max_width / width / 2) * 2)
             frame = frame.reformat(width=self.max_width, height=height)
-        return frame.to_ndarray(format="bgr24")
+        return frozen_array(frame.to_ndarray(format="bgr24"))  # shared by capture, worker and GUI threads
 
     @staticmethod
     def _audio_block(out, t0: float, offset: int) -> AudioBlock:
@@ -152,6 +152,6 @@ class MediaFileSource(CaptureSource):
                     self.audio.write(AudioBlock(t=t, samples=item.samples, sample_rate=item.sample_rate))
             if not self.loop:
                 break
-        self.emit("eof", str(self.path))
+        self.emit(EventKind.EOF, str(self.path))
 
 

@@ -9,7 +9,7 @@ import numpy as np
 
 from emolive.capture.base import CaptureSource, EventSink
 from emolive.clock import SessionClock
-from emolive.contracts import AudioBlock
+from emolive.contracts import AudioBlock, EventKind, SourceKind
 from emolive.errors import DeviceError
 from emolive.rings import AudioRing
 
@@ -66,7 +66,7 @@ def resolve_input(device: str | int | None) -> tuple[int, dict]:
 class MicSource(CaptureSource):
     """Captures mono audio; the PortAudio callback only stamps and queues, this thread resamples + writes."""
 
-    name = "microphone"
+    name = SourceKind.MICROPHONE
 
     def __init__(self, device: str | int | None, clock: SessionClock, audio: AudioRing,
                  block_ms: int = 20, on_event: EventSink | None = None) -> None:
@@ -117,13 +117,13 @@ class MicSource(CaptureSource):
             while not self._stop.is_set():
                 if stream is None or not stream.active:
                     if stream is not None:
-                        self.emit("error", f"audio input {self.info['name']!r} stopped; retrying")
+                        self.emit(EventKind.ERROR, f"audio input {self.info['name']!r} stopped; retrying")
                         stream.close(ignore_errors=True)
                         stream = None
                     try:
                         stream = self._open_stream()
                     except (sd.PortAudioError, OSError) as exc:
-                        self.emit("error", f"cannot open audio input {self.info['name']!r}: {exc}")
+                        self.emit(EventKind.ERROR, f"cannot open audio input {self.info['name']!r}: {exc}")
                         if self._stop.wait(RECONNECT_EVERY_S):
                             return
                         continue

@@ -8,7 +8,7 @@ import numpy as np
 
 from emolive.capture.base import CaptureSource, EventSink
 from emolive.clock import SessionClock
-from emolive.contracts import AudioBlock, VideoFrame
+from emolive.contracts import AudioBlock, EventKind, SourceKind, VideoFrame, frozen_array
 from emolive.rings import AudioRing, FrameRing
 
 SAMPLE_RATE = 16_000
@@ -21,7 +21,7 @@ class SyntheticSource(CaptureSource):
     audio track). Same ``iter_media()`` / thread behaviour as MediaFileSource.
     """
 
-    name = "synthetic"
+    name = SourceKind.SYNTHETIC
 
     def __init__(self, clock: SessionClock, frames: FrameRing | None = None, audio_ring: AudioRing | None = None,
                  seconds: float = 10.0, fps: float = 30.0, size: tuple[int, int] = (640, 480),
@@ -80,7 +80,7 @@ class SyntheticSource(CaptureSource):
             t_frame = next_frame / self.fps if next_frame < n_frames else np.inf
             t_audio = next_sample / SAMPLE_RATE if self.audio is not None and next_sample < n_audio else np.inf
             if t_frame <= t_audio:
-                yield VideoFrame(t=t_frame, index=next_frame, image=self.frame_at(next_frame))
+                yield VideoFrame(t=t_frame, index=next_frame, image=frozen_array(self.frame_at(next_frame)))
                 next_frame += 1
             else:
                 stop = min(next_sample + block, n_audio)
@@ -103,4 +103,4 @@ class SyntheticSource(CaptureSource):
                     self.frames.write(VideoFrame(t=offset + item.t, index=item.index, image=item.image))
             elif self.audio_ring is not None:
                 self.audio_ring.write(AudioBlock(t=offset + item.t, samples=item.samples))
-        self.emit("eof", "synthetic source finished")
+        self.emit(EventKind.EOF, "synthetic source finished")

@@ -44,7 +44,7 @@ def _synthetic_factory(seconds: float):
 
     def factory(pipeline):
         return SyntheticSource(pipeline.clock, pipeline.frames, pipeline.audio, seconds=seconds + 5, image=image,
-                               audio="tone", realtime=True, on_event=pipeline.on_event)
+                               audio="tone", realtime=True, on_event=pipeline.sinks.on_event)
 
     return factory
 
@@ -55,8 +55,10 @@ def run(args: argparse.Namespace) -> int:
     import time
 
     from emolive.config import load_config
+    from emolive.contracts import EventKind
     from emolive.errors import EmoliveError, not_a_file
     from emolive.pipeline import LivePipeline
+    from emolive.sinks import CallbackSink
 
     config = load_config(args.config, args.set)
     video = None
@@ -76,11 +78,12 @@ def run(args: argparse.Namespace) -> int:
             estimates.append(estimate)
 
     def on_event(event) -> None:
-        if event.kind == "error":
+        if event.kind == EventKind.ERROR:
             errors.append(f"{event.source}: {event.message}")
 
     pipeline = LivePipeline(config, video=video, camera=None, microphone=None, asr=not args.no_asr,
-                            on_estimate=on_estimate, on_event=on_event, source_factory=factory, loop=True)
+                            sinks=[CallbackSink(estimate=on_estimate, event=on_event)], source_factory=factory,
+                            loop=True)
     pipeline.start()  # loads and warms up the models before the clock of the measurement starts
     cpu0, wall0 = time.process_time(), time.perf_counter()
     with lock:
@@ -101,13 +104,13 @@ def run(args: argparse.Namespace) -> int:
         "step_ms": _percentiles(stages.get("total", [])),
         "stages": {k: _percentiles(v) for k, v in stages.items() if k != "total"},
         "steps_per_s": round(len(taken) / max(wall1 - wall0, 1e-9), 2),
-        "dropped": status["dropped_steps"],
+        "dropped": status.dropped_steps,
         "cpu_percent": round(100 * (cpu1 - cpu0) / max(wall1 - wall0, 1e-9), 1),
         "rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "asr": not args.no_asr and pipeline.transcriber is not None,
-        "asr_lag_s": status["asr_lag_s"],
+        "asr_lag_s": status.asr_lag_s,
         "budget_ms": config.inference.budget_ms,
-        "degraded": status["degraded"],
+        "degraded": status.degraded,
         "degraded_share": round(sum(1 for e in taken if e.degraded) / max(len(taken), 1), 3),
         "errors": errors,
     }

@@ -1,8 +1,19 @@
-"""Train or fine-tune a model: `emolive train KIND [options]` (same as `python -m training KIND`)."""
+"""Train or fine-tune a model: `emolive train KIND [options]` (same as `python -m training KIND`).
+
+The trainers live in the source checkout's ``training`` package, which imports emolive, never the other way:
+this command runs them as a child process, as the Fine-tune dialog does.
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import os
+import subprocess
+import sys
+
+from emolive.errors import EmoliveError
+from emolive.trainer_protocol import source_root
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -11,6 +22,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from training.cli import main
-
-    return main([args.kind, *args.options])
+    root = source_root()
+    env = dict(os.environ)
+    if root is not None:  # `-m training` resolves from any working directory; relative paths stay the user's
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(root), env.get("PYTHONPATH", "")) if p)
+    elif importlib.util.find_spec("training") is None:
+        raise EmoliveError("training needs the `training` package, which comes with a source checkout of emolive")
+    return subprocess.call([sys.executable, "-m", "training", args.kind, *args.options], env=env)

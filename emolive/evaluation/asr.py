@@ -17,7 +17,16 @@ import time
 from pathlib import Path
 from typing import Any
 
+from emolive.asr.decoder import DecodeOptions, WhisperDecoder
+from emolive.asr.models import load_whisper
+from emolive.asr.replay import replay
+from emolive.asr.streaming import VAD_CHUNK, StreamConfig, StreamingTranscriber
+from emolive.asr.vadstream import StreamingVAD
+from emolive.asr.wer import word_errors
+from emolive.audio_io import load_audio
+from emolive.device import limit_native_threads
 from emolive.errors import EmoliveError, MediaError
+from emolive.vad import SpeechDetector
 
 log = logging.getLogger(__name__)
 
@@ -55,16 +64,6 @@ def read_manifest(path: str | Path) -> list[tuple[Path, str]]:
 
 def run(args: argparse.Namespace) -> int:
     import numpy as np
-
-    from emolive.asr.decoder import DecodeOptions, WhisperDecoder
-    from emolive.asr.models import load_whisper
-    from emolive.asr.replay import replay
-    from emolive.asr.streaming import VAD_CHUNK, StreamConfig, StreamingTranscriber
-    from emolive.asr.vadstream import StreamingVAD
-    from emolive.asr.wer import word_errors
-    from emolive.audio_io import load_audio
-    from emolive.device import limit_native_threads
-    from emolive.vad import SpeechDetector
 
     rows = read_manifest(args.manifest)
     if args.limit > 0:

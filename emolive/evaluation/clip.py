@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from emolive.config import load_config
+from emolive.contracts import ModalityOutput
 from emolive.errors import EmoliveError
 from emolive.labels import EMOTIONS, canonical_emotion
 
@@ -137,8 +139,6 @@ def _top(out: dict[str, Any] | None) -> str | None:
 
 def steps_from_records(records: Sequence[dict[str, Any]], fuser=None) -> list[Step]:
     """Steps of saved records; with ``fuser`` the channel outputs are fused again (a fusion change, no models)."""
-    from emolive.contracts import ModalityOutput
-
     steps = []
     for rec in records:
         outputs = rec["outputs"]
@@ -166,7 +166,6 @@ def read_records(path: Path) -> list[dict[str, Any]]:
 def analyse(video: Path, config_path: str | None, overrides: list[str], asr: bool) -> list[dict[str, Any]]:
     """Run `emolive analyze`'s pipeline on ``video``; every step's record."""
     from emolive.analysis import analyze_file
-    from emolive.config import load_config
 
     if not Path(video).is_file():
         raise EmoliveError(f"file not found: {video}")
@@ -191,7 +190,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     segments = read_labels(args.labels)
     if args.from_steps is not None:
-        from emolive.config import load_config
         from emolive.fusion.fuser import fuser_for
 
         fuser = fuser_for(load_config(args.config, args.set).inference)

@@ -27,8 +27,15 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from emolive.assets import default_model_dir
+from emolive.audio_io import load_audio
+from emolive.face.folder import list_image_folder
 from emolive.fusion.late import MODALITIES, TrustPolicy
 from emolive.labels import EMOTIONS
+from emolive.text.channel import TextChannel
+from emolive.text.data import load_meld_csv, previous_utterances
+from emolive.voice.channel import VoiceChannel
+from emolive.voice.data import find_clips, parse_ravdess_name
 
 log = logging.getLogger(__name__)
 
@@ -82,8 +89,6 @@ def _cached(path: Path | None, build) -> Pool:
 
 
 def _model_stamp(model_dir: Path | None, modality: str) -> str:
-    from emolive.assets import default_model_dir
-
     weights = (Path(model_dir) if model_dir else default_model_dir(modality)) / "model.safetensors"
     return f"{weights}:{weights.stat().st_mtime_ns if weights.is_file() else 0}"
 
@@ -92,7 +97,6 @@ def face_pool(root: Path, model_dir: Path | None = None, cache: Path | None = No
     """Face crops in an image folder (one subfolder per class), scored by the expression CNN."""
     import cv2
 
-    from emolive.face.folder import list_image_folder
     from emolive.face.predictor import ExpressionPredictor
 
     def build() -> Pool:
@@ -111,10 +115,6 @@ def face_pool(root: Path, model_dir: Path | None = None, cache: Path | None = No
 
 def voice_pool(root: Path, model_dir: Path | None = None, cache: Path | None = None) -> Pool:
     """Speech clips (RAVDESS tree or class folders), each scored whole by the voice model."""
-    from emolive.audio_io import load_audio
-    from emolive.voice.channel import VoiceChannel
-    from emolive.voice.data import find_clips
-
     def build() -> Pool:
         clips = [c for c in find_clips(root) if c.label is not None]
         channel = VoiceChannel(model_dir)
@@ -127,8 +127,6 @@ def voice_pool(root: Path, model_dir: Path | None = None, cache: Path | None = N
 
 def spoken_words(path: Path) -> str:
     """What is said in a speech clip when its name tells: a RAVDESS statement, a TESS "Say the word X"."""
-    from emolive.voice.data import parse_ravdess_name
-
     name = parse_ravdess_name(Path(path).name)
     if name is not None:
         return RAVDESS_STATEMENTS.get(name.statement, "")
@@ -140,8 +138,6 @@ def spoken_words(path: Path) -> str:
 
 def words_pool(texts: list[str], model_dir: Path | None = None, cache: Path | None = None) -> dict[str, np.ndarray]:
     """The text model's emotion probabilities for each distinct sentence (no dialogue context)."""
-    from emolive.text.channel import TextChannel
-
     texts = sorted({t for t in texts if t})
     if not texts:
         return {}
@@ -158,9 +154,6 @@ def words_pool(texts: list[str], model_dir: Path | None = None, cache: Path | No
 
 def text_pool(csv: Path, model_dir: Path | None = None, cache: Path | None = None) -> Pool:
     """MELD-format utterances scored by the text model (with dialogue context when the model uses it)."""
-    from emolive.text.channel import TextChannel
-    from emolive.text.data import load_meld_csv, previous_utterances
-
     def build() -> Pool:
         rows = load_meld_csv(csv)
         channel = TextChannel(model_dir)

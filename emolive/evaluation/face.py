@@ -17,6 +17,14 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from emolive.contracts import VideoFrame
+from emolive.device import limit_torch_threads
+from emolive.errors import ModelError
+from emolive.evaluation.fer_peer import FerPeer
+from emolive.face.folder import list_image_folder
+from emolive.labels import EMOTIONS
+from emolive.progress import track
+
 log = logging.getLogger(__name__)
 
 CROP_MAX_PX = 96
@@ -42,14 +50,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     import numpy as np
-    import torch
 
     from emolive.evaluation.metrics import classification_report, emit
-    from emolive.face.folder import list_image_folder
     from emolive.face.predictor import ExpressionPredictor
-    from emolive.labels import EMOTIONS
 
-    torch.set_num_threads(max(1, args.threads))
+    limit_torch_threads(args.threads)
     items, skipped = list_image_folder(args.data)
     if args.limit:
         order = np.random.default_rng(args.seed).permutation(len(items))[:args.limit]
@@ -81,9 +86,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _load_peer(weights: Path | None) -> Any:
-    from emolive.errors import ModelError
-    from emolive.evaluation.fer_peer import FerPeer
-
     try:
         return FerPeer(weights)
     except ModelError as exc:
@@ -99,7 +101,6 @@ def _crops(args: argparse.Namespace, items: list[tuple[Path, int]], predictor: A
 
     from emolive.face.detector import HaarFaceDetector
     from emolive.face.predictor import crop_face
-    from emolive.progress import track
 
     detector: HaarFaceDetector | None = None
     size = predictor.size
@@ -152,11 +153,9 @@ def _frames(args: argparse.Namespace, items: list[tuple[Path, int]], predictor: 
     import cv2
     import numpy as np
 
-    from emolive.contracts import VideoFrame
     from emolive.evaluation.face_frames import box_in_face_units, paste_face
     from emolive.face.channel import FaceChannel
     from emolive.face.predictor import crop_face
-    from emolive.progress import track
 
     channel = FaceChannel(predictor.model_dir, detect_every=1, threads=args.threads,
                           flip=False if args.no_flip else None, crop_scale=args.crop_scale)

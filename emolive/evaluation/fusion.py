@@ -17,6 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
+from emolive.errors import EmoliveError
+from emolive.labels import EMOTIONS
+
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--face", type=Path, required=True, help="labelled face crops (image folder)")
@@ -43,13 +46,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import json
 
-    from emolive.errors import EmoliveError
     from emolive.evaluation.composite import draw, face_pool, own_words_for, text_pool, voice_pool
     from emolive.evaluation.metrics import classification_report
     from emolive.fusion.fuser import Fuser
-    from emolive.fusion.late import MODALITIES, TrustPolicy
-    from emolive.labels import EMOTIONS
-    from training.fusion import fused_predictions
+    from emolive.fusion.late import MODALITIES, TrustPolicy, fused_predictions
 
     shares = realistic_shares(args.emotional_share, args.none_share)
     if shares is None:
@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     x, trust, y = draw(pools, args.n, seed=args.seed, text=args.text_mode, own_words=own, shares=shares)
     _, trust_ungated, _ = draw(pools, args.n, seed=args.seed, text=args.text_mode, own_words=own, shares=shares,
                                policy=TrustPolicy(text_emotional_gate=False))
-    model = Fuser.from_dir(args.fusion_model).model
+    model = Fuser.from_dir(args.fusion_model)
     rows: dict[str, dict] = {}
     for j, modality in enumerate(MODALITIES):
         spoke = trust[:, j] > 0 if modality == "text" else np.ones(len(y), bool)

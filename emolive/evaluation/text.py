@@ -7,6 +7,10 @@ import json
 import logging
 from pathlib import Path
 
+from emolive.labels import EMOTIONS, SENTIMENTS
+from emolive.text.channel import TextChannel
+from emolive.text.data import load_meld_csv, previous_utterances
+
 log = logging.getLogger(__name__)
 
 
@@ -20,9 +24,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from emolive.evaluation.metrics import classification_report, format_report
-    from emolive.labels import EMOTIONS, SENTIMENTS
-    from emolive.text.channel import TextChannel
-    from emolive.text.data import load_meld_csv, previous_utterances
 
     rows = load_meld_csv(args.data)
     channel = TextChannel(args.model, threads=args.threads)

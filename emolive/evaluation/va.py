@@ -11,6 +11,10 @@ from typing import Any
 
 import numpy as np
 
+from emolive.errors import ModelError
+from emolive.text.channel import TextChannel
+from emolive.text.data import DataError, load_va_csv
+
 log = logging.getLogger(__name__)
 
 
@@ -67,9 +71,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from emolive.errors import ModelError
-    from emolive.text.channel import TextChannel
-    from emolive.text.data import DataError, load_va_csv
     from emolive.text.model import rating_to_unit
 
     every = load_va_csv(args.data, split=args.split)

@@ -18,6 +18,13 @@ import logging
 from collections import Counter
 from pathlib import Path
 
+from emolive.audio_io import load_audio
+from emolive.errors import MediaError
+from emolive.labels import EMOTIONS
+from emolive.progress import track
+from emolive.voice.channel import VoiceChannel
+from emolive.voice.data import find_clips, skipped_counts
+
 log = logging.getLogger(__name__)
 
 
@@ -43,13 +50,7 @@ def session_clips(clips: list, session: str, seed: int) -> list[tuple[bool, obje
 
 
 def run(args: argparse.Namespace) -> int:
-    from emolive.audio_io import load_audio
-    from emolive.errors import MediaError
     from emolive.evaluation.metrics import classification_report, emit
-    from emolive.labels import EMOTIONS
-    from emolive.progress import track
-    from emolive.voice.channel import VoiceChannel
-    from emolive.voice.data import find_clips, skipped_counts
 
     clips = find_clips(args.data)
     reasons: Counter[str] = Counter(skipped_counts(clips))

@@ -19,6 +19,7 @@ from typing import TypeVar
 import numpy as np
 
 from emolive.contracts import VideoFrame
+from emolive.device import limit_torch_threads
 from emolive.errors import EmoliveError
 
 log = logging.getLogger(__name__)
@@ -75,12 +76,10 @@ def _timed(fn: Callable[..., T], *args: object) -> tuple[T, float, float]:
 
 def bench(model_dir: Path | None, frames: int, video: Path | None, detect_every: int) -> dict[str, object]:
     """Latency figures (ms) for one face through the CNN and for whole frames through FaceChannel."""
-    import torch
-
     from emolive.face.channel import FaceChannel
     from emolive.face.predictor import ExpressionPredictor
 
-    torch.set_num_threads(1)
+    limit_torch_threads(1)
     result: dict[str, object] = {}
     for flip in (False, True):
         predictor = ExpressionPredictor(model_dir, flip=flip)

@@ -9,7 +9,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from emolive.contracts import FaceBox, ModalityOutput, VideoFrame
+from emolive.contracts import FaceBox, ModalityOutput, VideoFrame, frozen_array
+from emolive.device import limit_torch_threads
 from emolive.face.detector import HaarFaceDetector
 from emolive.face.predictor import ExpressionPredictor, crop_face
 from emolive.face.quality import face_quality
@@ -28,7 +29,8 @@ class FaceChannel:
     The detector scans the whole (downscaled) frame on the first frame and every ``full_scan_every``
     detection rounds; other rounds re-detect only around the live tracks. Detection rounds happen every
     ``detect_every`` frames (settable at run time to degrade under load); in between, tracks coast.
-    ``threads`` caps torch's and OpenCV's threads for this process (0 leaves them alone).
+    ``threads`` caps the CNN's (ONNX Runtime's or torch's) and OpenCV's threads (0 leaves them alone);
+    ``runtime`` and ``device`` choose how the CNN runs (see ``ExpressionPredictor``).
     The crop around the detector's box is ``crop_scale`` x its side, centred ``crop_shift_y`` x its side
     below the box centre: measured with `emolive eval face --frames` so the live crop frames a face as the
     FER2013 training crops do (CROP_SCALE, CROP_SHIFT_Y).
@@ -37,15 +39,15 @@ class FaceChannel:
     def __init__(self, model_dir: Path | None = None, detect_every: int = 3, threads: int = 1,
                  full_scan_every: int = 4, detector: HaarFaceDetector | None = None,
                  flip: bool | None = None, crop_scale: float | None = None,
-                 crop_shift_y: float | None = None) -> None:
+                 crop_shift_y: float | None = None, runtime: str = "onnx", device: str = "cpu") -> None:
+        self.predictor = ExpressionPredictor(model_dir, flip=flip, runtime=runtime, threads=max(1, threads),
+                                             device=device)
         if threads > 0:
-            import torch
-
-            torch.set_num_threads(threads)
             cv2.setNumThreads(threads)  # the Haar cascade would otherwise use every core
+            if self.predictor.runtime == "torch":
+                limit_torch_threads(threads)
         self.detect_every = detect_every
         self.full_scan_every = full_scan_every
-        self.predictor = ExpressionPredictor(model_dir, flip=flip)
         self.detector = detector or HaarFaceDetector()
         self.tracker = IoUTracker()
         self._frames = 0
@@ -92,7 +94,8 @@ class FaceChannel:
         boxes = tuple(self._face_box(t, width, height) for t in ordered)
         out = ModalityOutput(modality="face", t=frame.t, present=True,
                              emotion=tuple(float(p) for p in probs[0]), quality=quality,
-                             embedding=emb[0], latency_ms=(time.perf_counter() - started) * 1e3)
+                             embedding=frozen_array(np.array(emb[0], dtype=np.float32)),  # crosses threads
+                             latency_ms=(time.perf_counter() - started) * 1e3)
         return out, boxes
 
     def _track(self, grey: np.ndarray, detect: bool | None) -> list[Track]:

@@ -8,21 +8,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from emolive.labels import EMOTIONS
-
-DEFAULT_CONFIG: dict[str, Any] = {
-    "arch": "vggbn",
-    "crop_size": 48,  # face crops are cut at this size, then resized to input_size
-    "input_size": 48,
-    "widths": [32, 64, 128, 256],
-    "convs_per_stage": [1, 2, 2, 2],
-    "embedding_dim": 256,
-    "dropout": 0.3,
-    "labels": list(EMOTIONS),
-    "mean": 0.5,
-    "std": 0.25,
-    "temperature": 1.0,
-}
+from emolive.face.config import DEFAULT_CONFIG
 
 
 def _conv(cin: int, cout: int) -> nn.Sequential:

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
-import torch
 
 from emolive.assets import default_model_dir
 from emolive.errors import ModelError
-from emolive.face.model import DEFAULT_CONFIG, build_model
+from emolive.face.config import DEFAULT_CONFIG
 from emolive.labels import EMOTIONS
-from emolive.modelio import load_config, load_into
+from emolive.modelio import WEIGHTS_NAME, load_config
+from emolive.onnxrt import external_weights, onnx_file, open_session
 
 log = logging.getLogger(__name__)
 
@@ -62,9 +63,13 @@ class ExpressionPredictor:
     plus the config's ``logit_bias`` (prior correction, zero when absent) divided by a temperature fitted
     on val; with ``flip`` (default: the config's ``tta_flip``) the logits of each crop and its mirror image
     are averaged (config ``temperature``), without it a single pass is used (config ``temperature_single``).
+
+    ``runtime`` "onnx" (default) runs the folder's ``model.onnx`` in ONNX Runtime when it was exported from the
+    folder's weights, else falls back to torch; "torch" always uses torch.
     """
 
-    def __init__(self, model_dir: Path | None = None, flip: bool | None = None) -> None:
+    def __init__(self, model_dir: Path | None = None, flip: bool | None = None, runtime: str = "onnx",
+                 threads: int = 1, device: str = "cpu") -> None:
         self.model_dir = Path(model_dir) if model_dir is not None else default_model_dir("face")
         self.config = {**DEFAULT_CONFIG, **load_config(self.model_dir)}
         if float(self.config.get("blur_sigma") or 0.0) > 0:
@@ -75,7 +80,6 @@ class ExpressionPredictor:
         if sorted(labels) != sorted(EMOTIONS):
             raise ModelError(f"{self.model_dir}: labels {labels} are not the 7 canonical emotions")
         self._order = [labels.index(e) for e in EMOTIONS]
-        self.model = load_into(build_model(self.config), self.model_dir)
         self.size = int(self.config.get("crop_size", self.config["input_size"]))
         self.input_size = int(self.config["input_size"])
         self.mean, self.std = float(self.config["mean"]), float(self.config["std"])
@@ -86,13 +90,37 @@ class ExpressionPredictor:
         bias = self.config.get("logit_bias") or [0.0] * len(labels)
         if len(bias) != len(labels):
             raise ModelError(f"{self.model_dir}: logit_bias has {len(bias)} entries for {len(labels)} labels")
-        self.logit_bias = torch.tensor([float(b) for b in bias], dtype=torch.float32)
+        self.logit_bias = np.array([float(b) for b in bias], dtype=np.float32)
+        self._net: _OnnxNet | _TorchNet | None = None
+        exported = onnx_file(self.model_dir, self.config) if runtime == "onnx" else None
+        if exported is not None:
+            try:
+                weights = external_weights(self.config, {"weights": self.model_dir / WEIGHTS_NAME})
+                self._net = _OnnxNet(exported, threads, device, weights)
+            except ModelError as exc:
+                log.warning("%s; using the torch runtime", exc)
+            else:
+                self._net.check(self.model_dir, self.input_size, len(labels), self.embedding_dim)
+        elif runtime == "onnx":
+            log.info("%s has no ONNX export (python -m training export %s): using the torch runtime",
+                     self.model_dir, self.model_dir)
+        if self._net is None:
+            self._net = _TorchNet(self.config, self.model_dir)
+        self.runtime = "onnx" if isinstance(self._net, _OnnxNet) else "torch"
 
-    def to_input(self, crops: np.ndarray) -> torch.Tensor:
-        """uint8 (N, H, W) grey face crops -> normalised float tensor (N, 1, input_size, input_size)."""
+    @property
+    def model(self) -> Any:
+        """The torch module (loaded on first use when the ONNX runtime serves predictions)."""
+        if not isinstance(self._net, _TorchNet):
+            self._torch_net = getattr(self, "_torch_net", None) or _TorchNet(self.config, self.model_dir)
+            return self._torch_net.model
+        return self._net.model
+
+    def to_input(self, crops: np.ndarray) -> np.ndarray:
+        """uint8 (N, H, W) grey face crops -> normalised float32 array (N, 1, input_size, input_size)."""
         crops = prepare_crops(np.asarray(crops, dtype=np.uint8), self.size, self.input_size)
-        x = torch.from_numpy(crops).float().div_(255.0)
-        return ((x - self.mean) / self.std).unsqueeze(1)
+        x = crops.astype(np.float32) / np.float32(255.0)
+        return ((x - np.float32(self.mean)) / np.float32(self.std))[:, None]
 
     def predict(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Probabilities (N, 7) in labels.EMOTIONS order and embeddings (N, embedding_dim), float32."""
@@ -100,12 +128,50 @@ class ExpressionPredictor:
             crops = crops[None]
         x = self.to_input(crops)
         n = x.shape[0]
+        if self.flip:
+            logits, emb = self._net(np.concatenate([x, x[:, :, :, ::-1]]))
+            logits = (logits[:n] + logits[n:]) / 2
+            emb = (emb[:n] + emb[n:]) / 2
+        else:
+            logits, emb = self._net(x)
+        z = (logits + self.logit_bias) / np.float32(self.temperature)
+        z = np.exp(z - z.max(axis=1, keepdims=True))
+        probs = (z / z.sum(axis=1, keepdims=True))[:, self._order]
+        return probs.astype(np.float32), emb.astype(np.float32)
+
+
+class _OnnxNet:
+    """The exported CNN in ONNX Runtime: float32 (N, 1, S, S) -> (logits, embedding)."""
+
+    def __init__(self, path: Path, threads: int, device: str, weights: dict[str, np.ndarray]) -> None:
+        self.session = open_session(path, threads=threads, device=device, weights=weights)
+
+    def check(self, model_dir: Path, input_size: int, n_labels: int, embedding_dim: int) -> None:
+        """The exported shapes must be the config's (as torch's strict weight loading checks)."""
+        shapes = {o.name: list(o.shape) for o in (*self.session.get_inputs(), *self.session.get_outputs())}
+        want = {"x": [1, input_size, input_size], "logits": [n_labels], "embedding": [embedding_dim]}
+        for name, tail in want.items():
+            if shapes.get(name, [])[1:] != tail:
+                raise ModelError(f"the weights in {model_dir} do not fit its config.json ({name}: exported "
+                                 f"shape {shapes.get(name)}, the config says {['n', *tail]})")
+
+    def __call__(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        logits, emb = self.session.run(["logits", "embedding"], {"x": np.ascontiguousarray(x, dtype=np.float32)})
+        return logits, emb
+
+
+class _TorchNet:
+    """The CNN in torch (training, fine-tuning, ``inference.runtime = "torch"``)."""
+
+    def __init__(self, config: dict[str, Any], model_dir: Path) -> None:
+        from emolive.face.model import build_model
+        from emolive.modelio import load_into
+
+        self.model = load_into(build_model(config), model_dir)
+
+    def __call__(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        import torch
+
         with torch.inference_mode():
-            if self.flip:
-                logits, emb = self.model.forward_both(torch.cat([x, torch.flip(x, dims=[3])]))
-                logits = (logits[:n] + logits[n:]) / 2
-                emb = (emb[:n] + emb[n:]) / 2
-            else:
-                logits, emb = self.model.forward_both(x)
-            probs = torch.softmax((logits + self.logit_bias) / self.temperature, dim=1)[:, self._order]
-        return probs.numpy().astype(np.float32), emb.numpy().astype(np.float32)
+            logits, emb = self.model.forward_both(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)))
+        return logits.numpy(), emb.numpy()

@@ -11,17 +11,19 @@ import logging
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-import torch
 
+from emolive.assets import default_model_dir
 from emolive.contracts import ModalityOutput
 from emolive.errors import ModelError
 from emolive.fusion.circumplex import sentiment_from_emotion
-from emolive.fusion.late import MODALITIES, LateFusion, TrustPolicy, agreement
+from emolive.fusion.late import MODALITIES, TrustPolicy, agreement, late_pool
 from emolive.fusion.smoothing import ExponentialSmoother
 from emolive.fusion.va import fuse_va
 from emolive.labels import EMOTIONS, SENTIMENTS
+from emolive.modelio import WEIGHTS_NAME, load_arrays, load_config, load_into
 
 log = logging.getLogger(__name__)
 
@@ -54,28 +56,50 @@ class Fuser:
     Smoothing lag: ``smoothing_s`` (time to 63% of a step change).
     """
 
-    def __init__(self, model: LateFusion | None = None, policy: TrustPolicy | None = None,
+    def __init__(self, model: Any = None, policy: TrustPolicy | None = None,
                  smoothing_s: float = 0.5, min_trust: float = 0.05) -> None:
-        self.model = (model or LateFusion()).eval()
+        self.weight_logits = np.zeros(len(MODALITIES))  # equal modality weights
+        self.class_bias = np.zeros(len(EMOTIONS))
+        if model is not None:  # a trained LateFusion module (training, personal calibration)
+            self.weight_logits = model.weight_logits.detach().double().numpy().copy()
+            self.class_bias = model.class_bias.detach().double().numpy().copy()
         self.policy = policy or TrustPolicy()
         self.min_trust = min_trust
         self._emotion = ExponentialSmoother(smoothing_s)
         self._sentiment = ExponentialSmoother(smoothing_s)
         self._va = ExponentialSmoother(smoothing_s)
 
+    @property
+    def model(self) -> Any:
+        """The parameters as a trainable torch ``LateFusion`` module (for training and personal calibration)."""
+        import torch
+
+        from emolive.fusion.late_model import LateFusion
+
+        module = LateFusion()
+        with torch.no_grad():
+            module.weight_logits.copy_(torch.from_numpy(self.weight_logits))
+            module.class_bias.copy_(torch.from_numpy(self.class_bias))
+        return module.eval()
+
     @classmethod
     def from_dir(cls, directory: Path | None, **kwargs) -> Fuser:
         """Load learned late-fusion parameters (assets/fusion) if present, else equal weights."""
-        from emolive.assets import default_model_dir
-        from emolive.modelio import WEIGHTS_NAME, load_into
-
         directory = Path(directory) if directory else default_model_dir("fusion")
-        model = LateFusion()
+        fuser = cls(**kwargs)
         if (directory / WEIGHTS_NAME).is_file():
-            load_into(model, directory)
+            state = load_arrays(directory)
+            try:
+                weights, bias = state["weight_logits"], state["class_bias"]
+            except KeyError as exc:
+                raise ModelError(f"the weights in {directory} are not late-fusion parameters (no {exc})") from exc
+            if weights.shape != fuser.weight_logits.shape or bias.shape != fuser.class_bias.shape:
+                raise ModelError(f"the weights in {directory} do not fit the late fusion "
+                                 f"({weights.shape}, {bias.shape})")
+            fuser.weight_logits, fuser.class_bias = weights.astype(np.float64), bias.astype(np.float64)
         else:
             log.info("no learned fusion weights in %s: equal modality weights", directory)
-        return cls(model, **kwargs)
+        return fuser
 
     def reset(self) -> None:
         for s in (self._emotion, self._sentiment, self._va):
@@ -121,12 +145,9 @@ class Fuser:
             if trust[i] > 0 else np.full(len(EMOTIONS), -np.log(len(EMOTIONS)))
             for i, m in enumerate(MODALITIES)
         ])
-        with torch.no_grad():
-            fused_log, a = self.model(torch.from_numpy(log_probs[None]).float(),
-                                      torch.from_numpy(trust[None]).float())
-        a = a[0].numpy().astype(np.float64)
+        fused_log, a = late_pool(log_probs, trust, self.weight_logits, self.class_bias)
         share = a / a.sum() if a.sum() > 0 else np.zeros_like(a)
-        emotion = np.exp(fused_log[0].numpy().astype(np.float64))
+        emotion = np.exp(fused_log)
         valence, arousal = fuse_va(outputs, share, emotion)  # the rule is in emolive/fusion/va.py
         return emotion, self._sentiment_of(outputs, share, emotion), valence, arousal, share
 
@@ -147,15 +168,14 @@ class CrossModalFuser(Fuser):
 
     def __init__(self, model, policy: TrustPolicy | None = None, smoothing_s: float = 0.5,
                  min_trust: float = 0.05, horizon_s: float = 3.0, history: int = 32) -> None:
-        super().__init__(LateFusion(), policy, smoothing_s, min_trust)
+        super().__init__(None, policy, smoothing_s, min_trust)
         self.net = model.eval()
         self.horizon_s = horizon_s
         self._history: dict[str, deque[tuple[float, np.ndarray]]] = {m: deque(maxlen=history) for m in MODALITIES}
 
     @classmethod
     def from_dir(cls, directory: Path | None, **kwargs) -> CrossModalFuser:
-        from emolive.fusion.crossmodal import CrossModalConfig, CrossModalTransformer
-        from emolive.modelio import load_config, load_into
+        from emolive.fusion.crossmodal import CrossModalConfig, CrossModalTransformer  # torch: only when chosen
 
         if directory is None:
             raise ModelError("the cross-modal fusion needs a fine-tuned model folder (inference.fusion_model); "
@@ -172,6 +192,8 @@ class CrossModalFuser(Fuser):
             h.clear()
 
     def _combine(self, outputs, trust, now):
+        import torch
+
         for i, m in enumerate(MODALITIES):
             out = outputs.get(m)
             h = self._history[m]

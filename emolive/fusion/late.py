@@ -16,10 +16,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
-import torch
-from torch import nn
 
 from emolive.contracts import ModalityOutput
 from emolive.labels import EMOTIONS
@@ -30,24 +29,39 @@ NEUTRAL = EMOTIONS.index("neutral")
 AGREEMENT_MIN_SHARE = 0.1  # a channel with a smaller share of the fusion weight does not count as trusted
 
 
-class LateFusion(nn.Module):
-    """fused = softmax(sum_m a_m log p_m / sum_m a_m + bias), a_m = softmax(w)_m * trust_m."""
+def late_pool(log_probs: np.ndarray, trust: np.ndarray, weight_logits: np.ndarray, class_bias: np.ndarray
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """fused = softmax(sum_m a_m log p_m / sum_m a_m + bias), a_m = softmax(w)_m * trust_m (numpy, float64).
 
-    def __init__(self, n_modalities: int = len(MODALITIES), n_classes: int = len(EMOTIONS)) -> None:
-        super().__init__()
-        self.weight_logits = nn.Parameter(torch.zeros(n_modalities))
-        self.class_bias = nn.Parameter(torch.zeros(n_classes))
+    log_probs [M, C], trust [M] in [0, 1] (0 = absent). Returns (fused log-probs [C], a [M]); the same
+    arithmetic as the trainable ``LateFusion`` module (emolive/fusion/late_model.py).
+    """
+    w = np.exp(weight_logits - np.max(weight_logits))
+    a = (w / w.sum()) * np.asarray(trust, dtype=np.float64)
+    share = a / max(float(a.sum()), EPS)
+    pooled = share @ np.asarray(log_probs, dtype=np.float64) + class_bias
+    pooled = pooled - pooled.max()
+    return pooled - np.log(np.exp(pooled).sum()), a
 
-    def modality_weights(self) -> torch.Tensor:
-        return torch.softmax(self.weight_logits, dim=0)
 
-    def forward(self, log_probs: torch.Tensor, trust: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """log_probs [B, M, C], trust [B, M] in [0, 1] (0 = absent). Returns (fused log-probs [B, C], a [B, M])."""
-        a = self.modality_weights()[None, :] * trust
-        norm = a.sum(dim=1, keepdim=True)
-        share = a / norm.clamp_min(EPS)
-        pooled = (share[:, :, None] * log_probs).sum(dim=1) + self.class_bias[None, :]
-        return torch.log_softmax(pooled, dim=-1), a
+def _array(values: Any) -> np.ndarray:
+    """float64 numpy of a parameter (a torch tensor or an array)."""
+    if hasattr(values, "detach"):
+        values = values.detach().double().cpu().numpy()
+    return np.asarray(values, dtype=np.float64).reshape(-1)
+
+
+def fused_predictions(model: Any, log_probs: np.ndarray, trust: np.ndarray) -> np.ndarray:
+    """The fused class index per row of batched per-modality log-probabilities [B, M, C] and trusts [B, M].
+
+    ``model`` holds the parameters: a ``Fuser`` (numpy) or a trainable ``LateFusion`` module.
+    """
+    weights, bias = (_array(model.weight_logits), _array(model.class_bias))
+    w = np.exp(weights - weights.max())
+    a = (w / w.sum())[None, :] * np.asarray(trust, dtype=np.float64)
+    share = a / np.maximum(a.sum(axis=1, keepdims=True), EPS)
+    pooled = np.einsum("bm,bmc->bc", share, np.asarray(log_probs, dtype=np.float64)) + bias[None, :]
+    return pooled.argmax(axis=1)
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,11 +14,13 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
 from emolive.config import AppConfig
+from emolive.contracts import PipelineSink
 from emolive.errors import EmoliveError
-from emolive.gui.bridge import PipelineBridge
 from emolive.gui.interfaces import PipelineFactory, PipelineLike, RecorderLike, Sources
 from emolive.gui.main_window import MainWindow
 from emolive.gui.stalls import StallMeter
+from emolive.pipeline import LivePipeline
+from emolive.recording import SessionRecorder
 
 log = logging.getLogger(__name__)
 
@@ -32,21 +35,14 @@ class RunOptions:
     quit_after: float | None = None
 
 
-def live_pipeline(config: AppConfig, sources: Sources, bridge: PipelineBridge) -> PipelineLike:
-    """The real pipeline, wired to the bridge's callbacks."""
-    from emolive.pipeline import LivePipeline
-
+def live_pipeline(config: AppConfig, sources: Sources, sinks: Sequence[PipelineSink]) -> PipelineLike:
+    """The real pipeline, sending to ``sinks`` (the window's bridge, the recorder)."""
     return LivePipeline(config, video=sources.video, camera=sources.camera, microphone=sources.microphone,
-                        asr=sources.asr, loop=sources.loop, on_estimate=bridge.on_estimate,
-                        on_segment=bridge.on_segment, on_event=bridge.on_event, strict_models=False)
+                        asr=sources.asr, loop=sources.loop, sinks=sinks, strict_models=False)
 
 
 def make_recorder(config: AppConfig) -> tuple[RecorderLike | None, str]:
-    """The session recorder, or (None, why not) when the recording module is missing or fails."""
-    try:
-        from emolive.recording import SessionRecorder
-    except ImportError as exc:
-        return None, f"the recording module is missing ({exc.name or exc})"
+    """The session recorder, or (None, why not) when it cannot be made."""
     try:
         return SessionRecorder(config), ""
     except Exception as exc:  # noqa: BLE001 - the app runs without recording

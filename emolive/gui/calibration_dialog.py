@@ -4,7 +4,7 @@ The dialog shows one prompt at a time (a neutral baseline, then a few expression
 short get-ready pause and records the pipeline's estimates for a few seconds, labelled with the prompt. Each
 prompt is recorded twice; the first takes adapt the voice emotion head to the user's voice (when the voice model
 is the Whisper-embedding one and enough speech was heard) and fit the late fusion's class biases
-(emolive.calibration); the last takes are held back and shown before/after. The results are saved to the
+(emolive.personal_calibration); the last takes are held back and shown before/after. The results are saved to the
 user's model registry with their cards and can be switched in without restarting (and back). Feed it estimates
 by connecting the window's bridge:
 ``bridge.estimate.connect(dialog.on_estimate)``.
@@ -23,10 +23,20 @@ from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import QDialog, QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
 from emolive import finetune
-from emolive.calibration import PROMPTS, CalibrationSession, Prompt, VoiceAdaptation, adapt_voice, evaluate, fit_biases
 from emolive.config import AppConfig, InferenceConfig
 from emolive.contracts import EmotionEstimate
 from emolive.errors import EmoliveError
+from emolive.gui.interfaces import ModelSwitcherLike
+from emolive.personal_calibration import (
+    PROMPTS,
+    CalibrationSession,
+    Prompt,
+    VoiceAdaptation,
+    adapt_voice,
+    evaluate,
+    fit_biases,
+)
+from emolive.voice.adapt import load_head
 
 log = logging.getLogger(__name__)
 
@@ -38,9 +48,9 @@ class _SwapBridge(QObject):
 class CalibrationDialog(QDialog):
     """Guided personal calibration of the late-fusion layer; ``pipeline`` (may be None) is hot-swapped."""
 
-    def __init__(self, parent: QWidget | None, pipeline: Any, config: AppConfig, prompts: Sequence[Prompt] = PROMPTS,
-                 take_s: float = 4.0, ready_s: float = 1.5, root: Path | None = None,
-                 clock: Callable[[], float] = time.monotonic,
+    def __init__(self, parent: QWidget | None, pipeline: ModelSwitcherLike | None, config: AppConfig,
+                 prompts: Sequence[Prompt] = PROMPTS, take_s: float = 4.0, ready_s: float = 1.5,
+                 root: Path | None = None, clock: Callable[[], float] = time.monotonic,
                  file_source: Callable[[], str] = lambda: "") -> None:
         super().__init__(parent)
         self.file_source = file_source  # the replayed file's path, "" for a live camera and microphone
@@ -100,7 +110,7 @@ class CalibrationDialog(QDialog):
     # --- recording ------------------------------------------------------------------------------
     def _inference(self) -> InferenceConfig:
         """The models in use now (the pipeline's view when it has one, else the dialog's config)."""
-        config = getattr(self.pipeline, "config", None) or self.config
+        config = self.pipeline.config if self.pipeline is not None else self.config
         return config.inference
 
     def start(self) -> None:
@@ -209,8 +219,6 @@ class CalibrationDialog(QDialog):
 
     def _adapt_voice(self) -> tuple[VoiceAdaptation | None, dict[str, Any]]:
         """Adapt the voice head in use to the first takes (None when it cannot be adapted or too little was heard)."""
-        from emolive.voice.adapt import load_head
-
         loaded = load_head(self._voice_dir())
         if loaded is None:
             return None, {}

@@ -1,17 +1,17 @@
 """Model > Fine-tune...: run `python -m training KIND --progress-json ...` as a child process and follow it.
 
-The trainer prints one JSON event per line on stdout (training/progress.py); its log goes to stderr. Both are
-read through QProcess signals, so the window never waits on the child. The events drive the progress bar and
-a live loss/metric plot. Stop terminates the child; its output folder keeps ``last.pt``, so starting again with
-the same folder resumes (the default folder is the newest unfinished run in the user's model registry,
-emolive.finetune). At the end the validation metrics before and after are shown, the model gets its card in
-the registry, and "Use this model" either hot-swaps a running pipeline (``pipeline.swap_models``, with
-"Go back" to undo) or, without a pipeline, emits ``model_ready(kind, folder)`` for the window to load.
+The trainer prints one JSON event per line on stdout; its log goes to stderr (the protocol and the run's state
+are Qt-free, in emolive.trainer_protocol). Both are read through QProcess signals, so the window never waits on
+the child. The events drive the progress bar and a live loss/metric plot. Stop terminates the child; its output
+folder keeps ``last.pt``, so starting again with the same folder resumes (the default folder is the newest
+unfinished run in the user's model registry, emolive.finetune). At the end the validation metrics before and
+after are shown, the model gets its card in the registry, and "Use this model" either hot-swaps a running
+pipeline (``pipeline.swap_models``, with "Go back" to undo) or, without a pipeline, emits
+``model_ready(kind, folder)`` for the window to load.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import shlex
 import sys
@@ -41,57 +41,12 @@ from PySide6.QtWidgets import (
 from emolive import finetune
 from emolive.config import AppConfig, InferenceConfig
 from emolive.errors import EmoliveError
+from emolive.gui.interfaces import ModelSwitcherLike
+from emolive.trainer_protocol import DATA_HINTS, INIT_KINDS, TrainerRun, TrainRequest, Update, source_root
 
 log = logging.getLogger(__name__)
 
 KINDS: tuple[str, ...] = finetune.KINDS
-INIT_KINDS = ("face", "voice")  # trainers that can start from an existing model (--init)
-DATA_HINTS: dict[str, str] = {
-    "face": "folder with train/ and val/ image folders (FER2013 layout)",
-    "voice": "RAVDESS-style folder (labels from the file names)",
-    "text": "folder with MELD's train_sent_emo.csv and dev_sent_emo.csv",
-    "fusion": "MELD-format CSV with its dia{D}_utt{U}.mp4 clips next to it (trains the cross-modal fusion)",
-}
-
-
-def data_problem(kind: str, data: str) -> str:
-    """"" when ``data`` can be what the ``kind`` trainer reads, else a sentence saying what to choose."""
-    if not data.strip():
-        return f"Choose the training data: {DATA_HINTS.get(kind, 'a folder')}."
-    path = Path(data.strip()).expanduser()
-    if not path.exists():
-        return f"The training data {path} does not exist."
-    if kind == "fusion" and not path.is_file():
-        return f"The fusion trainer needs a MELD-format CSV file, and {path} is a folder."
-    if kind != "fusion" and not path.is_dir():
-        return f"The {kind} trainer needs a folder, and {path} is a file."
-    return ""
-
-
-def trainer_error(stderr: str) -> str:
-    """The trainer's own error sentence from its stderr (argparse's or emolive's ``...: error: ...``), or ""."""
-    for line in reversed(stderr.strip().splitlines()):
-        if ": error: " in line:
-            reason = line.split(": error: ", 1)[1].strip()
-            return reason[:1].upper() + reason[1:] + ("" if reason.endswith(".") else ".")
-    return ""
-
-
-def parse_event(line: str | bytes) -> dict[str, Any] | None:
-    """The progress event on one stdout line, or None for any other line."""
-    from training.progress import parse_line
-
-    return parse_line(line)
-
-
-def _source_root() -> Path | None:
-    """The folder holding ``training/`` when running from a source checkout (so ``-m training`` resolves)."""
-    root = Path(__file__).resolve().parents[2]
-    return root if (root / "training" / "__init__.py").is_file() else None
-
-
-def _fmt(value: Any) -> str:
-    return f"{value:.4f}" if isinstance(value, int | float) else "n/a"
 
 
 class _SwapBridge(QObject):
@@ -109,7 +64,8 @@ class FineTuneDialog(QDialog):
 
     model_ready = Signal(str, str)  # kind, model folder (only when there is no pipeline to hot-swap)
 
-    def __init__(self, parent: QWidget | None = None, pipeline: Any = None, config: AppConfig | None = None,
+    def __init__(self, parent: QWidget | None = None, pipeline: ModelSwitcherLike | None = None,
+                 config: AppConfig | None = None,
                  program: list[str] | None = None, root: Path | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Fine-tune a model")
@@ -117,15 +73,11 @@ class FineTuneDialog(QDialog):
         self.pipeline, self.config, self.root = pipeline, config or AppConfig(), root
         self.program = program or [sys.executable, "-m", "training"]
         self.process: QProcess | None = None
-        self.result: dict[str, Any] | None = None
+        self.run = TrainerRun()
         self.new_model: finetune.UserModel | None = None
         self.previous: InferenceConfig | None = None
-        self.epochs_total = 0
         self.run_kind = ""
-        self._buffer = ""
         self._cancelled = False
-        self._losses: list[tuple[int, float]] = []
-        self._scores: list[tuple[int, float]] = []
         self._swap = _SwapBridge(self)
         self._swap.finished.connect(self._swapped)
         self._build()
@@ -240,20 +192,26 @@ class FineTuneDialog(QDialog):
             self.out.setText(self._default_out)
 
     # --- running --------------------------------------------------------------------------------
+    @property
+    def result(self) -> dict[str, Any] | None:
+        """The trainer's "done" event, once it came."""
+        return self.run.result
+
+    @property
+    def _losses(self) -> list[tuple[int, float]]:
+        return self.run.losses
+
+    def request(self) -> TrainRequest:
+        """The dialog's values as a trainer request."""
+        kind = self.kind.currentText()
+        init = (finetune.model_in_use(self.config.inference, kind)
+                if self.from_current.isChecked() and kind in INIT_KINDS else None)
+        return TrainRequest(kind=kind, data=self.data.text(), out=self.out.text(), epochs=self.epochs.value(),
+                            minutes=self.minutes.value(), init=init, extra=self.extra.text())
+
     def arguments(self) -> list[str]:
         """The trainer's command line (after the program) for the dialog's values."""
-        kind, data = self.kind.currentText(), self.data.text().strip()
-        args = [kind, "--progress-json", "--out", self.out.text().strip()]
-        if data:
-            args += ["--arch", "crossmodal", "--csv", data] if kind == "fusion" else ["--data", data]
-        if self.epochs.value() > 0:
-            args += ["--epochs", str(self.epochs.value())]
-        if self.minutes.value() > 0 and kind != "voice":
-            args += ["--time-budget", str(self.minutes.value() * 60)]
-        if self.from_current.isChecked() and kind in INIT_KINDS:
-            init = finetune.model_in_use(self.config.inference, kind)
-            args += ["--init", str(init)] + (["--encoder", "whisper"] if kind == "voice" else [])
-        return args + shlex.split(self.extra.text())
+        return self.request().arguments()
 
     @property
     def running(self) -> bool:
@@ -261,13 +219,11 @@ class FineTuneDialog(QDialog):
 
     def problem(self) -> str:
         """Why Start cannot run the trainer with the dialog's values ("" when it can)."""
-        if not self.out.text().strip():
-            return "Choose an output folder."
-        return data_problem(self.kind.currentText(), self.data.text())
+        return self.request().problem()
 
     def _validate(self) -> None:
         """Start is enabled only when the values can work; its tooltip says what is missing."""
-        if not hasattr(self, "start_button") or self.running:
+        if self.running:
             return
         problem = self.problem()
         self.start_button.setEnabled(not problem)
@@ -285,10 +241,8 @@ class FineTuneDialog(QDialog):
         except ValueError as exc:
             self._say(f"Cannot read the options: {exc}", error=True)
             return False
-        self.result, self.epochs_total, self._buffer, self._cancelled = None, self.epochs.value(), "", False
-        self._stderr = ""
+        self.run, self._cancelled = TrainerRun(epochs_total=self.epochs.value()), False
         self.run_kind, self.new_model = args[0], None
-        self._losses, self._scores = [], []
         self._redraw()
         self.use_button.setEnabled(False)
         self.metrics.clear()
@@ -297,7 +251,7 @@ class FineTuneDialog(QDialog):
         process = QProcess(self)
         process.setProgram(self.program[0])
         process.setArguments([*self.program[1:], *args])
-        root = _source_root()
+        root = source_root()
         if root is not None:
             process.setWorkingDirectory(str(root))
         process.readyReadStandardOutput.connect(self._read_stdout)
@@ -325,73 +279,47 @@ class FineTuneDialog(QDialog):
     cancel = stop
 
     def _read_stdout(self) -> None:
-        self._buffer += bytes(self.process.readAllStandardOutput()).decode("utf-8", errors="replace")
-        *lines, self._buffer = self._buffer.split("\n")
-        for line in lines:
-            event = parse_event(line)
-            if event is None:
-                if line.strip():
-                    self.log_view.appendPlainText(line)
-            else:
-                self.handle(event)
+        text = bytes(self.process.readAllStandardOutput()).decode("utf-8", errors="replace")
+        for item in self.run.feed(text):
+            if isinstance(item, dict):
+                self.handle(item)
+            elif item.strip():
+                self.log_view.appendPlainText(item)
 
     def _read_stderr(self) -> None:
         text = bytes(self.process.readAllStandardError()).decode("utf-8", errors="replace").rstrip()
-        self._stderr = (getattr(self, "_stderr", "") + "\n" + text)[-20_000:]
+        self.run.add_stderr(text)
         if text:
             self.log_view.appendPlainText(text)
 
     def handle(self, event: dict[str, Any]) -> None:
         """Update the dialog from one progress event."""
-        kind = event.get("event")
-        if kind == "step":
-            epochs = int(event.get("epochs") or self.epochs_total or 0)
-            steps = max(1, int(event.get("steps") or 1))
-            within = (int(event.get("epoch") or 1) - 1 + int(event.get("step") or 0) / steps)
-            if epochs:
-                self.progress.setValue(int(1000 * min(1.0, within / epochs)))
-            self._say(f"epoch {event.get('epoch')}: step {event.get('step')}/{steps}, "
-                      f"loss {float(event.get('loss') or 0):.4f}")
-        elif kind == "epoch":
-            self._epoch(event)
-        elif kind == "trial":
-            fields = {k: v for k, v in event.items() if k != "event"}
-            self.log_view.appendPlainText(f"search trial: {json.dumps(fields)}")
-        elif kind == "done":
-            self._done(event)
-        elif kind == "error":
-            self._say(f"Training failed: {event.get('message')}", error=True)
+        self._show(self.run.handle(event))
 
-    def _epoch(self, event: dict[str, Any]) -> None:
-        self.epochs_total = int(event.get("epochs") or self.epochs_total or 0)
-        epoch = int(event.get("epoch") or 0)
-        if self.epochs_total:
-            self.progress.setValue(int(1000 * min(1.0, epoch / self.epochs_total)))
-        monitor = event.get("monitor") or ""
-        value = (event.get("val") or {}).get(monitor)
-        loss = float(event.get("train_loss") or 0)
-        self._losses.append((epoch, loss))
-        if isinstance(value, int | float):
-            self._scores.append((epoch, float(value)))
-        self._redraw()
-        # A title, not a rotated axis label: a long metric name no longer gets cut off at the plot's top.
-        self.plot.setTitle(f"train loss and validation {monitor.replace('_', ' ')} per epoch", size="9pt")
-        self.log_view.appendPlainText(f"epoch {epoch}/{self.epochs_total}: train loss {loss:.4f}, "
-                                      f"val {monitor} {_fmt(value)}")
+    def _show(self, update: Update) -> None:
+        if update.progress is not None:
+            self.progress.setValue(int(1000 * update.progress))
+        if update.status:
+            self._say(update.status, error=update.error)
+        if update.curves:
+            self._redraw()
+            # A title, not a rotated axis label: a long metric name no longer gets cut off at the plot's top.
+            self.plot.setTitle(f"train loss and validation {update.monitor.replace('_', ' ')} per epoch", size="9pt")
+        if update.log:
+            self.log_view.appendPlainText(update.log)
+        if update.done:
+            self._done()
 
     def _redraw(self) -> None:
-        self.loss_curve.setData([e for e, _ in self._losses], [v for _, v in self._losses])
-        self.score_curve.setData([e for e, _ in self._scores], [v for _, v in self._scores])
+        losses, scores = self.run.losses, self.run.scores
+        self.loss_curve.setData([e for e, _ in losses], [v for _, v in losses])
+        self.score_curve.setData([e for e, _ in scores], [v for _, v in scores])
 
-    def _done(self, event: dict[str, Any]) -> None:
-        self.result = event
-        self.progress.setValue(1000)
+    def _done(self) -> None:
+        event = self.run.result or {}
+        self.metrics.setText("\n".join(self.run.comparison()))
         monitor = event.get("monitor") or ""
         before, after = event.get("before") or {}, event.get("after") or {}
-        lines = [f"validation {monitor}: before {_fmt(before.get(monitor))}, after {_fmt(after.get(monitor))}"]
-        lines += [f"validation {k}: before {_fmt(before.get(k))}, after {_fmt(after.get(k))}"
-                  for k in ("accuracy", "macro_f1", "weighted_f1") if k != monitor and k in after]
-        self.metrics.setText("\n".join(lines))
         out = Path(str(event.get("out") or self.out.text().strip()))
         try:
             self.new_model = finetune.finish(out, self.run_kind, before, after,
@@ -407,12 +335,9 @@ class FineTuneDialog(QDialog):
         self.start_button.setEnabled(True)
         self.stop_button.setEnabled(False)
         self._validate()
-        if self._cancelled and self.result is None:
-            self._say("Stopped. Start again with the same output folder to resume from the last finished epoch.")
-        elif self.result is None and code != 0:
-            reason = trainer_error(getattr(self, "_stderr", ""))
-            self._say(f"The trainer stopped: {reason}" if reason else
-                      f"The trainer stopped (exit code {code}); see the log below.", error=True)
+        text, error = self.run.ended(code, self._cancelled)
+        if text:
+            self._say(text, error=error)
 
     def _process_error(self, error) -> None:  # noqa: ANN001 - QProcess.ProcessError
         if error == QProcess.ProcessError.FailedToStart:
@@ -422,7 +347,7 @@ class FineTuneDialog(QDialog):
 
     # --- switching models -----------------------------------------------------------------------
     def _inference(self) -> InferenceConfig:
-        config = getattr(self.pipeline, "config", None) or self.config
+        config = self.pipeline.config if self.pipeline is not None else self.config
         return config.inference
 
     def use_model(self) -> None:

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 from emolive.clock import SessionClock
-from emolive.config import AppConfig
-from emolive.gui.bridge import PipelineBridge
-from emolive.rings import FrameRing
+from emolive.config import AppConfig, InferenceConfig
+from emolive.contracts import PipelineSink, PipelineStatus
+from emolive.rings import AudioRing, FrameRing
 
 
 @dataclass(frozen=True)
@@ -37,22 +37,46 @@ class PipelineLike(Protocol):
 
     clock: SessionClock
     frames: FrameRing
+    audio: AudioRing
 
     def start(self) -> None: ...
 
-    def stop(self) -> None: ...
+    def stop(self) -> list[str]: ...
 
-    def status(self) -> dict[str, Any]: ...
+    def status(self) -> PipelineStatus: ...
 
-
-class RecorderLike(Protocol):
-    """The part of the session recorder the Session menu drives."""
-
-    def start(self, directory: Path) -> Any: ...
-
-    def stop(self) -> Any: ...
-
-    def add_marker(self, label: str) -> Any: ...
+    def swap_models(self, inference: InferenceConfig, on_done: Callable[[str], None]) -> None: ...
 
 
-PipelineFactory = Callable[[AppConfig, Sources, PipelineBridge], PipelineLike]
+class ModelSwitcherLike(Protocol):
+    """What the fine-tune and calibration dialogs switch models through (the window's ModelSwitcher)."""
+
+    @property
+    def config(self) -> AppConfig: ...
+
+    def swap_models(self, inference: InferenceConfig, on_done: Callable[[str], None]) -> None: ...
+
+
+class RecorderLike(PipelineSink, Protocol):
+    """The part of ``emolive.recording.SessionRecorder`` the window uses: a pipeline sink (subscribed beside the
+    GUI's bridge) that the Session menu starts and stops."""
+
+    config: Any  # the AppConfig in use, stored in the session's sidecar
+    devices: dict[str, Any]  # what is recorded: a file or the devices
+    on_error: Callable[[str], None] | None  # called from recording threads when a recording fails
+
+    @property
+    def rows_written(self) -> int: ...
+
+    def attach(self, clock: SessionClock | None, frame_ring: FrameRing | None = None,
+               audio_ring: AudioRing | None = None) -> None: ...
+
+    def start(self, directory: Path | None = None) -> Path: ...
+
+    def stop(self) -> Path | None: ...
+
+    def add_marker(self, label: str = "") -> float | None: ...
+
+
+PipelineFactory = Callable[[AppConfig, Sources, Sequence[PipelineSink]], PipelineLike]
+"""Builds (not starts) a pipeline that sends its output to the given sinks (the GUI's bridge, the recorder)."""

@@ -1,14 +1,15 @@
-"""The main window: video + overlay, transcript, traces, status bar, menus; owns the running pipeline.
+"""The main window: video + overlay, transcript, traces, status bar, menus. It only wires: the session
+controller (emolive.gui.session) runs the pipeline, the recording and the model switches; the window shows what
+it reports.
 
-Data arrives as queued signals from the bridge and only updates state (history, latest estimate,
-transcript model). A fixed-rate timer redraws from that state and reads the newest video frame
-from the pipeline's FrameRing, so a burst of data never turns into a burst of painting.
+Data arrives as queued signals from the pipeline's bridge (through the controller) and only updates state
+(history, latest estimate, transcript model). A fixed-rate timer redraws from that state and reads the newest
+video frame from the pipeline's FrameRing, so a burst of data never turns into a burst of painting.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -28,17 +29,19 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from emolive.channels import validate_models
-from emolive.config import AppConfig, InferenceConfig, save_config, to_dict, with_changes
-from emolive.contracts import EmotionEstimate, SourceEvent, TranscriptSegment
-from emolive.errors import EmoliveError, ModelError
+from emolive.channels import MODEL_FIELDS
+from emolive.config import AppConfig, InferenceConfig
+from emolive.contracts import EmotionEstimate, EventKind, PipelineStatus, SourceEvent, TranscriptSegment
 from emolive.gui import dialogs
-from emolive.gui.bridge import MessageRelay, PipelineBridge
+from emolive.gui.bridge import PipelineBridge
+from emolive.gui.calibration_dialog import CalibrationDialog
 from emolive.gui.estimate_view import EstimateBars
+from emolive.gui.finetune_dialog import FineTuneDialog
 from emolive.gui.history import EstimateHistory
 from emolive.gui.interfaces import PipelineFactory, PipelineLike, RecorderLike, Sources
 from emolive.gui.menus import build_menus
 from emolive.gui.plots import EmotionPlots
+from emolive.gui.session import ModelSwitcher, SessionController
 from emolive.gui.settings_dialog import SettingsDialog
 from emolive.gui.status import ErrorBanner, StatusPanel, format_status
 from emolive.gui.transcript import TranscriptModel
@@ -51,53 +54,11 @@ REDRAW_HZ = 20  # video + overlay
 PLOT_EVERY = 2  # plots redraw every 2nd tick (10 Hz)
 STATUS_EVERY = 10  # status bar every 10th tick (2 Hz)
 FROZEN_AFTER_S = 2.0  # no new frame for this long: the picture is marked as frozen
-MODEL_FIELDS: dict[str, str] = {"face": "face_model", "voice": "voice_model", "text": "text_model",
-                                "fusion": "fusion_model"}
 VIDEO_FILTER = "Media files (*.mp4 *.mkv *.avi *.mov *.webm *.m4v *.wav *.mp3 *.flac *.ogg);;All files (*)"
 
 
-class ModelSwitcher:
-    """What the fine-tune and calibration dialogs get as their ``pipeline``: model switches go through the
-    window, which persists them in the settings and hot-swaps the running pipeline (or restarts it)."""
-
-    def __init__(self, window: MainWindow) -> None:
-        self._window = window
-
-    @property
-    def config(self) -> AppConfig:
-        return self._window.config
-
-    def swap_models(self, inference: InferenceConfig, on_done: Callable[[str], None] | None = None) -> None:
-        self._window.switch_models(inference, on_done)
-
-
-STARTER_TIMEOUT_S = 60.0  # the longest Quit/restart waits for a pipeline that is still loading its models
-
-
-def release_memory() -> None:
-    """Collect cycles and hand freed heap pages back to the OS (glibc keeps them otherwise: restarts grew RSS)."""
-    import contextlib
-    import ctypes
-    import gc
-
-    gc.collect()
-    with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to trim
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-
-
-def settings_needing_restart(old: AppConfig, new: AppConfig) -> list[str]:
-    """``section.key`` of every changed setting that needs a pipeline restart (all but [recording])."""
-    changed = []
-    for section, values in to_dict(new).items():
-        if section == "recording":
-            continue
-        before = to_dict(old)[section]
-        changed.extend(f"{section}.{key}" for key, value in values.items() if before[key] != value)
-    return changed
-
-
 class MainWindow(QMainWindow):
-    """The app's window. ``start()`` builds and starts a pipeline from ``factory(config, sources, bridge)``."""
+    """The app's window. ``start()`` builds and starts a pipeline from ``factory(config, sources, sinks)``."""
 
     started = Signal()  # a start attempt finished (pipeline running, or failed and said why)
 
@@ -106,40 +67,69 @@ class MainWindow(QMainWindow):
                  config_path: Path | None = None, persist: bool = True, redraw_hz: int = REDRAW_HZ) -> None:
         super().__init__()
         self.setWindowTitle("emolive")
-        self.config, self.sources, self.factory = config, sources, factory
-        self.recorder, self.recorder_error = recorder, recorder_error
-        self.config_path, self.persist = config_path, persist
-        self.pipeline: PipelineLike | None = None
-        self.bridge: PipelineBridge | None = None
+        self.session = SessionController(config, sources, factory, recorder, config_path, persist, parent=self)
         self.history = EstimateHistory()
         self.transcript = TranscriptModel()
         self.latest: EmotionEstimate | None = None
-        self.recording_dir: Path | None = None
         self.errors: list[SourceEvent] = []
         self.video_problem = ""  # why there is no picture, from the last camera/file error
         self.ended = False  # the replayed file has ended
-        self._starter: threading.Thread | None = None
-        self.finetune = None  # the Fine-tune dialog, created on first use
-        self.calibration = None  # the personal calibration dialog, created on first use
-        self.model_switcher = ModelSwitcher(self)
-        self._pending_config: AppConfig | None = None  # settings waiting for the recording to end
-        self._swaps: deque[tuple[AppConfig, Callable[[str], None] | None]] = deque()  # hot swaps under way
-        self._swap_relay = MessageRelay(self)
-        self._swap_relay.message.connect(self._on_swapped)
+        self.finetune: FineTuneDialog | None = None  # created on first use
+        self.calibration: CalibrationDialog | None = None  # the personal calibration dialog, created on first use
         self.redraw_ms: deque[float] = deque(maxlen=2000)  # cost of each timer redraw, for the stall report
         self.estimates_received = 0
         self._ticks = 0
         self._closed = False
-        self._recorder_errors = MessageRelay(self)
-        self._recorder_errors.message.connect(self._on_recorder_error)
-        if recorder is not None and hasattr(recorder, "on_error"):
-            recorder.on_error = self._recorder_errors  # called from recording threads
         self._build_widgets()
-        build_menus(self)
+        self.actions = build_menus(self, self, self.video.options, self.plots, self.side,
+                                   "" if recorder is not None else recorder_error or "no session recorder")
         self._timer = QTimer(self)
         self._timer.setInterval(int(1000 / redraw_hz))
         self._timer.timeout.connect(self._redraw)
+        self._wire(self.session)
         self._fit_to_screen(1360, 860)
+
+    def _wire(self, session: SessionController) -> None:
+        session.loading.connect(self._on_loading)
+        session.ready.connect(self._on_ready)
+        session.failed.connect(self._on_failed)
+        session.started.connect(self.started.emit)
+        session.restarting.connect(self._start_over)
+        session.estimate.connect(self._on_estimate)
+        session.segment.connect(self._on_segment)
+        session.event.connect(self._on_event)
+        session.problem.connect(self.banner.add)
+        session.notice.connect(self._notice)
+        session.recording_changed.connect(self._on_recording_changed)
+
+    # --- what the session holds (read-only views for dialogs and tests) ----------------------------
+    @property
+    def config(self) -> AppConfig:
+        return self.session.config
+
+    @property
+    def sources(self) -> Sources:
+        return self.session.sources
+
+    @property
+    def pipeline(self) -> PipelineLike | None:
+        return self.session.pipeline
+
+    @property
+    def bridge(self) -> PipelineBridge | None:
+        return self.session.bridge
+
+    @property
+    def recorder(self) -> RecorderLike | None:
+        return self.session.recorder
+
+    @property
+    def recording_dir(self) -> Path | None:
+        return self.session.recording_dir
+
+    @property
+    def model_switcher(self) -> ModelSwitcher:
+        return self.session.model_switcher
 
     # --- layout ---------------------------------------------------------------------------------
     def _fit_to_screen(self, width: int, height: int) -> None:
@@ -192,140 +182,69 @@ class MainWindow(QMainWindow):
         setattr(self.video.options, key, bool(on))
         self.video.update()
 
-    # --- pipeline life cycle --------------------------------------------------------------------
+    # --- session life cycle (the controller's signals) -------------------------------------------
     def start(self) -> None:
-        """Build and start a pipeline for the current config and sources on a helper thread.
-
-        Loading models takes seconds; the window keeps painting meanwhile. ``ready`` (or ``failed``)
-        comes back through the bridge; a failure shows in the banner and the window stays usable.
-        """
+        """Start redrawing and the session's pipeline (loading on a helper thread; ``started`` follows)."""
         self._timer.start()
-        bridge = PipelineBridge(self)
-        bridge.estimate.connect(self._on_estimate)
-        bridge.segment.connect(self._on_segment)
-        bridge.event.connect(self._on_event)
-        bridge.ready.connect(self._on_ready)
-        bridge.failed.connect(self._on_failed)
-        self.bridge = bridge
-        self.video.clear(f"Loading the face, voice and text models for {self.sources.describe()}...\n"
-                         "(a few seconds; the estimates start when they are ready)")
-        self.statusBar().showMessage(f"Loading the models: {self.sources.describe()}", 0)
-        self._starter = threading.Thread(target=self._build, args=(bridge, self.config, self.sources),
-                                         name="emolive-gui-start", daemon=True)
-        self._starter.start()
-
-    def _build(self, bridge: PipelineBridge, config: AppConfig, sources: Sources) -> None:
-        """Helper thread: construct and start the pipeline, then hand it over through ``bridge``."""
-        try:
-            pipeline = self.factory(config, sources, bridge)
-            bridge.pipeline = pipeline
-            pipeline.start()
-        except EmoliveError as exc:
-            bridge.failed.emit(str(exc))
-            return
-        except Exception as exc:  # noqa: BLE001 - any failure is reported in the window, which stays usable
-            log.exception("the pipeline failed to start")
-            bridge.failed.emit(f"{type(exc).__name__}: {exc}")
-            return
-        bridge.ready.emit(pipeline)
-
-    def _on_ready(self, pipeline: PipelineLike) -> None:
-        if not self._current():
-            return
-        self.pipeline = pipeline
-        if self.statusBar().currentMessage().startswith("Loading the models"):
-            self.statusBar().clearMessage()
-        attach = getattr(self.recorder, "attach", None)
-        if callable(attach):  # markers on the session clock, raw capture from the rings
-            attach(pipeline.clock, pipeline.frames, getattr(pipeline, "audio", None))
-        self.setWindowTitle(f"emolive - {self.sources.describe()}")
-        self.started.emit()
-
-    def _on_failed(self, message: str) -> None:
-        if not self._current():
-            return
-        self.banner.add(f"Could not start: {message}")
-        self.video.clear(f"Not running:\n{message}")
-        self.pipeline = None
-        self.started.emit()
-
-    def stop_pipeline(self) -> None:
-        """Stop and join the pipeline's threads; signals already queued from it are ignored."""
-        bridge, self.pipeline, self.bridge = self.bridge, None, None
-        if self._starter is not None:
-            self._starter.join(STARTER_TIMEOUT_S)  # models load in seconds; a stuck load must not hang Quit
-            if self._starter.is_alive():
-                log.warning("shutdown: the pipeline start thread is still running after %.0f s", STARTER_TIMEOUT_S)
-            self._starter = None
-        pipeline = bridge.pipeline if bridge is not None else None
-        if pipeline is not None:
-            try:
-                pipeline.stop()
-            except Exception:  # noqa: BLE001 - closing must go on
-                log.exception("pipeline.stop() failed")
-        if bridge is not None:
-            bridge.closed = True  # kept (parented to the window) so a late callback never meets a deleted object
-            bridge.pipeline = None  # ... but it lets go of the pipeline: its models and threads are released
-        if pipeline is not None:
-            del pipeline
-            release_memory()
+        self.session.start()
 
     def restart(self, config: AppConfig | None = None, sources: Sources | None = None) -> None:
-        """Stop the pipeline and start a new one (new session clock: the traces and transcript start over).
+        self.session.restart(config, sources)
 
-        A recording ends here too: one recording never mixes two session clocks.
-        """
-        self.stop_recording()
-        self.stop_pipeline()
-        if config is not None:
-            self.config = config
-        if sources is not None:
-            self.sources = sources
+    def stop_pipeline(self) -> None:
+        self.session.stop_pipeline()
+
+    def _on_loading(self, description: str) -> None:
+        self._timer.start()
+        self.video.clear(f"Loading the face, voice and text models for {description}...\n"
+                         "(a few seconds; the estimates start when they are ready)")
+        self.statusBar().showMessage(f"Loading the models: {description}", 0)
+
+    def _on_ready(self, pipeline: PipelineLike) -> None:
+        if self.statusBar().currentMessage().startswith("Loading the models"):
+            self.statusBar().clearMessage()
+        self.setWindowTitle(f"emolive - {self.sources.describe()}")
+
+    def _on_failed(self, message: str) -> None:
+        self.video.clear(f"Not running:\n{message}")
+
+    def _start_over(self) -> None:
+        """A new session clock: the banner, traces, transcript and picture start over."""
         self.banner.dismiss()
         self.video_problem, self.ended = "", False
         self.history.clear()
         self.transcript.clear()
         self.latest = None
         self.video.set_estimate(None)
-        self.start()
 
-    # --- data slots (GUI thread, queued from the workers) ---------------------------------------
-    def _current(self) -> bool:
-        return self.bridge is not None and self.sender() is self.bridge
+    def _notice(self, text: str, ms: int) -> None:
+        if text:
+            self.statusBar().showMessage(text, ms)
+        else:
+            self.statusBar().clearMessage()
 
+    # --- data slots (GUI thread, from the current pipeline only) --------------------------------
     def _on_estimate(self, estimate: EmotionEstimate) -> None:
-        if not self._current():
-            return
         self.estimates_received += 1
         self.latest = estimate
         self.history.append(estimate)
         self.transcript.tag(estimate)
         if self.calibration is not None and self.calibration.isVisible():
             self.calibration.on_estimate(estimate)
-        recorder_sink = getattr(self.recorder, "on_estimate", None)
-        if self.recording_dir is not None and callable(recorder_sink):
-            recorder_sink(estimate)
 
     def _on_segment(self, segment: TranscriptSegment) -> None:
-        if not self._current():
-            return
         self.transcript.add(segment)
-        recorder_sink = getattr(self.recorder, "on_segment", None)
-        if self.recording_dir is not None and segment.committed and callable(recorder_sink):
-            recorder_sink(segment)
 
     def _on_event(self, event: SourceEvent) -> None:
-        if not self._current():
-            return
-        if event.kind == "error":
+        if event.kind == EventKind.ERROR:
             self.errors.append(event)
             self.banner.add(f"{event.source}: {event.message}")
-            if event.source in ("camera", "file", "video"):
+            if event.capture_source is not None and event.capture_source.is_picture:
                 self.video_problem = event.message
                 if self.video.frame is None:
                     self.video.placeholder = f"No video: {event.message}"
                     self.video.update()
-        elif event.kind == "eof":
+        elif event.kind == EventKind.EOF:
             self.ended = True
             self.statusBar().showMessage("End of the file: File > Open video... plays another", 0)
         else:
@@ -375,16 +294,14 @@ class MainWindow(QMainWindow):
         return True
 
     def _refresh_status(self) -> None:
-        status: dict = {}
+        status: PipelineStatus | None = None
         if self.pipeline is not None:
             try:
-                status = dict(self.pipeline.status())
+                status = self.pipeline.status()
             except Exception:  # noqa: BLE001 - a status glitch must not stop the redraw
                 log.debug("pipeline.status() failed", exc_info=True)
-        recording = ""
-        if self.recording_dir is not None:
-            rows = getattr(self.recorder, "rows_written", None)
-            recording = f"REC {self.recording_dir.name}" + (f" ({rows} rows)" if isinstance(rows, int) else "")
+        rows = self.session.rows_recorded
+        recording = f"REC {self.recording_dir.name} ({rows} rows)" if self.recording_dir is not None else ""
         self.status_panel.show(format_status(status, recording, asr=self.sources.asr and self.config.asr.enabled))
 
     # --- File -----------------------------------------------------------------------------------
@@ -398,9 +315,7 @@ class MainWindow(QMainWindow):
         self.restart(sources=replace(self.sources, video=Path(path)))
 
     def use_live_sources(self) -> None:
-        cap = self.config.capture
-        self.restart(sources=Sources(video=None, camera=cap.camera or None, microphone=cap.microphone,
-                                            asr=self.sources.asr))
+        self.restart(sources=self.session.live_sources())
 
     def open_settings(self) -> None:
         dialog = SettingsDialog(self.config, self)
@@ -408,39 +323,8 @@ class MainWindow(QMainWindow):
             self.apply_config(dialog.result_config())
 
     def apply_config(self, config: AppConfig) -> None:
-        """Persist ``config``; restart with it when a changed setting needs a restart.
-
-        During a recording the user is asked first (a restart ends the recording): restart now, apply the
-        settings when the recording ends, or cancel.
-        """
-        if config == self.config:
-            return
-        changed = settings_needing_restart(self.config, config)
-        if not changed:
-            self._save(config)
-            self.config = config
-            return
-        if self.recording_dir is not None:
-            choice = self.ask_restart(changed)
-            if choice == "cancel":
-                self.statusBar().showMessage("Settings not changed", 5000)
-                return
-            if choice == "later":
-                self._save(config)
-                self._pending_config = config
-                self.statusBar().showMessage(f"Applied when the recording ends: {', '.join(changed)}", 0)
-                return
-        self._save(config)
-        self._restart_with(config, changed)
-
-    def _restart_with(self, config: AppConfig, changed: list[str] | None = None) -> None:
-        self._pending_config = None
-        sources = self.sources
-        if sources.video is None:
-            sources = replace(sources, camera=config.capture.camera or None, microphone=config.capture.microphone)
-        self.restart(config=config, sources=replace(sources, asr=config.asr.enabled))
-        if changed:
-            self.statusBar().showMessage(f"Restarted to apply: {', '.join(changed)}", 8000)
+        """Persist ``config`` and restart when needed; during a recording the user is asked first."""
+        self.session.apply_config(config, ask=self.ask_restart)
 
     def ask_restart(self, changed: list[str]) -> str:
         """Ask whether to end the recording for a restart: "now", "later" (when it ends) or "cancel"."""
@@ -455,75 +339,22 @@ class MainWindow(QMainWindow):
         clicked = box.clickedButton()
         return "now" if clicked is now else "later" if clicked is later else "cancel"
 
-    def _save(self, config: AppConfig) -> None:
-        if not self.persist:
-            return
-        try:
-            path = save_config(config, self.config_path)
-            self.statusBar().showMessage(f"Settings saved to {path}", 5000)
-        except OSError as exc:
-            self.banner.add(f"Could not save the settings: {exc}")
-
     # --- Session --------------------------------------------------------------------------------
     def toggle_recording(self) -> None:
-        if self.recorder is None:
-            return
-        if self.recording_dir is None:
-            self.start_recording()
-        else:
-            self.stop_recording()
+        self.session.toggle_recording()
 
     def source_description(self) -> dict[str, str]:
-        """What the pipeline reads: ``{"kind": "file", "file": PATH}`` or the camera and microphone in use."""
-        sources = self.sources
-        if sources.video is not None:
-            return {"kind": "file", "file": str(Path(sources.video).resolve())}
-        return {"kind": "live", "camera": "" if sources.camera is None else str(sources.camera),
-                "microphone": "none" if sources.microphone is None else (sources.microphone or "default")}
+        return self.session.source_description()
 
     def start_recording(self, directory: Path | None = None) -> bool:
-        """Start recording (into ``directory``, else a new timestamped session folder chosen by the recorder)."""
-        if self.recorder is None or self.recording_dir is not None:
-            return False
-        if hasattr(self.recorder, "config"):
-            self.recorder.config = self.config  # the session's sidecar records the settings in use now
-        if isinstance(getattr(self.recorder, "devices", None), dict):  # ... and what it records: a file or devices
-            self.recorder.devices = {**self.recorder.devices, "source": self.source_description()}
-        try:
-            folder = self.recorder.start(directory)
-        except (EmoliveError, OSError, RuntimeError) as exc:
-            self.banner.add(f"Could not start recording: {exc}")
-            return False
-        self.recording_dir = Path(folder) if isinstance(folder, str | Path) else (directory or Path("session"))
-        self.record_action.setText("Stop &recording")
-        self.marker_action.setEnabled(True)
-        self.marker_action.setToolTip("Label this moment in the recording")
-        self.statusBar().showMessage(f"Recording to {self.recording_dir}", 5000)
-        self._refresh_status()
-        return True
+        return self.session.start_recording(directory)
 
     def stop_recording(self) -> None:
-        """Finish the recording (files flushed and closed by the recorder)."""
-        if self.recorder is None or self.recording_dir is None:
-            return
-        directory, self.recording_dir = self.recording_dir, None
-        try:
-            self.recorder.stop()
-            self.statusBar().showMessage(f"Recording saved in {directory}", 8000)
-        except (EmoliveError, OSError) as exc:
-            self.banner.add(f"Recording could not be finished: {exc}")
-        self.record_action.setText("Start &recording")
-        self.marker_action.setEnabled(False)
-        self.marker_action.setToolTip("Start a recording first")
-        self._refresh_status()
-        pending = self._pending_config
-        if pending is not None and not self._closed:  # settings that waited for the recording to end
-            self._pending_config = None
-            QTimer.singleShot(0, lambda: self._restart_with(pending, settings_needing_restart(self.config, pending)))
+        self.session.stop_recording()
 
-    def _on_recorder_error(self, message: str) -> None:
-        self.banner.add(f"Recording stopped: {message}")
-        self.stop_recording()
+    def _on_recording_changed(self, recording: bool) -> None:
+        self.actions.set_recording(recording)
+        self._refresh_status()
 
     def add_marker_dialog(self) -> None:
         label, ok = QInputDialog.getText(self, "Add marker", "Label for this moment:")
@@ -531,11 +362,12 @@ class MainWindow(QMainWindow):
             self.add_marker(label.strip())
 
     def add_marker(self, label: str) -> None:
-        if self.recorder is not None and self.recording_dir is not None:
-            t = self.recorder.add_marker(label)
-            if t is not None:
-                self.plots.add_marker(t, label)
-            self.statusBar().showMessage(f"Marker added: {label}", 4000)
+        if self.recording_dir is None:
+            return
+        t = self.session.add_marker(label)
+        if t is not None:
+            self.plots.add_marker(t, label)
+        self.statusBar().showMessage(f"Marker added: {label}", 4000)
 
     # --- Model ----------------------------------------------------------------------------------
     def load_model_dialog(self) -> None:
@@ -550,71 +382,17 @@ class MainWindow(QMainWindow):
             self.load_model(kind, Path(folder))
 
     def load_model(self, kind: str, folder: Path) -> bool:
-        """Use the model in ``folder`` for ``kind`` (face/voice/text/fusion), persisted, without restarting.
-
-        The folder is checked first (config, weights, kind); one that cannot be used changes nothing and the
-        banner says why. The setting is saved only once the new model has loaded.
-        """
-        from emolive.modelio import validate_model_folder
-
-        try:
-            validate_model_folder(kind, Path(folder))
-        except ModelError as exc:
-            self.banner.add(f"Kept the current {kind} model: {exc}")
-            return False
-        self.switch_models(with_changes(self.config, "inference", **{MODEL_FIELDS[kind]: str(folder)}).inference)
-        return True
+        """Use the model in ``folder`` for ``kind``, persisted, without restarting (see SessionController)."""
+        return self.session.load_model(kind, folder)
 
     def reset_models(self) -> None:
         self.banner.dismiss()  # earlier model errors no longer apply to the shipped models
-        self.switch_models(with_changes(self.config, "inference", **dict.fromkeys(MODEL_FIELDS.values(), "")).inference)
+        self.session.reset_models()
 
     def switch_models(self, inference: InferenceConfig, on_done: Callable[[str], None] | None = None) -> None:
-        """Hot-swap the running pipeline to ``inference`` (restart when it cannot swap), then persist it.
-
-        Nothing switches or is saved when a model folder cannot be used: the old models keep running and the
-        banner says why. ``on_done(problem)`` ("" when fine) is called once it is settled.
-        """
-        config = replace(self.config, inference=inference)
-        if config == self.config:
-            return
-        try:
-            validate_models(inference)
-        except ModelError as exc:
-            self._swap_settled(config, f"kept the current models: {exc}", on_done)
-            return
-        swap = getattr(self.pipeline, "swap_models", None)
-        if callable(swap):
-            self.statusBar().showMessage("Loading the model; the current one keeps running meanwhile...", 0)
-            self._swaps.append((config, on_done))
-            swap(inference, self._swap_relay)
-            return
-        self._save(config)
-        self.restart(config=config)
-        if on_done is not None:
-            on_done("")
-
-    def _on_swapped(self, problem: str) -> None:
-        """GUI thread: a hot swap started by ``switch_models`` finished (``problem`` "" when it switched)."""
-        if not self._swaps:
-            return
-        config, on_done = self._swaps.popleft()
-        self._swap_settled(config, f"kept the current models: {problem}" if problem else "", on_done)
-
-    def _swap_settled(self, config: AppConfig, problem: str, on_done: Callable[[str], None] | None) -> None:
-        if problem:
-            self.banner.add(f"Model switch: {problem}")
-            self.statusBar().clearMessage()
-        else:
-            self.config = config
-            self._save(config)
-            self.statusBar().showMessage("Switched models without restarting", 6000)
-        if on_done is not None:
-            on_done(problem)
+        self.session.switch_models(inference, on_done)
 
     def open_finetune(self) -> None:
-        from emolive.gui.finetune_dialog import FineTuneDialog
-
         if self.finetune is None:  # one dialog, so a run keeps going while it is hidden
             self.finetune = FineTuneDialog(self, self.model_switcher, self.config)
             self.finetune.model_ready.connect(lambda kind, folder: self.load_model(kind, Path(folder)))
@@ -622,8 +400,6 @@ class MainWindow(QMainWindow):
         self.finetune.raise_()
 
     def open_calibration(self) -> None:
-        from emolive.gui.calibration_dialog import CalibrationDialog
-
         if self.calibration is None:
             self.calibration = CalibrationDialog(self, self.model_switcher, self.config,
                                                  file_source=lambda: str(self.sources.video or ""))
@@ -651,6 +427,5 @@ class MainWindow(QMainWindow):
         for dialog in (self.finetune, self.calibration):
             if dialog is not None:
                 dialog.close()  # a running trainer stops (it resumes from OUT/last.pt next time)
-        self.stop_recording()
-        self.stop_pipeline()
+        self.session.shutdown()
         log.info("closed in %.0f ms", (time.perf_counter() - started) * 1000)

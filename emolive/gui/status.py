@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QStatusBar, QWidget
+
+from emolive.contracts import PipelineStatus
 
 FIELDS: tuple[str, ...] = ("fps", "latency", "device", "asr", "recording")
 WARN_STYLE = "color:#ff8a65; font-weight:bold;"
@@ -21,11 +22,6 @@ class StatusField:
     tip: str = ""
 
 
-def _num(status: Mapping[str, object], key: str) -> float | None:
-    value = status.get(key)
-    return float(value) if isinstance(value, int | float) else None
-
-
 def _asr_text(asr: bool, lag: float | None, skipped: float | None) -> str:
     if not asr:
         return "transcription off"
@@ -37,22 +33,20 @@ def _asr_text(asr: bool, lag: float | None, skipped: float | None) -> str:
     return text
 
 
-def format_status(status: Mapping[str, object] | None, recording: str = "", asr: bool = True) -> list[StatusField]:
-    """Turn ``LivePipeline.status()`` (any keys may be missing) into the status bar's fields."""
-    status = status or {}
-    fps = _num(status, "capture_fps")
-    p50, p95, budget = _num(status, "step_p50_ms"), _num(status, "step_p95_ms"), _num(status, "budget_ms")
-    dropped = status.get("dropped_steps")
-    lag = _num(status, "asr_lag_s")
-    skipped = _num(status, "asr_skipped_s")
+def format_status(status: PipelineStatus | None, recording: str = "", asr: bool = True) -> list[StatusField]:
+    """Turn ``LivePipeline.status()`` (None: no pipeline running) into the status bar's fields."""
+    status = status or PipelineStatus()
+    fps, dropped = status.capture_fps, status.dropped_steps
+    p50, p95, budget = status.step_p50_ms, status.step_p95_ms, status.budget_ms
+    lag, skipped = status.asr_lag_s, status.asr_skipped_s
     latency = "step --"
     if p50 is not None and p95 is not None:
         latency = f"step p50 {p50:.0f} / p95 {p95:.0f} ms"
         if budget is not None:
             latency += f" (budget {budget:.0f})"
-    if isinstance(dropped, int) and dropped:
+    if dropped:
         latency += f", {dropped} dropped"
-    device = str(status.get("device") or "--").upper()
+    device = (status.device or "--").upper()
     return [
         StatusField("fps", f"capture {fps:.1f} fps" if fps is not None else "capture -- fps",
                     warn=fps is not None and fps < 10, tip="frames captured per second"),

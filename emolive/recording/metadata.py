@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from emolive import __version__
+from emolive.assets import assets_dir
 from emolive.recording.schema import SCHEMA_VERSION
 
 log = logging.getLogger(__name__)
@@ -41,8 +42,6 @@ def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
 
 def model_folders(config: Any = None) -> dict[str, Path]:
     """Model folder per kind: the configured override (``inference.<kind>_model``) or the bundled asset."""
-    from emolive.assets import assets_dir
-
     folders = {p.parent.name: p.parent for p in sorted(assets_dir().glob("*/model.safetensors"))}
     inference = getattr(config, "inference", None)
     for kind in MODEL_KINDS:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from emolive.clock import SessionClock
-from emolive.contracts import AudioBlock, EmotionEstimate, TranscriptSegment, VideoFrame
+from emolive.contracts import AudioBlock, EmotionEstimate, SourceEvent, TranscriptSegment, VideoFrame
 from emolive.recording import schema
 from emolive.recording.files import AppendFile, RecordingError, describe_os_error
 from emolive.recording.metadata import CSV_NAME, build_sidecar, describe_models, model_folders, utc_now
@@ -201,7 +201,6 @@ class SessionRecorder:
         self._last_estimate = (estimate.t, time.monotonic())
         return writer.put_row(schema.row(estimate))
 
-    on_estimate = write  # the name the GUI's sink looks for
 
     def add_marker(self, label: str = "", t: float | None = None) -> float | None:
         """Queue a marker row at session time ``t`` (default: now); returns it (None when not recording)."""
@@ -220,7 +219,18 @@ class SessionRecorder:
         writer = self._active()
         return writer is not None and segment.committed and writer.put_segment(segment)
 
-    on_segment = add_segment
+    # --- contracts.PipelineSink: subscribed to the pipeline, called on its worker threads --------------
+    def on_estimate(self, estimate: EmotionEstimate) -> None:
+        """Record the estimate while recording (ignored otherwise)."""
+        self.write(estimate)
+
+    def on_segment(self, segment: TranscriptSegment) -> None:
+        """Record a committed segment while recording (ignored otherwise)."""
+        self.add_segment(segment)
+
+    def on_event(self, event: SourceEvent) -> None:
+        """Source events are not recorded (the sidecar describes the devices)."""
+        return None
 
     def add_audio(self, block: AudioBlock) -> None:
         """Raw capture without rings: hand over each captured audio block (session-clock ``t``)."""

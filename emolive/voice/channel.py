@@ -25,13 +25,19 @@ DEFAULT_MIN_SPEECH = 0.25  # fraction of 32 ms VAD chunks that must hold speech
 class _CnnBackend:
     """Log-mel windows -> VoiceNet; whole clips are scored as speech-weighted sliding windows."""
 
-    def __init__(self, config: dict[str, Any], model_dir: Path, vad: Any) -> None:
-        import torch
+    def __init__(self, config: dict[str, Any], model_dir: Path, vad: Any, threads: int = 1) -> None:
+        try:
+            import torch
+        except ImportError as exc:
+            raise ModelError(f"{model_dir}: the log-mel voice CNN runs on torch (pip install 'emolive[train]'); "
+                             "the default Whisper-embedding model needs no torch") from exc
 
+        from emolive.device import limit_torch_threads
         from emolive.modelio import load_into
         from emolive.voice.features import FeatureSpec, LogMel
         from emolive.voice.model import VoiceModelConfig, VoiceNet
 
+        limit_torch_threads(threads)
         self._torch = torch
         self.spec = FeatureSpec.from_dict(config.get("features", {}))
         self.model_config = VoiceModelConfig.from_dict(config["model"])
@@ -78,14 +84,11 @@ class _WhisperBackend:
     [running speaker normalisation] -> linear emotion and arousal heads."""
 
     def __init__(self, config: dict[str, Any], model_dir: Path, threads: int) -> None:
-        import torch
-
-        from emolive.modelio import load_into
         from emolive.voice.features import FeatureSpec
+        from emolive.voice.heads import LinearHeads
         from emolive.voice.norm import NormSettings, RunningNorm
-        from emolive.voice.whisper_embed import EmbeddingHead, WhisperEmbedder, pooled
+        from emolive.voice.whisper_encoder import WhisperEmbedder, pooled
 
-        self._torch = torch
         self.spec = FeatureSpec()
         self.window_s = float(config.get("window_s", 2.0))
         prosody = config.get("prosody") or {}
@@ -96,14 +99,12 @@ class _WhisperBackend:
             if int(prosody.get("dim", -1)) != DIM or int(prosody.get("version", -1)) != VERSION:
                 raise ModelError(f"{model_dir}: prosodic features {prosody} do not match this version "
                                  f"(dim {DIM}, version {VERSION})")
-        self.head = load_into(EmbeddingHead(int(config["embedding_dim"]), len(config["labels"]),
-                                           norm=str(config.get("embedding_norm", "none")),
-                                           prosody_dim=int(prosody.get("dim", 0)), running=running is not None),
-                              model_dir)
+        self.head = LinearHeads(model_dir, int(config["embedding_dim"]), len(config["labels"]),
+                                norm=str(config.get("embedding_norm", "none")),
+                                prosody_dim=int(prosody.get("dim", 0)), running=running is not None)
         self.norm: RunningNorm | None = None
         if running is not None:
-            self.norm = RunningNorm(self.head.norm_mean.numpy(), self.head.norm_var.numpy(),
-                                    NormSettings.from_dict(running))
+            self.norm = RunningNorm(self.head.norm_mean, self.head.norm_var, NormSettings.from_dict(running))
         self.pooling = str(config.get("pooling", "mean+std"))
         pooled(np.zeros(2), self.pooling)  # an unknown pooling fails here, at load
         self._embedder = WhisperEmbedder(threads=threads)
@@ -113,7 +114,8 @@ class _WhisperBackend:
             self.norm.reset()
 
     def _score(self, audio: np.ndarray, temperature: float, weight: float) -> tuple[np.ndarray, float, np.ndarray]:
-        from emolive.voice.whisper_embed import pooled
+        from emolive.voice.heads import softmax
+        from emolive.voice.whisper_encoder import pooled
 
         emb = self._embedder.embed(audio)
         prosody = None
@@ -124,10 +126,8 @@ class _WhisperBackend:
         features = self.head.prepare(pooled(emb, self.pooling), prosody)
         if self.norm is not None:
             features = self.norm(features, weight)
-        with self._torch.inference_mode():
-            logits, arousal = self.head(self._torch.from_numpy(features)[None])
-            probs = self._torch.softmax(logits / temperature, dim=-1)
-        return probs.numpy()[0], float(arousal[0]), emb
+        logits, arousal = self.head(features[None])
+        return softmax(logits, temperature)[0], float(arousal[0]), emb
 
     def window(self, audio: np.ndarray, temperature: float, weight: float = 1.0) -> tuple[np.ndarray, float,
                                                                                           np.ndarray]:
@@ -142,7 +142,7 @@ class VoiceChannel:
     """Voice emotion from 16 kHz mono float32 audio.
 
     Loads ``model_dir`` (default: the shipped ``assets/voice``) and the Silero VAD. One instance per thread.
-    ``threads`` caps torch's intra-op threads for this process (the app shares the machine's cores).
+    ``threads`` caps the encoder's threads (and torch's for the log-mel CNN; the app shares the machine's cores).
 
     A model with ``running_norm`` in its config standardises every speech window by the running statistics of
     the speech heard so far in the session (``reset`` starts a session: call it when a session or file
@@ -152,8 +152,6 @@ class VoiceChannel:
     """
 
     def __init__(self, model_dir: Path | None = None, threads: int = 1) -> None:
-        import torch
-
         from emolive.assets import default_model_dir
         from emolive.modelio import load_config
         from emolive.vad import SpeechDetector, SpeechTrack
@@ -163,11 +161,11 @@ class VoiceChannel:
         encoder = config.get("encoder", "logmel-cnn")
         if config.get("kind", "voice") != "voice" or (encoder == "logmel-cnn" and "model" not in config):
             raise ModelError(f"{self.model_dir} does not hold a voice model (config.json lacks its settings)")
-        torch.set_num_threads(max(1, threads))
         self._vad = SpeechDetector()  # whole clips (predict_clip)
         self.speech = SpeechTrack(sample_rate=16_000)  # live windows: each chunk of the session's audio once
         if encoder == "logmel-cnn":
-            self._backend: _CnnBackend | _WhisperBackend = _CnnBackend(config, self.model_dir, self._vad)
+            self._backend: _CnnBackend | _WhisperBackend = _CnnBackend(config, self.model_dir, self._vad,
+                                                                              threads)
         elif encoder == "whisper-tiny.en":
             self._backend = _WhisperBackend(config, self.model_dir, threads)
         else:

@@ -13,9 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from test_fusion_worker import FakeFace, FakeText, FakeVoice  # noqa: E402
-
-from helpers.analysis_fakes import EnergyVAD, ScriptedDecoder  # noqa: E402
+from fakes import EnergyVAD, FakeFace, FakeText, FakeVoice, ScriptedDecoder  # noqa: E402
 
 
 class SlowFace(FakeFace):

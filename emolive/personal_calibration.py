@@ -19,6 +19,7 @@ import numpy as np
 
 from emolive.contracts import EmotionEstimate
 from emolive.labels import EMOTIONS
+from emolive.voice.adapt import DEFAULT_PRIOR_STRENGTH, adapt_head, log_probs
 
 log = logging.getLogger(__name__)
 
@@ -84,8 +85,6 @@ class Samples:
 
     def with_voice(self, head: Any, dim: int, temperature: float) -> Samples:
         """A copy whose voice log-probabilities come from ``head`` (an adapted voice head) where heard."""
-        from emolive.voice.adapt import log_probs
-
         idx, x, _ = self.voice_arrays(dim)
         rows = [lp.copy() for lp in self.log_probs]
         if len(idx):
@@ -198,7 +197,6 @@ def adapt_voice(head: Any, config: dict[str, Any], fit: Samples, held: Samples,
                 strength: float | None = None) -> VoiceAdaptation | None:
     """Adapt a Whisper-embedding voice head to the voice in the first takes; None when too little was heard."""
     from emolive.evaluation.metrics import classification_report
-    from emolive.voice.adapt import DEFAULT_PRIOR_STRENGTH, adapt_head, log_probs
 
     dim, temperature = int(config["embedding_dim"]), float(config.get("temperature", 1.0))
     _, x, y = fit.voice_arrays(dim)

@@ -1,0 +1,388 @@
+"""The session controller: starts, restarts and stops the pipeline, records, applies settings, swaps models.
+
+The window only wires it to the widgets: the controller says what happened through signals (``loading``,
+``started``, ``failed``, ``problem``, ``notice``, ``recording_changed``, ``restarting``) and forwards the
+current pipeline's estimates, segments and events (``estimate``, ``segment``, ``event``); output of a pipeline
+that was let go is dropped here. It owns no widget, so it asks the window (``ask``) before a restart would end
+a recording.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import gc
+import logging
+import threading
+from collections import deque
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from emolive.channels import MODEL_FIELDS, validate_models
+from emolive.config import AppConfig, InferenceConfig, save_config, to_dict, with_changes
+from emolive.contracts import EmotionEstimate, PipelineSink, SourceEvent, TranscriptSegment
+from emolive.errors import EmoliveError, ModelError
+from emolive.gui.bridge import MessageRelay, PipelineBridge
+from emolive.gui.interfaces import PipelineFactory, PipelineLike, RecorderLike, Sources
+from emolive.modelio import validate_model_folder
+
+log = logging.getLogger(__name__)
+
+STARTER_TIMEOUT_S = 60.0  # the longest Quit/restart waits for a pipeline that is still loading its models
+AskRestart = Callable[[list[str]], str]  # changed settings -> "now", "later" (when the recording ends) or "cancel"
+
+
+def release_memory() -> None:
+    """Collect cycles and hand freed heap pages back to the OS (glibc keeps them otherwise: restarts grew RSS)."""
+    gc.collect()
+    with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to trim
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
+def settings_needing_restart(old: AppConfig, new: AppConfig) -> list[str]:
+    """``section.key`` of every changed setting that needs a pipeline restart (all but [recording])."""
+    changed = []
+    for section, values in to_dict(new).items():
+        if section == "recording":
+            continue
+        before = to_dict(old)[section]
+        changed.extend(f"{section}.{key}" for key, value in values.items() if before[key] != value)
+    return changed
+
+
+class ModelSwitcher:
+    """What the fine-tune and calibration dialogs get as their ``pipeline``: model switches go through the
+    controller, which persists them in the settings and hot-swaps the running pipeline (or starts one)."""
+
+    def __init__(self, session: SessionController) -> None:
+        self._session = session
+
+    @property
+    def config(self) -> AppConfig:
+        return self._session.config
+
+    def swap_models(self, inference: InferenceConfig, on_done: Callable[[str], None] | None = None) -> None:
+        self._session.switch_models(inference, on_done)
+
+
+class SessionController(QObject):
+    """One session at a time: ``factory(config, sources, sinks)`` builds its pipeline, sending to the GUI's
+    bridge and, side by side, to the recorder."""
+
+    loading = Signal(str)  # a start began: what is being loaded
+    started = Signal()  # a start attempt finished (pipeline running, or failed and said why)
+    ready = Signal(object)  # the running pipeline
+    failed = Signal(str)  # why it could not start
+    restarting = Signal()  # the old session is over: the views start over
+    estimate = Signal(object)  # EmotionEstimate of the current pipeline
+    segment = Signal(object)  # TranscriptSegment of the current pipeline
+    event = Signal(object)  # SourceEvent of the current pipeline
+    problem = Signal(str)  # something went wrong (for the banner); the session goes on
+    notice = Signal(str, int)  # a status line and how long to show it (ms, 0: until replaced)
+    recording_changed = Signal(bool)
+
+    def __init__(self, config: AppConfig, sources: Sources, factory: PipelineFactory,
+                 recorder: RecorderLike | None = None, config_path: Path | None = None, persist: bool = True,
+                 parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.config, self.sources, self.factory = config, sources, factory
+        self.recorder = recorder
+        self.config_path, self.persist = config_path, persist
+        self.pipeline: PipelineLike | None = None
+        self.bridge: PipelineBridge | None = None
+        self.recording_dir: Path | None = None
+        self.model_switcher = ModelSwitcher(self)
+        self._starter: threading.Thread | None = None
+        self._pending_config: AppConfig | None = None  # settings waiting for the recording to end
+        self._swaps: deque[tuple[AppConfig, Callable[[str], None] | None]] = deque()  # hot swaps under way
+        self._swap_relay = MessageRelay(self)
+        self._swap_relay.message.connect(self._on_swapped)
+        self._recorder_errors = MessageRelay(self)
+        self._recorder_errors.message.connect(self._on_recorder_error)
+        self._closed = False
+        if recorder is not None:
+            recorder.on_error = self._recorder_errors  # called from recording threads
+
+    # --- pipeline life cycle --------------------------------------------------------------------
+    def start(self) -> None:
+        """Build and start a pipeline for the current config and sources on a helper thread.
+
+        Loading models takes seconds; the window keeps painting meanwhile. ``started`` follows, with ``ready``
+        or ``failed`` before it.
+        """
+        bridge = PipelineBridge(self)
+        bridge.estimate.connect(self._forward_estimate)
+        bridge.segment.connect(self._forward_segment)
+        bridge.event.connect(self._forward_event)
+        bridge.ready.connect(self._on_ready)
+        bridge.failed.connect(self._on_failed)
+        self.bridge = bridge
+        self.loading.emit(self.sources.describe())
+        self._starter = threading.Thread(target=self._build, args=(bridge, self.config, self.sources),
+                                         name="emolive-gui-start", daemon=True)
+        self._starter.start()
+
+    def _build(self, bridge: PipelineBridge, config: AppConfig, sources: Sources) -> None:
+        """Helper thread: construct and start the pipeline, then hand it over through ``bridge``."""
+        try:
+            sinks: tuple[PipelineSink, ...] = (bridge,) if self.recorder is None else (bridge, self.recorder)
+            pipeline = self.factory(config, sources, sinks)
+            bridge.pipeline = pipeline
+            pipeline.start()
+        except EmoliveError as exc:
+            bridge.failed.emit(str(exc))
+            return
+        except Exception as exc:  # noqa: BLE001 - any failure is reported in the window, which stays usable
+            log.exception("the pipeline failed to start")
+            bridge.failed.emit(f"{type(exc).__name__}: {exc}")
+            return
+        bridge.ready.emit(pipeline)
+
+    def _current(self) -> bool:
+        return self.bridge is not None and self.sender() is self.bridge
+
+    def _on_ready(self, pipeline: PipelineLike) -> None:
+        if not self._current():
+            return
+        self.pipeline = pipeline
+        if self.recorder is not None:  # markers on the session clock, raw capture from the rings
+            self.recorder.attach(pipeline.clock, pipeline.frames, pipeline.audio)
+        self.ready.emit(pipeline)
+        self.started.emit()
+
+    def _on_failed(self, message: str) -> None:
+        if not self._current():
+            return
+        self.pipeline = None
+        self.problem.emit(f"Could not start: {message}")
+        self.failed.emit(message)
+        self.started.emit()
+
+    def _forward_estimate(self, estimate: EmotionEstimate) -> None:
+        if self._current():
+            self.estimate.emit(estimate)
+
+    def _forward_segment(self, segment: TranscriptSegment) -> None:
+        if self._current():
+            self.segment.emit(segment)
+
+    def _forward_event(self, event: SourceEvent) -> None:
+        if self._current():
+            self.event.emit(event)
+
+    def stop_pipeline(self) -> None:
+        """Stop and join the pipeline's threads; signals already queued from it are ignored."""
+        bridge, self.pipeline, self.bridge = self.bridge, None, None
+        if self._starter is not None:
+            self._starter.join(STARTER_TIMEOUT_S)  # models load in seconds; a stuck load must not hang Quit
+            if self._starter.is_alive():
+                log.warning("shutdown: the pipeline start thread is still running after %.0f s", STARTER_TIMEOUT_S)
+            self._starter = None
+        pipeline = bridge.pipeline if bridge is not None else None
+        if pipeline is not None:
+            try:
+                pipeline.stop()
+            except Exception:  # noqa: BLE001 - closing must go on
+                log.exception("pipeline.stop() failed")
+        if bridge is not None:
+            bridge.closed = True  # kept (parented here) so a late callback never meets a deleted object
+            bridge.pipeline = None  # ... but it lets go of the pipeline: its models and threads are released
+        if pipeline is not None:
+            del pipeline
+            release_memory()
+
+    def restart(self, config: AppConfig | None = None, sources: Sources | None = None) -> None:
+        """Stop the pipeline and start a new one (new session clock: the traces and transcript start over).
+
+        A recording ends here too: one recording never mixes two session clocks.
+        """
+        self.stop_recording()
+        self.stop_pipeline()
+        if config is not None:
+            self.config = config
+        if sources is not None:
+            self.sources = sources
+        self.restarting.emit()
+        self.start()
+
+    def shutdown(self) -> None:
+        """Finish the recording, stop and join the pipeline; no restart waits after this."""
+        self._closed = True
+        self.stop_recording()
+        self.stop_pipeline()
+
+    # --- sources and settings ---------------------------------------------------------------------
+    def live_sources(self) -> Sources:
+        cap = self.config.capture
+        return Sources(video=None, camera=cap.camera or None, microphone=cap.microphone, asr=self.sources.asr)
+
+    def apply_config(self, config: AppConfig, ask: AskRestart) -> None:
+        """Persist ``config``; restart with it when a changed setting needs a restart.
+
+        During a recording ``ask`` decides first (a restart ends the recording): restart now, apply the settings
+        when the recording ends, or cancel.
+        """
+        if config == self.config:
+            return
+        changed = settings_needing_restart(self.config, config)
+        if not changed:
+            self._save(config)
+            self.config = config
+            return
+        if self.recording_dir is not None:
+            choice = ask(changed)
+            if choice == "cancel":
+                self.notice.emit("Settings not changed", 5000)
+                return
+            if choice == "later":
+                self._save(config)
+                self._pending_config = config
+                self.notice.emit(f"Applied when the recording ends: {', '.join(changed)}", 0)
+                return
+        self._save(config)
+        self._restart_with(config, changed)
+
+    def _restart_with(self, config: AppConfig, changed: list[str] | None = None) -> None:
+        self._pending_config = None
+        sources = self.sources
+        if sources.video is None:
+            sources = replace(sources, camera=config.capture.camera or None, microphone=config.capture.microphone)
+        self.restart(config=config, sources=replace(sources, asr=config.asr.enabled))
+        if changed:
+            self.notice.emit(f"Restarted to apply: {', '.join(changed)}", 8000)
+
+    def _save(self, config: AppConfig) -> None:
+        if not self.persist:
+            return
+        try:
+            path = save_config(config, self.config_path)
+            self.notice.emit(f"Settings saved to {path}", 5000)
+        except OSError as exc:
+            self.problem.emit(f"Could not save the settings: {exc}")
+
+    # --- recording --------------------------------------------------------------------------------
+    def source_description(self) -> dict[str, str]:
+        """What the pipeline reads: ``{"kind": "file", "file": PATH}`` or the camera and microphone in use."""
+        sources = self.sources
+        if sources.video is not None:
+            return {"kind": "file", "file": str(Path(sources.video).resolve())}
+        return {"kind": "live", "camera": "" if sources.camera is None else str(sources.camera),
+                "microphone": "none" if sources.microphone is None else (sources.microphone or "default")}
+
+    def start_recording(self, directory: Path | None = None) -> bool:
+        """Start recording (into ``directory``, else a new timestamped session folder chosen by the recorder)."""
+        if self.recorder is None or self.recording_dir is not None:
+            return False
+        self.recorder.config = self.config  # the session's sidecar records the settings in use now
+        self.recorder.devices = {**self.recorder.devices, "source": self.source_description()}  # ... and its source
+        try:
+            folder = self.recorder.start(directory)
+        except (EmoliveError, OSError, RuntimeError) as exc:
+            self.problem.emit(f"Could not start recording: {exc}")
+            return False
+        self.recording_dir = Path(folder)
+        self.recording_changed.emit(True)
+        self.notice.emit(f"Recording to {self.recording_dir}", 5000)
+        return True
+
+    def stop_recording(self) -> None:
+        """Finish the recording (files flushed and closed by the recorder)."""
+        if self.recorder is None or self.recording_dir is None:
+            return
+        directory, self.recording_dir = self.recording_dir, None
+        try:
+            self.recorder.stop()
+            self.notice.emit(f"Recording saved in {directory}", 8000)
+        except (EmoliveError, OSError) as exc:
+            self.problem.emit(f"Recording could not be finished: {exc}")
+        self.recording_changed.emit(False)
+        pending = self._pending_config
+        if pending is not None and not self._closed:  # settings that waited for the recording to end
+            self._pending_config = None
+            QTimer.singleShot(0, lambda: self._restart_with(pending, settings_needing_restart(self.config, pending)))
+
+    def toggle_recording(self) -> None:
+        if self.recording_dir is None:
+            self.start_recording()
+        else:
+            self.stop_recording()
+
+    def add_marker(self, label: str) -> float | None:
+        """Mark this moment of the recording; its session time (None when not recording)."""
+        if self.recorder is None or self.recording_dir is None:
+            return None
+        return self.recorder.add_marker(label)
+
+    @property
+    def rows_recorded(self) -> int | None:
+        """Rows of the running recording on disk; None when not recording."""
+        if self.recorder is None or self.recording_dir is None:
+            return None
+        return self.recorder.rows_written
+
+    def _on_recorder_error(self, message: str) -> None:
+        self.problem.emit(f"Recording stopped: {message}")
+        self.stop_recording()
+
+    # --- models -----------------------------------------------------------------------------------
+    def load_model(self, kind: str, folder: Path) -> bool:
+        """Use the model in ``folder`` for ``kind`` (face/voice/text/fusion), persisted, without restarting.
+
+        The folder is checked first (config, weights, kind); one that cannot be used changes nothing and
+        ``problem`` says why. The setting is saved only once the new model has loaded.
+        """
+        try:
+            validate_model_folder(kind, Path(folder))
+        except ModelError as exc:
+            self.problem.emit(f"Kept the current {kind} model: {exc}")
+            return False
+        self.switch_models(with_changes(self.config, "inference", **{MODEL_FIELDS[kind]: str(folder)}).inference)
+        return True
+
+    def reset_models(self) -> None:
+        self.switch_models(with_changes(self.config, "inference", **dict.fromkeys(MODEL_FIELDS.values(), "")).inference)
+
+    def switch_models(self, inference: InferenceConfig, on_done: Callable[[str], None] | None = None) -> None:
+        """Hot-swap the running pipeline to ``inference`` (start one with it when none runs), then persist it.
+
+        Nothing switches or is saved when a model folder cannot be used: the old models keep running and
+        ``problem`` says why. ``on_done(problem)`` ("" when fine) is called once it is settled.
+        """
+        config = replace(self.config, inference=inference)
+        if config == self.config:
+            return
+        try:
+            validate_models(inference)
+        except ModelError as exc:
+            self._swap_settled(config, f"kept the current models: {exc}", on_done)
+            return
+        if self.pipeline is not None:
+            self.notice.emit("Loading the model; the current one keeps running meanwhile...", 0)
+            self._swaps.append((config, on_done))
+            self.pipeline.swap_models(inference, self._swap_relay)
+            return
+        self._save(config)
+        self.restart(config=config)
+        if on_done is not None:
+            on_done("")
+
+    def _on_swapped(self, problem: str) -> None:
+        """GUI thread: a hot swap started by ``switch_models`` finished (``problem`` "" when it switched)."""
+        if not self._swaps:
+            return
+        config, on_done = self._swaps.popleft()
+        self._swap_settled(config, f"kept the current models: {problem}" if problem else "", on_done)
+
+    def _swap_settled(self, config: AppConfig, problem: str, on_done: Callable[[str], None] | None) -> None:
+        if problem:
+            self.problem.emit(f"Model switch: {problem}")
+            self.notice.emit("", 0)
+        else:
+            self.config = config
+            self._save(config)
+            self.notice.emit("Switched models without restarting", 6000)
+        if on_done is not None:
+            on_done(problem)

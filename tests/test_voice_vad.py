@@ -77,3 +77,40 @@ def test_speech_track_matches_one_streaming_pass_over_the_audio():
         probs = track.window(audio[end - window:end], end / RATE)
         np.testing.assert_allclose(probs, whole[end // CHUNK - probs.size:end // CHUNK], atol=1e-5)
     assert whole.max() > 0.5 and whole[:10].max() < 0.5  # speech found in the middle, not in the silence
+
+
+def test_voice_and_transcriber_share_one_whisper_model(monkeypatch):
+    import emolive.asr.models as models
+    from emolive.asr.transcriber import Transcriber
+    from emolive.clock import SessionClock
+    from emolive.voice.whisper_encoder import WhisperEmbedder
+
+    loads = []
+
+    class FakeModel:
+        def __init__(self, *args, **kwargs) -> None:
+            loads.append(kwargs)
+
+    monkeypatch.setattr("faster_whisper.WhisperModel", FakeModel)
+    models.clear_shared()
+    try:
+        embedder = WhisperEmbedder(threads=1)
+        built = {}
+
+        class Decoder:
+            def __init__(self, whisper, options) -> None:
+                built["whisper"] = whisper
+
+            def __call__(self, audio):  # the warm-up decode
+                return []
+
+            def reset(self) -> None:
+                pass
+
+        monkeypatch.setattr("emolive.asr.decoder.WhisperDecoder", Decoder)
+        Transcriber(None, SessionClock(), lambda s: None, model="tiny.en", threads=1)._build()
+        assert built["whisper"] is embedder._model  # one object for both
+        assert len(loads) == 1 and loads[0]["num_workers"] == models.SHARED_WORKERS
+        assert WhisperEmbedder(threads=2)._model is not embedder._model  # other settings: another model
+    finally:
+        models.clear_shared()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib.util
 import logging
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -60,10 +59,9 @@ def resolve_model(name: str = DEFAULT_MODEL) -> ModelSource:
 
 
 def load_whisper(
-    name: str = DEFAULT_MODEL, threads: int = 1, device: str = "cpu", compute_type: str = "default",
-    workers: int = 1,
+    name: str = DEFAULT_MODEL, threads: int = 1, device: str = "cpu", compute_type: str = "default"
 ) -> WhisperModel:
-    """Load a model with bounded CPU use (``cpu_threads=threads``, ``workers`` workers). Errors become ModelError.
+    """Load a model with bounded CPU use (``cpu_threads=threads``, one worker). Errors become ModelError.
 
     ``compute_type="default"`` means int8 on the CPU and float16 on CUDA.
     """
@@ -78,7 +76,7 @@ def load_whisper(
         "device": device,
         "compute_type": compute_type,
         "cpu_threads": max(1, int(threads)),
-        "num_workers": max(1, int(workers)),
+        "num_workers": 1,
     }
     if source.files is not None:
         kwargs["files"] = dict(source.files)  # faster-whisper pops entries from this dict
@@ -89,36 +87,6 @@ def load_whisper(
         raise ModelError(f"cannot load Whisper model {name!r}{hint}: {exc}") from exc
     log.info("loaded Whisper %s (%s, %s, %d thread(s))", name, device, compute_type, kwargs["cpu_threads"])
     return model
-
-
-SHARED_WORKERS = 2  # the voice channel's encoder and the transcriber's decode run at once (weights shared)
-_shared: dict[tuple[str, int, str, str], WhisperModel] = {}
-_shared_lock = threading.Lock()
-
-
-def shared_whisper(name: str = DEFAULT_MODEL, threads: int = 1, device: str = "cpu",
-                   compute_type: str = "default") -> WhisperModel:
-    """One loaded model per (name, threads, device, compute type) for the whole process.
-
-    The voice channel (Whisper encoder embedding) and the transcriber both use tiny.en: they get the same
-    object instead of two copies in memory. It has ``SHARED_WORKERS`` CTranslate2 workers: they share one
-    copy of the weights, and one caller's encode does not wait for the other's decode.
-    """
-    if compute_type == "default":  # as load_whisper resolves it, so that "default" and "int8" share on the CPU
-        compute_type = "int8" if device == "cpu" else "default"
-    key = (str(name or DEFAULT_MODEL).strip(), max(1, int(threads)), device, compute_type)
-    with _shared_lock:
-        model = _shared.get(key)
-        if model is None:
-            model = _shared[key] = load_whisper(key[0], threads=key[1], device=device, compute_type=compute_type,
-                                                workers=SHARED_WORKERS)
-        return model
-
-
-def clear_shared() -> None:
-    """Drop the shared models (tests; a later call loads afresh)."""
-    with _shared_lock:
-        _shared.clear()
 
 
 def is_multilingual(model: WhisperModel) -> bool:

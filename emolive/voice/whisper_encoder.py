@@ -32,20 +32,12 @@ class WhisperEmbedder:
     """16 kHz mono float32 audio -> pooled Whisper encoder embedding ``[768]`` (mean and std over frames)."""
 
     def __init__(self, model_path: Path | None = None, threads: int = 1, compute_type: str = "int8") -> None:
-        """The bundled tiny.en (``model_path`` None) is the process's shared model (emolive.asr.models), the same
-        object the transcriber uses; another folder is loaded for this embedder alone."""
-        if model_path is None:
-            from emolive.asr.models import shared_whisper
+        from faster_whisper import WhisperModel
 
-            self._model = shared_whisper("tiny.en", threads=threads, compute_type=compute_type)
-        else:
-            from faster_whisper import WhisperModel
-
-            path = Path(model_path)
-            if not path.is_dir():
-                raise ModelError(f"Whisper model folder not found: {path}")
-            self._model = WhisperModel(str(path), device="cpu", compute_type=compute_type,
-                                       cpu_threads=max(1, threads))
+        path = Path(model_path) if model_path is not None else default_whisper_path()
+        if not path.is_dir():
+            raise ModelError(f"Whisper model folder not found: {path}")
+        self._model = WhisperModel(str(path), device="cpu", compute_type=compute_type, cpu_threads=max(1, threads))
         self.dim = 768
 
     def frames(self, samples: np.ndarray) -> np.ndarray:

@@ -86,9 +86,9 @@ def make_stream(decoder: Any, config: AsrConfig, vad: Any = None):
 def build_stream(config: AsrConfig):
     """The streaming transcriber used live and offline (Whisper + VAD + commit policy), on the file's clock."""
     from emolive.asr.decoder import DecodeOptions, WhisperDecoder
-    from emolive.asr.models import load_whisper
+    from emolive.asr.models import shared_whisper
 
-    model = load_whisper(config.model, threads=config.threads)
+    model = shared_whisper(config.model, threads=config.threads)
     return make_stream(WhisperDecoder(model, DecodeOptions(language=config.language or None)), config)
 
 

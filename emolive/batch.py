@@ -241,9 +241,9 @@ def _channels(inference_json: str) -> Any:
 
 @lru_cache(maxsize=1)
 def _whisper(model: str, threads: int) -> Any:
-    from emolive.asr.models import load_whisper
+    from emolive.asr.models import shared_whisper
 
-    return load_whisper(model, threads=threads)
+    return shared_whisper(model, threads=threads)
 
 
 def _stream_for(config: Any, whisper: Any) -> Any:

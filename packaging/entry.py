@@ -7,6 +7,7 @@ dialog starts ``[sys.executable, "-m", "training", ...]``, and in a bundle ``sys
 
 from __future__ import annotations
 
+import importlib.util
 import multiprocessing
 import sys
 from collections.abc import Sequence
@@ -15,12 +16,12 @@ from collections.abc import Sequence
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:2] == ["-m", "training"]:
-        try:
-            from training.cli import main as training_main
-        except ImportError:  # the run-time build (no torch) bundles no trainers
+        if importlib.util.find_spec("torch") is None:  # the run-time build (no torch) bundles no trainers
             print("emolive: this build runs the models only; training and fine-tuning need the full install "
-                  "(pip install 'emolive[train]')", file=sys.stderr)
+                  "(pip install '.[train]' in a checkout)", file=sys.stderr)
             return 2
+        from training.cli import main as training_main
+
         return training_main(argv[2:])
     from emolive.cli import main as cli_main
 

@@ -71,3 +71,13 @@ def test_cuda_without_the_gpu_provider_falls_back_to_the_cpu_with_a_message(capl
                         lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"])
     assert providers("cuda") == ["CUDAExecutionProvider", "CPUExecutionProvider"]
     assert resolve_device("auto", "onnx") == "cuda"
+
+
+def test_the_voice_encoder_and_the_transcriber_share_one_whisper_model() -> None:
+    from emolive.asr.models import shared_whisper
+    from emolive.voice.whisper_encoder import WhisperEmbedder
+
+    embedder = WhisperEmbedder(threads=1)
+    assert embedder._model is shared_whisper("tiny.en", threads=1)  # the transcriber's loader
+    assert shared_whisper("tiny.en", 1, "cpu") is shared_whisper("tiny.en", threads=1, device="cpu")
+    assert shared_whisper("tiny.en", threads=1).model.num_workers == 2  # both can run at once

@@ -128,9 +128,9 @@ class Transcriber:
 
     def _build(self) -> StreamingTranscriber:
         from emolive.asr.decoder import DecodeOptions, WhisperDecoder
-        from emolive.asr.models import load_whisper
+        from emolive.asr.models import shared_whisper
 
-        whisper = load_whisper(self.model, threads=self.threads, device=self.device)
+        whisper = shared_whisper(self.model, threads=self.threads, device=self.device)
         decoder = WhisperDecoder(whisper, DecodeOptions(language=self.language))
         decoder(np.zeros(self.config.sample_rate, dtype=np.float32))  # warm-up: the first call is slow
         decoder.reset()

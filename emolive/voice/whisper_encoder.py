@@ -32,12 +32,21 @@ class WhisperEmbedder:
     """16 kHz mono float32 audio -> pooled Whisper encoder embedding ``[768]`` (mean and std over frames)."""
 
     def __init__(self, model_path: Path | None = None, threads: int = 1, compute_type: str = "int8") -> None:
-        from faster_whisper import WhisperModel
+        """``model_path`` None: the bundled tiny.en, the same model object the transcriber uses
+        (``asr.models.shared_whisper``), so it is in memory once."""
+        if model_path is None:
+            from emolive.asr.models import shared_whisper
 
-        path = Path(model_path) if model_path is not None else default_whisper_path()
-        if not path.is_dir():
-            raise ModelError(f"Whisper model folder not found: {path}")
-        self._model = WhisperModel(str(path), device="cpu", compute_type=compute_type, cpu_threads=max(1, threads))
+            default_whisper_path()  # the clear error when the package is missing
+            self._model = shared_whisper("tiny.en", threads=max(1, threads))
+        else:
+            from faster_whisper import WhisperModel
+
+            path = Path(model_path)
+            if not path.is_dir():
+                raise ModelError(f"Whisper model folder not found: {path}")
+            self._model = WhisperModel(str(path), device="cpu", compute_type=compute_type,
+                                       cpu_threads=max(1, threads))
         self.dim = 768
 
     def frames(self, samples: np.ndarray) -> np.ndarray:

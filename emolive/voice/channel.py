@@ -154,14 +154,15 @@ class VoiceChannel:
     def __init__(self, model_dir: Path | None = None, threads: int = 1) -> None:
         from emolive.assets import default_model_dir
         from emolive.modelio import load_config
-        from emolive.vad import SpeechDetector
+        from emolive.vad import SpeechDetector, SpeechTrack
 
         self.model_dir = Path(model_dir) if model_dir is not None else default_model_dir("voice")
         config = load_config(self.model_dir)
         encoder = config.get("encoder", "logmel-cnn")
         if config.get("kind", "voice") != "voice" or (encoder == "logmel-cnn" and "model" not in config):
             raise ModelError(f"{self.model_dir} does not hold a voice model (config.json lacks its settings)")
-        self._vad = SpeechDetector()
+        self._vad = SpeechDetector()  # whole clips (predict_clip)
+        self.speech = SpeechTrack(sample_rate=16_000)  # live windows: each chunk of the session's audio once
         if encoder == "logmel-cnn":
             self._backend: _CnnBackend | _WhisperBackend = _CnnBackend(config, self.model_dir, self._vad,
                                                                               threads)
@@ -184,6 +185,7 @@ class VoiceChannel:
     def reset(self) -> None:
         """Start a new session: forget the running speaker statistics."""
         self._backend.reset()
+        self.speech.reset()
         self._last_t = None
 
     @property
@@ -194,7 +196,7 @@ class VoiceChannel:
         """Score the latest window (16 kHz mono float32 ending at session time ``t``)."""
         started = time.perf_counter()
         audio = np.asarray(samples, dtype=np.float32).reshape(-1)[-self.window_samples:]
-        speech = self._vad.probabilities(audio)
+        speech = self.speech.window(audio, t)
         presence = float((speech >= self._vad.threshold).mean()) if speech.size else 0.0
         if presence < self.min_speech:
             return ModalityOutput(modality="voice", t=t, present=False, reason="no speech", quality=presence,

@@ -36,3 +36,8 @@ def expected_calibration_error(logits: torch.Tensor, labels: np.ndarray, bins: i
         if mask.any():
             ece += mask.mean() * abs(correct[mask].mean() - conf[mask].mean())
     return float(ece)
+
+
+def fit_voice_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
+    """The shared temperature fit, kept within 0.5 .. 5 for voice models (both voice trainers use it)."""
+    return float(np.clip(fit_temperature(torch.as_tensor(logits), labels), 0.5, 5.0))

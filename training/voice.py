@@ -36,6 +36,7 @@ from emolive.voice.cache import FeatureSet, cached_features
 from emolive.voice.data import Clip, find_clips
 from emolive.voice.features import FeatureSpec, clip_windows, fit_window
 from emolive.voice.model import VoiceModelConfig, VoiceNet
+from training.calibration import fit_voice_temperature
 from training.common import FitConfig, class_weight_tensor, fit
 
 log = logging.getLogger(__name__)
@@ -175,13 +176,6 @@ def _softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
     z = z - z.max(axis=1, keepdims=True)
     e = np.exp(z)
     return e / e.sum(axis=1, keepdims=True)
-
-
-def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
-    """The shared temperature fit (training.calibration), kept within 0.5 .. 5 for voice models."""
-    from training.calibration import fit_temperature as fit
-
-    return float(np.clip(fit(torch.as_tensor(logits), labels), 0.5, 5.0))
 
 
 def actor_folds(speakers: Sequence[str], n_folds: int) -> list[list[str]]:
@@ -389,7 +383,7 @@ def summarise_cv(scorers: list[ClipScorer], folds: list[list[str]]) -> dict[str,
     last = n - 1
     logits = np.concatenate([s.epochs[last]["logits"] for s in scorers])
     win_labels = np.concatenate([s.epochs[last]["window_labels"] for s in scorers])
-    temperature = fit_temperature(logits, win_labels)
+    temperature = fit_voice_temperature(logits, win_labels)
     y_true = np.concatenate([s.labels for s in scorers])
     y_pred = np.concatenate([s.epochs[last]["preds"] for s in scorers])
     pooled = classification_report(y_true, y_pred, EMOTIONS)

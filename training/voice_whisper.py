@@ -346,7 +346,7 @@ def group_folds(speakers: list[str], n: int) -> list[list[str]]:
 
 def train_whisper(args: Any, main_clips: list[Clip], extra_clips: list[Clip], folds: list[list[str]]) -> int:
     """CV by speaker (and by corpus), then fit on everything and export to ``args.out``."""
-    from training.voice import fit_temperature
+    from training.calibration import fit_voice_temperature
 
     pooling = getattr(args, "pooling", "mean+std")
     pool = Pool.build(main_clips + extra_clips, args.aug_copies, args.threads, bool(getattr(args, "prosody", False)),
@@ -371,7 +371,7 @@ def train_whisper(args: Any, main_clips: list[Clip], extra_clips: list[Clip], fo
             print(f"{name}: held-out speakers mean accuracy {res['mean_accuracy']:.4f}", flush=True)
     if args.leave_one_corpus_out and len(pool.corpora) > 1:
         report["leave_one_corpus_out"], calib_logits, calib_y = leave_one_corpus_out(pool, args)
-    temperature = fit_temperature(calib_logits, calib_y)
+    temperature = fit_voice_temperature(calib_logits, calib_y)
     cv["temperature"] = temperature
     recipe = Recipe.from_args(args)
     settings = {**recipe.to_dict(), "ridge_alpha": RIDGE_ALPHA, "weights": "corpus- and class-balanced",

@@ -5,11 +5,8 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
-
-from emolive.errors import ModelError
 
 log = logging.getLogger(__name__)
 
@@ -19,23 +16,15 @@ CHUNK = 512  # samples per VAD decision at 16 kHz (32 ms), fixed by the Silero m
 class SpeechDetector:
     """Per-32 ms speech probabilities for 16 kHz mono float32 audio.
 
-    One instance per thread: the ONNX session is not shared. Construction loads the model
-    (a few MB), calls are cheap (about 1 ms per second of audio on one core).
+    The model is the process's one Silero VAD (``asr.vadstream.silero_vad``, shared with the transcriber);
+    calls are cheap (about 1 ms per second of audio on one core).
     """
 
     def __init__(self, threshold: float = 0.5) -> None:
-        try:
-            from faster_whisper.vad import SileroVADModel, get_assets_path
-        except ImportError as exc:  # pragma: no cover - dependency of the package
-            raise ModelError("faster-whisper is not installed; it ships the Silero VAD model") from exc
-        path = Path(get_assets_path()) / "silero_vad_v6.onnx"
-        if not path.is_file():
-            candidates = sorted(Path(get_assets_path()).glob("silero_vad*.onnx"))
-            if not candidates:
-                raise ModelError(f"Silero VAD model not found in {get_assets_path()}")
-            path = candidates[-1]
+        from emolive.asr.vadstream import silero_vad
+
         self.threshold = threshold
-        self._model = SileroVADModel(str(path))
+        self._model = silero_vad()
 
     def probabilities(self, samples: np.ndarray) -> np.ndarray:
         """Speech probability of each 512-sample chunk (the tail shorter than a chunk is zero-padded)."""

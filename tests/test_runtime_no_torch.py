@@ -81,3 +81,13 @@ def test_the_voice_encoder_and_the_transcriber_share_one_whisper_model() -> None
     assert embedder._model is shared_whisper("tiny.en", threads=1)  # the transcriber's loader
     assert shared_whisper("tiny.en", 1, "cpu") is shared_whisper("tiny.en", threads=1, device="cpu")
     assert shared_whisper("tiny.en", threads=1).model.num_workers == 2  # both can run at once
+
+
+def test_the_voice_gate_and_the_transcriber_share_one_silero_model() -> None:
+    from emolive.asr.vadstream import StreamingVAD, silero_vad
+    from emolive.vad import SpeechDetector, SpeechTrack
+
+    assert SpeechDetector()._model is silero_vad()
+    assert StreamingVAD()._session is silero_vad().session
+    track = SpeechTrack()
+    assert track._vad._session is silero_vad().session

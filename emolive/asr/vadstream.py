@@ -7,6 +7,7 @@ gives the same probabilities as one call over the whole audio.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import numpy as np
@@ -17,18 +18,29 @@ CHUNK = 512  # samples per decision at 16 kHz
 CONTEXT = 64  # samples of the previous chunk the model sees
 
 
+@functools.lru_cache(maxsize=1)
+def silero_vad():  # noqa: ANN201 - faster_whisper.vad.SileroVADModel
+    """The process's one Silero VAD model (inside faster-whisper), shared by the voice channel's speech gate and
+    the transcriber: its calls keep no state (the streaming state lives in ``StreamingVAD``) and an ONNX Runtime
+    session may be run from several threads."""
+    try:
+        from faster_whisper.vad import SileroVADModel, get_assets_path
+    except ImportError as exc:  # pragma: no cover - dependency of the package
+        raise ModelError("faster-whisper is not installed; it ships the Silero VAD model") from exc
+    path = Path(get_assets_path()) / "silero_vad_v6.onnx"
+    if not path.is_file():
+        candidates = sorted(Path(get_assets_path()).glob("silero_vad*.onnx"))
+        if not candidates:
+            raise ModelError(f"Silero VAD model not found in {get_assets_path()}")
+        path = candidates[-1]
+    return SileroVADModel(str(path))
+
+
 class StreamingVAD:
     """Callable: speech probability per 512-sample chunk of consecutive 16 kHz audio (length a multiple of 512)."""
 
     def __init__(self) -> None:
-        try:
-            from faster_whisper.vad import SileroVADModel, get_assets_path
-        except ImportError as exc:  # pragma: no cover - dependency of the package
-            raise ModelError("faster-whisper is not installed; it ships the Silero VAD model") from exc
-        candidates = sorted(Path(get_assets_path()).glob("silero_vad*.onnx"))
-        if not candidates:
-            raise ModelError(f"Silero VAD model not found in {get_assets_path()}")
-        self._session = SileroVADModel(str(candidates[-1])).session
+        self._session = silero_vad().session
         self.reset()
 
     def reset(self) -> None:

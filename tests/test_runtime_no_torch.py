@@ -91,3 +91,22 @@ def test_the_voice_gate_and_the_transcriber_share_one_silero_model() -> None:
     assert StreamingVAD()._session is silero_vad().session
     track = SpeechTrack()
     assert track._vad._session is silero_vad().session
+
+
+def test_one_builder_assembles_the_engine_and_starts_a_session() -> None:
+    from emolive.config import AppConfig
+    from emolive.runtime.channels import Channels
+    from emolive.runtime.engine import build_engine
+
+    class Resettable:
+        resets = 0
+        detect_every = 2  # what the worker reads of a face channel
+
+        def reset(self) -> None:
+            self.resets += 1
+
+    face, voice = Resettable(), Resettable()
+    engine = build_engine(AppConfig(), Channels(face=face, voice=voice), voice=False, shed_load=False)
+    assert (face.resets, voice.resets) == (1, 1)  # a new engine is a new session for every channel
+    assert engine.worker.face is face and engine.worker.voice is None  # a file without audio: no voice
+    assert engine.frames is not None and engine.audio is not None

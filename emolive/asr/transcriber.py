@@ -8,8 +8,6 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
-import numpy as np
-
 from emolive.asr.streaming import StreamConfig, StreamingTranscriber
 from emolive.contracts import AudioBlock, TranscriptSegment
 from emolive.runtime.clock import SessionClock
@@ -127,14 +125,10 @@ class Transcriber:
             self._report(f"transcription error while stopping: {exc}", exc)
 
     def _build(self) -> StreamingTranscriber:
-        from emolive.asr.decoder import DecodeOptions, WhisperDecoder
-        from emolive.asr.models import shared_whisper
+        from emolive.asr.builder import build_stream
 
-        whisper = shared_whisper(self.model, threads=self.threads, device=self.device)
-        decoder = WhisperDecoder(whisper, DecodeOptions(language=self.language))
-        decoder(np.zeros(self.config.sample_rate, dtype=np.float32))  # warm-up: the first call is slow
-        decoder.reset()
-        return StreamingTranscriber(decoder, config=self.config)
+        return build_stream(self.model, self.config, language=self.language, threads=self.threads,
+                            device=self.device, warm_up=True)
 
     def _feed(self, stream: StreamingTranscriber, cursor: float) -> float:
         end = self.audio_ring.end_time

@@ -20,10 +20,11 @@ from typing import Any
 from emolive.capture.media_file import MediaFileSource
 from emolive.config import AppConfig, AsrConfig
 from emolive.contracts import AudioBlock, EmotionEstimate, TranscriptSegment, VideoFrame
-from emolive.fusion.fuser import UNCERTAIN, fuser_for
+from emolive.fusion.fuser import UNCERTAIN
 from emolive.labels import EMOTIONS
 from emolive.runtime.channels import Channels, load_channels
 from emolive.runtime.clock import SessionClock
+from emolive.runtime.engine import build_engine
 from emolive.runtime.rings import AudioRing, FrameRing
 from emolive.runtime.worker import InferenceWorker
 
@@ -75,21 +76,26 @@ class AnalysisSummary:
         }
 
 
-def make_stream(decoder: Any, config: AsrConfig, vad: Any = None):
-    """The streaming transcriber on the file's clock: its commits depend on the audio only, not on the CPU."""
-    from emolive.asr.streaming import StreamConfig, StreamingTranscriber
+def offline_stream_config(config: AsrConfig):  # noqa: ANN201 - asr.streaming.StreamConfig (imported lazily)
+    """The transcription policy offline: on the file's clock, one decode per utterance unless asked otherwise."""
+    from emolive.asr.streaming import StreamConfig
 
-    return StreamingTranscriber(decoder, vad=vad, config=StreamConfig(
-        interval_s=config.interval_s, file_clock=True, partials=config.offline_partials))
+    return StreamConfig(interval_s=config.interval_s, file_clock=True, partials=config.offline_partials)
+
+
+def make_stream(decoder: Any, config: AsrConfig, vad: Any = None):
+    """The streaming transcriber on the file's clock around ``decoder``: its commits depend on the audio only."""
+    from emolive.asr.streaming import StreamingTranscriber
+
+    return StreamingTranscriber(decoder, vad=vad, config=offline_stream_config(config))
 
 
 def build_stream(config: AsrConfig):
-    """The streaming transcriber used live and offline (Whisper + VAD + commit policy), on the file's clock."""
-    from emolive.asr.decoder import DecodeOptions, WhisperDecoder
-    from emolive.asr.models import shared_whisper
+    """The transcription stream offline: ``asr.builder.build_stream`` (as live) with the offline policy."""
+    from emolive.asr.builder import build_stream as build
 
-    model = shared_whisper(config.model, threads=config.threads)
-    return make_stream(WhisperDecoder(model, DecodeOptions(language=config.language or None)), config)
+    return build(config.model, offline_stream_config(config), language=config.language or None,
+                 threads=config.threads)
 
 
 def analyze_file(path: str | Path, config: AppConfig, asr: bool = True, channels: Channels | None = None,
@@ -110,19 +116,13 @@ def analyze_file(path: str | Path, config: AppConfig, asr: bool = True, channels
     source = MediaFileSource(path, SessionClock(), realtime=False)
     info = source.info
     channels = channels or load_channels(config.inference, face=info.has_video, voice=info.has_audio)
-    for channel in (channels.face, channels.voice):  # each file is a session: no face tracks, no speaker
-        if channel is not None and hasattr(channel, "reset"):  # statistics carried over from the last one
-            channel.reset()
     if asr and info.has_audio and stream is None and config.asr.enabled:
         stream = build_stream(config.asr)
     if not info.has_audio:
         stream = None
-    frames = FrameRing(config.capture.frame_ring)
-    audio = AudioRing(config.capture.audio_seconds)
-    worker = InferenceWorker(frames, audio, fuser_for(config.inference), config.inference,
-                             face=channels.face if info.has_video else None,
-                             voice=channels.voice if info.has_audio else None, text=channels.text,
-                             shed_load=False)
+    # each file is a session (build_engine resets the face tracks and the voice's speaker statistics)
+    engine = build_engine(config, channels, face=info.has_video, voice=info.has_audio, shed_load=False)
+    frames, audio, worker = engine.frames, engine.audio, engine.worker
     summary = AnalysisSummary(Path(path), duration_s=info.duration)
     summary.load_s = time.perf_counter() - loading
     run = _Run(worker, frames, audio, summary, config, info, on_estimate, on_segment, skip_until)

@@ -247,10 +247,10 @@ def _whisper(model: str, threads: int) -> Any:
 
 
 def _stream_for(config: Any, whisper: Any) -> Any:
-    from emolive.asr.decoder import DecodeOptions, WhisperDecoder
-    from emolive.runtime.analysis import make_stream
+    """The offline transcription stream (``whisper``, loaded by ``_whisper``, is the shared model it uses)."""
+    from emolive.runtime.analysis import build_stream
 
-    return make_stream(WhisperDecoder(whisper, DecodeOptions(language=config.asr.language or None)), config.asr)
+    return build_stream(config.asr)
 
 
 # ---------------------------------------------------------------------------------------------- one file

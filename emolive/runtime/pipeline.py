@@ -35,7 +35,7 @@ from emolive.errors import EmoliveError
 from emolive.fusion.fuser import fuser_for
 from emolive.runtime.channels import Channels, load_channels
 from emolive.runtime.clock import SessionClock
-from emolive.runtime.rings import AudioRing, FrameRing
+from emolive.runtime.engine import build_engine, new_rings
 from emolive.runtime.sinks import SinkList
 from emolive.runtime.worker import InferenceWorker
 
@@ -84,8 +84,7 @@ class LivePipeline:
         self.asr_enabled = asr and config.asr.enabled
         self.sinks = SinkList(sinks)
         self.clock = SessionClock()
-        self.frames = FrameRing(config.capture.frame_ring)
-        self.audio = AudioRing(config.capture.audio_seconds)
+        self.frames, self.audio = new_rings(config)
         self._channels = channels
         self._source_factory = source_factory
         self.loop = loop
@@ -135,19 +134,15 @@ class LivePipeline:
             self._started = True
         self._open_sources()
         channels = self._channels or load_channels(self.config.inference, strict=self.strict_models)
-        if channels.voice is not None and hasattr(channels.voice, "reset"):
-            channels.voice.reset()  # a new session: the voice's running speaker statistics start over
         # Live, latency beats throughput: idle BLAS/OpenMP threads spin and take the core the worker needs.
         limit_native_threads(self.config.inference.threads)
         for problem in channels.problems:
             self._event("models", EventKind.ERROR, problem)
         self.device = channels.device
-        inference = self.config.inference
-        fuser = fuser_for(inference)
-        self.worker = InferenceWorker(self.frames, self.audio, fuser, inference, clock=self.clock,
-                                      face=channels.face, voice=channels.voice, text=channels.text,
-                                      on_estimate=self.sinks.on_estimate, on_error=self._error("inference"),
-                                      device=self.device)
+        # a new session: build_engine resets the face tracks and the voice's running speaker statistics
+        self.worker = build_engine(self.config, channels, rings=(self.frames, self.audio), clock=self.clock,
+                                   on_estimate=self.sinks.on_estimate, on_error=self._error("inference"),
+                                   device=self.device).worker
         if self.asr_enabled and any((kind := source_kind(s.name)) is not None and kind.has_audio for s in self.sources):
             self._start_transcriber()
         self.worker.start()

@@ -1,0 +1,42 @@
+"""The one assembly of the engine that live capture and offline analysis share: rings, fuser, inference worker."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from emolive.config import AppConfig
+from emolive.fusion.fuser import fuser_for
+from emolive.runtime.channels import Channels
+from emolive.runtime.rings import AudioRing, FrameRing
+from emolive.runtime.worker import InferenceWorker
+
+
+@dataclass(frozen=True)
+class Engine:
+    frames: FrameRing
+    audio: AudioRing
+    worker: InferenceWorker
+
+
+def new_rings(config: AppConfig) -> tuple[FrameRing, AudioRing]:
+    """The frame and audio rings the capture sources (or a file's decoder) write into."""
+    return FrameRing(config.capture.frame_ring), AudioRing(config.capture.audio_seconds)
+
+
+def build_engine(config: AppConfig, channels: Channels, rings: tuple[FrameRing, AudioRing] | None = None,
+                 face: bool = True, voice: bool = True, **worker_options: Any) -> Engine:
+    """Rings (new unless given), the configured fuser and the inference worker over ``channels``.
+
+    A new engine is a new session: the face tracks and the voice's running speaker statistics start over.
+    ``face``/``voice`` False leave that channel out (a file without video or audio); ``worker_options`` go to
+    ``InferenceWorker`` (clock, callbacks, device, load shedding).
+    """
+    frames, audio = rings or new_rings(config)
+    for channel in (channels.face, channels.voice):
+        if channel is not None and hasattr(channel, "reset"):
+            channel.reset()
+    worker = InferenceWorker(frames, audio, fuser_for(config.inference), config.inference,
+                             face=channels.face if face else None, voice=channels.voice if voice else None,
+                             text=channels.text, **worker_options)
+    return Engine(frames, audio, worker)

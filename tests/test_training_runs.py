@@ -201,3 +201,14 @@ def test_blur_matched_init_is_refused(face_data, tmp_path, capsys):
     (start / "config.json").write_text(json.dumps({**config, "blur_sigma": 3.0}))
     assert training_main(face_argv(face_data, tmp_path / "t", tmp_path / "cache", "--init", str(start))) == 2
     assert "blur-matched" in capsys.readouterr().err
+
+
+def test_a_half_written_face_cache_is_decoded_again(face_data, tmp_path):
+    from training.face import load_split
+
+    x, y, names = load_split(face_data / "train", 48, tmp_path)
+    (cache,) = tmp_path.glob("*.npz")
+    cache.write_bytes(cache.read_bytes()[:100])  # as another DDP rank would see it mid-write before the fix
+    x2, y2, names2 = load_split(face_data / "train", 48, tmp_path)
+    assert np.array_equal(x, x2) and np.array_equal(y, y2) and names == names2
+    assert not list(tmp_path.glob("*.tmp"))  # the rewrite went through a temporary file, now renamed

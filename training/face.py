@@ -15,7 +15,9 @@ import hashlib
 import json
 import logging
 import math
+import os
 import tempfile
+import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -98,8 +100,11 @@ def load_split(root: Path, size: int, cache_dir: Path | None) -> tuple[np.ndarra
     key = hashlib.sha1(f"{root.resolve()}|{size}|{len(items)}".encode()).hexdigest()[:16]
     cache = cache_dir / f"{root.name}-{key}.npz" if cache_dir else None
     if cache is not None and cache.is_file():
-        with np.load(cache) as data:
-            return data["x"], data["y"], names
+        try:
+            with np.load(cache) as data:
+                return data["x"], data["y"], names
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+            log.warning("face cache %s is unreadable (%s): decoding the images again", cache, exc)
     images = np.empty((len(items), size, size), dtype=np.uint8)
     for i, (path, _) in enumerate(items):
         image = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
@@ -109,9 +114,12 @@ def load_split(root: Path, size: int, cache_dir: Path | None) -> tuple[np.ndarra
             image = cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)
         images[i] = image
     labels = np.array([label for _, label in items], dtype=np.int64)
-    if cache is not None:
+    if cache is not None:  # atomically: another process (a DDP rank) may be reading or writing the same cache
         cache.parent.mkdir(parents=True, exist_ok=True)
-        np.savez(cache, x=images, y=labels)
+        tmp = cache.with_name(f"{cache.name}.{os.getpid()}.tmp")
+        with tmp.open("wb") as handle:
+            np.savez(handle, x=images, y=labels)
+        os.replace(tmp, cache)
     return images, labels, names
 
 

@@ -7,7 +7,6 @@ weights exist once on disk and an ONNX file can never run with other weights tha
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Mapping
 from pathlib import Path
@@ -23,15 +22,6 @@ if TYPE_CHECKING:  # pragma: no cover
 log = logging.getLogger(__name__)
 
 ONNX_NAME = "model.onnx"
-RUNTIMES = ("onnx", "torch")
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def onnx_file(model_dir: Path, config: Mapping[str, Any]) -> Path | None:

@@ -26,7 +26,7 @@ from emolive.assets import default_model_dir
 from emolive.errors import EmoliveError, ModelError
 from emolive.modelio import load_config, save_config
 from emolive.onnxrt import ONNX_NAME
-from training.onnx_graphs import OPSET
+from training.onnx_graphs import OPSET, export_face, export_text
 
 log = logging.getLogger(__name__)
 
@@ -38,14 +38,9 @@ def export_folder(model_dir: Path) -> dict[str, float]:
     model_dir = Path(model_dir)
     config = load_config(model_dir)
     kind = config.get("kind", "face")
-    if kind == "face":
-        from training.onnx_graphs import export_face
-
-        exporter = export_face
-    elif kind == "text":
-        from training.onnx_graphs import export_text
-
-        exporter = export_text
+    exporters = {"face": export_face, "text": export_text}
+    if kind in exporters:
+        exporter = exporters[kind]
     else:
         raise ModelError(f"{model_dir}: {kind} models run in numpy from their safetensors; nothing to export")
     fd, tmp_name = tempfile.mkstemp(suffix=".onnx", dir=model_dir)

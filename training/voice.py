@@ -35,7 +35,9 @@ from emolive.modelio import CONFIG_NAME, WEIGHTS_NAME, save_config
 from emolive.voice.cache import FeatureSet, cached_features
 from emolive.voice.data import Clip, find_clips
 from emolive.voice.features import FeatureSpec, clip_windows, fit_window
+from emolive.voice.heads import EMBEDDING_NORMS
 from emolive.voice.model import VoiceModelConfig, VoiceNet
+from emolive.voice.whisper_encoder import POOLINGS
 from training.calibration import fit_voice_temperature
 from training.common import FitConfig, class_weight_tensor, fit
 
@@ -224,14 +226,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="whisper: also N folds of held-out speakers within each --extra corpus")
     p.add_argument("--aug-copies", type=int, default=0,
                    help="whisper: augmented copies per training clip (noise, reverb, gain, speed, band-limit)")
-    p.add_argument("--embedding-norm", choices=("none", "l2", "zscore"), default="none",
+    p.add_argument("--embedding-norm", choices=EMBEDDING_NORMS, default="none",
                    help="whisper: per-utterance normalisation of the embedding")
     p.add_argument("--prior-correction", action="store_true",
                    help="whisper: logit offsets so that every class has the same mean probability in training")
     p.add_argument("--speaker-norm", choices=("none", "speaker", "running"), default="none",
                    help="whisper: standardise features per training speaker (speaker) or by running statistics "
                         "(running); held-out speakers always by running statistics, as live")
-    p.add_argument("--pooling", choices=("mean+std", "mean"), default="mean+std",
+    p.add_argument("--pooling", choices=POOLINGS, default="mean+std",
                    help="whisper: the head reads the frame mean and std of the encoder output, or the mean only")
     p.add_argument("--prosody", action="store_true",
                    help="whisper: append the prosodic statistics (emolive.voice.prosody) to the embedding")

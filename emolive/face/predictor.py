@@ -8,6 +8,7 @@ from typing import Any
 
 import cv2
 import numpy as np
+from scipy.special import softmax
 
 from emolive.assets import default_model_dir
 from emolive.errors import ModelError
@@ -92,6 +93,7 @@ class ExpressionPredictor:
             raise ModelError(f"{self.model_dir}: logit_bias has {len(bias)} entries for {len(labels)} labels")
         self.logit_bias = np.array([float(b) for b in bias], dtype=np.float32)
         self._net: _OnnxNet | _TorchNet | None = None
+        self._torch_net: _TorchNet | None = None  # built on first use of ``model`` when ONNX serves
         exported = onnx_file(self.model_dir, self.config) if runtime == "onnx" else None
         if exported is not None:
             try:
@@ -111,10 +113,11 @@ class ExpressionPredictor:
     @property
     def model(self) -> Any:
         """The torch module (loaded on first use when the ONNX runtime serves predictions)."""
-        if not isinstance(self._net, _TorchNet):
-            self._torch_net = getattr(self, "_torch_net", None) or _TorchNet(self.config, self.model_dir)
-            return self._torch_net.model
-        return self._net.model
+        if isinstance(self._net, _TorchNet):
+            return self._net.model
+        if self._torch_net is None:
+            self._torch_net = _TorchNet(self.config, self.model_dir)
+        return self._torch_net.model
 
     def to_input(self, crops: np.ndarray) -> np.ndarray:
         """uint8 (N, H, W) grey face crops -> normalised float32 array (N, 1, input_size, input_size)."""
@@ -134,9 +137,7 @@ class ExpressionPredictor:
             emb = (emb[:n] + emb[n:]) / 2
         else:
             logits, emb = self._net(x)
-        z = (logits + self.logit_bias) / np.float32(self.temperature)
-        z = np.exp(z - z.max(axis=1, keepdims=True))
-        probs = (z / z.sum(axis=1, keepdims=True))[:, self._order]
+        probs = softmax((logits + self.logit_bias) / np.float32(self.temperature), axis=1)[:, self._order]
         return probs.astype(np.float32), emb.astype(np.float32)
 
 

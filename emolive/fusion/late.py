@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from scipy.special import log_softmax, softmax
 
 from emolive.contracts import ModalityOutput
 from emolive.labels import EMOTIONS
@@ -33,15 +34,14 @@ def late_pool(log_probs: np.ndarray, trust: np.ndarray, weight_logits: np.ndarra
               ) -> tuple[np.ndarray, np.ndarray]:
     """fused = softmax(sum_m a_m log p_m / sum_m a_m + bias), a_m = softmax(w)_m * trust_m (numpy, float64).
 
-    log_probs [M, C], trust [M] in [0, 1] (0 = absent). Returns (fused log-probs [C], a [M]); the same
-    arithmetic as the trainable ``LateFusion`` module (emolive/fusion/late_model.py).
+    log_probs [..., M, C], trust [..., M] in [0, 1] (0 = absent): one step or a batch. Returns (fused
+    log-probs [..., C], a [..., M]); the same arithmetic as the trainable ``LateFusion`` module
+    (emolive/fusion/late_model.py).
     """
-    w = np.exp(weight_logits - np.max(weight_logits))
-    a = (w / w.sum()) * np.asarray(trust, dtype=np.float64)
-    share = a / max(float(a.sum()), EPS)
-    pooled = share @ np.asarray(log_probs, dtype=np.float64) + class_bias
-    pooled = pooled - pooled.max()
-    return pooled - np.log(np.exp(pooled).sum()), a
+    a = softmax(np.asarray(weight_logits, dtype=np.float64)) * np.asarray(trust, dtype=np.float64)
+    share = a / np.maximum(a.sum(axis=-1, keepdims=True), EPS)
+    pooled = np.einsum("...m,...mc->...c", share, np.asarray(log_probs, dtype=np.float64)) + class_bias
+    return log_softmax(pooled, axis=-1), a
 
 
 def _array(values: Any) -> np.ndarray:
@@ -56,12 +56,8 @@ def fused_predictions(model: Any, log_probs: np.ndarray, trust: np.ndarray) -> n
 
     ``model`` holds the parameters: a ``Fuser`` (numpy) or a trainable ``LateFusion`` module.
     """
-    weights, bias = (_array(model.weight_logits), _array(model.class_bias))
-    w = np.exp(weights - weights.max())
-    a = (w / w.sum())[None, :] * np.asarray(trust, dtype=np.float64)
-    share = a / np.maximum(a.sum(axis=1, keepdims=True), EPS)
-    pooled = np.einsum("bm,bmc->bc", share, np.asarray(log_probs, dtype=np.float64)) + bias[None, :]
-    return pooled.argmax(axis=1)
+    fused, _ = late_pool(log_probs, trust, _array(model.weight_logits), _array(model.class_bias))
+    return fused.argmax(axis=-1)
 
 
 @dataclass(frozen=True)

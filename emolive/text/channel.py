@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+from scipy.special import softmax
 
 from emolive.assets import default_model_dir
 from emolive.contracts import ModalityOutput, frozen_array
@@ -200,8 +201,8 @@ class TextChannel:
                 for i, text in enumerate(missing):
                     found[text] = (frozen_array(e_logits[i]), frozen_array(s_logits[i]))
                     self._logits.get_or(text, lambda pair=found[text]: pair)
-            return (softmax(np.stack([found[t][0] for t in texts]), self.t_emotion),
-                    softmax(np.stack([found[t][1] for t in texts]), self.t_sentiment))
+            return (_calibrated(np.stack([found[t][0] for t in texts]), self.t_emotion),
+                    _calibrated(np.stack([found[t][1] for t in texts]), self.t_sentiment))
         import torch
 
         from emolive.text.model import build_features, calibrated_probs
@@ -270,11 +271,9 @@ def _open_onnx(model_dir: Path, config: dict, threads: int, device: str) -> Onnx
         return None
 
 
-def softmax(logits: np.ndarray, temperature: float) -> np.ndarray:
-    """Softmax of ``logits / temperature`` over the last axis, float64 (as ``calibrated_probs``)."""
-    z = np.asarray(logits, dtype=np.float64) / max(float(temperature), 1e-3)
-    z = np.exp(z - z.max(axis=-1, keepdims=True))
-    return z / z.sum(axis=-1, keepdims=True)
+def _calibrated(logits: np.ndarray, temperature: float) -> np.ndarray:
+    """Softmax of ``logits / temperature`` as float64 (as the torch path's ``calibrated_probs``)."""
+    return softmax(np.asarray(logits, dtype=np.float64) / max(float(temperature), 1e-3), axis=-1)
 
 
 def confidence(probs: np.ndarray) -> float:

@@ -13,9 +13,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from scipy.special import softmax
 
 from emolive.contracts import ModalityOutput, frozen_array
 from emolive.errors import ModelError
+from emolive.voice.heads import LinearHeads
+from emolive.voice.norm import NormSettings, RunningNorm
+from emolive.voice.prosody import DIM, VERSION, prosody_features
+from emolive.voice.whisper_encoder import WhisperEmbedder, pooled
 
 log = logging.getLogger(__name__)
 
@@ -85,20 +90,14 @@ class _WhisperBackend:
 
     def __init__(self, config: dict[str, Any], model_dir: Path, threads: int) -> None:
         from emolive.voice.features import FeatureSpec
-        from emolive.voice.heads import LinearHeads
-        from emolive.voice.norm import NormSettings, RunningNorm
-        from emolive.voice.whisper_encoder import WhisperEmbedder, pooled
 
         self.spec = FeatureSpec()
         self.window_s = float(config.get("window_s", 2.0))
         prosody = config.get("prosody") or {}
         running = config.get("running_norm")
-        if prosody:
-            from emolive.voice.prosody import DIM, VERSION
-
-            if int(prosody.get("dim", -1)) != DIM or int(prosody.get("version", -1)) != VERSION:
-                raise ModelError(f"{model_dir}: prosodic features {prosody} do not match this version "
-                                 f"(dim {DIM}, version {VERSION})")
+        if prosody and (int(prosody.get("dim", -1)) != DIM or int(prosody.get("version", -1)) != VERSION):
+            raise ModelError(f"{model_dir}: prosodic features {prosody} do not match this version "
+                             f"(dim {DIM}, version {VERSION})")
         self.head = LinearHeads(model_dir, int(config["embedding_dim"]), len(config["labels"]),
                                 norm=str(config.get("embedding_norm", "none")),
                                 prosody_dim=int(prosody.get("dim", 0)), running=running is not None)
@@ -114,20 +113,16 @@ class _WhisperBackend:
             self.norm.reset()
 
     def _score(self, audio: np.ndarray, temperature: float, weight: float) -> tuple[np.ndarray, float, np.ndarray]:
-        from emolive.voice.heads import softmax
-        from emolive.voice.whisper_encoder import pooled
-
         emb = self._embedder.embed(audio)
         prosody = None
         if self.head.prosody_dim:
-            from emolive.voice.prosody import prosody_features
-
             prosody = prosody_features(audio)
         features = self.head.prepare(pooled(emb, self.pooling), prosody)
         if self.norm is not None:
             features = self.norm(features, weight)
         logits, arousal = self.head(features[None])
-        return softmax(logits, temperature)[0], float(arousal[0]), emb
+        probs = softmax(np.asarray(logits, dtype=np.float64) / max(temperature, 1e-3), axis=-1).astype(np.float32)
+        return probs[0], float(arousal[0]), emb
 
     def window(self, audio: np.ndarray, temperature: float, weight: float = 1.0) -> tuple[np.ndarray, float,
                                                                                           np.ndarray]:

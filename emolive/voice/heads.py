@@ -30,6 +30,17 @@ def normalise_embedding(x, norm: str = "none"):  # noqa: ANN001, ANN201 - numpy 
     raise ValueError(f"unknown embedding normalisation {norm!r} (one of {', '.join(EMBEDDING_NORMS)})")
 
 
+def head_input(embedding: np.ndarray, prosody: np.ndarray | None, norm: str, prosody_dim: int) -> np.ndarray:
+    """A voice head's input ``[..., D + prosody_dim]``: the embedding after its per-utterance ``norm``, then the
+    prosodic statistics when the head uses them (shared by this numpy head and the trainable torch one)."""
+    x = normalise_embedding(np.asarray(embedding, dtype=np.float32), norm)
+    if prosody_dim:
+        if prosody is None or prosody.shape[-1] != prosody_dim:
+            raise ModelError(f"this voice head needs {prosody_dim} prosodic features")
+        x = np.concatenate([x, np.asarray(prosody, dtype=np.float32)], axis=-1)
+    return x.astype(np.float32)
+
+
 class LinearHeads:
     """Emotion logits and arousal from the head's input features, in numpy.
 
@@ -63,12 +74,7 @@ class LinearHeads:
 
     def prepare(self, embedding: np.ndarray, prosody: np.ndarray | None = None) -> np.ndarray:
         """Head input ``[..., in_dim + prosody_dim]`` from an embedding (and prosody when the head uses it)."""
-        x = normalise_embedding(np.asarray(embedding, dtype=np.float32), self.norm)
-        if self.prosody_dim:
-            if prosody is None or prosody.shape[-1] != self.prosody_dim:
-                raise ModelError(f"this voice head needs {self.prosody_dim} prosodic features")
-            x = np.concatenate([x, np.asarray(prosody, dtype=np.float32)], axis=-1)
-        return x.astype(np.float32)
+        return head_input(embedding, prosody, self.norm, self.prosody_dim)
 
     def __call__(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(emotion logits [N, C], arousal [N]) of features [N, D]."""
@@ -76,10 +82,3 @@ class LinearHeads:
         logits = x @ self.w_emotion.T + self.b_emotion
         arousal = np.clip((x @ self.w_arousal.T + self.b_arousal)[..., 0], 0.0, 1.0)
         return logits, arousal
-
-
-def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
-    """Softmax of ``logits / temperature`` over the last axis."""
-    z = np.asarray(logits, dtype=np.float64) / max(float(temperature), 1e-3)
-    z = np.exp(z - z.max(axis=-1, keepdims=True))
-    return (z / z.sum(axis=-1, keepdims=True)).astype(np.float32)

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from emolive.errors import ModelError
-from emolive.voice.heads import EMBEDDING_NORMS, normalise_embedding
+from emolive.voice.heads import EMBEDDING_NORMS, head_input, normalise_embedding  # noqa: F401 - re-exported
 from emolive.voice.whisper_encoder import (  # noqa: F401 - re-exported for the trainers and tests
     ENCODER_NAME,
     MAX_FRAMES,
@@ -45,12 +45,7 @@ class EmbeddingHead(nn.Module):
 
     def prepare(self, embedding: np.ndarray, prosody: np.ndarray | None = None) -> np.ndarray:
         """Head input ``[..., in_dim + prosody_dim]`` from an embedding (and prosody when the head uses it)."""
-        x = normalise_embedding(np.asarray(embedding, dtype=np.float32), self.norm)
-        if self.prosody_dim:
-            if prosody is None or prosody.shape[-1] != self.prosody_dim:
-                raise ModelError(f"this voice head needs {self.prosody_dim} prosodic features")
-            x = np.concatenate([x, np.asarray(prosody, dtype=np.float32)], axis=-1)
-        return x.astype(np.float32)
+        return head_input(embedding, prosody, self.norm, self.prosody_dim)
 
     def forward(self, features):  # noqa: ANN001, ANN201 - torch tensors
         return self.emotion(features), self.arousal(features).squeeze(-1).clamp(0.0, 1.0)

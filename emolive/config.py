@@ -35,7 +35,9 @@ class CaptureConfig:
     height: int = _num(480, 16, 4320)
     fps: float = _num(30.0, 1.0, 240.0)
     audio_seconds: float = _num(30.0, 5.0, 600.0)  # length of the audio ring
-    frame_ring: int = _num(90, 2, 10000)  # frames kept
+    # frames kept live: the worker reads the newest, the raw video recorder polls every 0.1 s (1 s at 30 fps,
+    # 28 MB at 640x480; offline analysis keeps at least engine.OFFLINE_FRAME_RING)
+    frame_ring: int = _num(30, 2, 10000)
 
 
 @dataclass(frozen=True)

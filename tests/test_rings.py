@@ -139,3 +139,26 @@ def test_concurrent_frame_readers_get_consistent_lists():
         thread.join()
     assert not problems
     assert ring.dropped == 5000 - 30
+
+
+def test_the_default_live_frame_ring_serves_its_readers() -> None:
+    """Worker (newest frame), status (capture rate over the last 2 s), raw recorder (polls every 0.1 s)."""
+    import inspect
+
+    from emolive.config import AppConfig
+    from emolive.recording.raw import RawCaptureWriter
+    from emolive.runtime.engine import OFFLINE_FRAME_RING, new_rings
+    from emolive.runtime.pipeline import LivePipeline
+
+    config = AppConfig()
+    fps = config.capture.fps
+    poll_s = inspect.signature(RawCaptureWriter).parameters["poll_s"].default
+    frames, _ = new_rings(config)
+    assert frames.capacity / fps >= 5 * poll_s  # the recorder reads every frame with 5 polls of slack
+    pipeline = LivePipeline(config, camera=None, microphone=None)
+    for i in range(int(3 * fps)):
+        pipeline.frames.write(VideoFrame(t=i / fps, index=i, image=np.zeros((2, 2, 3), np.uint8)))
+    assert pipeline.status().capture_fps == pytest.approx(fps)
+    assert pipeline.frames.latest_at(2.5).index == int(2.5 * fps)
+    assert new_rings(config, offline=True)[0].capacity == max(config.capture.frame_ring, OFFLINE_FRAME_RING)
+    assert frames.capacity < OFFLINE_FRAME_RING  # the live ring is the smaller one (memory)

@@ -57,6 +57,7 @@ def run(args: argparse.Namespace) -> int:
     from emolive.config import load_config
     from emolive.contracts import EventKind
     from emolive.errors import EmoliveError, not_a_file
+    from emolive.memory import rss_mb
     from emolive.runtime.pipeline import LivePipeline
     from emolive.runtime.sinks import CallbackSink
 
@@ -85,6 +86,7 @@ def run(args: argparse.Namespace) -> int:
                             sinks=[CallbackSink(estimate=on_estimate, event=on_event)], source_factory=factory,
                             loop=True)
     pipeline.start()  # loads and warms up the models before the clock of the measurement starts
+    loaded_mb = rss_mb().get("rss")
     cpu0, wall0 = time.process_time(), time.perf_counter()
     with lock:
         estimates.clear()
@@ -107,6 +109,7 @@ def run(args: argparse.Namespace) -> int:
         "dropped": status.dropped_steps,
         "cpu_percent": round(100 * (cpu1 - cpu0) / max(wall1 - wall0, 1e-9), 1),
         "rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "rss_loaded_mb": loaded_mb,
         "asr": not args.no_asr and pipeline.transcriber is not None,
         "asr_lag_s": status.asr_lag_s,
         "budget_ms": config.inference.budget_ms,
@@ -123,7 +126,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"step latency: p50 {s['p50']} ms, p95 {s['p95']} ms, max {s['max']} ms (budget {result['budget_ms']} ms)")
     for stage, v in result["stages"].items():
         print(f"  {stage:<8} p50 {v['p50']:>7} ms  p95 {v['p95']:>7} ms  max {v['max']:>7} ms")
-    print(f"CPU {result['cpu_percent']}% of one core, peak RSS {result['rss_mb']} MB; "
+    print(f"CPU {result['cpu_percent']}% of one core, peak RSS {result['rss_mb']} MB "
+          f"({result['rss_loaded_mb']} MB with the models loaded); "
           f"{100 * result['degraded_share']:.0f}% of steps shed work"
           + (f" (at the end: {result['degraded']})" if result["degraded"] else ""))
     for error in errors:

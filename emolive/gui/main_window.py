@@ -226,6 +226,8 @@ class MainWindow(QMainWindow):
     # --- data slots (GUI thread, from the current pipeline only) --------------------------------
     def _on_estimate(self, estimate: EmotionEstimate) -> None:
         self.estimates_received += 1
+        if self.estimates_received == 1:  # `emolive -v run` prints it: the launch-to-first-estimate measurement
+            log.info("first estimate in the window")
         self.latest = estimate
         self.history.append(estimate)
         self.transcript.tag(estimate)

@@ -170,7 +170,7 @@ class RawCaptureWriter:
     """Writes raw audio/video in its own thread, fed by ``put_audio``/``put_frame`` or by polling the rings.
 
     Polling (``frames``/``audio`` rings given) takes everything newer than what was written, every
-    ``poll_s``; the frame ring must hold more than ``poll_s`` of video (the default 90 frames do).
+    ``poll_s``; the frame ring must hold more than ``poll_s`` of video (the default 30 frames, 1 s at 30 fps, do).
     """
 
     def __init__(self, directory: Path, origin: float | None, on_error: Callable[[str], None], audio: bool = True,

@@ -24,7 +24,7 @@ from emolive.fusion.fuser import UNCERTAIN
 from emolive.labels import EMOTIONS
 from emolive.runtime.channels import Channels, load_channels
 from emolive.runtime.clock import SessionClock
-from emolive.runtime.engine import build_engine
+from emolive.runtime.engine import build_engine, new_rings
 from emolive.runtime.rings import AudioRing, FrameRing
 from emolive.runtime.worker import InferenceWorker
 
@@ -121,7 +121,8 @@ def analyze_file(path: str | Path, config: AppConfig, asr: bool = True, channels
     if not info.has_audio:
         stream = None
     # each file is a session (build_engine resets the face tracks and the voice's speaker statistics)
-    engine = build_engine(config, channels, face=info.has_video, voice=info.has_audio, shed_load=False)
+    engine = build_engine(config, channels, rings=new_rings(config, offline=True), face=info.has_video,
+                          voice=info.has_audio, shed_load=False)
     frames, audio, worker = engine.frames, engine.audio, engine.worker
     summary = AnalysisSummary(Path(path), duration_s=info.duration)
     summary.load_s = time.perf_counter() - loading

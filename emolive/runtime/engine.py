@@ -19,9 +19,18 @@ class Engine:
     worker: InferenceWorker
 
 
-def new_rings(config: AppConfig) -> tuple[FrameRing, AudioRing]:
-    """The frame and audio rings the capture sources (or a file's decoder) write into."""
-    return FrameRing(config.capture.frame_ring), AudioRing(config.capture.audio_seconds)
+OFFLINE_FRAME_RING = 90  # frames: 3 s at 30 fps, more than a media file's audio/video interleave
+
+
+def new_rings(config: AppConfig, offline: bool = False) -> tuple[FrameRing, AudioRing]:
+    """The frame and audio rings the capture sources (or a file's decoder) write into.
+
+    ``offline``: for analysing a file, where frames are written as decoded, ahead of the steps by as much as
+    the container interleaves video before audio; a step must still find the frame of its time, so the ring
+    keeps at least ``OFFLINE_FRAME_RING`` frames whatever ``capture.frame_ring`` (the live ring) says.
+    """
+    frames = config.capture.frame_ring
+    return FrameRing(max(frames, OFFLINE_FRAME_RING) if offline else frames), AudioRing(config.capture.audio_seconds)
 
 
 def build_engine(config: AppConfig, channels: Channels, rings: tuple[FrameRing, AudioRing] | None = None,

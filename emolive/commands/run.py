@@ -51,8 +51,12 @@ def run(args: argparse.Namespace) -> int:
         probe_media(args.video)  # MediaError (a message, exit 2) before any window opens
     if args.measure_stalls is not None and args.measure_stalls <= 0:
         raise EmoliveError("--measure-stalls needs a positive number of seconds")
-    from emolive.gui.app import RunOptions, run_app
+    from emolive.runtime.preload import ChannelPreload
+
+    preload = ChannelPreload.start(config.inference)  # the models load while Qt and the window are set up
+    from emolive.gui.app import RunOptions, preloaded_pipeline, run_app
 
     options = RunOptions(screenshot=args.screenshot, after=args.after, measure_stalls=args.measure_stalls,
                          quit_after=args.quit_after)
-    return run_app(config, sources_from_args(args, config), config_path=config_path, options=options)
+    return run_app(config, sources_from_args(args, config), config_path=config_path, options=options,
+                   factory=preloaded_pipeline(preload))

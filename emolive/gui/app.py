@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -21,6 +22,7 @@ from emolive.gui.main_window import MainWindow
 from emolive.gui.stalls import StallMeter
 from emolive.recording import SessionRecorder
 from emolive.runtime.pipeline import LivePipeline
+from emolive.runtime.preload import ChannelPreload
 
 log = logging.getLogger(__name__)
 
@@ -35,10 +37,18 @@ class RunOptions:
     quit_after: float | None = None
 
 
-def live_pipeline(config: AppConfig, sources: Sources, sinks: Sequence[PipelineSink]) -> PipelineLike:
-    """The real pipeline, sending to ``sinks`` (the window's bridge, the recorder)."""
+def live_pipeline(config: AppConfig, sources: Sources, sinks: Sequence[PipelineSink],
+                  preload: ChannelPreload | None = None) -> PipelineLike:
+    """The real pipeline, sending to ``sinks`` (the window's bridge, the recorder); its models from ``preload``
+    when that holds this configuration's (the first start), else loaded by the pipeline."""
+    channels = preload.take(config.inference) if preload is not None else None
     return LivePipeline(config, video=sources.video, camera=sources.camera, microphone=sources.microphone,
-                        asr=sources.asr, loop=sources.loop, sinks=sinks, strict_models=False)
+                        asr=sources.asr, loop=sources.loop, sinks=sinks, channels=channels, strict_models=False)
+
+
+def preloaded_pipeline(preload: ChannelPreload) -> PipelineFactory:
+    """``live_pipeline`` whose first start takes the models ``preload`` is loading."""
+    return functools.partial(live_pipeline, preload=preload)
 
 
 def make_recorder(config: AppConfig) -> tuple[RecorderLike | None, str]:

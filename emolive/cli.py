@@ -11,7 +11,6 @@ from collections.abc import Sequence
 
 from emolive import __version__
 from emolive.errors import EmoliveError
-from emolive.memory import tune_malloc
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +56,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    tune_malloc()  # before any model loads: see emolive.memory
     parser = build_parser()
     explicit = any(a in COMMANDS or a in ("-h", "--help", "--version") for a in argv)
     if "run" in parser.available and not explicit:

@@ -1,4 +1,4 @@
-"""glibc malloc settings (emolive.memory): a fixed mmap threshold hands large freed blocks back at once."""
+"""emolive.memory: freed heap memory goes back to the system after loading; resident memory is measured."""
 
 from __future__ import annotations
 
@@ -12,14 +12,12 @@ import pytest
 from emolive import memory
 
 ROOT = Path(__file__).resolve().parents[1]
-glibc = pytest.mark.skipif(memory._libc() is None, reason="glibc only")
 
-# Free a 16 MB block (glibc then raises its dynamic mmap threshold to 16 MB), then touch and free 8 MB: with the
-# default settings those 8 MB stay on the heap; with a fixed threshold they are mmapped and handed back.
+# Free a 16 MB block (glibc then raises its dynamic mmap threshold to 16 MB), then touch and free 8 MB: those
+# 8 MB stay on the heap, resident, until release_free_memory hands them back.
 _PROBE = """
-import ctypes, sys
+import ctypes
 from emolive import memory
-tuned = memory.tune_malloc()
 libc = ctypes.CDLL("libc.so.6")
 libc.malloc.restype = ctypes.c_void_p
 libc.malloc.argtypes = [ctypes.c_size_t]
@@ -27,38 +25,42 @@ libc.free.argtypes = [ctypes.c_void_p]
 big = libc.malloc(16 << 20); ctypes.memset(big, 1, 16 << 20); libc.free(big)
 before = memory.rss_mb()["anon"]
 block = libc.malloc(8 << 20); ctypes.memset(block, 1, 8 << 20); libc.free(block)
-print(tuned, memory.rss_mb()["anon"] - before)
+kept = memory.rss_mb()["anon"] - before
+released = memory.release_free_memory()
+print(kept, released, memory.rss_mb()["anon"] - before)
 """
 
 
-def _probe(**env: str) -> tuple[str, float]:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith(("MALLOC_", memory.DISABLE_ENV))}
-    environment.update(env, PYTHONPATH=str(ROOT))
-    out = subprocess.run([sys.executable, "-c", _PROBE], capture_output=True, text=True, env=environment,
-                         check=True, timeout=60).stdout.split()
-    return out[0], float(out[1])
+@pytest.mark.skipif(memory._libc() is None, reason="glibc only")
+def test_release_free_memory_hands_freed_heap_back() -> None:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
+    environment["PYTHONPATH"] = str(ROOT)
+    kept, released, after = subprocess.run([sys.executable, "-c", _PROBE], capture_output=True, text=True,
+                                           env=environment, check=True, timeout=60).stdout.split()
+    assert float(kept) >= 4 and released == "True" and float(after) < 2
 
 
-@glibc
-def test_tuned_malloc_hands_a_large_freed_block_back() -> None:
-    tuned, kept_mb = _probe()
-    assert tuned == "True" and kept_mb < 2
-
-
-@glibc
-def test_the_user_can_keep_glibc_defaults_or_set_the_threshold_himself() -> None:
-    tuned, kept_mb = _probe(**{memory.DISABLE_ENV: "1"})
-    assert tuned == "False" and kept_mb >= 4  # glibc's dynamic threshold: what the fixed one is for
-    tuned, kept_mb = _probe(MALLOC_MMAP_THRESHOLD_="1048576")
-    assert tuned == "False" and kept_mb < 2  # glibc applied the user's own setting
-
-
-def test_tune_malloc_is_a_no_op_off_glibc(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_release_free_memory_is_a_no_op_off_glibc(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(memory, "_libc", lambda: None)
-    assert memory.tune_malloc() is False
+    assert memory.release_free_memory() is False
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc")
 def test_rss_is_read_from_proc() -> None:
     figures = memory.rss_mb()
     assert 0 < figures["rss"] <= figures["peak"] and figures["anon"] > 0
+
+
+def test_the_live_pipeline_releases_free_memory_once_its_models_are_loaded(monkeypatch: pytest.MonkeyPatch) -> None:
+    from emolive.config import AppConfig
+    from emolive.runtime import pipeline as pipeline_module
+    from emolive.runtime.channels import Channels
+
+    calls: list[int] = []
+    monkeypatch.setattr(pipeline_module, "release_free_memory", lambda: calls.append(1) or True)
+    live = pipeline_module.LivePipeline(AppConfig(), camera=None, microphone=None, asr=False, channels=Channels())
+    live.start()
+    try:
+        assert calls == [1]
+    finally:
+        live.stop()

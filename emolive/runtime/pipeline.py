@@ -33,6 +33,7 @@ from emolive.contracts import (
 from emolive.device import limit_native_threads
 from emolive.errors import EmoliveError
 from emolive.fusion.fuser import fuser_for
+from emolive.memory import release_free_memory
 from emolive.runtime.channels import Channels, load_channels
 from emolive.runtime.clock import SessionClock
 from emolive.runtime.engine import build_engine, new_rings
@@ -143,6 +144,7 @@ class LivePipeline:
         self.worker = build_engine(self.config, channels, rings=(self.frames, self.audio), clock=self.clock,
                                    on_estimate=self.sinks.on_estimate, on_error=self._error("inference"),
                                    device=self.device).worker
+        release_free_memory()  # what loading read in and let go (weights copied by ONNX Runtime): ~75 MB
         if self.asr_enabled and any((kind := source_kind(s.name)) is not None and kind.has_audio for s in self.sources):
             self._start_transcriber()
         self.worker.start()

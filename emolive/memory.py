@@ -1,7 +1,7 @@
 """Process memory: hand the heap's free pages back to the system (glibc), and measure resident memory.
 
 Loading the models leaves most of their read-in weights as free heap (ONNX Runtime copies the arrays, then
-they are freed): glibc keeps freed heap memory resident unless told, ~75 MB after loading here.
+they are freed): glibc keeps freed heap memory resident unless told, ~100 MB after loading here.
 ``release_free_memory`` (``malloc_trim``) returns it once, after loading; it is not a per-step remedy: glibc's
 alternatives that return memory on every free (a fixed ``M_MMAP_THRESHOLD`` of 1 MB) cut the bench's peak RSS
 by another 100 MB but made each Whisper decode fault its buffers in again: 2.4x the page faults, +40% CPU.

@@ -144,7 +144,7 @@ class LivePipeline:
         self.worker = build_engine(self.config, channels, rings=(self.frames, self.audio), clock=self.clock,
                                    on_estimate=self.sinks.on_estimate, on_error=self._error("inference"),
                                    device=self.device).worker
-        release_free_memory()  # what loading read in and let go (weights copied by ONNX Runtime): ~75 MB
+        release_free_memory()  # what loading read in and let go (weights ONNX Runtime copied): ~100 MB
         if self.asr_enabled and any((kind := source_kind(s.name)) is not None and kind.has_audio for s in self.sources):
             self._start_transcriber()
         self.worker.start()

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from emolive.asr.builder import build_stream as build
+from emolive.asr.streaming import STEP_S, StreamConfig, StreamingTranscriber
 from emolive.capture.media_file import MediaFileSource
 from emolive.config import AppConfig, AsrConfig
 from emolive.contracts import AudioBlock, EmotionEstimate, TranscriptSegment, VideoFrame
@@ -76,24 +78,18 @@ class AnalysisSummary:
         }
 
 
-def offline_stream_config(config: AsrConfig):  # noqa: ANN201 - asr.streaming.StreamConfig (imported lazily)
+def offline_stream_config(config: AsrConfig) -> StreamConfig:
     """The transcription policy offline: on the file's clock, one decode per utterance unless asked otherwise."""
-    from emolive.asr.streaming import StreamConfig
-
     return StreamConfig(interval_s=config.interval_s, file_clock=True, partials=config.offline_partials)
 
 
-def make_stream(decoder: Any, config: AsrConfig, vad: Any = None):
+def make_stream(decoder: Any, config: AsrConfig, vad: Any = None) -> StreamingTranscriber:
     """The streaming transcriber on the file's clock around ``decoder``: its commits depend on the audio only."""
-    from emolive.asr.streaming import StreamingTranscriber
-
     return StreamingTranscriber(decoder, vad=vad, config=offline_stream_config(config))
 
 
-def build_stream(config: AsrConfig):
+def build_stream(config: AsrConfig) -> StreamingTranscriber:
     """The transcription stream offline: ``asr.builder.build_stream`` (as live) with the offline policy."""
-    from emolive.asr.builder import build_stream as build
-
     return build(config.model, offline_stream_config(config), language=config.language or None,
                  threads=config.threads)
 
@@ -123,6 +119,8 @@ def analyze_file(path: str | Path, config: AppConfig, asr: bool = True, channels
     # each file is a session (build_engine resets the face tracks and the voice's speaker statistics)
     engine = build_engine(config, channels, face=info.has_video, voice=info.has_audio, shed_load=False)
     frames, audio, worker = engine.frames, engine.audio, engine.worker
+    if stream is not None and engine.speech is not None:
+        stream.use_speech(engine.speech)  # one VAD pass over the file, read by the voice channel and the transcriber
     summary = AnalysisSummary(Path(path), duration_s=info.duration)
     summary.load_s = time.perf_counter() - loading
     run = _Run(worker, frames, audio, summary, config, info, on_estimate, on_segment, skip_until)
@@ -144,8 +142,7 @@ class _Run:
         self.worker, self.frames, self.audio, self.summary = worker, frames, audio, summary
         self.on_estimate, self.on_segment, self.skip_until = on_estimate, on_segment, skip_until
         self.hop = config.inference.hop_s
-        self.asr_first = config.asr.interval_s / 2
-        self.asr_every = min(0.25, config.asr.interval_s)
+        self.asr_every = STEP_S  # the live transcriber's cadence, on the file's clock
         self.frame_s = 1.0 / (info.fps or 30.0)
         self.step_index = 1
         self.video_t = 0.0 if info.has_video else float("inf")
@@ -192,7 +189,7 @@ class _Run:
 
 def _stepwise(source: MediaFileSource, run: _Run, stream: Any, progress: Callable[[float], None] | None) -> float:
     """The reference: decode an item, feed the transcriber, run every step that is due, in one thread."""
-    next_asr = run.asr_first
+    next_asr = run.asr_every
     for item in source.iter_media():
         run.write(item)
         if isinstance(item, AudioBlock) and stream is not None:
@@ -240,7 +237,7 @@ class _Transcription:
         self.thread = threading.Thread(target=self._loop, name="emolive-analysis-asr", daemon=True)
 
     def _loop(self) -> None:
-        next_asr = self.run.asr_first
+        next_asr = self.run.asr_every
         try:
             while not self.stop.is_set():
                 try:

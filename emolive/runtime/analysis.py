@@ -28,6 +28,7 @@ from emolive.runtime.channels import Channels, load_channels
 from emolive.runtime.clock import SessionClock
 from emolive.runtime.engine import build_engine
 from emolive.runtime.rings import AudioRing, FrameRing
+from emolive.runtime.voice_ahead import VoiceAhead
 from emolive.runtime.worker import InferenceWorker
 
 log = logging.getLogger(__name__)
@@ -296,6 +297,10 @@ def _pipelined(source: MediaFileSource, run: _Run, stream: Any, progress: Callab
     stop = threading.Event()
     items: queue.Queue = queue.Queue(maxsize=64)
     asr = _Transcription(stream, run, stop) if stream is not None else None
+    ahead = None
+    if run.worker.voice is not None:  # the voice windows in a thread of their own, ahead of the steps
+        ahead = VoiceAhead(run.worker.voice, run.worker.config, run.worker.base_detect_every, stop)
+        run.worker.voice = ahead
 
     def decode() -> None:
         video_t, audio_t = (0.0 if run.video_t == 0.0 else float("inf")), (0.0 if run.audio_t == 0.0 else float("inf"))
@@ -305,6 +310,8 @@ def _pipelined(source: MediaFileSource, run: _Run, stream: Any, progress: Callab
                     audio_t = item.t + item.duration
                     if asr is not None and not _put(asr.blocks, item, stop):  # the transcriber first: see wait_until
                         return
+                    if ahead is not None and not ahead.put(item):  # before the steps that need it
+                        return
                 else:
                     video_t = item.t
                 if not _put(items, item, stop):
@@ -313,16 +320,22 @@ def _pipelined(source: MediaFileSource, run: _Run, stream: Any, progress: Callab
             end = max(ends) if ends else 0.0
             if asr is not None:
                 _put(asr.blocks, (_END, end), stop)
+            if ahead is not None:
+                ahead.finish(end)
             _put(items, (_END, end), stop)
         except BaseException as exc:
             if asr is not None:
                 _put(asr.blocks, (_END, 0.0), stop)
+            if ahead is not None:
+                ahead.finish(0.0)
             _put(items, exc, stop)
 
     decoder = threading.Thread(target=decode, name="emolive-analysis-decode", daemon=True)
     decoder.start()
     if asr is not None:
         asr.thread.start()
+    if ahead is not None:
+        ahead.thread.start()
     try:
         while True:
             item = items.get()
@@ -351,3 +364,7 @@ def _pipelined(source: MediaFileSource, run: _Run, stream: Any, progress: Callab
         if asr is not None:
             asr.thread.join(timeout=30)
             run.summary.asr_s += asr.compute_s
+        if ahead is not None:
+            ahead.thread.join(timeout=30)
+            if ahead.inline:
+                log.warning("%d voice windows were scored in the step thread (look-ahead out of step)", ahead.inline)

@@ -61,3 +61,34 @@ def test_a_window_out_of_step_is_scored_in_the_worker():
     samples = np.full(16_000, 0.1, np.float32)
     out = ahead.process(samples, 1.0)  # nothing computed ahead (the thread never ran): scored here
     assert out.present and ahead.inline == 1 and voice.calls == [(1.0, 16_000, pytest.approx(1600.0, rel=1e-4))]
+
+
+def test_the_look_ahead_holds_at_a_checkpoint_until_released():
+    from emolive.contracts import AudioBlock
+
+    voice = RecordingVoice()
+    stop = threading.Event()
+    ahead = VoiceAhead(voice, InferenceConfig(), detect_every=2, stop=stop, hold_every_s=2.0)
+    ahead.thread.start()
+    try:
+        audio = np.full(16_000 * 5, 0.1, np.float32)
+        for start in range(0, audio.size, 1600):
+            ahead.put(AudioBlock(start / 16_000, audio[start:start + 1600], 16_000))
+        ahead.finish(5.0)
+
+        def latest(until: float) -> float:
+            for _ in range(200):  # up to 10 s on a loaded machine
+                if voice.calls and voice.calls[-1][0] >= until:
+                    break
+                threading.Event().wait(0.05)
+            threading.Event().wait(0.3)  # time to go further, if it were not held
+            return voice.calls[-1][0]
+
+        assert latest(2.0) == pytest.approx(2.0)  # held at the first checkpoint
+        ahead.release()
+        assert latest(4.0) == pytest.approx(4.0)  # on to the next one, held there
+        ahead.release()
+        ahead.thread.join(5)
+        assert max(t for t, _, _ in voice.calls) == pytest.approx(5.0)
+    finally:
+        stop.set()

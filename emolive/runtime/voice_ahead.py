@@ -7,6 +7,10 @@ hands each result to the worker when its step asks for it (``process``, standing
 voice channel's state (running speaker statistics) goes through exactly the sequence of the step-wise run, and
 the rows are the same, while the face channel (main thread) and the Whisper encoder (this thread) use both cores.
 
+``hold_every_s`` (checkpoints): the look-ahead does not score a window of a step after the next multiple ``H`` of
+it until ``release()``; the analysis calls that after saving its state at step ``H``, so the saved voice state is
+the step-wise one at ``H``, not one that ran ahead.
+
 Offline only: no load shedding (level 0), the file's clock. The decode thread feeds ``put``/``finish``; a result
 that does not match what the worker asks (a bug) is logged and computed in the worker's thread instead, and the
 look-ahead stops.
@@ -46,7 +50,7 @@ class VoiceAhead:
     """Stands in for the voice channel in ``InferenceWorker`` (``process``) while a thread computes ahead."""
 
     def __init__(self, voice: VoiceLike, config: InferenceConfig, detect_every: int, stop: threading.Event,
-                 ring_seconds: float = 30.0, sample_rate: int = 16_000) -> None:
+                 ring_seconds: float = 30.0, sample_rate: int = 16_000, hold_every_s: float = 0.0) -> None:
         self.voice = voice
         self.config = config
         self.detect_every = detect_every
@@ -58,6 +62,9 @@ class VoiceAhead:
         self.inline = 0  # windows the worker had to score itself (out of step: should stay 0)
         self._broken = False
         self._halt = threading.Event()  # this look-ahead only (out of step); ``stop`` ends the whole analysis
+        self.hold_every_s = hold_every_s
+        self._holds_released = 0
+        self._released = threading.Condition()
         self._audio_end = 0.0
         self._finished_at: float | None = None
         self.thread = threading.Thread(target=self._loop, name="emolive-analysis-voice", daemon=True)
@@ -111,7 +118,7 @@ class VoiceAhead:
                 step += 1
                 if not windows.due(scheduled):
                     continue
-                if not self._audio_until(t):
+                if not self._hold_before(t) or not self._audio_until(t):
                     return
                 request = windows.request(t, self.ring)
                 if request is not None:
@@ -126,6 +133,23 @@ class VoiceAhead:
                     return  # every later request ends at the same audio end: the worker asks nothing more
         except BaseException as exc:  # handed to the worker's thread, which raises it
             self.results.put(exc)
+
+    def _hold_before(self, t: float) -> bool:
+        """Wait while ``t`` lies past a checkpoint that has not been released; False when stopped."""
+        if self.hold_every_s <= 0:
+            return True
+        with self._released:
+            while t > (self._holds_released + 1) * self.hold_every_s + 1e-9:
+                if self._stopped():
+                    return False
+                self._released.wait(0.1)
+        return not self._stopped()
+
+    def release(self) -> None:
+        """The state at the pending checkpoint is saved: the look-ahead may go past it."""
+        with self._released:
+            self._holds_released += 1
+            self._released.notify_all()
 
     # --- the worker's side ----------------------------------------------------------------------------
     def process(self, samples: np.ndarray, t: float) -> ModalityOutput:

@@ -61,6 +61,7 @@ class VoiceAhead:
         self.computed = 0  # windows scored in the look-ahead thread
         self.inline = 0  # windows the worker had to score itself (out of step: should stay 0)
         self._broken = False
+        self._done = False  # the look-ahead reached the end of the steps
         self._halt = threading.Event()  # this look-ahead only (out of step); ``stop`` ends the whole analysis
         self.hold_every_s = hold_every_s
         self._holds_released = 0
@@ -120,6 +121,9 @@ class VoiceAhead:
                     continue
                 if not self._hold_before(t) or not self._audio_until(t):
                     return
+                if self._finished_at is not None and t > self._finished_at + 1e-9:
+                    self._done = True  # the steps end here; the worker scores a window past them itself
+                    return
                 request = windows.request(t, self.ring)
                 if request is not None:
                     samples, end = request
@@ -129,8 +133,6 @@ class VoiceAhead:
                         output, error = None, exc
                     self.computed += 1
                     self.results.put(_Result(end, samples.size, output, error))
-                if self._finished_at is not None and t >= self._audio_end:
-                    return  # every later request ends at the same audio end: the worker asks nothing more
         except BaseException as exc:  # handed to the worker's thread, which raises it
             self.results.put(exc)
 
@@ -163,6 +165,8 @@ class VoiceAhead:
                     if not self.thread.is_alive() and self.results.empty():
                         item = None
                         break
+            if item is None and self._done:
+                return self.voice.process(samples, t)  # a step past the end (the last words' estimate)
             if isinstance(item, BaseException):
                 raise item
             if item is not None and abs(item.end - t) < 1e-9 and item.size == samples.size:

@@ -62,14 +62,14 @@ class _CnnBackend:
     def reset(self) -> None:
         """Nothing carries over between windows."""
 
-    def window(self, audio: np.ndarray, temperature: float, weight: float = 1.0) -> tuple[np.ndarray, float,
-                                                                                          np.ndarray]:
+    def window(self, audio: np.ndarray, temperature: float, weight: float = 1.0
+               ) -> tuple[np.ndarray, float, np.ndarray, np.ndarray | None]:
         from emolive.voice.features import fit_window
 
         features = self._logmel(audio)
         start = max(0, len(features) - self._window)
         probs, arousal, emb = self._forward(fit_window(features, self._window, start)[None], temperature)
-        return probs[0], float(arousal[0]), emb[0]
+        return probs[0], float(arousal[0]), emb[0], None
 
     def clip(self, audio: np.ndarray, temperature: float, min_speech: float) -> tuple[np.ndarray, float]:
         from emolive.vad import CHUNK
@@ -112,7 +112,8 @@ class _WhisperBackend:
         if self.norm is not None:
             self.norm.reset()
 
-    def _score(self, audio: np.ndarray, temperature: float, weight: float) -> tuple[np.ndarray, float, np.ndarray]:
+    def _score(self, audio: np.ndarray, temperature: float, weight: float
+               ) -> tuple[np.ndarray, float, np.ndarray, np.ndarray]:
         emb = self._embedder.embed(audio)
         prosody = None
         if self.head.prosody_dim:
@@ -122,14 +123,14 @@ class _WhisperBackend:
             features = self.norm(features, weight)
         logits, arousal = self.head(features[None])
         probs = softmax(np.asarray(logits, dtype=np.float64) / max(temperature, 1e-3), axis=-1).astype(np.float32)
-        return probs[0], float(arousal[0]), emb
+        return probs[0], float(arousal[0]), emb, features
 
-    def window(self, audio: np.ndarray, temperature: float, weight: float = 1.0) -> tuple[np.ndarray, float,
-                                                                                          np.ndarray]:
+    def window(self, audio: np.ndarray, temperature: float, weight: float = 1.0
+               ) -> tuple[np.ndarray, float, np.ndarray, np.ndarray | None]:
         return self._score(audio, temperature, weight)
 
     def clip(self, audio: np.ndarray, temperature: float, min_speech: float) -> tuple[np.ndarray, float]:
-        probs, arousal, _ = self._score(audio, temperature, 1.0)
+        probs, arousal, _, _ = self._score(audio, temperature, 1.0)
         return probs, arousal
 
 
@@ -199,7 +200,7 @@ class VoiceChannel:
                                   latency_ms=(time.perf_counter() - started) * 1000.0)
         weight = 1.0 if self._last_t is None else min(1.0, max(0.0, (t - self._last_t) / self.window_s))
         self._last_t = t
-        probs, arousal, emb = self._backend.window(audio, self.temperature, weight)
+        probs, arousal, emb, features = self._backend.window(audio, self.temperature, weight)
         return ModalityOutput(
             modality="voice", t=t, present=True,
             emotion=tuple(float(p) for p in probs),
@@ -207,6 +208,7 @@ class VoiceChannel:
             quality=presence,
             embedding=frozen_array(np.array(emb, dtype=np.float32)),
             latency_ms=(time.perf_counter() - started) * 1000.0,
+            head_input=None if features is None else frozen_array(np.array(features, dtype=np.float32)),
         )
 
     def predict_clip(self, samples: np.ndarray) -> tuple[np.ndarray, float]:

@@ -79,6 +79,23 @@ class SpeechTrack:
         self._pending = np.zeros(0, dtype=np.float32)
         self._probs = np.zeros(0, dtype=np.float32)
 
+    def state(self) -> dict:
+        """The stream so far: the VAD's own state, the last window's end, the samples short of a chunk and the
+        kept probabilities."""
+        with self._lock:
+            vad = self._vad.state() if hasattr(self._vad, "state") else {}
+            return {"vad": vad, "end": self._end, "pending": self._pending.copy(), "probs": self._probs.copy(),
+                    "computed_chunks": self.computed_chunks}
+
+    def restore(self, state: dict) -> None:
+        with self._lock:
+            if hasattr(self._vad, "restore"):
+                self._vad.restore(state["vad"])
+            self._end = None if state["end"] is None else float(state["end"])
+            self._pending = np.array(state["pending"], dtype=np.float32)
+            self._probs = np.array(state["probs"], dtype=np.float32)
+            self.computed_chunks = int(state["computed_chunks"])
+
     def window(self, samples: np.ndarray, t_end: float) -> np.ndarray:
         """Probabilities of the chunks within ``samples`` (16 kHz mono float32 ending at session time ``t_end``)."""
         audio = np.asarray(samples, dtype=np.float32).reshape(-1)

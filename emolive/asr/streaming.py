@@ -18,6 +18,7 @@ from emolive.asr.commit import LocalAgreement
 from emolive.asr.decoder import Decoder
 from emolive.asr.endpoint import Boundary, Endpointer
 from emolive.contracts import AudioBlock, TranscriptSegment, Word
+from emolive.runtime.snapshot import restore_segment, restore_word, segment_state, word_state
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +107,49 @@ class StreamingTranscriber:
         self._step_started = 0.0
         self._now = 0.0
         self._pending: list[TranscriptSegment] = []  # emitted by feed() after a gap, returned by step()
+
+    # ---------------------------------------------------------------- snapshots
+    @property
+    def can_snapshot(self) -> bool:
+        """Whether ``state`` can capture everything: the decoder and a VAD with a ``reset`` must have
+        ``state``/``restore`` (or say they are ``stateless``)."""
+        def ok(part: object, needs: bool) -> bool:
+            return (getattr(part, "stateless", False) or not needs
+                    or (hasattr(part, "state") and hasattr(part, "restore")))
+
+        return ok(self.decoder, True) and ok(self.vad, hasattr(self.vad, "reset"))
+
+    def state(self) -> dict:
+        """Everything the next ``feed``/``step``/``finish`` calls depend on (arrays as numpy)."""
+        def part(obj: object) -> dict:
+            return obj.state() if hasattr(obj, "state") else {}
+
+        return {
+            "buf": self._buf.copy(), "t0": self._t0, "vad_at": self._vad_at, "utt_start": self._utt_start,
+            "last_decode_end": self._last_decode_end, "utt_words": [word_state(w) for w in self._utt_words],
+            "partial": self._partial, "now": self._now, "pending": [segment_state(s) for s in self._pending],
+            "decode_s": self._decode_s, "compute_s": self.compute_s, "last_lag_s": self.last_lag_s,
+            "policy": self.policy.state(), "endpointer": self.endpointer.state(),
+            "vad": part(self.vad), "decoder": part(self.decoder),
+        }
+
+    def restore(self, state: dict) -> None:
+        self._buf = np.array(state["buf"], dtype=np.float32)
+        self._t0 = None if state["t0"] is None else float(state["t0"])
+        self._vad_at = int(state["vad_at"])
+        self._utt_start = None if state["utt_start"] is None else float(state["utt_start"])
+        self._last_decode_end = float(state["last_decode_end"])
+        self._utt_words = [restore_word(w) for w in state["utt_words"]]
+        self._partial = str(state["partial"])
+        self._now = float(state["now"])
+        self._pending = [restore_segment(s) for s in state["pending"]]
+        self._decode_s, self.compute_s = float(state["decode_s"]), float(state["compute_s"])
+        self.last_lag_s = float(state["last_lag_s"])
+        self.policy.restore(state["policy"])
+        self.endpointer.restore(state["endpointer"])
+        for obj, key in ((self.vad, "vad"), (self.decoder, "decoder")):
+            if hasattr(obj, "restore"):
+                obj.restore(state[key])
 
     # ---------------------------------------------------------------- audio in
     @property

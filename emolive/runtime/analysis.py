@@ -8,6 +8,7 @@ live view would have shown for the same input.
 from __future__ import annotations
 
 import logging
+import math
 import queue
 import threading
 import time
@@ -26,6 +27,13 @@ from emolive.runtime.channels import Channels, load_channels
 from emolive.runtime.clock import SessionClock
 from emolive.runtime.engine import build_engine
 from emolive.runtime.rings import AudioRing, FrameRing
+from emolive.runtime.snapshot import (
+    SnapshotError,
+    component_state,
+    restore_component,
+    restore_segment,
+    segment_state,
+)
 from emolive.runtime.worker import InferenceWorker
 
 log = logging.getLogger(__name__)
@@ -102,11 +110,17 @@ def analyze_file(path: str | Path, config: AppConfig, asr: bool = True, channels
                  on_estimate: Callable[[EmotionEstimate], None] | None = None,
                  on_segment: Callable[[TranscriptSegment], None] | None = None,
                  progress: Callable[[float], None] | None = None, stream: Any = None,
-                 skip_until: float | None = None, pipelined: bool = True) -> AnalysisSummary:
+                 skip_until: float | None = None, pipelined: bool = True, checkpoints: Checkpoints | None = None,
+                 restore: dict[str, Any] | None = None) -> AnalysisSummary:
     """Analyse one file; ``on_estimate`` receives every step's estimate in time order.
 
     ``progress`` receives the media seconds done so far. ``skip_until`` (resuming): steps at or before this
     file time are computed (the pipeline's state depends on them) but not passed to ``on_estimate``.
+    ``checkpoints``: every ``checkpoints.every_s`` media seconds, at a step boundary, the state the later steps
+    depend on goes to ``checkpoints.save`` (see ``_Snapshotter``); ``restore`` (such a state, same file, models
+    and settings) continues from there: the media is decoded from the start, but nothing before the snapshot is
+    computed again. Both need the pipelined path and channels, a fuser and a stream that can snapshot (else
+    ``checkpoints`` is ignored with a log line and ``restore`` is a SnapshotError).
     Transcript updates reach the worker at the first step at or after their emission time, as live.
     ``pipelined`` (default): decoding and transcription run in their own threads, ahead of the steps, as fast as
     they go; ``pipelined=False`` is the step-wise reference (one thread, decode -> transcribe -> step in turn).
@@ -126,6 +140,17 @@ def analyze_file(path: str | Path, config: AppConfig, asr: bool = True, channels
     summary = AnalysisSummary(Path(path), duration_s=info.duration)
     summary.load_s = time.perf_counter() - loading
     run = _Run(worker, frames, audio, summary, config, info, on_estimate, on_segment, skip_until)
+    if checkpoints is not None and checkpoints.every_s > 0 or restore is not None:
+        problem = "the step-wise path" if not pipelined else _cannot_snapshot(worker, stream)
+        if restore is not None:
+            if problem:
+                raise SnapshotError(f"cannot resume from a snapshot: {problem}")
+            _restore(run, stream, restore)
+        if checkpoints is not None and checkpoints.every_s > 0:
+            if problem:
+                log.info("no checkpoints for %s: %s", path, problem)
+            else:
+                run.snapshots = _Snapshotter(checkpoints, run, config)
     started = time.perf_counter()
     end = _pipelined(source, run, stream, progress) if pipelined else _stepwise(source, run, stream, progress)
     summary.media_s = end
@@ -147,15 +172,22 @@ class _Run:
         self.asr_first = config.asr.interval_s / 2
         self.asr_every = min(0.25, config.asr.interval_s)
         self.frame_s = 1.0 / (info.fps or 30.0)
+        self.has_video, self.has_audio = bool(info.has_video), bool(info.has_audio)
         self.step_index = 1
         self.video_t = 0.0 if info.has_video else float("inf")
         self.audio_t = 0.0 if info.has_audio else float("inf")
         self.pending: deque[TranscriptSegment] = deque()
+        self.consumed = 0  # media items written into the rings
+        self.frames_consumed = 0  # of which video frames
+        self.received = 0  # transcript segments taken from the transcriber
+        self.snapshots: _Snapshotter | None = None
+        self.resume: _ResumePoint | None = None
 
     def next_t(self) -> float:
         return round(self.step_index * self.hop, 6)
 
     def take(self, segments: list[TranscriptSegment]) -> None:
+        self.received += len(segments)
         for segment in segments:
             if segment.committed and segment.text.strip():
                 self.summary.transcript.append(segment.text.strip())
@@ -164,8 +196,10 @@ class _Run:
             self.pending.append(segment)
 
     def write(self, item: VideoFrame | AudioBlock) -> None:
+        self.consumed += 1
         if isinstance(item, VideoFrame):
             self.frames.write(item)
+            self.frames_consumed += 1
             self.video_t = item.t
         else:
             self.audio.write(item)
@@ -188,6 +222,127 @@ class _Run:
         self.summary.add(estimate)
         if self.on_estimate is not None and (self.skip_until is None or t > self.skip_until + 1e-6):
             self.on_estimate(estimate)
+
+    def state(self) -> dict[str, Any]:
+        """The step side's own counters, the segments not yet handed to the worker and the summary so far."""
+        s = self.summary
+        return {"step_index": self.step_index, "video_t": self.video_t, "audio_t": self.audio_t,
+                "pending": [segment_state(x) for x in self.pending], "consumed": self.consumed,
+                "frames_consumed": self.frames_consumed, "received": self.received,
+                "summary": {"steps": s.steps, "dominant": dict(s.dominant), "valence_sum": s.valence_sum,
+                            "arousal_sum": s.arousal_sum, "transcript": list(s.transcript)}}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        self.step_index = int(state["step_index"])
+        self.video_t, self.audio_t = float(state["video_t"]), float(state["audio_t"])
+        self.pending = deque(restore_segment(x) for x in state["pending"])
+        self.consumed, self.frames_consumed = int(state["consumed"]), int(state["frames_consumed"])
+        self.received = int(state["received"])
+        saved, s = state["summary"], self.summary
+        s.steps, s.dominant = int(saved["steps"]), Counter({str(k): int(v) for k, v in saved["dominant"].items()})
+        s.valence_sum, s.arousal_sum = float(saved["valence_sum"]), float(saved["arousal_sum"])
+        s.transcript = [str(x) for x in saved["transcript"]]
+
+
+@dataclass(frozen=True)
+class Checkpoints:
+    """How often analysis snapshots are taken (media seconds) and who stores them (called in the step thread)."""
+
+    every_s: float
+    save: Callable[[dict[str, Any]], None]
+
+
+@dataclass(frozen=True)
+class _ResumePoint:
+    """Where a restored run continues: items the decoder hands on only from these counts on."""
+
+    items: int  # media items the step thread had written into the rings
+    frames: int  # of which video frames (earlier frames are decoded but not converted to images)
+    asr_blocks: int  # audio blocks the transcriber had processed at its snapshot
+    asr_drop: int  # segments it will emit again that the step thread had already received
+    asr_state: dict[str, Any] | None
+
+
+SNAPSHOT_KIND = "emolive-analysis-state"
+AUDIO_MARGIN_S = 0.5  # audio kept in a snapshot beyond the voice window
+
+
+def _cannot_snapshot(worker: InferenceWorker, stream: Any) -> str:
+    """Why this run's state cannot be snapshot ("" when it can)."""
+    for name, part in (("face channel", worker.face), ("voice channel", worker.voice),
+                       ("text channel", worker.text), ("fuser", worker.fuser)):
+        if part is not None and not getattr(part, "stateless", False) and not (
+                hasattr(part, "state") and hasattr(part, "restore")):
+            return f"the {name} ({type(part).__name__}) has no state()/restore()"
+    if stream is not None and not (hasattr(stream, "state") and getattr(stream, "can_snapshot", False)):
+        return f"the transcription stream ({type(stream).__name__}) cannot be snapshot"
+    return ""
+
+
+class _Snapshotter:
+    """Takes the snapshots of one run, in the step thread, at step boundaries.
+
+    The transcriber runs ahead in its own thread, so its state is taken there (``_Transcription``), right after
+    the first audio block whose end passes a checkpoint time, together with how many blocks it had processed and
+    how many segments it had emitted. The step thread takes the rest at the first step ``t`` at or after that
+    block's end (``wait_until(t)`` has then delivered every segment of that block), and stores both together with
+    how many segments it had received. On resume the transcriber restarts from its state with the blocks after
+    its own, and drops the first (received - emitted) segments it emits: the step thread had them already (in
+    the worker, or still pending in the step side's state). Emission on the file's clock is deterministic, so the
+    segments after that are exactly those of the uninterrupted run.
+    """
+
+    def __init__(self, checkpoints: Checkpoints, run: _Run, config: AppConfig) -> None:
+        self.every, self.save, self.run = checkpoints.every_s, checkpoints.save, run
+        self.audio_s = config.inference.voice_window_s + AUDIO_MARGIN_S
+        self.next = max(1, math.ceil(run.next_t() / self.every - 1e-9))  # the first one at the next step or later
+
+    def due(self, t: float) -> bool:
+        return t + 1e-9 >= self.next * self.every
+
+    def after_step(self, t: float, asr: _Transcription | None) -> None:
+        if not self.due(t):
+            return
+        asr_state = None
+        if asr is not None:
+            asr_state = asr.snapshot_at(t, self.run.received)
+            if asr_state is None:  # the transcriber's snapshot lies a little later: a later step takes it
+                return
+        run, worker = self.run, self.run.worker
+        state = {"kind": SNAPSHOT_KIND, "t": t, "run": run.state(), "worker": worker.state(),
+                 "fuser": worker.fuser.state(), "face": component_state(worker.face),
+                 "voice": component_state(worker.voice), "text": component_state(worker.text),
+                 "frames": run.frames.state(t), "audio": run.audio.state(self.audio_s), "asr": asr_state}
+        self.next = int(t / self.every + 1e-9) + 1
+        self.save(state)
+
+
+def _restore(run: _Run, stream: Any, state: dict[str, Any]) -> None:
+    """Put a run back where ``state`` (from ``_Snapshotter``) was taken; SnapshotError when it does not fit."""
+    if state.get("kind") != SNAPSHOT_KIND:
+        raise SnapshotError("not an analysis snapshot")
+    if (state.get("asr") is None) != (stream is None):
+        raise SnapshotError("the snapshot was taken with transcription " + ("off" if stream is not None else "on"))
+    worker = run.worker
+    try:
+        run.restore(state["run"])
+        worker.restore(state["worker"])
+        worker.fuser.restore(state["fuser"])
+        for part, key in ((worker.face, "face"), (worker.voice, "voice"), (worker.text, "text")):
+            restore_component(part, state[key])
+        run.frames.restore(state["frames"])
+        run.audio.restore(state["audio"])
+        asr = state["asr"]
+        if asr is not None:
+            stream.restore(asr["stream"])
+    except (KeyError, TypeError, ValueError, IndexError) as exc:
+        raise SnapshotError(f"the snapshot does not fit this analysis ({type(exc).__name__}: {exc})") from exc
+    run.resume = _ResumePoint(
+        items=run.consumed, frames=run.frames_consumed,
+        asr_blocks=int(asr["blocks"]) if asr is not None else 0,
+        asr_drop=run.received - int(asr["emitted"]) if asr is not None else 0, asr_state=asr)
+    if run.resume.asr_drop < 0:
+        raise SnapshotError("the snapshot's transcriber state is newer than its step state")
 
 
 def _stepwise(source: MediaFileSource, run: _Run, stream: Any, progress: Callable[[float], None] | None) -> float:
@@ -238,9 +393,40 @@ class _Transcription:
         self.compute_s = 0.0
         self.changed = threading.Condition()
         self.thread = threading.Thread(target=self._loop, name="emolive-analysis-asr", daemon=True)
+        self.processed = 0  # audio blocks fed to the stream (counting those before a restored snapshot)
+        self.emitted = 0  # segments the stream emitted (the same count)
+        self.drop = 0  # segments still to drop after a restore (the step thread has them)
+        self.next_asr = run.asr_first
+        self.snapshot_every = run.snapshots.every if run.snapshots is not None else 0.0
+        self.next_snapshot = run.snapshots.next if run.snapshots is not None else 0
+        self.snaps: list[dict[str, Any]] = []  # taken here, collected by the step thread (under ``changed``)
+        point = run.resume
+        if point is not None and point.asr_state is not None:
+            self.processed, self.emitted = point.asr_blocks, int(point.asr_state["emitted"])
+            self.drop, self.next_asr = point.asr_drop, float(point.asr_state["next_asr"])
+
+    def snapshot_at(self, t: float, received: int) -> dict[str, Any] | None:
+        """The newest snapshot taken at or before file time ``t`` whose segments the step thread has all
+        received (older ones are discarded), or None."""
+        with self.changed:
+            usable = [x for x in self.snaps if x["seen"] <= t + 1e-9 and x["emitted"] <= received]
+            if not usable:
+                return None
+            chosen = usable[-1]
+            self.snaps = [x for x in self.snaps if x["seen"] > chosen["seen"]]
+            return chosen
+
+    def _snapshot(self, end: float) -> None:
+        """After the block ending at ``end``: the stream's state when that block passes a checkpoint time."""
+        if not self.snapshot_every or end + 1e-9 < self.next_snapshot * self.snapshot_every:
+            return
+        snap = {"stream": self.stream.state(), "next_asr": self.next_asr, "blocks": self.processed,
+                "emitted": self.emitted, "seen": end}
+        self.next_snapshot = int(end / self.snapshot_every + 1e-9) + 1
+        with self.changed:
+            self.snaps.append(snap)
 
     def _loop(self) -> None:
-        next_asr = self.run.asr_first
         try:
             while not self.stop.is_set():
                 try:
@@ -249,22 +435,34 @@ class _Transcription:
                     continue
                 t0 = time.perf_counter()
                 if isinstance(item, tuple) and item[0] is _END:
-                    out = self.stream.finish(item[1])
+                    out = self._count(self.stream.finish(item[1]))
                     self.compute_s += time.perf_counter() - t0
                     self._publish(out, float("inf"), done=True)
                     return
                 self.stream.feed(item)
+                self.processed += 1
                 end = item.t + item.duration
                 out: list[TranscriptSegment] = []
-                if end >= next_asr:
+                if end >= self.next_asr:
                     out = self.stream.step(end)
-                    next_asr = end + self.run.asr_every
+                    self.next_asr = end + self.run.asr_every
                 self.compute_s += time.perf_counter() - t0
+                out = self._count(out)
+                self._snapshot(end)
                 self._publish(out, end)
         except BaseException as exc:  # handed to the main thread, which raises it
             with self.changed:
                 self.error, self.done = exc, True
                 self.changed.notify_all()
+
+    def _count(self, out: list[TranscriptSegment]) -> list[TranscriptSegment]:
+        """Count emitted segments; after a restore, drop those the step thread already has."""
+        self.emitted += len(out)
+        if self.drop:
+            n = min(self.drop, len(out))
+            self.drop -= n
+            out = out[n:]
+        return out
 
     def _publish(self, segments: list[TranscriptSegment], seen: float, done: bool = False) -> None:
         with self.changed:
@@ -300,17 +498,24 @@ def _pipelined(source: MediaFileSource, run: _Run, stream: Any, progress: Callab
     items: queue.Queue = queue.Queue(maxsize=64)
     asr = _Transcription(stream, run, stop) if stream is not None else None
 
+    point = run.resume
+    skip_items, skip_blocks = (point.items, point.asr_blocks) if point is not None else (0, 0)
+
     def decode() -> None:
-        video_t, audio_t = (0.0 if run.video_t == 0.0 else float("inf")), (0.0 if run.audio_t == 0.0 else float("inf"))
+        video_t, audio_t = (0.0 if run.has_video else float("inf")), (0.0 if run.has_audio else float("inf"))
+        index, blocks = 0, 0
         try:
-            for item in source.iter_media():
+            for item in source.iter_media(images_from=point.frames if point is not None else 0):
+                index += 1
                 if isinstance(item, AudioBlock):
                     audio_t = item.t + item.duration
-                    if asr is not None and not _put(asr.blocks, item, stop):  # the transcriber first: see wait_until
+                    blocks += 1
+                    # the transcriber first (see wait_until); after a restore, only the blocks after its snapshot
+                    if asr is not None and blocks > skip_blocks and not _put(asr.blocks, item, stop):
                         return
                 else:
                     video_t = item.t
-                if not _put(items, item, stop):
+                if index > skip_items and not _put(items, item, stop):  # resumed: only what follows the snapshot
                     return
             ends = [t for t in (video_t + run.frame_s, audio_t) if t != float("inf")]
             end = max(ends) if ends else 0.0
@@ -336,9 +541,12 @@ def _pipelined(source: MediaFileSource, run: _Run, stream: Any, progress: Callab
                 break
             run.write(item)
             while run.next_t() <= run.ready:
+                t = run.next_t()
                 if asr is not None:
-                    run.take(asr.wait_until(run.next_t()))
+                    run.take(asr.wait_until(t))
                 run.emit()
+                if run.snapshots is not None:
+                    run.snapshots.after_step(t, asr)
             if progress is not None:
                 progress(run.ready)
         if asr is not None:

@@ -22,7 +22,7 @@ import emolive.runtime.analysis as analysis
 import emolive.runtime.batch as batch
 from emolive.cli import main
 from emolive.config import AppConfig
-from emolive.contracts import AudioBlock, FaceBox, ModalityOutput, TranscriptSegment, VideoFrame, Word
+from emolive.contracts import AudioBlock, TranscriptSegment, VideoFrame, Word
 from emolive.recording import schema
 from emolive.runtime.channels import Channels
 from emolive.runtime.rings import AudioRing, FrameRing

@@ -53,6 +53,7 @@ class AnalysisSummary:
     step_ms: list[float] = field(default_factory=list)
     asr_s: float = 0.0
     load_s: float = 0.0
+    resumed_from_s: float | None = None  # restored from a snapshot at this file time (computed from there on)
 
     def add(self, estimate: EmotionEstimate) -> None:
         self.steps += 1
@@ -63,8 +64,10 @@ class AnalysisSummary:
 
     @property
     def speed(self) -> float:
-        """Media seconds analysed per wall-clock second (above 1: faster than real time)."""
-        return self.media_s / self.wall_s if self.wall_s > 0 else 0.0
+        """Media seconds analysed (after the snapshot, when resumed) per wall-clock second (above 1: faster than
+        real time)."""
+        done = self.media_s - (self.resumed_from_s or 0.0)
+        return done / self.wall_s if self.wall_s > 0 else 0.0
 
     @property
     def ended_early(self) -> bool:
@@ -80,7 +83,7 @@ class AnalysisSummary:
             "time_share": {e: round(self.dominant.get(e, 0) / n, 4) for e in (*EMOTIONS, UNCERTAIN)},
             "mean_valence": round(self.valence_sum / n, 4), "mean_arousal": round(self.arousal_sum / n, 4),
             "transcript": " ".join(self.transcript), "asr_s": round(self.asr_s, 3),
-            "load_s": round(self.load_s, 3),
+            "load_s": round(self.load_s, 3), "resumed_from_s": self.resumed_from_s,
         }
 
 
@@ -146,6 +149,7 @@ def analyze_file(path: str | Path, config: AppConfig, asr: bool = True, channels
             if problem:
                 raise SnapshotError(f"cannot resume from a snapshot: {problem}")
             _restore(run, stream, restore)
+            summary.resumed_from_s = float(restore["t"])
         if checkpoints is not None and checkpoints.every_s > 0:
             if problem:
                 log.info("no checkpoints for %s: %s", path, problem)
@@ -312,7 +316,9 @@ class _Snapshotter:
         state = {"kind": SNAPSHOT_KIND, "t": t, "run": run.state(), "worker": worker.state(),
                  "fuser": worker.fuser.state(), "face": component_state(worker.face),
                  "voice": component_state(worker.voice), "text": component_state(worker.text),
-                 "frames": run.frames.state(t), "audio": run.audio.state(self.audio_s), "asr": asr_state}
+                 "frames": run.frames.state(t), "asr": asr_state,
+                 # what a later voice window can read: from voice_window_s (+ margin) before t to the newest sample
+                 "audio": run.audio.state(max(0.0, run.audio.end_time - t) + self.audio_s)}
         self.next = int(t / self.every + 1e-9) + 1
         self.save(state)
 

@@ -8,7 +8,6 @@ live view would have shown for the same input.
 from __future__ import annotations
 
 import logging
-import math
 import queue
 import threading
 import time
@@ -18,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from emolive.asr.builder import build_stream as build
+from emolive.asr.streaming import STEP_S, StreamConfig, StreamingTranscriber
 from emolive.capture.media_file import MediaFileSource
 from emolive.config import AppConfig, AsrConfig
 from emolive.contracts import AudioBlock, EmotionEstimate, TranscriptSegment, VideoFrame
@@ -34,6 +35,7 @@ from emolive.runtime.snapshot import (
     restore_segment,
     segment_state,
 )
+from emolive.runtime.voice_ahead import VoiceAhead
 from emolive.runtime.worker import InferenceWorker
 
 log = logging.getLogger(__name__)
@@ -87,24 +89,18 @@ class AnalysisSummary:
         }
 
 
-def offline_stream_config(config: AsrConfig):  # noqa: ANN201 - asr.streaming.StreamConfig (imported lazily)
+def offline_stream_config(config: AsrConfig) -> StreamConfig:
     """The transcription policy offline: on the file's clock, one decode per utterance unless asked otherwise."""
-    from emolive.asr.streaming import StreamConfig
-
     return StreamConfig(interval_s=config.interval_s, file_clock=True, partials=config.offline_partials)
 
 
-def make_stream(decoder: Any, config: AsrConfig, vad: Any = None):
+def make_stream(decoder: Any, config: AsrConfig, vad: Any = None) -> StreamingTranscriber:
     """The streaming transcriber on the file's clock around ``decoder``: its commits depend on the audio only."""
-    from emolive.asr.streaming import StreamingTranscriber
-
     return StreamingTranscriber(decoder, vad=vad, config=offline_stream_config(config))
 
 
-def build_stream(config: AsrConfig):
+def build_stream(config: AsrConfig) -> StreamingTranscriber:
     """The transcription stream offline: ``asr.builder.build_stream`` (as live) with the offline policy."""
-    from emolive.asr.builder import build_stream as build
-
     return build(config.model, offline_stream_config(config), language=config.language or None,
                  threads=config.threads)
 
@@ -140,6 +136,8 @@ def analyze_file(path: str | Path, config: AppConfig, asr: bool = True, channels
     # each file is a session (build_engine resets the face tracks and the voice's speaker statistics)
     engine = build_engine(config, channels, face=info.has_video, voice=info.has_audio, shed_load=False)
     frames, audio, worker = engine.frames, engine.audio, engine.worker
+    if stream is not None and engine.speech is not None:
+        stream.use_speech(engine.speech)  # one VAD pass over the file, read by the voice channel and the transcriber
     summary = AnalysisSummary(Path(path), duration_s=info.duration)
     summary.load_s = time.perf_counter() - loading
     run = _Run(worker, frames, audio, summary, config, info, on_estimate, on_segment, skip_until)
@@ -173,8 +171,7 @@ class _Run:
         self.worker, self.frames, self.audio, self.summary = worker, frames, audio, summary
         self.on_estimate, self.on_segment, self.skip_until = on_estimate, on_segment, skip_until
         self.hop = config.inference.hop_s
-        self.asr_first = config.asr.interval_s / 2
-        self.asr_every = min(0.25, config.asr.interval_s)
+        self.asr_every = STEP_S  # the live transcriber's cadence, on the file's clock
         self.frame_s = 1.0 / (info.fps or 30.0)
         self.has_video, self.has_audio = bool(info.has_video), bool(info.has_audio)
         self.step_index = 1
@@ -284,43 +281,56 @@ def _cannot_snapshot(worker: InferenceWorker, stream: Any) -> str:
 
 
 class _Snapshotter:
-    """Takes the snapshots of one run, in the step thread, at step boundaries.
+    """Takes the snapshots of one run, in the step thread, every ``every_steps`` steps (at step ``H``).
 
-    The transcriber runs ahead in its own thread, so its state is taken there (``_Transcription``), right after
-    the first audio block whose end passes a checkpoint time, together with how many blocks it had processed and
-    how many segments it had emitted. The step thread takes the rest at the first step ``t`` at or after that
-    block's end (``wait_until(t)`` has then delivered every segment of that block), and stores both together with
-    how many segments it had received. On resume the transcriber restarts from its state with the blocks after
-    its own, and drops the first (received - emitted) segments it emits: the step thread had them already (in
-    the worker, or still pending in the step side's state). Emission on the file's clock is deterministic, so the
-    segments after that are exactly those of the uninterrupted run.
+    Threads that run ahead of the steps keep their state at a point the step thread can use:
+
+    - the transcriber takes its own state in its thread, after the first audio block whose end reaches ``H``,
+      and publishes it with that block's segments (under one lock); it notes how many blocks it had processed and
+      how many segments it had emitted. The step thread, at step ``H``, has waited until the transcriber saw the
+      audio up to ``H``, so it has that snapshot and all of its segments; it stores both with how many segments it
+      had received. On resume the transcriber restarts from its state with the blocks after its own and drops the
+      first (received - emitted) segments it emits again: the step thread had them (in the worker, or pending in
+      the step side's state). Emission on the file's clock is deterministic, so what follows is exactly the
+      uninterrupted run's sequence.
+    - the voice look-ahead (``VoiceAhead``) holds before any window of a step after ``H`` until ``release``, so at
+      step ``H`` the voice channel's state is the step-wise one; it is released right after the save.
+    - the speech timeline shared by the voice channel and the transcriber may have been computed further ahead by
+      the transcriber; its probabilities do not depend on who computed them first, so a later state serves.
     """
 
     def __init__(self, checkpoints: Checkpoints, run: _Run, config: AppConfig) -> None:
-        self.every, self.save, self.run = checkpoints.every_s, checkpoints.save, run
+        self.save, self.run = checkpoints.save, run
+        self.every_steps = max(1, int(round(checkpoints.every_s / run.hop)))
+        self.period = self.every_steps * run.hop  # media seconds between two checkpoints
         self.audio_s = config.inference.voice_window_s + AUDIO_MARGIN_S
-        self.next = max(1, math.ceil(run.next_t() / self.every - 1e-9))  # the first one at the next step or later
+        self.channels = (run.worker.face, run.worker.voice, run.worker.text)  # before a look-ahead stands in
+        self.index = (run.step_index - 1) // self.every_steps  # checkpoints passed (restored runs: not from 0)
 
-    def due(self, t: float) -> bool:
-        return t + 1e-9 >= self.next * self.every
-
-    def after_step(self, t: float, asr: _Transcription | None) -> None:
-        if not self.due(t):
+    def after_step(self, step: int, t: float, asr: _Transcription | None, ahead: VoiceAhead | None) -> None:
+        """After step number ``step`` (at ``t``): take a snapshot when one is due, then let the look-ahead on."""
+        if step % self.every_steps:
             return
-        asr_state = None
-        if asr is not None:
-            asr_state = asr.snapshot_at(t, self.run.received)
-            if asr_state is None:  # the transcriber's snapshot lies a little later: a later step takes it
-                return
-        run, worker = self.run, self.run.worker
-        state = {"kind": SNAPSHOT_KIND, "t": t, "run": run.state(), "worker": worker.state(),
-                 "fuser": worker.fuser.state(), "face": component_state(worker.face),
-                 "voice": component_state(worker.voice), "text": component_state(worker.text),
-                 "frames": run.frames.state(t), "asr": asr_state,
-                 # what a later voice window can read: from voice_window_s (+ margin) before t to the newest sample
-                 "audio": run.audio.state(max(0.0, run.audio.end_time - t) + self.audio_s)}
-        self.next = int(t / self.every + 1e-9) + 1
-        self.save(state)
+        self.index = step // self.every_steps
+        try:
+            asr_state = None
+            if asr is not None:
+                asr_state = asr.snapshot_for(self.index, self.run.received)
+                if asr_state is None:  # the audio ended before this checkpoint: no transcriber state to pair
+                    log.debug("no transcriber snapshot for the checkpoint at t = %.2f s", t)
+                    return
+            run, worker = self.run, self.run.worker
+            face, voice, text = self.channels
+            state = {"kind": SNAPSHOT_KIND, "t": t, "every_steps": self.every_steps, "run": run.state(),
+                     "worker": worker.state(), "fuser": worker.fuser.state(), "face": component_state(face),
+                     "voice": component_state(voice), "text": component_state(text),
+                     "frames": run.frames.state(t), "asr": asr_state,
+                     # what a later voice window can read: a voice window before t up to the newest sample
+                     "audio": run.audio.state(max(0.0, run.audio.end_time - t) + self.audio_s)}
+            self.save(state)
+        finally:
+            if ahead is not None:
+                ahead.release()
 
 
 def _restore(run: _Run, stream: Any, state: dict[str, Any]) -> None:
@@ -353,7 +363,7 @@ def _restore(run: _Run, stream: Any, state: dict[str, Any]) -> None:
 
 def _stepwise(source: MediaFileSource, run: _Run, stream: Any, progress: Callable[[float], None] | None) -> float:
     """The reference: decode an item, feed the transcriber, run every step that is due, in one thread."""
-    next_asr = run.asr_first
+    next_asr = run.asr_every
     for item in source.iter_media():
         run.write(item)
         if isinstance(item, AudioBlock) and stream is not None:
@@ -402,35 +412,35 @@ class _Transcription:
         self.processed = 0  # audio blocks fed to the stream (counting those before a restored snapshot)
         self.emitted = 0  # segments the stream emitted (the same count)
         self.drop = 0  # segments still to drop after a restore (the step thread has them)
-        self.next_asr = run.asr_first
-        self.snapshot_every = run.snapshots.every if run.snapshots is not None else 0.0
-        self.next_snapshot = run.snapshots.next if run.snapshots is not None else 0
+        self.next_asr = run.asr_every
+        self.period = run.snapshots.period if run.snapshots is not None else 0.0
+        self.next_index = run.snapshots.index + 1 if run.snapshots is not None else 0  # the next checkpoint
         self.snaps: list[dict[str, Any]] = []  # taken here, collected by the step thread (under ``changed``)
         point = run.resume
         if point is not None and point.asr_state is not None:
             self.processed, self.emitted = point.asr_blocks, int(point.asr_state["emitted"])
             self.drop, self.next_asr = point.asr_drop, float(point.asr_state["next_asr"])
 
-    def snapshot_at(self, t: float, received: int) -> dict[str, Any] | None:
-        """The newest snapshot taken at or before file time ``t`` whose segments the step thread has all
-        received (older ones are discarded), or None."""
+    def snapshot_for(self, index: int, received: int) -> dict[str, Any] | None:
+        """The newest snapshot taken for checkpoint ``index`` or before whose segments the step thread has all
+        received (it and older ones are then forgotten), or None."""
         with self.changed:
-            usable = [x for x in self.snaps if x["seen"] <= t + 1e-9 and x["emitted"] <= received]
-            if not usable:
-                return None
-            chosen = usable[-1]
-            self.snaps = [x for x in self.snaps if x["seen"] > chosen["seen"]]
-            return chosen
+            usable = [x for x in self.snaps if x["index"] <= index and x["emitted"] <= received]
+            if usable:
+                self.snaps = [x for x in self.snaps if x["index"] > usable[-1]["index"]]
+                return usable[-1]
+            return None
 
-    def _snapshot(self, end: float) -> None:
-        """After the block ending at ``end``: the stream's state when that block passes a checkpoint time."""
-        if not self.snapshot_every or end + 1e-9 < self.next_snapshot * self.snapshot_every:
-            return
+    def _snapshot(self, end: float) -> dict[str, Any] | None:
+        """After the block ending at ``end``: the stream's state if this is the first block to reach the next
+        checkpoint time (published with the block's segments, see ``_Snapshotter``)."""
+        if not self.period or end + 1e-9 < self.next_index * self.period:
+            return None
+        index = int((end + 1e-9) // self.period)  # a long block may reach several checkpoints: the newest
         snap = {"stream": self.stream.state(), "next_asr": self.next_asr, "blocks": self.processed,
-                "emitted": self.emitted, "seen": end}
-        self.next_snapshot = int(end / self.snapshot_every + 1e-9) + 1
-        with self.changed:
-            self.snaps.append(snap)
+                "emitted": self.emitted, "index": index}
+        self.next_index = index + 1
+        return snap
 
     def _loop(self) -> None:
         try:
@@ -454,8 +464,7 @@ class _Transcription:
                     self.next_asr = end + self.run.asr_every
                 self.compute_s += time.perf_counter() - t0
                 out = self._count(out)
-                self._snapshot(end)
-                self._publish(out, end)
+                self._publish(out, end, snap=self._snapshot(end))
         except BaseException as exc:  # handed to the main thread, which raises it
             with self.changed:
                 self.error, self.done = exc, True
@@ -470,8 +479,11 @@ class _Transcription:
             out = out[n:]
         return out
 
-    def _publish(self, segments: list[TranscriptSegment], seen: float, done: bool = False) -> None:
+    def _publish(self, segments: list[TranscriptSegment], seen: float, done: bool = False,
+                 snap: dict[str, Any] | None = None) -> None:
         with self.changed:
+            if snap is not None:
+                self.snaps.append(snap)
             self.segments += segments
             self.seen = seen
             self.done = done
@@ -503,9 +515,22 @@ def _pipelined(source: MediaFileSource, run: _Run, stream: Any, progress: Callab
     stop = threading.Event()
     items: queue.Queue = queue.Queue(maxsize=64)
     asr = _Transcription(stream, run, stop) if stream is not None else None
-
-    point = run.resume
+    point, snapshots = run.resume, run.snapshots
+    ahead = None
+    if run.worker.voice is not None:  # the voice windows in a thread of their own, ahead of the steps
+        ahead = VoiceAhead(run.worker.voice, run.worker.config, run.worker.base_detect_every, stop,
+                           hold_every_s=snapshots.period if snapshots is not None else 0.0)
+        if point is not None:  # it goes on from the restored step, with the worker's voice decisions and audio
+            ahead.restore(run.step_index - 1, run.worker.voice_windows_state(),
+                          run.audio.state(run.audio.capacity / run.audio.sample_rate),
+                          snapshots.index if snapshots is not None else 0)
+        run.worker.voice = ahead
     skip_items, skip_blocks = (point.items, point.asr_blocks) if point is not None else (0, 0)
+
+    def step() -> None:
+        run.emit()
+        if snapshots is not None:  # at every step, also the last ones: the voice look-ahead waits for it
+            snapshots.after_step(run.step_index - 1, round((run.step_index - 1) * run.hop, 6), asr, ahead)
 
     def decode() -> None:
         video_t, audio_t = (0.0 if run.has_video else float("inf")), (0.0 if run.has_audio else float("inf"))
@@ -519,6 +544,8 @@ def _pipelined(source: MediaFileSource, run: _Run, stream: Any, progress: Callab
                     # the transcriber first (see wait_until); after a restore, only the blocks after its snapshot
                     if asr is not None and blocks > skip_blocks and not _put(asr.blocks, item, stop):
                         return
+                    if ahead is not None and index > skip_items and not ahead.put(item):  # before the steps
+                        return
                 else:
                     video_t = item.t
                 if index > skip_items and not _put(items, item, stop):  # resumed: only what follows the snapshot
@@ -527,16 +554,22 @@ def _pipelined(source: MediaFileSource, run: _Run, stream: Any, progress: Callab
             end = max(ends) if ends else 0.0
             if asr is not None:
                 _put(asr.blocks, (_END, end), stop)
+            if ahead is not None:
+                ahead.finish(end)
             _put(items, (_END, end), stop)
         except BaseException as exc:
             if asr is not None:
                 _put(asr.blocks, (_END, 0.0), stop)
+            if ahead is not None:
+                ahead.finish(0.0)
             _put(items, exc, stop)
 
     decoder = threading.Thread(target=decode, name="emolive-analysis-decode", daemon=True)
     decoder.start()
     if asr is not None:
         asr.thread.start()
+    if ahead is not None:
+        ahead.thread.start()
     try:
         while True:
             item = items.get()
@@ -547,20 +580,17 @@ def _pipelined(source: MediaFileSource, run: _Run, stream: Any, progress: Callab
                 break
             run.write(item)
             while run.next_t() <= run.ready:
-                t = run.next_t()
                 if asr is not None:
-                    run.take(asr.wait_until(t))
-                run.emit()
-                if run.snapshots is not None:
-                    run.snapshots.after_step(t, asr)
+                    run.take(asr.wait_until(run.next_t()))
+                step()
             if progress is not None:
                 progress(run.ready)
         if asr is not None:
             run.take(asr.wait_until(float("inf")))
         while run.next_t() <= end + 1e-9:
-            run.emit()
+            step()
         if run.pending:  # words committed at the very end get one last estimate (one hop on), as live
-            run.emit()
+            step()
         return end
     finally:
         stop.set()
@@ -568,3 +598,7 @@ def _pipelined(source: MediaFileSource, run: _Run, stream: Any, progress: Callab
         if asr is not None:
             asr.thread.join(timeout=30)
             run.summary.asr_s += asr.compute_s
+        if ahead is not None:
+            ahead.thread.join(timeout=30)
+            if ahead.inline:
+                log.warning("%d voice windows were scored in the step thread (look-ahead out of step)", ahead.inline)

@@ -164,7 +164,7 @@ class VoiceChannel:
     def __init__(self, model_dir: Path | None = None, threads: int = 1) -> None:
         from emolive.assets import default_model_dir
         from emolive.modelio import load_config
-        from emolive.vad import SpeechDetector, SpeechTrack
+        from emolive.vad import SpeechDetector, SpeechTimeline
 
         self.model_dir = Path(model_dir) if model_dir is not None else default_model_dir("voice")
         config = load_config(self.model_dir)
@@ -172,7 +172,8 @@ class VoiceChannel:
         if config.get("kind", "voice") != "voice" or (encoder == "logmel-cnn" and "model" not in config):
             raise ModelError(f"{self.model_dir} does not hold a voice model (config.json lacks its settings)")
         self._vad = SpeechDetector()  # whole clips (predict_clip)
-        self.speech = SpeechTrack(sample_rate=16_000)  # live windows: each chunk of the session's audio once
+        # the session's speech probabilities, each chunk computed once; the transcriber reads the same timeline
+        self.speech = SpeechTimeline(sample_rate=16_000)
         if encoder == "logmel-cnn":
             self._backend: _CnnBackend | _WhisperBackend = _CnnBackend(config, self.model_dir, self._vad,
                                                                               threads)

@@ -4,7 +4,10 @@ A job probes its file before any model loads (bad files fail in well under a sec
 rows to ``OUT.partial`` as they are computed, keeps what produced them (models, settings, input) in the sidecar
 ``OUT.json``, and renames the partial to ``OUT`` when the file is done. ``resume`` continues a partial from its
 last complete row after checking the sidecar: the analysis is deterministic on the file's clock, so the rows
-after the resume point are the ones an uninterrupted run writes.
+after the resume point are the ones an uninterrupted run writes. Every ``checkpoint_every_s`` media seconds the
+analysis state goes to ``OUT.partial.state/`` (``runtime.snapshot``: safetensors + JSON, the newest
+``KEEP_SNAPSHOTS``); a resume restores the newest one at or before the last complete row and computes only from
+there, or recomputes the whole prefix (without writing it) when none is usable.
 """
 
 from __future__ import annotations

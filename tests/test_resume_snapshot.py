@@ -258,8 +258,9 @@ def count_steps(monkeypatch):
     return counter
 
 
-def test_a_restored_analysis_computes_only_the_steps_after_its_snapshot(tmp_path, count_steps):
-    clip = write_tone_clip(tmp_path / "talk.mp4", seconds=8.0)
+@pytest.mark.parametrize("video", [True, False], ids=["video+audio", "audio only"])
+def test_a_restored_analysis_computes_only_the_steps_after_its_snapshot(tmp_path, count_steps, video):
+    clip = write_tone_clip(tmp_path / "talk.mp4", seconds=8.0, video=video)
     config = AppConfig()
 
     def fakes():
@@ -269,7 +270,7 @@ def test_a_restored_analysis_computes_only_the_steps_after_its_snapshot(tmp_path
         return analysis.make_stream(ScriptedDecoder(), config.asr, vad=EnergyVAD())
 
     rows, states, whole = analyse(clip, config, fakes(), stream())
-    assert [s["t"] for s in states] == [2.0, 4.0, 6.0, 8.0]  # every 20 steps, the last one included
+    assert [s["t"] for s in states][:3] == [2.0, 4.0, 6.0]  # every 20 steps (the last one too, when it is one)
     assert any(r[schema.header().index("transcript")] for r in rows)
     for state in states:
         state = through_file(state, tmp_path)
@@ -414,3 +415,21 @@ def test_sigkill_after_the_first_snapshot_then_resume_gives_the_uninterrupted_cs
     assert rows_of(out) == rows_of(whole)
     resumed = batch.read_sidecar(out)["resumed_from_s"]
     assert resumed is not None and resumed >= 2.0
+
+
+def test_a_snapshot_newer_than_the_kept_rows_is_passed_over(tmp_path, fakes, monkeypatch, count_steps):
+    clip = write_tone_clip(tmp_path / "talk.mp4", seconds=8.0)
+    whole = tmp_path / "whole.csv"
+    assert main(["analyze", str(clip), "-o", str(whole), "--no-progress", "--checkpoint-every", "2"]) == 0
+    total = count_steps["steps"]
+    out = tmp_path / "cut.csv"
+    real = crash_after(monkeypatch, 65)
+    assert main(["analyze", str(clip), "-o", str(out), "--no-progress", "--checkpoint-every", "2"]) == 130
+    monkeypatch.setattr(analysis, "analyze_file", real)
+    partial = batch.partial_path(out)
+    lines = partial.read_text().splitlines(keepends=True)
+    partial.write_text("".join(lines[:1 + 50]))  # rows up to t = 5.0 s only: the snapshot at 6.0 s is too new
+    count_steps["steps"] = 0
+    assert main(["analyze", str(clip), "-o", str(out), "--no-progress", "--resume"]) == 0
+    assert rows_of(out) == rows_of(whole)
+    assert batch.read_sidecar(out)["resumed_from_s"] == 4.0 and count_steps["steps"] == total - 40

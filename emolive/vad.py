@@ -123,6 +123,31 @@ class SpeechTimeline:
         out = np.asarray(vad(piece), dtype=np.float32).reshape(-1) if piece.size else np.zeros(0, np.float32)
         return self._origin + first * CHUNK / self.sample_rate, out
 
+    @property
+    def can_snapshot(self) -> bool:
+        """Whether ``state`` captures the VAD: it has ``state``/``restore``, or no ``reset`` (keeps nothing)."""
+        vad = self._vad
+        return getattr(vad, "stateless", False) or not hasattr(vad, "reset") or (
+            hasattr(vad, "state") and hasattr(vad, "restore"))
+
+    def state(self) -> dict:
+        """The stream so far: the grid's origin, the chunks computed, the kept probabilities and the VAD's own
+        state (arrays as numpy; see ``restore``)."""
+        with self._lock:
+            return {"origin": self._origin, "done": self._done, "probs": self._probs.copy(),
+                    "computed_chunks": self.computed_chunks, "restarts": self.restarts,
+                    "vad": self._vad.state() if hasattr(self._vad, "state") else {}}
+
+    def restore(self, state: dict) -> None:
+        """Continue from ``state``: later calls return what they would have returned after it."""
+        with self._lock:
+            if hasattr(self._vad, "restore"):
+                self._vad.restore(state["vad"])
+            self._origin = None if state["origin"] is None else float(state["origin"])
+            self._done = int(state["done"])
+            self._probs = np.array(state["probs"], dtype=np.float32)[-self._keep:]
+            self.computed_chunks, self.restarts = int(state["computed_chunks"]), int(state["restarts"])
+
     def window(self, samples: np.ndarray, t_end: float) -> np.ndarray:
         """Probabilities of the whole chunks within ``samples`` (see ``covering``)."""
         return self.covering(samples, t_end)[1]

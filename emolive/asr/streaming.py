@@ -19,6 +19,7 @@ from emolive.asr.decoder import Decoder
 from emolive.asr.endpoint import Boundary, Endpointer
 from emolive.asr.vadstream import CHUNK, StreamingVAD
 from emolive.contracts import AudioBlock, TranscriptSegment, Word
+from emolive.runtime.snapshot import restore_segment, restore_word, segment_state, word_state
 from emolive.vad import SpeechTimeline
 
 log = logging.getLogger(__name__)
@@ -87,6 +88,7 @@ class StreamingTranscriber:
         speech: SpeechTimeline | None = None,
     ) -> None:
         self.config = config or StreamConfig()
+        self._own_speech = speech is None  # False for a timeline shared with the voice channel (or ``use_speech``)
         if speech is None:
             speech = SpeechTimeline((lambda: vad) if vad is not None else StreamingVAD, self.config.sample_rate)
         self.decoder = decoder
@@ -115,6 +117,50 @@ class StreamingTranscriber:
         if self._t0 is not None:
             raise RuntimeError("use_speech must come before the first audio")
         self.speech = speech
+        self._own_speech = False
+
+    # ---------------------------------------------------------------- snapshots
+    @property
+    def can_snapshot(self) -> bool:
+        """Whether ``state`` can capture everything: the decoder must have ``state``/``restore`` (or say it is
+        ``stateless``), and so must the speech timeline's VAD when the timeline is the stream's own."""
+        decoder = getattr(self.decoder, "stateless", False) or (hasattr(self.decoder, "state")
+                                                                and hasattr(self.decoder, "restore"))
+        return decoder and (not self._own_speech or self.speech.can_snapshot)
+
+    def state(self) -> dict:
+        """Everything the next ``feed``/``step``/``finish`` calls depend on (arrays as numpy). A shared speech
+        timeline (``use_speech``) is not included: its owner (the voice channel) saves it."""
+        return {
+            "buf": self._buf.copy(), "t0": self._t0, "vad_at": self._vad_at, "utt_start": self._utt_start,
+            "last_decode_end": self._last_decode_end, "utt_words": [word_state(w) for w in self._utt_words],
+            "partial": self._partial, "now": self._now, "pending": [segment_state(s) for s in self._pending],
+            "decode_s": self._decode_s, "compute_s": self.compute_s, "last_lag_s": self.last_lag_s,
+            "policy": self.policy.state(), "endpointer": self.endpointer.state(),
+            "speech": self.speech.state() if self._own_speech else None,
+            "decoder": self.decoder.state() if hasattr(self.decoder, "state") else {},
+        }
+
+    def restore(self, state: dict) -> None:
+        self._buf = np.array(state["buf"], dtype=np.float32)
+        self._t0 = None if state["t0"] is None else float(state["t0"])
+        self._vad_at = int(state["vad_at"])
+        self._utt_start = None if state["utt_start"] is None else float(state["utt_start"])
+        self._last_decode_end = float(state["last_decode_end"])
+        self._utt_words = [restore_word(w) for w in state["utt_words"]]
+        self._partial = str(state["partial"])
+        self._now = float(state["now"])
+        self._pending = [restore_segment(s) for s in state["pending"]]
+        self._decode_s, self.compute_s = float(state["decode_s"]), float(state["compute_s"])
+        self.last_lag_s = float(state["last_lag_s"])
+        self.policy.restore(state["policy"])
+        self.endpointer.restore(state["endpointer"])
+        if (state["speech"] is None) == self._own_speech:
+            raise ValueError("the stream's snapshot does not match how it shares the speech timeline")
+        if self._own_speech:
+            self.speech.restore(state["speech"])
+        if hasattr(self.decoder, "restore"):
+            self.decoder.restore(state["decoder"])
 
     # ---------------------------------------------------------------- audio in
     @property

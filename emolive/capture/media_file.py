@@ -81,9 +81,15 @@ class MediaFileSource(CaptureSource):
         self.frames, self.audio = frames, audio
         self.realtime, self.loop, self.max_width = realtime, loop, max_width
 
-    def iter_media(self) -> Iterator[VideoFrame | AudioBlock]:
+    def iter_media(self, images_from: int = 0) -> Iterator[VideoFrame | AudioBlock]:
+        """Every video frame and audio block in presentation order, stamped from the file's start.
+
+        Frames numbered below ``images_from`` are decoded (the codec needs them) but not converted: their image is
+        an empty array (a resumed analysis discards them).
+        """
         import av
 
+        no_image = frozen_array(np.zeros((0, 0, 3), np.uint8))  # a frame decoded but not converted
         with _open(self.path) as container:
             streams = [s for s in (container.streams.video[:1] + container.streams.audio[:1])]
             for s in streams:
@@ -107,7 +113,8 @@ class MediaFileSource(CaptureSource):
                 for frame in decoded:
                     if isinstance(frame, av.VideoFrame):
                         t = (float(frame.time) if frame.time is not None else frame_index / (self.info.fps or 30))
-                        yield VideoFrame(t=t - start, index=frame_index, image=self._image(frame))
+                        image = self._image(frame) if frame_index >= images_from else no_image
+                        yield VideoFrame(t=t - start, index=frame_index, image=image)
                         frame_index += 1
                     elif isinstance(frame, av.AudioFrame):
                         if audio_t0 is None:

@@ -68,7 +68,19 @@ class VoiceAhead:
         self._released = threading.Condition()
         self._audio_end = 0.0
         self._finished_at: float | None = None
+        self._start_step = 0
+        self._windows_state: dict | None = None
         self.thread = threading.Thread(target=self._loop, name="emolive-analysis-voice", daemon=True)
+
+    def restore(self, step: int, windows: dict, audio: dict, released: int) -> None:
+        """Go on after step number ``step`` of a restored analysis (call before ``thread.start``): the worker's
+        voice decisions so far (``VoiceWindows.state``), the audio ring's state (``AudioRing.state``; the decode
+        thread then feeds the blocks after it) and the checkpoints already released."""
+        self._start_step = step
+        self._windows_state = windows
+        self.ring.restore(audio)
+        self._audio_end = self.ring.end_time
+        self._holds_released = released
 
     # --- fed by the decode thread -------------------------------------------------------------------
     def put(self, block: AudioBlock) -> bool:
@@ -110,8 +122,10 @@ class VoiceAhead:
 
     def _loop(self) -> None:
         windows = VoiceWindows(self.config.voice_window_s)
+        if self._windows_state is not None:
+            windows.restore(self._windows_state)
         hop = self.config.hop_s
-        step = 0
+        step = self._start_step
         try:
             while not self._stopped():
                 t = round((step + 1) * hop, 6)  # the step times of offline analysis (analysis._Run.next_t)

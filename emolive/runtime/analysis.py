@@ -536,7 +536,8 @@ def _pipelined(source: MediaFileSource, run: _Run, stream: Any, progress: Callab
         video_t, audio_t = (0.0 if run.has_video else float("inf")), (0.0 if run.has_audio else float("inf"))
         index, blocks = 0, 0
         try:
-            for item in source.iter_media(images_from=point.frames if point is not None else 0):
+            # only the frames a step reads are converted; the step-wise reference converts every frame
+            for item in source.iter_media(images_from=point.frames if point is not None else 0, step_s=run.hop):
                 index += 1
                 if isinstance(item, AudioBlock):
                     audio_t = item.t + item.duration

@@ -117,6 +117,9 @@ class ModalityOutput:
     embedding: np.ndarray | None = field(default=None, compare=False, repr=False)
     reason: str = ""
     latency_ms: float = 0.0
+    # the features the channel's head read (voice: after the running normalisation); personal calibration adapts
+    # the head on them
+    head_input: np.ndarray | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

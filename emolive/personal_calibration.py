@@ -57,11 +57,18 @@ def sample_of(estimate: EmotionEstimate, policy: Any = None) -> tuple[np.ndarray
 
 
 def voice_embedding_of(estimate: EmotionEstimate) -> np.ndarray | None:
-    """The voice channel's embedding in ``estimate`` when the voice was heard, else None."""
+    """What the voice head read in ``estimate`` when the voice was heard (its ``head_input``: the embedding with
+    prosody after the running normalisation; the plain embedding for a channel that gives none), else None."""
     out = estimate.modality("voice")
-    if out is None or not out.present or out.embedding is None:
+    if out is None or not out.present:
         return None
-    return np.asarray(out.embedding, dtype=np.float32)
+    features = out.head_input if out.head_input is not None else out.embedding
+    return None if features is None else np.asarray(features, dtype=np.float32)
+
+
+def head_dim(head: Any) -> int:
+    """How many features a voice head reads (embedding, plus prosody when it uses them)."""
+    return int(head.emotion.in_features)
 
 
 @dataclass
@@ -198,7 +205,7 @@ def adapt_voice(head: Any, config: dict[str, Any], fit: Samples, held: Samples,
     """Adapt a Whisper-embedding voice head to the voice in the first takes; None when too little was heard."""
     from emolive.evaluation.metrics import classification_report
 
-    dim, temperature = int(config["embedding_dim"]), float(config.get("temperature", 1.0))
+    dim, temperature = head_dim(head), float(config.get("temperature", 1.0))
     _, x, y = fit.voice_arrays(dim)
     _, hx, hy = held.voice_arrays(dim)
     if len(y) < MIN_VOICE_SAMPLES or len(hy) < MIN_VOICE_SAMPLES or len(np.unique(y)) < 2:

@@ -218,6 +218,7 @@ def probs(top: str, p: float = 0.7) -> tuple[float, ...]:
 
 class FakeFace:
     detect_every = 3
+    stateless = True  # outputs depend on the frame only (``calls`` counts, it does not steer)
 
     def __init__(self) -> None:
         self.calls = 0
@@ -231,6 +232,8 @@ class FakeFace:
 
 
 class FakeVoice:
+    stateless = True
+
     def process(self, samples: np.ndarray, t: float) -> ModalityOutput:
         if np.abs(samples).max() < 1e-3:
             return ModalityOutput("voice", t, False, reason="no speech")
@@ -238,6 +241,8 @@ class FakeVoice:
 
 
 class FakeText:
+    stateless = True
+
     def process(self, text: str, t: float, context=()) -> ModalityOutput:
         return ModalityOutput("text", t, True, emotion=probs("sadness"), sentiment=(0.8, 0.1, 0.1), quality=0.9)
 
@@ -322,6 +327,8 @@ class EnergyVAD:
 class ScriptedDecoder:
     """One word per started 0.4 s of loud audio in the buffer, a function of the audio only; ``delay_s``
     makes each decode that much slower (a loaded machine)."""
+
+    stateless = True
 
     def __init__(self, delay_s: float = 0.0) -> None:
         self.delay_s = delay_s

@@ -335,9 +335,14 @@ def test_eval_asr_json_report(tmp_path, monkeypatch, capsys) -> None:
         def reset(self) -> None:
             pass
 
-    monkeypatch.setattr(eval_asr, "load_whisper", lambda *a, **k: object())
-    monkeypatch.setattr(eval_asr, "WhisperDecoder", lambda model, options: ToneDecoder())
-    monkeypatch.setattr(eval_asr, "StreamingVAD", EnergyVAD)
+    built = []
+
+    def build(model, config, **kwargs):  # noqa: ANN001, ANN003 - asr.builder.build_stream with tone doubles
+        built.append(StreamingTranscriber(ToneDecoder(), vad=EnergyVAD(), config=config))
+        return built[-1]
+
+    monkeypatch.setattr(eval_asr, "shared_whisper", lambda *a, **k: object())
+    monkeypatch.setattr(eval_asr, "build_stream", build)
     monkeypatch.setattr(eval_asr, "SpeechDetector", EnergyVAD)
     for name, ks in (("a.wav", [3, 5, 7]), ("b.wav", [4, 6])):
         pcm = (np.concatenate([silence(0.5), burst_speech(ks)]) * 32767).astype("<i2")
@@ -358,6 +363,7 @@ def test_eval_asr_json_report(tmp_path, monkeypatch, capsys) -> None:
     assert report["wer"] == pytest.approx(1 / 6)  # one of six reference words missing
     assert report["rtf"] > 0
     assert 0 < report["commit_lag_s"]["p50"] <= report["commit_lag_s"]["p95"] < 3.0
+    assert len(built) == 2  # one stream per readable file, from the builder live and analyze use
 
 
 # ------------------------------------------------------------------ live lag bound

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -209,3 +210,24 @@ def test_the_window_tells_the_calibration_its_source(qtbot, demo_clip):
     win.open_calibration()
     assert win.calibration.file_source() == str(demo_clip)
     win.close()
+
+
+def test_the_shipped_voice_head_is_adapted_on_what_it_reads_live():
+    """The shipped voice model (prosody, running normalisation) gives calibration the features its head read, so
+    the head that personal calibration adapts scores them as the live channel does."""
+    from emolive.audio_io import load_audio
+    from emolive.personal_calibration import head_dim, voice_embedding_of
+    from emolive.voice.adapt import load_head, log_probs
+    from emolive.voice.channel import VoiceChannel
+
+    channel = VoiceChannel()
+    speech = load_audio(Path(__file__).parent / "assets" / "voice_speech_espeak.opus")
+    out = channel.process(speech[:32_000], 2.0)
+    assert out.present and out.head_input is not None
+    head, config = load_head(channel.model_dir)
+    assert out.head_input.shape == (head_dim(head),) and head_dim(head) != out.embedding.shape[0]
+    estimate = EmotionEstimate(t=2.0, emotion=out.emotion, sentiment=(0.0, 1.0, 0.0), valence=0.0, arousal=0.5,
+                               dominant="neutral", confidence=0.5, modalities=(out,))
+    features = voice_embedding_of(estimate)
+    probs = np.exp(log_probs(head, features[None], float(config.get("temperature", 1.0))))[0]
+    np.testing.assert_allclose(probs, out.emotion, atol=1e-4)

@@ -85,11 +85,11 @@ def test_the_voice_encoder_and_the_transcriber_share_one_whisper_model() -> None
 
 def test_the_voice_gate_and_the_transcriber_share_one_silero_model() -> None:
     from emolive.asr.vadstream import StreamingVAD, silero_vad
-    from emolive.vad import SpeechDetector, SpeechTrack
+    from emolive.vad import SpeechDetector, SpeechTimeline
 
     assert SpeechDetector()._model is silero_vad()
     assert StreamingVAD()._session is silero_vad().session
-    track = SpeechTrack()
+    track = SpeechTimeline()
     assert track._vad._session is silero_vad().session
 
 

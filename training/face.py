@@ -37,6 +37,7 @@ from emolive.labels import EMOTIONS
 from emolive.modelio import WEIGHTS_NAME, load_config, load_into, save_config
 from training.calibration import fit_temperature
 from training.common import FitConfig, fit
+from training.face_ensemble import combine
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +68,9 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     p.add_argument("--no-prior-correction", action="store_true",
                    help="keep the class priors of the (FER+-mixed) targets instead of adding the logit bias "
                         "log p(original label) - log p(target) computed on train")
+    p.add_argument("--ensemble", type=Path, nargs="+", default=None, metavar="DIR",
+                   help="combine these trained face model folders into OUT (logits averaged), then calibrate it "
+                        "on val as --calibrate-only does")
     p.add_argument("--calibrate-only", action="store_true",
                    help="do not train: recompute the prior correction and temperatures of the model in OUT")
     p.add_argument("--input-size", type=int, default=DEFAULT_CONFIG["input_size"])
@@ -343,7 +347,9 @@ def main(argv: Sequence[str]) -> int:
             report["ferplus_macro_f1"] = ferplus["macro_f1"]
         return report
 
-    if args.calibrate_only:
+    if args.ensemble:
+        combine(list(args.ensemble), args.out)
+    if args.calibrate_only or args.ensemble:
         config = load_config(args.out)
         config["logit_bias"] = model_config["logit_bias"]
         save_config(config, args.out)

@@ -11,15 +11,17 @@ import numpy as np
 from emolive.asr.decoder import DecodeOptions, WhisperDecoder
 from emolive.asr.models import shared_whisper
 from emolive.asr.streaming import StreamConfig, StreamingTranscriber
+from emolive.vad import SpeechTimeline
 
 
 def build_stream(model: str, config: StreamConfig, language: str | None = None, threads: int = 1,
-                 device: str = "cpu", warm_up: bool = False) -> StreamingTranscriber:
+                 device: str = "cpu", warm_up: bool = False, speech: SpeechTimeline | None = None
+                 ) -> StreamingTranscriber:
     """A streaming transcriber on the process's shared Whisper ``model``; ``warm_up`` decodes one second of
-    silence first (the first call is slow)."""
+    silence first (the first call is slow); ``speech``: the session's shared speech timeline (default: its own)."""
     decoder = WhisperDecoder(shared_whisper(model, threads=threads, device=device),
                              DecodeOptions(language=language or None))
     if warm_up:
         decoder(np.zeros(config.sample_rate, dtype=np.float32))
         decoder.reset()
-    return StreamingTranscriber(decoder, config=config)
+    return StreamingTranscriber(decoder, config=config, speech=speech)

@@ -11,6 +11,7 @@ import re
 from collections.abc import Sequence
 
 from emolive.contracts import Word
+from emolive.runtime.snapshot import restore_word, word_state
 
 _NON_WORD = re.compile(r"[^\w']+")
 
@@ -38,6 +39,15 @@ class LocalAgreement:
     @property
     def tentative(self) -> list[Word]:
         return list(self._tentative)
+
+    def state(self) -> dict:
+        return {"committed": [word_state(w) for w in self.committed], "committed_end": self.committed_end,
+                "tentative": [word_state(w) for w in self._tentative]}
+
+    def restore(self, state: dict) -> None:
+        self.committed = [restore_word(w) for w in state["committed"]]
+        self.committed_end = float(state["committed_end"])
+        self._tentative = [restore_word(w) for w in state["tentative"]]
 
     def update(self, hypothesis: Sequence[Word]) -> tuple[list[Word], list[Word]]:
         """Take a new hypothesis; return (words committed now, words still tentative)."""

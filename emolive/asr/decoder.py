@@ -68,6 +68,13 @@ class WhisperDecoder:
         """Forget the detected language (called at the end of each utterance)."""
         self._detected = None
 
+    def state(self) -> dict:
+        """The language detected for the current utterance (the model itself keeps nothing between calls)."""
+        return {"detected": self._detected, "last_language": self.last_language}
+
+    def restore(self, state: dict) -> None:
+        self._detected, self.last_language = state["detected"], state["last_language"]
+
     def __call__(self, audio: np.ndarray, prompt: str = "") -> list[Word]:
         opts = self.options
         language = self._language or self._detected

@@ -28,6 +28,15 @@ class Endpointer:
         self.speech_start = 0.0
         self._last_speech_end = 0.0
 
+    def state(self) -> dict:
+        return {"in_speech": self.in_speech, "speech_start": self.speech_start,
+                "last_speech_end": self._last_speech_end}
+
+    def restore(self, state: dict) -> None:
+        self.in_speech = bool(state["in_speech"])
+        self.speech_start = float(state["speech_start"])
+        self._last_speech_end = float(state["last_speech_end"])
+
     def update(self, probs: np.ndarray, t0: float) -> list[Boundary]:
         """Feed the probabilities of consecutive chunks, the first starting at ``t0``; return boundaries."""
         events: list[Boundary] = []

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from emolive.asr.streaming import StreamingTranscriber
+from emolive.asr.streaming import STEP_S, StreamingTranscriber
 from emolive.contracts import AudioBlock, TranscriptSegment
 
 
@@ -33,7 +33,7 @@ def replay(
     samples: np.ndarray,
     t0: float = 0.0,
     block_s: float = 0.032,
-    poll_s: float = 0.1,
+    poll_s: float = STEP_S,
     tail_s: float = 1.0,
 ) -> ReplayResult:
     """Feed ``samples`` (16 kHz) in ``block_s`` blocks as a microphone would, waking like the live thread.

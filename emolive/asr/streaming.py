@@ -17,11 +17,15 @@ import numpy as np
 from emolive.asr.commit import LocalAgreement
 from emolive.asr.decoder import Decoder
 from emolive.asr.endpoint import Boundary, Endpointer
+from emolive.asr.vadstream import CHUNK, StreamingVAD
 from emolive.contracts import AudioBlock, TranscriptSegment, Word
+from emolive.runtime.snapshot import restore_segment, restore_word, segment_state, word_state
+from emolive.vad import SpeechTimeline
 
 log = logging.getLogger(__name__)
 
-VAD_CHUNK = 512  # samples per Silero VAD decision at 16 kHz
+VAD_CHUNK = CHUNK  # samples per Silero VAD decision at 16 kHz
+STEP_S = 0.1  # how often every driver steps the stream (live thread, replay, offline analysis), in session time
 
 
 @dataclass(frozen=True)
@@ -81,14 +85,14 @@ class StreamingTranscriber:
         decoder: Decoder,
         vad: Callable[[np.ndarray], np.ndarray] | None = None,
         config: StreamConfig | None = None,
+        speech: SpeechTimeline | None = None,
     ) -> None:
         self.config = config or StreamConfig()
-        if vad is None:
-            from emolive.asr.vadstream import StreamingVAD
-
-            vad = StreamingVAD()
+        self._own_speech = speech is None  # False for a timeline shared with the voice channel (or ``use_speech``)
+        if speech is None:
+            speech = SpeechTimeline((lambda: vad) if vad is not None else StreamingVAD, self.config.sample_rate)
         self.decoder = decoder
-        self.vad = vad
+        self.speech = speech
         self.policy = LocalAgreement()
         self.endpointer = Endpointer(
             VAD_CHUNK / self.config.sample_rate, self.config.vad_threshold, self.config.min_silence_s
@@ -106,6 +110,57 @@ class StreamingTranscriber:
         self._step_started = 0.0
         self._now = 0.0
         self._pending: list[TranscriptSegment] = []  # emitted by feed() after a gap, returned by step()
+
+    def use_speech(self, speech: SpeechTimeline) -> None:
+        """Read speech probabilities from the session's shared timeline (before the first ``feed``): the chunks the
+        voice channel already scored are not computed again."""
+        if self._t0 is not None:
+            raise RuntimeError("use_speech must come before the first audio")
+        self.speech = speech
+        self._own_speech = False
+
+    # ---------------------------------------------------------------- snapshots
+    @property
+    def can_snapshot(self) -> bool:
+        """Whether ``state`` can capture everything: the decoder must have ``state``/``restore`` (or say it is
+        ``stateless``), and so must the speech timeline's VAD when the timeline is the stream's own."""
+        decoder = getattr(self.decoder, "stateless", False) or (hasattr(self.decoder, "state")
+                                                                and hasattr(self.decoder, "restore"))
+        return decoder and (not self._own_speech or self.speech.can_snapshot)
+
+    def state(self) -> dict:
+        """Everything the next ``feed``/``step``/``finish`` calls depend on (arrays as numpy). A shared speech
+        timeline (``use_speech``) is not included: its owner (the voice channel) saves it."""
+        return {
+            "buf": self._buf.copy(), "t0": self._t0, "vad_at": self._vad_at, "utt_start": self._utt_start,
+            "last_decode_end": self._last_decode_end, "utt_words": [word_state(w) for w in self._utt_words],
+            "partial": self._partial, "now": self._now, "pending": [segment_state(s) for s in self._pending],
+            "decode_s": self._decode_s, "compute_s": self.compute_s, "last_lag_s": self.last_lag_s,
+            "policy": self.policy.state(), "endpointer": self.endpointer.state(),
+            "speech": self.speech.state() if self._own_speech else None,
+            "decoder": self.decoder.state() if hasattr(self.decoder, "state") else {},
+        }
+
+    def restore(self, state: dict) -> None:
+        self._buf = np.array(state["buf"], dtype=np.float32)
+        self._t0 = None if state["t0"] is None else float(state["t0"])
+        self._vad_at = int(state["vad_at"])
+        self._utt_start = None if state["utt_start"] is None else float(state["utt_start"])
+        self._last_decode_end = float(state["last_decode_end"])
+        self._utt_words = [restore_word(w) for w in state["utt_words"]]
+        self._partial = str(state["partial"])
+        self._now = float(state["now"])
+        self._pending = [restore_segment(s) for s in state["pending"]]
+        self._decode_s, self.compute_s = float(state["decode_s"]), float(state["compute_s"])
+        self.last_lag_s = float(state["last_lag_s"])
+        self.policy.restore(state["policy"])
+        self.endpointer.restore(state["endpointer"])
+        if (state["speech"] is None) == self._own_speech:
+            raise ValueError("the stream's snapshot does not match how it shares the speech timeline")
+        if self._own_speech:
+            self.speech.restore(state["speech"])
+        if hasattr(self.decoder, "restore"):
+            self.decoder.restore(state["decoder"])
 
     # ---------------------------------------------------------------- audio in
     @property
@@ -129,8 +184,6 @@ class StreamingTranscriber:
             self._buf = np.zeros(0, dtype=np.float32)
             self._vad_at = 0
             self._t0 = block.t
-            if hasattr(self.vad, "reset"):
-                self.vad.reset()
         elif offset < 0:
             samples = samples[-offset:]
         elif offset > 0:
@@ -144,13 +197,8 @@ class StreamingTranscriber:
         self._begin(now)
         out, self._pending = self._pending, []
         try:
-            n = (len(self._buf) - self._vad_at) // VAD_CHUNK * VAD_CHUNK
-            if n:
-                probs = self.vad(self._buf[self._vad_at : self._vad_at + n])
-                events = self.endpointer.update(probs, self._time(self._vad_at))
-                self._vad_at += n
-                for event in events:
-                    out += self._on_boundary(event)
+            for event in self._speech_events(pad=False):
+                out += self._on_boundary(event)
             if self.config.file_clock and (self._utt_words or self.policy.tentative or self._partial):
                 wait = self.config.interval_s  # media time only: the same decodes whatever the machine's speed
             elif self._utt_words or self.policy.tentative or self._partial:  # the utterance already shows text
@@ -181,16 +229,23 @@ class StreamingTranscriber:
     # ---------------------------------------------------------------- internals
     def _close(self) -> list[TranscriptSegment]:
         out: list[TranscriptSegment] = []
-        rest = len(self._buf) - self._vad_at
-        if rest > 0:
-            pad = np.zeros((-rest) % VAD_CHUNK, dtype=np.float32)
-            probs = self.vad(np.concatenate([self._buf[self._vad_at :], pad]))
-            self._vad_at = len(self._buf)
-            for event in self.endpointer.update(probs, self._time(self._vad_at - rest)):
-                out += self._on_boundary(event)
+        for event in self._speech_events(pad=True):
+            out += self._on_boundary(event)
         for event in self.endpointer.close():
             out += self._on_boundary(event)
         return out
+
+    def _speech_events(self, pad: bool) -> list[Boundary]:
+        """Speech probabilities of the audio not yet seen (from the session's shared ``SpeechTimeline``: chunks the
+        voice channel already scored are not computed again) -> utterance boundaries. ``pad``: the stream ends, the
+        last partial chunk is completed with silence."""
+        if len(self._buf) - self._vad_at < (1 if pad else VAD_CHUNK):
+            return []
+        t_first, probs = self.speech.covering(self._buf[self._vad_at :], self.audio_end, pad=pad)
+        if not probs.size:
+            return []
+        self._vad_at = min(len(self._buf), self._index(t_first) + probs.size * VAD_CHUNK)
+        return self.endpointer.update(probs, t_first)
 
     def _begin(self, now: float | None) -> None:
         self._step_started = time.perf_counter()

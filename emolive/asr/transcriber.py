@@ -8,9 +8,10 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
-from emolive.asr.streaming import StreamConfig, StreamingTranscriber
+from emolive.asr.streaming import STEP_S, StreamConfig, StreamingTranscriber
 from emolive.contracts import AudioBlock, TranscriptSegment
 from emolive.runtime.clock import SessionClock
+from emolive.vad import SpeechTimeline
 
 log = logging.getLogger(__name__)
 
@@ -38,9 +39,10 @@ class Transcriber:
     Keyword-only extras: ``poll_s`` (how often new audio is checked by VAD; decodes stay at most one per
     ``interval_s``), ``start_at`` (session time to start reading from; default: the ring's end at start),
     ``config`` (full streaming settings; its ``interval_s`` wins over the argument), ``device``,
-    ``max_backlog_s``: live use only (None, the default, never skips): when more unread audio than this waits
-    in the ring (decoding fell behind), the oldest is skipped so that only the newest ``max_backlog_s`` seconds
-    are read; ``skipped_s`` and ``skips`` count what was dropped.
+    ``speech``: the session's speech timeline, shared with the voice channel (``runtime.engine.Engine.speech``), so
+    each chunk's VAD runs once; ``max_backlog_s``: live use only (None, the default, never skips): when more
+    unread audio than this waits in the ring (decoding fell behind), the oldest is skipped so that only the newest
+    ``max_backlog_s`` seconds are read; ``skipped_s`` and ``skips`` count what was dropped.
     """
 
     def __init__(
@@ -54,11 +56,12 @@ class Transcriber:
         threads: int = 1,
         interval_s: float = 1.0,
         *,
-        poll_s: float = 0.1,
+        poll_s: float = STEP_S,
         start_at: float | None = None,
         config: StreamConfig | None = None,
         device: str = "cpu",
         max_backlog_s: float | None = None,
+        speech: SpeechTimeline | None = None,
     ) -> None:
         if max_backlog_s is not None and max_backlog_s <= 0:
             raise ValueError("max_backlog_s must be positive (or None: never skip)")
@@ -73,6 +76,7 @@ class Transcriber:
         self.poll_s = poll_s
         self.start_at = start_at
         self.device = device
+        self.speech = speech
         self.lag_s = 0.0
         self.max_backlog_s = max_backlog_s
         self.skipped_s = 0.0  # audio not transcribed to keep up (live only)
@@ -128,7 +132,7 @@ class Transcriber:
         from emolive.asr.builder import build_stream
 
         return build_stream(self.model, self.config, language=self.language, threads=self.threads,
-                            device=self.device, warm_up=True)
+                            device=self.device, warm_up=True, speech=self.speech)
 
     def _feed(self, stream: StreamingTranscriber, cursor: float) -> float:
         end = self.audio_ring.end_time

@@ -49,6 +49,15 @@ class StreamingVAD:
         self._c = np.zeros((1, 1, 128), dtype=np.float32)
         self._context = np.zeros(CONTEXT, dtype=np.float32)
 
+    def state(self) -> dict:
+        """The LSTM state and the context samples (arrays; see ``restore``)."""
+        return {"h": self._h.copy(), "c": self._c.copy(), "context": self._context.copy()}
+
+    def restore(self, state: dict) -> None:
+        self._h = np.array(state["h"], dtype=np.float32)
+        self._c = np.array(state["c"], dtype=np.float32)
+        self._context = np.array(state["context"], dtype=np.float32).reshape(CONTEXT)
+
     def __call__(self, samples: np.ndarray) -> np.ndarray:
         audio = np.asarray(samples, dtype=np.float32).reshape(-1)
         if audio.size % CHUNK:

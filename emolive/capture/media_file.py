@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -81,9 +83,19 @@ class MediaFileSource(CaptureSource):
         self.frames, self.audio = frames, audio
         self.realtime, self.loop, self.max_width = realtime, loop, max_width
 
-    def iter_media(self) -> Iterator[VideoFrame | AudioBlock]:
+    def iter_media(self, images_from: int = 0, step_s: float | None = None) -> Iterator[VideoFrame | AudioBlock]:
+        """Every video frame and audio block in presentation order, stamped from the file's start.
+
+        Frames numbered below ``images_from`` are decoded (the codec needs them) but not converted: their image is
+        an empty array (a resumed analysis discards them). With ``step_s`` (offline analysis: steps at every
+        multiple of it) only the frames a step reads are converted, the newest at or before some step's time: a
+        frame is yielded once the next one is decoded (or the stream ends), with an empty image when no step falls
+        between the two; at 30 fps and 10 steps per second that is one frame in three. Converting a frame costs
+        more than decoding it (the demo: 1.0-1.3 s against 0.24 s for all its 429 frames).
+        """
         import av
 
+        no_image = frozen_array(np.zeros((0, 0, 3), np.uint8))  # a frame decoded but not converted
         with _open(self.path) as container:
             streams = [s for s in (container.streams.video[:1] + container.streams.audio[:1])]
             for s in streams:
@@ -95,6 +107,13 @@ class MediaFileSource(CaptureSource):
             audio_samples = 0
             frame_index = 0
             bad = 0
+            held: tuple[Any, float, int] | None = None  # (av frame, file time, index) waiting for the next one
+
+            def release(after: float) -> VideoFrame:
+                frame, t, index = held
+                read = index >= images_from and (step_s is None or _step_between(t, after, step_s))
+                return VideoFrame(t=t, index=index, image=self._image(frame) if read else no_image)
+
             for packet in container.demux(streams):
                 try:
                     decoded = packet.decode()
@@ -107,7 +126,13 @@ class MediaFileSource(CaptureSource):
                 for frame in decoded:
                     if isinstance(frame, av.VideoFrame):
                         t = (float(frame.time) if frame.time is not None else frame_index / (self.info.fps or 30))
-                        yield VideoFrame(t=t - start, index=frame_index, image=self._image(frame))
+                        if step_s is None:
+                            image = self._image(frame) if frame_index >= images_from else no_image
+                            yield VideoFrame(t=t - start, index=frame_index, image=image)
+                        else:
+                            if held is not None:
+                                yield release(t - start)
+                            held = (frame, t - start, frame_index)
                         frame_index += 1
                     elif isinstance(frame, av.AudioFrame):
                         if audio_t0 is None:
@@ -116,6 +141,8 @@ class MediaFileSource(CaptureSource):
                             block = self._audio_block(out, audio_t0, audio_samples)
                             audio_samples += block.samples.size
                             yield block
+            if held is not None:
+                yield release(float("inf"))
             if audio_t0 is not None:
                 for out in resampler.resample(None):
                     block = self._audio_block(out, audio_t0, audio_samples)
@@ -155,3 +182,7 @@ class MediaFileSource(CaptureSource):
         self.emit(EventKind.EOF, str(self.path))
 
 
+def _step_between(t: float, after: float, step_s: float) -> bool:
+    """Whether a step time k * step_s (k >= 1, rounded as offline analysis rounds it) lies in [t, after)."""
+    k = max(1, math.ceil(round(t / step_s, 6) - 1e-9))
+    return round(k * step_s, 6) < after

@@ -28,6 +28,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
                              "for N local worker processes (needs the [cluster] extra)")
     parser.add_argument("--resume", action="store_true",
                         help="continue OUT.partial from its last complete row (same models and settings)")
+    parser.add_argument("--checkpoint-every", type=float, default=None, metavar="SECONDS",
+                        help="media seconds between snapshots of the analysis state, from which --resume continues "
+                             "without computing the start again (default 10; 0: none, --resume then recomputes)")
     parser.add_argument("--allow-partial", action="store_true",
                         help="accept a file that ends before its stated duration (truncated) instead of failing")
     parser.add_argument("--overwrite", action="store_true",
@@ -41,11 +44,22 @@ def run(args: argparse.Namespace) -> int:
     from emolive.capture.media_file import probe_media
     from emolive.config import load_config, to_dict
     from emolive.errors import EmoliveError
-    from emolive.runtime.batch import FileJob, JobResult, expand_inputs, output_paths, run_batch, write_summary
+    from emolive.runtime.batch import (
+        CHECKPOINT_EVERY_S,
+        FileJob,
+        JobResult,
+        expand_inputs,
+        output_paths,
+        run_batch,
+        write_summary,
+    )
 
     config = load_config(args.config, args.set)  # a malformed config or override fails before any work
     if args.workers < 1:
         raise EmoliveError("--workers must be at least 1")
+    every = CHECKPOINT_EVERY_S if args.checkpoint_every is None else args.checkpoint_every
+    if every < 0:
+        raise EmoliveError("--checkpoint-every must be 0 (none) or a number of seconds")
     files, problems = expand_inputs(args.files)
     batch = (len(args.files) > 1 or len(files) != 1 or bool(problems) or
              any(Path(f).is_dir() or not Path(f).exists() and glob.has_magic(f) for f in args.files) or
@@ -66,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
         jobs.append(FileJob(str(target), str(out.resolve() if args.cluster else out), settings,
                             asr=not args.no_asr, resume=args.resume, allow_partial=args.allow_partial,
                             overwrite=args.overwrite or not batch, progress=not args.no_progress,
-                            duration_s=info.duration))
+                            duration_s=info.duration, checkpoint_every_s=every))
     for result in early:
         print(f"emolive: error: {result.file}: {result.error}", file=sys.stderr)
     results = run_batch(jobs, workers=args.workers, cluster=args.cluster, show_progress=not args.no_progress,

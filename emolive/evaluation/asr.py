@@ -17,11 +17,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from emolive.asr.decoder import DecodeOptions, WhisperDecoder
-from emolive.asr.models import load_whisper
+from emolive.asr.builder import build_stream
+from emolive.asr.models import shared_whisper
 from emolive.asr.replay import replay
-from emolive.asr.streaming import VAD_CHUNK, StreamConfig, StreamingTranscriber
-from emolive.asr.vadstream import StreamingVAD
+from emolive.asr.streaming import VAD_CHUNK, StreamConfig
 from emolive.asr.wer import word_errors
 from emolive.audio_io import load_audio
 from emolive.device import limit_native_threads
@@ -68,11 +67,9 @@ def run(args: argparse.Namespace) -> int:
     rows = read_manifest(args.manifest)
     if args.limit > 0:
         rows = rows[: args.limit]
-    model = load_whisper(args.model, threads=args.threads)
+    model = shared_whisper(args.model, threads=args.threads)  # the one the streams below decode with
     limit_native_threads(args.threads)  # as in the live pipeline, so RTF and lag are what live use sees
-    decoder = WhisperDecoder(model, DecodeOptions(language=args.language))
     detector = SpeechDetector()
-    vad = StreamingVAD()
     config = StreamConfig(interval_s=args.interval)
     edits = words = off_edits = 0
     compute = off_compute = audio_s = 0.0
@@ -88,8 +85,7 @@ def run(args: argparse.Namespace) -> int:
             skipped["unreadable"] = skipped.get("unreadable", 0) + 1
             continue
         speech = np.flatnonzero(detector.probabilities(audio) >= detector.threshold)
-        vad.reset()
-        stream = StreamingTranscriber(decoder, vad, config)
+        stream = build_stream(args.model, config, language=args.language, threads=args.threads)  # as live
         result = replay(stream, audio, tail_s=args.tail)
         e, n = word_errors(reference, result.text)
         edits, words, compute, audio_s = edits + e, words + n, compute + result.compute_s, audio_s + result.audio_s
@@ -101,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
                 lags.append(result.committed[-1].t_emitted - end)
         if args.offline:
             t = time.perf_counter()
-            segments, _ = model.transcribe(audio, language=decoder.last_language, beam_size=1, vad_filter=True)
+            segments, _ = model.transcribe(audio, language=stream.decoder.last_language, beam_size=1, vad_filter=True)
             text = " ".join(s.text.strip() for s in segments)
             off_compute += time.perf_counter() - t
             off_edits += word_errors(reference, text)[0]

@@ -65,6 +65,19 @@ class FaceChannel:
         self._subject = None
         self.last_subject_box = None
 
+    def state(self) -> dict:
+        """Tracks, frame and detection-round counters and the subject (the models keep no state)."""
+        return {"tracker": self.tracker.state(), "frames": self._frames, "rounds": self._rounds,
+                "subject": self._subject,
+                "last_subject_box": None if self.last_subject_box is None else list(self.last_subject_box)}
+
+    def restore(self, state: dict) -> None:
+        self.tracker.restore(state["tracker"])
+        self._frames, self._rounds = int(state["frames"]), int(state["rounds"])
+        self._subject = None if state["subject"] is None else int(state["subject"])
+        box = state["last_subject_box"]
+        self.last_subject_box = None if box is None else tuple(float(v) for v in box)
+
     def warmup(self) -> None:
         """Run the CNN once so the first real frame is not slow."""
         self.predictor.predict(np.zeros((1, self.predictor.size, self.predictor.size), np.uint8))

@@ -56,9 +56,41 @@ class ExpressionNet(nn.Module):
         return self.head(emb), emb
 
 
-def build_model(config: dict[str, Any]) -> ExpressionNet:
-    """An untrained ExpressionNet sized by ``config`` (missing keys take DEFAULT_CONFIG values)."""
+class ExpressionEnsemble(nn.Module):
+    """Several ExpressionNets on the same input: their logits averaged; the embedding is the first member's (the
+    one fusion reads, so a fusion layer trained on that member's embedding still fits)."""
+
+    def __init__(self, members: Sequence[ExpressionNet]) -> None:
+        super().__init__()
+        if not members:
+            raise ValueError("an ensemble needs at least one member")
+        self.members = nn.ModuleList(members)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.members[0].features(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_both(x)[0]
+
+    def forward_both(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        outputs = [member.forward_both(x) for member in self.members]
+        return torch.stack([logits for logits, _ in outputs]).mean(0), outputs[0][1]
+
+
+ENSEMBLE_KEYS = ("arch", "widths", "convs_per_stage", "embedding_dim", "dropout")  # what a member's config says
+
+
+def build_model(config: dict[str, Any]) -> ExpressionNet | ExpressionEnsemble:
+    """An untrained ExpressionNet sized by ``config`` (missing keys take DEFAULT_CONFIG values), or an
+    ExpressionEnsemble when ``arch`` is "ensemble" (``members``: one architecture per member)."""
     cfg = {**DEFAULT_CONFIG, **config}
+    if cfg["arch"] == "ensemble":
+        members = cfg.get("members") or []
+        if any(m.get("arch", "vggbn") == "ensemble" for m in members):
+            raise ValueError("ensemble members must be single networks")
+        return ExpressionEnsemble([build_model({**cfg, "arch": "vggbn", **m}) for m in members])
+    if cfg["arch"] != "vggbn":
+        raise ValueError(f"unknown face model arch {cfg['arch']!r}")
     convs = cfg["convs_per_stage"]
     return ExpressionNet(cfg["widths"], convs if isinstance(convs, int) else [int(c) for c in convs],
                          int(cfg["embedding_dim"]),

@@ -53,6 +53,19 @@ class IoUTracker:
         self.tracks = []
         self._next_id = 1
 
+    def state(self) -> dict:
+        """The live tracks and the next id (arrays as numpy; see ``restore``)."""
+        return {"next_id": self._next_id, "tracks": [
+            {"track_id": t.track_id, "box": np.array(t.box, dtype=float), "velocity": np.array(t.velocity, dtype=float),
+             "confidence": float(t.confidence), "hits": t.hits, "misses": t.misses,
+             "frames_since_detection": t.frames_since_detection} for t in self.tracks]}
+
+    def restore(self, state: dict) -> None:
+        self._next_id = int(state["next_id"])
+        self.tracks = [Track(int(t["track_id"]), np.array(t["box"], dtype=float), float(t["confidence"]),
+                             np.array(t["velocity"], dtype=float), int(t["hits"]), int(t["misses"]),
+                             int(t["frames_since_detection"])) for t in state["tracks"]]
+
     def predict(self) -> None:
         """Advance one frame without detections: coast each track along its damped velocity."""
         for track in self.tracks:

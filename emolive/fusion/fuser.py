@@ -105,6 +105,15 @@ class Fuser:
         for s in (self._emotion, self._sentiment, self._va):
             s.reset()
 
+    def state(self) -> dict:
+        """The smoothers' memory (the learned parameters come from the model folder, not from here)."""
+        return {"emotion": self._emotion.state(), "sentiment": self._sentiment.state(), "va": self._va.state()}
+
+    def restore(self, state: dict) -> None:
+        self._emotion.restore(state["emotion"])
+        self._sentiment.restore(state["sentiment"])
+        self._va.restore(state["va"])
+
     def fuse(self, outputs: dict[str, ModalityOutput | None], now: float) -> FusedOutput:
         trust = np.array([self.policy.trust(outputs.get(m), now) for m in MODALITIES])
         staleness = tuple((m, round(now - outputs[m].t, 3)) for m in MODALITIES if outputs.get(m) is not None)
@@ -190,6 +199,18 @@ class CrossModalFuser(Fuser):
         super().reset()
         for h in self._history.values():
             h.clear()
+
+    def state(self) -> dict:
+        return {**super().state(), "history": {m: {"t": [t for t, _ in h], "embedding": [e.copy() for _, e in h]}
+                                               for m, h in self._history.items()}}
+
+    def restore(self, state: dict) -> None:
+        super().restore(state)
+        for m, h in self._history.items():
+            saved = state["history"][m]
+            h.clear()
+            h.extend((float(t), np.asarray(e, dtype=np.float32)) for t, e in zip(saved["t"], saved["embedding"],
+                                                                                   strict=True))
 
     def _combine(self, outputs, trust, now):
         import torch

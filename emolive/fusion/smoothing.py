@@ -22,6 +22,14 @@ class ExponentialSmoother:
     def reset(self) -> None:
         self._value, self._t = None, None
 
+    def state(self) -> dict:
+        return {"value": None if self._value is None else self._value.copy(), "t": self._t}
+
+    def restore(self, state: dict) -> None:
+        value = state["value"]
+        self._value = None if value is None else np.array(value, dtype=np.float64)
+        self._t = None if state["t"] is None else float(state["t"])
+
     def update(self, t: float, value: np.ndarray) -> np.ndarray:
         value = np.asarray(value, dtype=np.float64)
         if self._value is None or self._t is None or self.tau_s == 0.0 or t < self._t:

@@ -35,6 +35,7 @@ from emolive.personal_calibration import (
     adapt_voice,
     evaluate,
     fit_biases,
+    head_dim,
 )
 from emolive.voice.adapt import load_head
 
@@ -180,7 +181,7 @@ class CalibrationDialog(QDialog):
         try:
             self.voice, voice_config = self._adapt_voice()
             if self.voice is not None:  # the fusion layer is fitted on what the adapted voice head says
-                dim, temperature = int(voice_config["embedding_dim"]), float(voice_config.get("temperature", 1.0))
+                dim, temperature = head_dim(self.voice.head), float(voice_config.get("temperature", 1.0))
                 fit_samples = fit_samples.with_voice(self.voice.head, dim, temperature)
                 held_samples = held_samples.with_voice(self.voice.head, dim, temperature)
             tuned = fit_biases(base, fit_samples)

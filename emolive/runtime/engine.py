@@ -10,13 +10,19 @@ from emolive.fusion.fuser import fuser_for
 from emolive.runtime.channels import Channels
 from emolive.runtime.rings import AudioRing, FrameRing
 from emolive.runtime.worker import InferenceWorker
+from emolive.vad import SpeechTimeline
+from emolive.voice.channel import VoiceChannel
 
 
 @dataclass(frozen=True)
 class Engine:
+    """One session's rings and worker, and ``speech``: the voice channel's speech probabilities of the session's
+    audio (None without a voice channel). Hand it to the transcription stream, so each chunk's VAD runs once."""
+
     frames: FrameRing
     audio: AudioRing
     worker: InferenceWorker
+    speech: SpeechTimeline | None
 
 
 OFFLINE_FRAME_RING = 90  # frames: 3 s at 30 fps, more than a media file's audio/video interleave
@@ -45,7 +51,8 @@ def build_engine(config: AppConfig, channels: Channels, rings: tuple[FrameRing, 
     for channel in (channels.face, channels.voice):
         if channel is not None and hasattr(channel, "reset"):
             channel.reset()
+    speech = channels.voice.speech if isinstance(channels.voice, VoiceChannel) and voice else None
     worker = InferenceWorker(frames, audio, fuser_for(config.inference), config.inference,
                              face=channels.face if face else None, voice=channels.voice if voice else None,
                              text=channels.text, **worker_options)
-    return Engine(frames, audio, worker)
+    return Engine(frames, audio, worker, speech)

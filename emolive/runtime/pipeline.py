@@ -39,6 +39,8 @@ from emolive.runtime.clock import SessionClock
 from emolive.runtime.engine import build_engine, new_rings
 from emolive.runtime.sinks import SinkList
 from emolive.runtime.worker import InferenceWorker
+from emolive.vad import SpeechTimeline
+from emolive.voice.channel import VoiceChannel
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +94,7 @@ class LivePipeline:
         self.sources: list[CaptureSource] = []
         self.transcriber: Any = None
         self.worker: InferenceWorker | None = None
+        self.speech: SpeechTimeline | None = None  # the session's speech probabilities (voice channel + transcriber)
         self.device = "cpu"
         self._started = False
         self._lock = threading.Lock()
@@ -141,17 +144,17 @@ class LivePipeline:
             self._event("models", EventKind.ERROR, problem)
         self.device = channels.device
         # a new session: build_engine resets the face tracks and the voice's running speaker statistics
-        self.worker = build_engine(self.config, channels, rings=(self.frames, self.audio), clock=self.clock,
-                                   on_estimate=self.sinks.on_estimate, on_error=self._error("inference"),
-                                   device=self.device).worker
+        engine = build_engine(self.config, channels, rings=(self.frames, self.audio), clock=self.clock,
+                              on_estimate=self.sinks.on_estimate, on_error=self._error("inference"), device=self.device)
+        self.worker, self.speech = engine.worker, engine.speech
         release_free_memory()  # what loading read in and let go (weights ONNX Runtime copied): ~100 MB
         if self.asr_enabled and any((kind := source_kind(s.name)) is not None and kind.has_audio for s in self.sources):
-            self._start_transcriber()
+            self._start_transcriber(engine.speech)
         self.worker.start()
         for source in self.sources:
             source.start()
 
-    def _start_transcriber(self) -> None:
+    def _start_transcriber(self, speech: SpeechTimeline | None = None) -> None:
         try:
             from emolive.asr.transcriber import Transcriber
 
@@ -164,7 +167,8 @@ class LivePipeline:
 
             self.transcriber = Transcriber(self.audio, self.clock, on_segment, on_error=self._error("transcriber"),
                                            model=asr.model, language=asr.language or None, threads=asr.threads,
-                                           interval_s=asr.interval_s, max_backlog_s=LIVE_ASR_BACKLOG_S)
+                                           interval_s=asr.interval_s, max_backlog_s=LIVE_ASR_BACKLOG_S,
+                                           speech=speech)
             self.transcriber.start()
         except (EmoliveError, ImportError) as exc:
             self.transcriber = None
@@ -213,6 +217,8 @@ class LivePipeline:
             except EmoliveError as exc:
                 on_done(str(exc))
                 return
+            if isinstance(channels.voice, VoiceChannel) and self.speech is not None:
+                channels.voice.speech = self.speech  # the session's timeline goes on: the transcriber reads it too
             if self.worker is not None:
                 self.worker.swap(face=channels.face, voice=channels.voice, text=channels.text, fuser=fuser)
             self.config = replace(self.config, inference=inference)

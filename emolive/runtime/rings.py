@@ -72,6 +72,28 @@ class FrameRing:
         with self._lock:
             self._frames.clear()
 
+    def state(self, t: float) -> dict:
+        """What a reader asking for times after ``t`` can still see: the newest frame at or before ``t`` and every
+        frame after it (``latest_at`` never returns an older one)."""
+        with self._lock:
+            frames = list(self._frames)
+            written = self._written
+        keep = [i for i, f in enumerate(frames) if f.t > t]
+        older = [i for i, f in enumerate(frames) if f.t <= t]
+        chosen = ([older[-1]] if older else []) + keep
+        return {"written": written, "t": [frames[i].t for i in chosen], "index": [frames[i].index for i in chosen],
+                "images": [np.array(frames[i].image) for i in chosen]}
+
+    def restore(self, state: dict) -> None:
+        """Replace the contents by ``state`` (from ``state``)."""
+        from emolive.contracts import frozen_array
+
+        with self._lock:
+            self._frames.clear()
+            for t, index, image in zip(state["t"], state["index"], state["images"], strict=True):
+                self._frames.append(VideoFrame(t=float(t), index=int(index), image=frozen_array(np.array(image))))
+            self._written = int(state["written"])
+
 
 class AudioRing:
     """The last ``seconds`` of mono float32 audio, each sample placed on the session clock.
@@ -92,6 +114,7 @@ class AudioRing:
         self._written = 0  # samples ever written
         self._anchor_index = 0  # sample index whose time is _anchor_t
         self._anchor_t = 0.0
+        self._floor = 0  # oldest sample index held (above 0 only after ``restore``)
 
     # --- writer ---------------------------------------------------------------------------------
     def write(self, block: AudioBlock) -> None:
@@ -106,15 +129,42 @@ class AudioRing:
             t = block.t
         with self._lock:
             self._anchor_index, self._anchor_t = self._written, t
-            pos = self._written % self.capacity
-            first = min(data.size, self.capacity - pos)
+            self._put(data)
+
+    def _put(self, data: np.ndarray) -> None:
+        pos = self._written % self.capacity
+        first = min(data.size, self.capacity - pos)
+        for offset in (0, self.capacity):
+            self._buf[offset + pos : offset + pos + first] = data[:first]
+        rest = data.size - first
+        if rest:
             for offset in (0, self.capacity):
-                self._buf[offset + pos : offset + pos + first] = data[:first]
-            rest = data.size - first
-            if rest:
-                for offset in (0, self.capacity):
-                    self._buf[offset : offset + rest] = data[first:]
-            self._written += data.size
+                self._buf[offset : offset + rest] = data[first:]
+        self._written += data.size
+
+    # --- snapshots ------------------------------------------------------------------------------
+    def state(self, seconds: float) -> dict:
+        """The newest ``seconds`` of audio with the ring's sample count and clock anchor: after ``restore``, every
+        read that starts no earlier than ``seconds`` before the newest sample gives the same samples and times."""
+        n = min(int(np.ceil(seconds * self.sample_rate)), self.capacity)
+        with self._lock:
+            n = min(n, self._written - max(self._floor, self._written - self.capacity))
+            end_pos = self._written % self.capacity or self.capacity
+            lo = end_pos + self.capacity - n
+            return {"samples": self._buf[lo : lo + n].copy(), "written": self._written,
+                    "anchor_index": self._anchor_index, "anchor_t": self._anchor_t, "sample_rate": self.sample_rate}
+
+    def restore(self, state: dict) -> None:
+        """Continue from ``state``: the same sample indices and clock; samples older than the kept ones read as
+        not held (clipped away, as samples that have left the ring)."""
+        if int(state["sample_rate"]) != self.sample_rate:
+            raise ValueError(f"audio ring snapshot at {state['sample_rate']} Hz, ring at {self.sample_rate} Hz")
+        samples = np.asarray(state["samples"], dtype=np.float32).reshape(-1)[-self.capacity:]
+        with self._lock:
+            self._written = int(state["written"]) - samples.size
+            self._put(samples)
+            self._floor = self._written - samples.size
+            self._anchor_index, self._anchor_t = int(state["anchor_index"]), float(state["anchor_t"])
 
     # --- readers --------------------------------------------------------------------------------
     def _time_of(self, index: int) -> float:
@@ -139,7 +189,7 @@ class AudioRing:
             return self._time_of(self._written) if self._written else 0.0
 
     def _slice(self, start: int, stop: int) -> AudioBlock:
-        oldest = max(0, self._written - self.capacity)
+        oldest = max(self._floor, self._written - self.capacity)
         start, stop = max(start, oldest), min(stop, self._written)
         if stop <= start:
             return AudioBlock(t=self._time_of(max(start, oldest)), samples=np.zeros(0, np.float32),
@@ -164,6 +214,7 @@ class AudioRing:
     def clear(self) -> None:
         with self._lock:
             self._written = 0
+            self._floor = 0
             self._anchor_index, self._anchor_t = 0, 0.0
 
 

@@ -29,6 +29,14 @@ from emolive.device import is_cuda_error
 from emolive.fusion.fuser import Fuser
 from emolive.runtime.clock import SessionClock
 from emolive.runtime.rings import AudioRing, FrameRing
+from emolive.runtime.snapshot import (
+    box_state,
+    modality_state,
+    restore_box,
+    restore_modality,
+    restore_segment,
+    segment_state,
+)
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +78,64 @@ class LoadGovernor:
     def describe(self) -> str:
         return ("", "face detection less often", "+ voice less often", "+ face every other step")[self.level]
 
+    def state(self) -> dict:
+        return {"level": self.level, "calm": self._calm, "seen": self._seen, "times": list(self.times)}
+
+    def restore(self, state: dict) -> None:
+        self.level, self._calm, self._seen = int(state["level"]), int(state["calm"]), int(state["seen"])
+        self.times.clear()
+        self.times.extend(float(v) for v in state["times"])
+
+
+def schedule(step: int, level: int, detect_every: int, voice_every: int) -> tuple[bool, bool, bool]:
+    """(run the face channel, run face detection, run the voice channel) on hop number ``step`` (from 0).
+
+    The two costly parts, face detection and the voice window, go on different hops (detection on
+    multiples of its period, voice one hop later) so that no hop pays for both when both periods are
+    even (the default 2 and 2); under load (``level``) each period doubles, then the face channel itself runs
+    every other hop.
+    """
+    detect_every = max(1, detect_every) * (2 if level >= 1 else 1)
+    voice_every = max(1, voice_every) * (2 if level >= 2 else 1)
+    run_face = not (level >= 3 and step % 2)
+    detect = step % detect_every == 0
+    run_voice = step % voice_every == (1 % voice_every)
+    return run_face, detect, run_voice
+
+
+class VoiceWindows:
+    """Which hops ask the voice channel, and about which audio; offline look-ahead replays the same decisions.
+
+    A hop asks when its schedule says so, and every hop until the channel has been asked once. It asks about the
+    ``window_s`` before ``min(now, end of the audio)``, unless that end is no newer than the last one asked about
+    or the window holds less than ``MIN_VOICE_S`` of audio.
+    """
+
+    def __init__(self, window_s: float) -> None:
+        self.window_s = window_s
+        self.last_end = -1.0
+        self.asked = False
+
+    def due(self, scheduled: bool) -> bool:
+        return scheduled or not self.asked
+
+    def state(self) -> dict:
+        return {"last_end": self.last_end, "asked": self.asked}
+
+    def restore(self, state: dict) -> None:
+        self.last_end, self.asked = float(state["last_end"]), bool(state["asked"])
+
+    def request(self, now: float, audio: AudioRing) -> tuple[np.ndarray, float] | None:
+        """(samples, session time of their end) to score now, or None."""
+        end = min(now, audio.end_time)
+        if end <= self.last_end:
+            return None
+        block = audio.between(end - self.window_s, end)
+        if block.duration < MIN_VOICE_S:
+            return None
+        self.last_end, self.asked = end, True
+        return block.samples, end
+
 
 class InferenceWorker:
     """Runs the channels and the fuser; publishes one EmotionEstimate per hop."""
@@ -96,7 +162,7 @@ class InferenceWorker:
         self._last: dict[str, ModalityOutput | None] = {"face": None, "voice": None, "text": None}
         self._faces: tuple[FaceBox, ...] = ()
         self._last_frame_index = -1
-        self._last_voice_end = -1.0
+        self._voice_windows = VoiceWindows(config.voice_window_s)
         self._errors_reported: set[str] = set()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -116,7 +182,36 @@ class InferenceWorker:
             self.face, self.voice, self.text, self.fuser = face, voice, text, fuser
             self.base_detect_every = face.detect_every if face is not None else 1
             self._last = {"face": None, "voice": None, "text": None}
+            self._voice_windows.asked = False  # the new voice channel is asked on the next hop
             self._faces = ()
+
+    # --- snapshots (offline analysis resumes from them) ----------------------------------------------
+    def state(self) -> dict:
+        """What the next steps depend on besides the rings, the channels and the fuser (see ``restore``)."""
+        with self._step_lock, self._lock:
+            return {"steps": self.steps, "dropped": self.dropped, "governor": self.governor.state(),
+                    "segments": [segment_state(s) for s in self._segments], "new_text": list(self._new_text),
+                    "last": {k: modality_state(v) for k, v in self._last.items()},
+                    "faces": [box_state(b) for b in self._faces], "last_frame_index": self._last_frame_index,
+                    "voice_windows": self._voice_windows.state(), "errors_reported": sorted(self._errors_reported)}
+
+    def voice_windows_state(self) -> dict:
+        """Which voice windows were asked so far (``VoiceWindows.state``; offline look-ahead replays them)."""
+        return self._voice_windows.state()
+
+    def restore(self, state: dict) -> None:
+        """Continue after the step at which ``state`` was taken (same models, rings restored separately)."""
+        with self._step_lock, self._lock:
+            self.steps, self.dropped = int(state["steps"]), int(state["dropped"])
+            self.governor.restore(state["governor"])
+            self._segments.clear()
+            self._segments.extend(restore_segment(s) for s in state["segments"])
+            self._new_text = [str(t) for t in state["new_text"]]
+            self._last = {k: restore_modality(state["last"].get(k)) for k in ("face", "voice", "text")}
+            self._faces = tuple(restore_box(b) for b in state["faces"])
+            self._last_frame_index = int(state["last_frame_index"])
+            self._voice_windows.restore(state["voice_windows"])
+            self._errors_reported = {str(k) for k in state["errors_reported"]}
 
     # --- the computation ---------------------------------------------------------------------------
     def step(self, now: float) -> EmotionEstimate:
@@ -129,7 +224,7 @@ class InferenceWorker:
         run_face, detect, run_voice = self._schedule(self.steps, self.governor.level)
         if self.face is not None and run_face:
             self._run_face(now, latency, detect)
-        if self.voice is not None and (run_voice or self._last["voice"] is None):
+        if self.voice is not None and self._voice_windows.due(run_voice):
             self._run_voice(now, latency)
         new_text = self._run_text(now, latency)
         t0 = time.perf_counter()
@@ -150,19 +245,8 @@ class InferenceWorker:
         )
 
     def _schedule(self, step: int, level: int) -> tuple[bool, bool, bool]:
-        """(run the face channel, run face detection, run the voice channel) on hop number ``step``.
-
-        The two costly parts, face detection and the voice window, go on different hops (detection on
-        multiples of its period, voice one hop later) so that no hop pays for both when both periods are
-        even (the default 2 and 2); under load each period doubles, then the face channel itself runs every
-        other hop.
-        """
-        detect_every = max(1, self.base_detect_every) * (2 if level >= 1 else 1)
-        voice_every = max(1, self.config.voice_every) * (2 if level >= 2 else 1)
-        run_face = not (level >= 3 and step % 2)
-        detect = step % detect_every == 0
-        run_voice = step % voice_every == (1 % voice_every)
-        return run_face, detect, run_voice
+        """(run the face channel, run face detection, run the voice channel) on hop number ``step``."""
+        return schedule(step, level, self.base_detect_every, self.config.voice_every)
 
     def _run_face(self, now: float, latency: dict[str, float], detect: bool) -> None:
         frame = self.frames.latest_at(now)
@@ -178,16 +262,13 @@ class InferenceWorker:
         latency["face"] = (time.perf_counter() - t0) * 1000
 
     def _run_voice(self, now: float, latency: dict[str, float]) -> None:
-        end = min(now, self.audio.end_time)
-        if end <= self._last_voice_end:
+        request = self._voice_windows.request(now, self.audio)
+        if request is None:
             return
-        block = self.audio.between(end - self.config.voice_window_s, end)
-        if block.duration < MIN_VOICE_S:
-            return
-        self._last_voice_end = end
+        samples, end = request
         t0 = time.perf_counter()
         try:
-            self._last["voice"] = self.voice.process(block.samples, end)
+            self._last["voice"] = self.voice.process(samples, end)
         except Exception as exc:
             self._channel_failed("voice", exc, now)
         latency["voice"] = (time.perf_counter() - t0) * 1000

@@ -104,6 +104,13 @@ class TextChannel:
         else:
             load_into(self.head, self.model_dir)
 
+    def state(self) -> dict:
+        """Nothing: the caches only save work (an output depends on the text and its context alone)."""
+        return {}
+
+    def restore(self, state: dict) -> None:
+        """Nothing to restore (see ``state``)."""
+
     @property
     def has_va(self) -> bool:
         """Whether this model gives valence and arousal of the words."""

@@ -62,14 +62,20 @@ class _CnnBackend:
     def reset(self) -> None:
         """Nothing carries over between windows."""
 
-    def window(self, audio: np.ndarray, temperature: float, weight: float = 1.0) -> tuple[np.ndarray, float,
-                                                                                          np.ndarray]:
+    def state(self) -> dict:
+        return {}
+
+    def restore(self, state: dict) -> None:
+        """Nothing to restore."""
+
+    def window(self, audio: np.ndarray, temperature: float, weight: float = 1.0
+               ) -> tuple[np.ndarray, float, np.ndarray, np.ndarray | None]:
         from emolive.voice.features import fit_window
 
         features = self._logmel(audio)
         start = max(0, len(features) - self._window)
         probs, arousal, emb = self._forward(fit_window(features, self._window, start)[None], temperature)
-        return probs[0], float(arousal[0]), emb[0]
+        return probs[0], float(arousal[0]), emb[0], None
 
     def clip(self, audio: np.ndarray, temperature: float, min_speech: float) -> tuple[np.ndarray, float]:
         from emolive.vad import CHUNK
@@ -112,7 +118,17 @@ class _WhisperBackend:
         if self.norm is not None:
             self.norm.reset()
 
-    def _score(self, audio: np.ndarray, temperature: float, weight: float) -> tuple[np.ndarray, float, np.ndarray]:
+    def state(self) -> dict:
+        return {"norm": None if self.norm is None else self.norm.state()}
+
+    def restore(self, state: dict) -> None:
+        if (state.get("norm") is None) != (self.norm is None):
+            raise ValueError("the voice snapshot does not match this model's running normalisation")
+        if self.norm is not None:
+            self.norm.restore(state["norm"])
+
+    def _score(self, audio: np.ndarray, temperature: float, weight: float
+               ) -> tuple[np.ndarray, float, np.ndarray, np.ndarray]:
         emb = self._embedder.embed(audio)
         prosody = None
         if self.head.prosody_dim:
@@ -122,14 +138,14 @@ class _WhisperBackend:
             features = self.norm(features, weight)
         logits, arousal = self.head(features[None])
         probs = softmax(np.asarray(logits, dtype=np.float64) / max(temperature, 1e-3), axis=-1).astype(np.float32)
-        return probs[0], float(arousal[0]), emb
+        return probs[0], float(arousal[0]), emb, features
 
-    def window(self, audio: np.ndarray, temperature: float, weight: float = 1.0) -> tuple[np.ndarray, float,
-                                                                                          np.ndarray]:
+    def window(self, audio: np.ndarray, temperature: float, weight: float = 1.0
+               ) -> tuple[np.ndarray, float, np.ndarray, np.ndarray | None]:
         return self._score(audio, temperature, weight)
 
     def clip(self, audio: np.ndarray, temperature: float, min_speech: float) -> tuple[np.ndarray, float]:
-        probs, arousal, _ = self._score(audio, temperature, 1.0)
+        probs, arousal, _, _ = self._score(audio, temperature, 1.0)
         return probs, arousal
 
 
@@ -149,7 +165,7 @@ class VoiceChannel:
     def __init__(self, model_dir: Path | None = None, threads: int = 1) -> None:
         from emolive.assets import default_model_dir
         from emolive.modelio import load_config
-        from emolive.vad import SpeechDetector, SpeechTrack
+        from emolive.vad import SpeechDetector, SpeechTimeline
 
         self.model_dir = Path(model_dir) if model_dir is not None else default_model_dir("voice")
         config = load_config(self.model_dir)
@@ -157,7 +173,8 @@ class VoiceChannel:
         if config.get("kind", "voice") != "voice" or (encoder == "logmel-cnn" and "model" not in config):
             raise ModelError(f"{self.model_dir} does not hold a voice model (config.json lacks its settings)")
         self._vad = SpeechDetector()  # whole clips (predict_clip)
-        self.speech = SpeechTrack(sample_rate=16_000)  # live windows: each chunk of the session's audio once
+        # the session's speech probabilities, each chunk computed once; the transcriber reads the same timeline
+        self.speech = SpeechTimeline(sample_rate=16_000)
         if encoder == "logmel-cnn":
             self._backend: _CnnBackend | _WhisperBackend = _CnnBackend(config, self.model_dir, self._vad,
                                                                               threads)
@@ -183,6 +200,16 @@ class VoiceChannel:
         self.speech.reset()
         self._last_t = None
 
+    def state(self) -> dict:
+        """The session so far: the speech track's VAD stream, the running speaker statistics, the last window's
+        time (the weight of the next one depends on it)."""
+        return {"speech": self.speech.state(), "backend": self._backend.state(), "last_t": self._last_t}
+
+    def restore(self, state: dict) -> None:
+        self.speech.restore(state["speech"])
+        self._backend.restore(state["backend"])
+        self._last_t = None if state["last_t"] is None else float(state["last_t"])
+
     @property
     def window_samples(self) -> int:
         return int(round(self.window_s * self.spec.sample_rate))
@@ -198,7 +225,7 @@ class VoiceChannel:
                                   latency_ms=(time.perf_counter() - started) * 1000.0)
         weight = 1.0 if self._last_t is None else min(1.0, max(0.0, (t - self._last_t) / self.window_s))
         self._last_t = t
-        probs, arousal, emb = self._backend.window(audio, self.temperature, weight)
+        probs, arousal, emb, features = self._backend.window(audio, self.temperature, weight)
         return ModalityOutput(
             modality="voice", t=t, present=True,
             emotion=tuple(float(p) for p in probs),
@@ -206,6 +233,7 @@ class VoiceChannel:
             quality=presence,
             embedding=frozen_array(np.array(emb, dtype=np.float32)),
             latency_ms=(time.perf_counter() - started) * 1000.0,
+            head_input=None if features is None else frozen_array(np.array(features, dtype=np.float32)),
         )
 
     def predict_clip(self, samples: np.ndarray) -> tuple[np.ndarray, float]:

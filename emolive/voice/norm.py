@@ -47,6 +47,15 @@ class RunningNorm:
         self.var = self._var0.copy()
         self.count = self.settings.prior_weight
 
+    def state(self) -> dict:
+        """The session's statistics so far (the training statistics they started from come with the model)."""
+        return {"mean": self.mean.copy(), "var": self.var.copy(), "count": float(self.count)}
+
+    def restore(self, state: dict) -> None:
+        self.mean = np.array(state["mean"], dtype=np.float64)
+        self.var = np.array(state["var"], dtype=np.float64)
+        self.count = float(state["count"])
+
     def normalise(self, x: np.ndarray) -> np.ndarray:
         return ((np.asarray(x, dtype=np.float64) - self.mean) / np.sqrt(self.var + 1e-6)).astype(np.float32)
 

@@ -52,7 +52,13 @@ def test_the_torch_runtime_is_still_there_when_asked_for(tmp_path: Path) -> None
     from emolive.face.predictor import ExpressionPredictor
 
     assert ExpressionPredictor(runtime="torch").runtime == "torch"
-    assert with_changes(AppConfig(), "inference", runtime="torch").inference.runtime == "torch"
+    config = with_changes(AppConfig(), "inference", runtime="torch").inference
+    assert config.runtime == "torch"
+    from emolive.runtime.channels import load_channels
+
+    channels = load_channels(config, voice=False, warm_up=False)  # the setting reaches every channel it can
+    assert channels.face.predictor.runtime == "torch" and channels.text.runtime == "torch"
+    assert load_channels(AppConfig().inference, face=False, voice=False, warm_up=False).text.runtime == "onnx"
 
 
 def test_cuda_without_the_gpu_provider_falls_back_to_the_cpu_with_a_message(caplog: pytest.LogCaptureFixture,

@@ -102,7 +102,7 @@ def load_channels(config: InferenceConfig, face: bool = True, voice: bool = True
         out.voice = build("voice", make_voice)
     if text:
         def make_text(folder: Path | None) -> Any:
-            return TextChannel(folder, threads=config.threads)
+            return TextChannel(folder, threads=config.threads, runtime=config.runtime, device=device)
 
         out.text = build("text", make_text)
     out.device = device

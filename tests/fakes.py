@@ -391,3 +391,27 @@ def write_tone_clip(path: Path, seconds: float = 6.0, bursts: tuple[tuple[float,
         for packet in astream.encode():
             container.mux(packet)
     return path
+
+
+def crash_analysis_after(monkeypatch, n: int, error: type[BaseException] = KeyboardInterrupt):  # noqa: ANN201
+    """Make ``analysis.analyze_file`` raise ``error`` once ``n`` rows were handed on (a crash mid-file); returns the
+    real function, to put back before resuming."""
+    import emolive.runtime.analysis as analysis
+
+    real = analysis.analyze_file
+
+    def analyze(*args, on_estimate=None, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        count = 0
+
+        def counted(estimate) -> None:  # noqa: ANN001
+            nonlocal count
+            count += 1
+            if count > n:
+                raise error("power cut")
+            on_estimate(estimate)
+
+        return real(*args, on_estimate=counted, **kwargs)
+
+    monkeypatch.setattr(analysis, "analyze_file", analyze)
+    return real
+

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from fakes import write_tone_clip
+from fakes import crash_analysis_after, write_tone_clip
 from helpers.fake_analyze import install
 
 import emolive.runtime.batch as batch
@@ -82,24 +82,8 @@ def test_resume_after_an_exception_gives_the_uninterrupted_csv(tmp_path, clip, f
     assert main(["analyze", str(clip), "-o", str(whole), "--no-progress"]) == 0
     import emolive.runtime.analysis as analysis
 
-    real = analysis.analyze_file
-
-    def crash_after(n):
-        def analyze(*args, on_estimate=None, **kwargs):
-            count = 0
-
-            def counted(estimate):
-                nonlocal count
-                count += 1
-                if count > n:
-                    raise RuntimeError("power cut")
-                on_estimate(estimate)
-
-            return real(*args, on_estimate=counted, **kwargs)
-        return analyze
-
     out = tmp_path / "cut.csv"
-    monkeypatch.setattr(analysis, "analyze_file", crash_after(23))
+    real = crash_analysis_after(monkeypatch, 23, RuntimeError)
     with pytest.raises(RuntimeError, match="power cut"):
         main(["analyze", str(clip), "-o", str(out), "--no-progress"])
     partial = tmp_path / "cut.csv.partial"

@@ -15,7 +15,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from fakes import EnergyVAD, FakeFace, FakeText, FakeVoice, ScriptedDecoder, write_tone_clip
+from fakes import (
+    EnergyVAD,
+    FakeFace,
+    FakeText,
+    FakeVoice,
+    ScriptedDecoder,
+    crash_analysis_after,
+    write_tone_clip,
+)
 from helpers.fake_analyze import install
 
 import emolive.runtime.analysis as analysis
@@ -319,23 +327,22 @@ def fakes(monkeypatch):
     install(monkeypatch.setattr)
 
 
-def crash_after(monkeypatch, n: int) -> None:
-    real = analysis.analyze_file
+def crash_after(monkeypatch, n: int):  # noqa: ANN201
+    return crash_analysis_after(monkeypatch, n)
 
-    def analyze(*args, on_estimate=None, **kwargs):
-        count = 0
 
-        def counted(estimate):
-            nonlocal count
-            count += 1
-            if count > n:
-                raise KeyboardInterrupt
-            on_estimate(estimate)
-
-        return real(*args, on_estimate=counted, **kwargs)
-
-    monkeypatch.setattr(analysis, "analyze_file", analyze)
-    return real
+def whole_and_interrupted(tmp_path, monkeypatch, count_steps, after_rows: int = 65):
+    """(clip, its uninterrupted CSV, that run's step count, the CSV of a run interrupted after ``after_rows`` rows,
+    the real analyze_file); snapshots every 2 s in both runs."""
+    clip = write_tone_clip(tmp_path / "talk.mp4", seconds=8.0)
+    whole = tmp_path / "whole.csv"
+    assert main(["analyze", str(clip), "-o", str(whole), "--no-progress", "--checkpoint-every", "2"]) == 0
+    total = count_steps["steps"]
+    out = tmp_path / "cut.csv"
+    real = crash_after(monkeypatch, after_rows)
+    assert main(["analyze", str(clip), "-o", str(out), "--no-progress", "--checkpoint-every", "2"]) == 130
+    monkeypatch.setattr(analysis, "analyze_file", real)
+    return clip, whole, total, out, real
 
 
 def test_analyze_resume_continues_from_the_newest_snapshot(tmp_path, fakes, monkeypatch, count_steps):
@@ -365,14 +372,7 @@ def test_analyze_resume_continues_from_the_newest_snapshot(tmp_path, fakes, monk
 
 def test_an_unusable_snapshot_falls_back_to_the_one_before_or_to_recomputing(tmp_path, fakes, monkeypatch,
                                                                            count_steps, caplog):
-    clip = write_tone_clip(tmp_path / "talk.mp4", seconds=8.0)
-    whole = tmp_path / "whole.csv"
-    assert main(["analyze", str(clip), "-o", str(whole), "--no-progress", "--checkpoint-every", "2"]) == 0
-    total = count_steps["steps"]
-    out = tmp_path / "cut.csv"
-    real = crash_after(monkeypatch, 65)
-    assert main(["analyze", str(clip), "-o", str(out), "--no-progress", "--checkpoint-every", "2"]) == 130
-    monkeypatch.setattr(analysis, "analyze_file", real)
+    clip, whole, total, out, real = whole_and_interrupted(tmp_path, monkeypatch, count_steps)
     older, newest = sorted(batch.state_dir(out).glob("snapshot-*.safetensors"))
     newest.write_bytes(newest.read_bytes()[:300])  # cut short (a disk that filled up)
     older_state = read_snapshot(older)["analysis"]
@@ -418,14 +418,7 @@ def test_sigkill_after_the_first_snapshot_then_resume_gives_the_uninterrupted_cs
 
 
 def test_a_snapshot_newer_than_the_kept_rows_is_passed_over(tmp_path, fakes, monkeypatch, count_steps):
-    clip = write_tone_clip(tmp_path / "talk.mp4", seconds=8.0)
-    whole = tmp_path / "whole.csv"
-    assert main(["analyze", str(clip), "-o", str(whole), "--no-progress", "--checkpoint-every", "2"]) == 0
-    total = count_steps["steps"]
-    out = tmp_path / "cut.csv"
-    real = crash_after(monkeypatch, 65)
-    assert main(["analyze", str(clip), "-o", str(out), "--no-progress", "--checkpoint-every", "2"]) == 130
-    monkeypatch.setattr(analysis, "analyze_file", real)
+    clip, whole, total, out, real = whole_and_interrupted(tmp_path, monkeypatch, count_steps)
     partial = batch.partial_path(out)
     lines = partial.read_text().splitlines(keepends=True)
     partial.write_text("".join(lines[:1 + 50]))  # rows up to t = 5.0 s only: the snapshot at 6.0 s is too new

@@ -11,7 +11,7 @@ from collections import deque
 
 import numpy as np
 
-from emolive.contracts import AudioBlock, VideoFrame
+from emolive.contracts import AudioBlock, VideoFrame, frozen_array
 
 
 class FrameRing:
@@ -86,8 +86,6 @@ class FrameRing:
 
     def restore(self, state: dict) -> None:
         """Replace the contents by ``state`` (from ``state``)."""
-        from emolive.contracts import frozen_array
-
         with self._lock:
             self._frames.clear()
             for t, index, image in zip(state["t"], state["index"], state["images"], strict=True):
@@ -148,10 +146,7 @@ class AudioRing:
         read that starts no earlier than ``seconds`` before the newest sample gives the same samples and times."""
         n = min(int(np.ceil(seconds * self.sample_rate)), self.capacity)
         with self._lock:
-            n = min(n, self._written - max(self._floor, self._written - self.capacity))
-            end_pos = self._written % self.capacity or self.capacity
-            lo = end_pos + self.capacity - n
-            return {"samples": self._buf[lo : lo + n].copy(), "written": self._written,
+            return {"samples": self._slice(self._written - n, self._written).samples, "written": self._written,
                     "anchor_index": self._anchor_index, "anchor_t": self._anchor_t, "sample_rate": self.sample_rate}
 
     def restore(self, state: dict) -> None:

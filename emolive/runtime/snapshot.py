@@ -100,13 +100,15 @@ def write_snapshot(path: Path, state: dict[str, Any]) -> None:
 
 def read_snapshot(path: Path) -> dict[str, Any]:
     """The state written by ``write_snapshot``; SnapshotError when the file is missing, corrupt or foreign."""
-    from safetensors import SafetensorError
-    from safetensors.numpy import load
+    from safetensors import SafetensorError, safe_open
 
     try:
-        data = path.read_bytes()
-        arrays = load(data)
-        meta = _metadata(data)
+        with safe_open(str(path), framework="numpy") as handle:
+            text = (handle.metadata() or {}).get(META_KEY)
+            if text is None:
+                raise ValueError("no emolive metadata")
+            meta = json.loads(text)
+            arrays = {name: handle.get_tensor(name) for name in handle.keys()}  # noqa: SIM118 - not a dict
     except (OSError, SafetensorError, ValueError, json.JSONDecodeError) as exc:
         raise SnapshotError(f"cannot read the snapshot {path}: {exc}") from exc
     if meta.get("format") != FORMAT or meta.get("format_version") != FORMAT_VERSION or "state" not in meta:
@@ -117,32 +119,24 @@ def read_snapshot(path: Path) -> dict[str, Any]:
     return state
 
 
-def _metadata(data: bytes) -> dict[str, Any]:
-    """The JSON this module put into a safetensors file's header metadata."""
-    if len(data) < 8:
-        raise ValueError("too short for a safetensors file")
-    size = int.from_bytes(data[:8], "little")
-    header = json.loads(data[8:8 + size])
-    text = (header.get("__metadata__") or {}).get(META_KEY)
-    if text is None:
-        raise ValueError("no emolive metadata")
-    return json.loads(text)
-
-
 # ---------------------------------------------------------------------------------------------- contract types
 def _opt_float(value: float | None) -> float | None:
     return None if value is None else float(value)
 
 
+_ARRAY_FIELDS = ("embedding", "head_input")  # ModalityOutput's array fields (read-only once restored)
+
+
 def modality_state(output: ModalityOutput | None) -> dict[str, Any] | None:
     if output is None:
         return None
-    state: dict[str, Any] = {f.name: getattr(output, f.name) for f in fields(output) if f.name != "embedding"}
+    state: dict[str, Any] = {f.name: getattr(output, f.name) for f in fields(output) if f.name not in _ARRAY_FIELDS}
     for key in ("emotion", "sentiment"):
         if state[key] is not None:
             state[key] = [float(v) for v in state[key]]
-    if output.embedding is not None:
-        state["embedding"] = np.array(output.embedding)
+    for key in _ARRAY_FIELDS:
+        if getattr(output, key) is not None:
+            state[key] = np.array(getattr(output, key))
     return state
 
 
@@ -150,13 +144,15 @@ def restore_modality(state: dict[str, Any] | None) -> ModalityOutput | None:
     if state is None:
         return None
     data = dict(state)
-    embedding = data.pop("embedding", None)
     for key in ("emotion", "sentiment"):
         if data.get(key) is not None:
             data[key] = tuple(float(v) for v in data[key])
     for key in ("valence", "arousal"):
         data[key] = _opt_float(data.get(key))
-    return ModalityOutput(**data, embedding=None if embedding is None else frozen_array(np.array(embedding)))
+    for key in _ARRAY_FIELDS:
+        if data.get(key) is not None:
+            data[key] = frozen_array(np.array(data[key]))
+    return ModalityOutput(**data)
 
 
 def segment_state(segment: TranscriptSegment) -> dict[str, Any]:
@@ -185,10 +181,6 @@ def box_state(box: FaceBox) -> list[Any]:
 
 def restore_box(state: list[Any]) -> FaceBox:
     return FaceBox(int(state[0]), int(state[1]), int(state[2]), int(state[3]), int(state[4]), float(state[5]))
-
-
-def opt_array(value: np.ndarray | None) -> np.ndarray | None:
-    return None if value is None else np.array(value)
 
 
 def component_state(component: Any) -> dict[str, Any] | None:

@@ -66,7 +66,6 @@ class VoiceAhead:
         self.hold_every_s = hold_every_s
         self._holds_released = 0
         self._released = threading.Condition()
-        self._audio_end = 0.0
         self._finished_at: float | None = None
         self._start_step = 0
         self._windows_state: dict | None = None
@@ -79,7 +78,6 @@ class VoiceAhead:
         self._start_step = step
         self._windows_state = windows
         self.ring.restore(audio)
-        self._audio_end = self.ring.end_time
         self._holds_released = released
 
     # --- fed by the decode thread -------------------------------------------------------------------
@@ -106,7 +104,7 @@ class VoiceAhead:
     # --- the look-ahead thread ----------------------------------------------------------------------
     def _audio_until(self, t: float) -> bool:
         """Take audio blocks until the copy reaches ``t`` or the audio ends; False when stopped."""
-        while self._finished_at is None and self._audio_end < t - 1e-9:
+        while self._finished_at is None and self.ring.end_time < t - 1e-9:
             try:
                 item = self.inbox.get(timeout=0.1)
             except queue.Empty:
@@ -117,7 +115,6 @@ class VoiceAhead:
                 self._finished_at = item.end
             else:
                 self.ring.write(item)
-                self._audio_end = item.t + item.duration
         return not self._stopped()
 
     def _loop(self) -> None:

@@ -80,7 +80,7 @@ def test_learned_weights_are_non_negative_and_sum_to_one():
 
 
 def test_text_sentiment_is_used_when_words_are_trusted():
-    text = ModalityOutput("text", 0.0, True, emotion=probs("neutral"), sentiment=(0.9, 0.05, 0.05), quality=0.9)
+    text = ModalityOutput("text", 0.0, True, emotion=probs("anger"), sentiment=(0.9, 0.05, 0.05), quality=0.9)
     result = Fuser(smoothing_s=0).fuse({"text": text}, 0.0)
     assert result.sentiment[0] > 0.6
 
@@ -365,6 +365,25 @@ def test_emotional_words_still_count():
     face = ModalityOutput("face", 0.0, True, quality=0.9,
                           emotion=tuple(0.4 if e in ("joy", "surprise") else 0.04 for e in EMOTIONS))
     assert Fuser(smoothing_s=0).fuse({"face": face, "text": output("text", "surprise")}, 0.0).dominant == "surprise"
+
+
+def test_unsure_readings_of_neutral_words_do_not_vote_but_emotional_words_do():
+    """A text model half sure the words are neutral (p(neutral) 0.6, the rest spread, as Whisper's transcript of
+    "Kids are talking by the door" reads) gets no weight; p(neutral) 0.05 counts nearly in full; the old
+    1 - p(neutral) gate (margin 0) left the unsure reading 0.4 of its trust."""
+    unsure = (0.6, 0.02, 0.05, 0.18, 0.05, 0.08, 0.02)
+    emotional = (0.05, 0.02, 0.03, 0.8, 0.04, 0.04, 0.02)
+    policy, old = TrustPolicy(), TrustPolicy(text_neutral_margin=0.0)
+    assert policy.relevance("text", unsure) == 0.0
+    assert old.relevance("text", unsure) == pytest.approx(0.4)
+    assert policy.relevance("text", emotional) == pytest.approx(0.9)
+    assert policy.relevance("face", unsure) == 1.0
+    # face joy and voice sadness about equally sure: the unsure words' anger does not tip them, it did before
+    outputs = {"face": output("face", "joy"), "voice": output("voice", "sadness"),
+               "text": ModalityOutput("text", 0.0, True, emotion=unsure, quality=1.0)}
+    fused = Fuser(smoothing_s=0).fuse(outputs, 0.0)
+    assert dict(fused.weights)["text"] == 0.0 and fused.dominant in ("joy", "sadness")
+    assert dict(Fuser(smoothing_s=0, policy=old).fuse(outputs, 0.0).weights)["text"] > 0.05
 
 
 def test_agreement_of_agreeing_and_disagreeing_channels():

@@ -212,3 +212,26 @@ def test_a_half_written_face_cache_is_decoded_again(face_data, tmp_path):
     x2, y2, names2 = load_split(face_data / "train", 48, tmp_path)
     assert np.array_equal(x, x2) and np.array_equal(y, y2) and names == names2
     assert not list(tmp_path.glob("*.tmp"))  # the rewrite went through a temporary file, now renamed
+
+
+def test_sharp_augmentation_copies_pixels_exactly_and_the_rest_is_resampled():
+    """sharp_prob 1: every image is its (maybe mirrored) self moved by whole pixels, up to a contrast/brightness
+    change; sharp_prob 0: the affine resamples, so no image is such a copy."""
+    from training.face import augment
+
+    x = torch.rand(8, 1, 48, 48, generator=torch.Generator().manual_seed(1))
+
+    def best_match(src: torch.Tensor, out: torch.Tensor) -> float:
+        best = -1.0
+        for image in (src, src.flip(-1)):
+            for dx in range(-4, 5):
+                for dy in range(-4, 5):
+                    a = torch.roll(image, (dy, dx), (0, 1))[6:-6, 6:-6].flatten()
+                    b = out[6:-6, 6:-6].flatten()
+                    best = max(best, float(torch.corrcoef(torch.stack([a, b]))[0, 1]))
+        return best
+
+    sharp = augment(x, torch.Generator().manual_seed(0), sharp_prob=1.0)
+    assert all(best_match(x[i, 0], sharp[i, 0]) > 0.99999 for i in range(8))
+    resampled = augment(x, torch.Generator().manual_seed(0), sharp_prob=0.0)
+    assert all(best_match(x[i, 0], resampled[i, 0]) < 0.999 for i in range(8))

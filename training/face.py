@@ -64,6 +64,9 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     p.add_argument("--ferplus", type=Path, default=None,
                    help="FER+ votes CSV for train (default DATA/ferplus_train.csv)")
     p.add_argument("--erase-prob", type=float, default=0.5, help="random erasing probability per image")
+    p.add_argument("--sharp-prob", type=float, default=0.5,
+                   help="share of training images copied exactly (flip and whole-pixel shift, no resampling), "
+                        "so the model also learns sharp crops")
     p.add_argument("--mixup", type=float, default=0.0, help="mixup alpha (0: off)")
     p.add_argument("--no-prior-correction", action="store_true",
                    help="keep the class priors of the (FER+-mixed) targets instead of adding the logit bias "
@@ -127,20 +130,30 @@ def load_split(root: Path, size: int, cache_dir: Path | None) -> tuple[np.ndarra
     return images, labels, names
 
 
-def augment(x: torch.Tensor, generator: torch.Generator | None = None, erase_prob: float = 0.0) -> torch.Tensor:
+def augment(x: torch.Tensor, generator: torch.Generator | None = None, erase_prob: float = 0.0,
+            sharp_prob: float = 0.0) -> torch.Tensor:
     """Batch-wise random affine (+-10 deg, scale 0.9-1.1, shift +-8%), flip, brightness/contrast jitter and
-    (with probability ``erase_prob`` per image) one erased rectangle of 2-20% of the area."""
-    n = x.shape[0]
+    (with probability ``erase_prob`` per image) one erased rectangle of 2-20% of the area.
+
+    Bilinear resampling smooths an image, so a model trained only on resampled images expects that smoothing
+    and reads the sharp crops of evaluation and of the live path worse. With probability ``sharp_prob`` an
+    image is only flipped and moved by whole pixels (up to +-4), which copies pixels exactly.
+    """
+    n, _, h, w = x.shape
 
     def uniform(lo: float, hi: float) -> torch.Tensor:
         return torch.rand(n, generator=generator) * (hi - lo) + lo
 
-    angle = uniform(-10, 10) * math.pi / 180
-    scale = uniform(0.9, 1.1)
+    sharp = torch.rand(n, generator=generator) < sharp_prob
+    angle = torch.where(sharp, 0.0, uniform(-10, 10) * math.pi / 180)
+    scale = torch.where(sharp, 1.0, uniform(0.9, 1.1))
     flip = torch.where(torch.rand(n, generator=generator) < 0.5, -1.0, 1.0)
     cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
-    theta = torch.stack([torch.stack([cos * flip, -sin, uniform(-0.16, 0.16)], 1),
-                         torch.stack([sin * flip, cos, uniform(-0.16, 0.16)], 1)], 1)
+    # a whole-pixel shift in affine_grid's normalised coordinates (align_corners=False) is 2 / size per pixel
+    shift_x = torch.where(sharp, torch.randint(-4, 5, (n,), generator=generator) * (2.0 / w), uniform(-0.16, 0.16))
+    shift_y = torch.where(sharp, torch.randint(-4, 5, (n,), generator=generator) * (2.0 / h), uniform(-0.16, 0.16))
+    theta = torch.stack([torch.stack([cos * flip, -sin, shift_x], 1),
+                         torch.stack([sin * flip, cos, shift_y], 1)], 1)
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
     out = F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
     contrast = uniform(0.8, 1.2)[:, None, None, None]
@@ -292,7 +305,8 @@ def main(argv: Sequence[str]) -> int:
                    "ferplus_weight": args.ferplus_weight if args.targets == "mix" else None,
                    "label_smoothing": args.label_smoothing, "class_weight_power": args.class_weight_power,
                    "augment": "affine rot+-10deg scale0.9-1.1 shift+-8%, hflip, contrast0.8-1.2, bright+-0.1, "
-                              f"random erasing p={args.erase_prob}", "mixup": args.mixup, "bf16": use_bf16},
+                              f"random erasing p={args.erase_prob}, sharp (no resampling) p={args.sharp_prob}",
+                   "mixup": args.mixup, "bf16": use_bf16},
     }
     model_config.pop("blur_sigma", None)
     model_config["logit_bias"] = [round(float(b), 5) for b in bias]
@@ -322,7 +336,7 @@ def main(argv: Sequence[str]) -> int:
     def loss_fn(net: torch.nn.Module, batch: Any, device: torch.device) -> torch.Tensor:
         images, target = batch
         x = augment(((images.float() / 255 - model_config["mean"]) / model_config["std"])[:, None],
-                    erase_prob=args.erase_prob)
+                    erase_prob=args.erase_prob, sharp_prob=args.sharp_prob)
         if args.mixup > 0:
             lam = float(mix_rng.beta(args.mixup, args.mixup))
             perm = torch.randperm(x.shape[0])

@@ -63,14 +63,19 @@ def run(args: argparse.Namespace) -> int:
     x, trust, y = draw(pools, args.n, seed=args.seed, text=args.text_mode, own_words=own, shares=shares)
     _, trust_ungated, _ = draw(pools, args.n, seed=args.seed, text=args.text_mode, own_words=own, shares=shares,
                                policy=TrustPolicy(text_emotional_gate=False))
+    _, trust_soft, _ = draw(pools, args.n, seed=args.seed, text=args.text_mode, own_words=own, shares=shares,
+                            policy=TrustPolicy(text_neutral_margin=0.0))
     model = Fuser.from_dir(args.fusion_model)
     rows: dict[str, dict] = {}
     for j, modality in enumerate(MODALITIES):
-        spoke = trust[:, j] > 0 if modality == "text" else np.ones(len(y), bool)
+        # a composite without words carries the uniform filler (draw); words the gate ignores still answer
+        spoke = (~np.isclose(x[:, j], -np.log(len(EMOTIONS))).all(axis=1) if modality == "text"
+                 else np.ones(len(y), bool))
         pred = np.where(spoke, x[:, j].argmax(axis=1), -1)  # no words: no answer (always wrong)
         rows[f"{modality} only"] = classification_report(y, pred, EMOTIONS)
     rows["fused"] = classification_report(y, fused_predictions(model, x, trust), EMOTIONS)
     rows["fused, words not gated"] = classification_report(y, fused_predictions(model, x, trust_ungated), EMOTIONS)
+    rows["fused, gate 1 - p(neutral)"] = classification_report(y, fused_predictions(model, x, trust_soft), EMOTIONS)
     for j, modality in enumerate(MODALITIES):
         t = trust.copy()
         t[:, j] = 0.0
@@ -84,9 +89,9 @@ def run(args: argparse.Namespace) -> int:
             if args.text_mode == "realistic" else "matched words: an utterance of the same label every time")
     print(f"{args.n} composite samples ({'whole pools' if args.all else 'held-out halves'}; {mode}); "
           "an engineering check of fusion, not real conversations")
-    print(f"{'':<26}{'accuracy':>10}{'macro F1':>10}")
+    print(f"{'':<28}{'accuracy':>10}{'macro F1':>10}")
     for name, r in rows.items():
-        print(f"{name:<26}{r['accuracy']:>10.4f}{r['macro_f1']:>10.4f}")
+        print(f"{name:<28}{r['accuracy']:>10.4f}{r['macro_f1']:>10.4f}")
     best_single = max(rows[f"{m} only"]["macro_f1"] for m in MODALITIES)
     print(f"fused - best single channel: {rows['fused']['macro_f1'] - best_single:+.4f} macro F1")
     return 0

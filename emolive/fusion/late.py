@@ -7,8 +7,8 @@ At run time each modality's weight is further scaled by how far it can be truste
 
 Words are read as they deserve: most of what people say carries no emotion, and a text model that finds
 none answers "neutral". That is absence of evidence, not evidence of a neutral person, so the text
-channel's trust is scaled by how emotional its reading is (``1 - p(neutral)``, see ``TrustPolicy.relevance``):
-a neutral sentence barely votes while an emotional one counts in full. ``agreement`` says how far the
+channel's trust is scaled by how emotional its reading is (``1 - 2 p(neutral)``, see ``TrustPolicy.relevance``):
+a neutral sentence does not vote while an emotional one counts in full. ``agreement`` says how far the
 trusted channels tell the same story.
 """
 
@@ -68,7 +68,9 @@ class TrustPolicy:
     voice_tau_s: float = 1.0
     text_tau_s: float = 10.0
     text_max_age_s: float = 20.0
-    text_emotional_gate: bool = True  # scale the text channel's trust by 1 - p(neutral)
+    text_emotional_gate: bool = True  # scale the text channel's trust by how emotional the words are
+    # how emotional (1 - p(neutral)) words must be to count: relevance = clip((1 - p(neutral) - m) / (1 - m), 0, 1)
+    text_neutral_margin: float = 0.5
 
     def trust(self, output: ModalityOutput | None, now: float) -> float:
         if output is None or not output.present or output.emotion is None:
@@ -82,17 +84,23 @@ class TrustPolicy:
         return float(np.clip(output.quality, 0.0, 1.0) * freshness * self.certainty(output.emotion) * relevance)
 
     def relevance(self, modality: str, emotion) -> float:
-        """How much a reading can say about the emotion: for words, how emotional they are (1 - p(neutral)).
+        """How much a reading can say about the emotion: for words, how emotional they are.
 
         A face or a voice that looks or sounds neutral is evidence of a neutral person (1.0); words that
-        carry no emotion are not, so the text channel's "neutral" hardly votes while "anger" still does.
-        Always 1.0 with ``text_emotional_gate`` off.
+        carry no emotion are not. With the default margin 0.5 the words count only when the text model finds
+        an emotion more likely than neutral, and in full as p(neutral) goes to 0 (1 - 2 p(neutral)), so the
+        text channel's "neutral", and its unsure readings of neutral words, hardly vote while "anger" still
+        does. Always 1.0 with ``text_emotional_gate`` off.
         """
         if modality != "text" or not self.text_emotional_gate:
             return 1.0
         p = np.clip(np.asarray(emotion, dtype=np.float64), 0.0, None)
         total = float(p.sum())
-        return float(1.0 - p[NEUTRAL] / total) if total > 0 else 0.0
+        if total <= 0:
+            return 0.0
+        emotional = 1.0 - p[NEUTRAL] / total
+        margin = min(max(float(self.text_neutral_margin), 0.0), 0.99)
+        return float(np.clip((emotional - margin) / (1.0 - margin), 0.0, 1.0))
 
     @staticmethod
     def certainty(emotion) -> float:

@@ -139,7 +139,7 @@ def test_eval_va_without_the_columns_is_a_clear_error(tmp_path: Path, capsys) ->
 
 
 def text_out(valence: float | None = 0.9, arousal: float | None = 0.2, t: float = 0.0) -> ModalityOutput:
-    return ModalityOutput("text", t, True, emotion=onehot("neutral"), sentiment=(0.1, 0.2, 0.7), quality=0.9,
+    return ModalityOutput("text", t, True, emotion=onehot("joy"), sentiment=(0.1, 0.2, 0.7), quality=0.9,
                           valence=valence, arousal=arousal)
 
 

@@ -120,7 +120,7 @@ def test_eval_fusion_prints_single_fused_and_leave_one_out_rows(monkeypatch, cap
     rows = json.loads(capsys.readouterr().out)
     assert code == 0 and str(seen_models["v"]) == "fold"
     channels = ("face", "voice", "text")
-    names = ({f"{m} only" for m in channels} | {"fused", "fused, words not gated"}
+    names = ({f"{m} only" for m in channels} | {"fused", "fused, words not gated", "fused, gate 1 - p(neutral)"}
              | {f"fused without {m}" for m in channels})
     assert set(rows) == names
     best_single = max(rows[f"{m} only"]["macro_f1"] for m in ("face", "voice", "text"))

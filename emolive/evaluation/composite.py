@@ -165,6 +165,15 @@ def text_pool(csv: Path, model_dir: Path | None = None, cache: Path | None = Non
     return _cached(_cache_path(cache, "text", str(csv), _model_stamp(model_dir, "text")), build)
 
 
+ABSENT = float(-np.log(len(EMOTIONS)))  # the log-probability a composite holds for a modality it lacks (uniform)
+
+
+def present(log_probs: np.ndarray, modality: str) -> np.ndarray:
+    """[n] bool: which composites of ``draw`` carry ``modality`` (its column is not the uniform filler), whatever
+    trust the policy gave it (words the text gate ignores are present)."""
+    return ~np.isclose(log_probs[:, MODALITIES.index(modality)], ABSENT).all(axis=1)
+
+
 def draw(pools: dict[str, Pool], n: int, seed: int = 0, drop: float = 0.0, text: str = "matched",
          own_words: dict[str, np.ndarray] | None = None, shares: dict[str, float] | None = None,
          policy: TrustPolicy | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -187,7 +196,7 @@ def draw(pools: dict[str, Pool], n: int, seed: int = 0, drop: float = 0.0, text:
         raise ValueError("the pools share no emotion class")
     by_class = {m: {c: np.flatnonzero(p.labels == c) for c in classes} for m, p in pools.items()}
     labels = rng.choice(classes, size=n)
-    log_probs = np.full((n, len(MODALITIES), len(EMOTIONS)), -np.log(len(EMOTIONS)))
+    log_probs = np.full((n, len(MODALITIES), len(EMOTIONS)), ABSENT)
     trust = np.zeros((n, len(MODALITIES)))
     voice_picks = None
     for j, modality in enumerate(MODALITIES):

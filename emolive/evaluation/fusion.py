@@ -46,7 +46,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import json
 
-    from emolive.evaluation.composite import draw, face_pool, own_words_for, text_pool, voice_pool
+    from emolive.evaluation.composite import draw, face_pool, own_words_for, present, text_pool, voice_pool
     from emolive.evaluation.metrics import classification_report
     from emolive.fusion.fuser import Fuser
     from emolive.fusion.late import MODALITIES, TrustPolicy, fused_predictions
@@ -68,9 +68,7 @@ def run(args: argparse.Namespace) -> int:
     model = Fuser.from_dir(args.fusion_model)
     rows: dict[str, dict] = {}
     for j, modality in enumerate(MODALITIES):
-        # a composite without words carries the uniform filler (draw); words the gate ignores still answer
-        spoke = (~np.isclose(x[:, j], -np.log(len(EMOTIONS))).all(axis=1) if modality == "text"
-                 else np.ones(len(y), bool))
+        spoke = present(x, "text") if modality == "text" else np.ones(len(y), bool)  # ignored words still answer
         pred = np.where(spoke, x[:, j].argmax(axis=1), -1)  # no words: no answer (always wrong)
         rows[f"{modality} only"] = classification_report(y, pred, EMOTIONS)
     rows["fused"] = classification_report(y, fused_predictions(model, x, trust), EMOTIONS)

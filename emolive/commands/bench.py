@@ -113,6 +113,7 @@ def run(args: argparse.Namespace) -> int:
         "asr": not args.no_asr and pipeline.transcriber is not None,
         "asr_lag_s": status.asr_lag_s,
         "budget_ms": config.inference.budget_ms,
+        "voice_thread": config.inference.voice_thread,
         "degraded": status.degraded,
         "degraded_share": round(sum(1 for e in taken if e.degraded) / max(len(taken), 1), 3),
         "errors": errors,
@@ -126,6 +127,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"step latency: p50 {s['p50']} ms, p95 {s['p95']} ms, max {s['max']} ms (budget {result['budget_ms']} ms)")
     for stage, v in result["stages"].items():
         print(f"  {stage:<8} p50 {v['p50']:>7} ms  p95 {v['p95']:>7} ms  max {v['max']:>7} ms")
+    if result["voice_thread"] and "voice" in result["stages"]:
+        print("  (the voice windows are scored on their own thread beside the steps: not part of the step's time)")
     print(f"CPU {result['cpu_percent']}% of one core, peak RSS {result['rss_mb']} MB "
           f"({result['rss_loaded_mb']} MB with the models loaded); "
           f"{100 * result['degraded_share']:.0f}% of steps shed work"

@@ -3,6 +3,8 @@
 ``step(now)`` is the whole computation and is shared by the live thread and offline analysis.
 The thread runs ``step`` on a fixed hop of the session clock, never queues work (missed hops are
 counted as dropped), measures every stage, and degrades before it breaks the latency budget.
+Live (``voice_in_background``), the voice windows are scored on a thread of their own
+(``voice_background``): a hop hands its window over and fuses the newest voice reading scored so far.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from emolive.runtime.snapshot import (
     restore_segment,
     segment_state,
 )
+from emolive.runtime.voice_background import BackgroundVoice
 
 log = logging.getLogger(__name__)
 
@@ -143,7 +146,8 @@ class InferenceWorker:
     def __init__(self, frames: FrameRing, audio: AudioRing, fuser: Fuser, config: InferenceConfig,
                  clock: SessionClock | None = None, face: FaceLike | None = None, voice: VoiceLike | None = None,
                  text: TextLike | None = None, on_estimate: Callable[[EmotionEstimate], None] | None = None,
-                 on_error: Callable[[str], None] | None = None, device: str = "cpu", shed_load: bool = True) -> None:
+                 on_error: Callable[[str], None] | None = None, device: str = "cpu", shed_load: bool = True,
+                 voice_in_background: bool = False) -> None:
         self.frames, self.audio, self.fuser, self.config = frames, audio, fuser, config
         self.device = device
         self.clock = clock or SessionClock()
@@ -164,6 +168,9 @@ class InferenceWorker:
         self._last_frame_index = -1
         self._voice_windows = VoiceWindows(config.voice_window_s)
         self._errors_reported: set[str] = set()
+        # live only: started with the thread (``start``); ``step`` called directly scores the voice in line
+        self.voice_in_background = voice_in_background
+        self._background: BackgroundVoice | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -179,6 +186,9 @@ class InferenceWorker:
     def swap(self, face: FaceLike | None, voice: VoiceLike | None, text: TextLike | None, fuser: Fuser) -> None:
         """Replace the models between two steps (hot swap after fine-tuning)."""
         with self._step_lock:
+            if self._background is not None:
+                self._stop_background()
+                self._background = self._start_background(voice)
             self.face, self.voice, self.text, self.fuser = face, voice, text, fuser
             self.base_detect_every = face.detect_every if face is not None else 1
             self._last = {"face": None, "voice": None, "text": None}
@@ -222,6 +232,8 @@ class InferenceWorker:
         t_start = time.perf_counter()
         latency: dict[str, float] = {}
         run_face, detect, run_voice = self._schedule(self.steps, self.governor.level)
+        if self._background is not None:
+            self._collect_voice(now, latency)
         if self.face is not None and run_face:
             self._run_face(now, latency, detect)
         if self.voice is not None and self._voice_windows.due(run_voice):
@@ -266,12 +278,38 @@ class InferenceWorker:
         if request is None:
             return
         samples, end = request
+        if self._background is not None:
+            self._background.submit(samples, end)
+            return
         t0 = time.perf_counter()
         try:
             self._last["voice"] = self.voice.process(samples, end)
         except Exception as exc:
             self._channel_failed("voice", exc, now)
         latency["voice"] = (time.perf_counter() - t0) * 1000
+
+    def _collect_voice(self, now: float, latency: dict[str, float]) -> None:
+        """Live: take the voice readings scored since the last hop; ``latency["voice"]`` is their compute time
+        (spent beside the steps, so not part of this hop's total)."""
+        assert self._background is not None
+        for scored in self._background.collect():
+            if scored.error is not None:
+                self._channel_failed("voice", scored.error, now)
+            else:
+                self._last["voice"] = scored.output
+            latency["voice"] = scored.compute_ms
+
+    def _start_background(self, voice: VoiceLike | None) -> BackgroundVoice | None:
+        if voice is None:
+            return None
+        background = BackgroundVoice(voice)
+        background.start()
+        return background
+
+    def _stop_background(self, timeout: float = 2.0) -> None:
+        if self._background is not None:
+            self._background.stop()
+            self._background.join(timeout)
 
     def _run_text(self, now: float, latency: dict[str, float]) -> str:
         with self._lock:
@@ -297,7 +335,11 @@ class InferenceWorker:
         if is_cuda_error(exc) and hasattr(channel, "to") and self.device != "cpu":
             log.warning("%s channel failed on the GPU (%s): moving every channel to the CPU", name, exc)
             for other in (self.face, self.voice, self.text):
-                if other is not None and hasattr(other, "to"):
+                if other is None or not hasattr(other, "to"):
+                    continue
+                if other is self.voice and self._background is not None:
+                    self._background.locked(lambda channel=other: channel.to("cpu"))
+                else:
                     other.to("cpu")
             self.device = "cpu"
             if self.on_error is not None:
@@ -305,14 +347,27 @@ class InferenceWorker:
             return
         self._last[name] = ModalityOutput(modality=name, t=now, present=False, reason=f"error: {exc}")
         key = f"{name}:{type(exc).__name__}"
-        log.exception("%s channel failed", name)
+        log.error("%s channel failed", name, exc_info=exc)
         if key not in self._errors_reported:
             self._errors_reported.add(key)
             if self.on_error is not None:
                 self.on_error(f"{name} channel failed: {exc}")
 
     # --- the live thread ---------------------------------------------------------------------------
+    def start_voice_thread(self) -> None:
+        """Score the voice windows on a thread of their own from now on (``start`` does it when
+        ``voice_in_background``; tests call it to drive ``step`` by hand)."""
+        if self._background is None:
+            self._background = self._start_background(self.voice)
+
+    def stop_voice_thread(self, timeout: float = 2.0) -> None:
+        """Finish the window being scored and end the voice thread (the voice is scored in line again)."""
+        self._stop_background(timeout)
+        self._background = None
+
     def start(self) -> None:
+        if self.voice_in_background:
+            self.start_voice_thread()
         self._thread = threading.Thread(target=self._loop, name="emolive-inference", daemon=True)
         self._thread.start()
 
@@ -322,6 +377,13 @@ class InferenceWorker:
     def join(self, timeout: float | None = None) -> None:
         if self._thread is not None:
             self._thread.join(timeout)
+        if self._background is not None:
+            self._background.join(timeout)
+
+    def is_alive(self) -> bool:
+        """The worker's thread or its voice thread still runs."""
+        threads = [self._thread, self._background]
+        return any(t is not None and t.is_alive() for t in threads)
 
     def _loop(self) -> None:
         hop = self.config.hop_s
@@ -341,6 +403,7 @@ class InferenceWorker:
             text_left = bool(self._new_text)
         if text_left:  # text committed while stopping (the transcriber's last words) gets one last estimate
             self._publish(self.clock.now())
+        self._stop_background()
 
     def _publish(self, now: float) -> None:
         try:

@@ -54,6 +54,8 @@ class InferenceConfig:
     voice_window_s: float = _num(2.0, 0.25, 30.0)
     # live: the voice windows are scored on a thread of their own, so a hop never waits for the Whisper encoder
     voice_thread: bool = True
+    # live: face detection rounds on a thread of their own (the tracks coast until a round's faces are found)
+    detect_thread: bool = True
     text_max_age_s: float = _num(20.0, 0.0, 3600.0, low_open=True)  # older transcript no longer counts
     face_model: str = ""  # "" -> bundled assets/face
     voice_model: str = ""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
@@ -11,16 +12,27 @@ import numpy as np
 
 from emolive.contracts import FaceBox, ModalityOutput, VideoFrame, frozen_array
 from emolive.device import limit_torch_threads
-from emolive.face.detector import HaarFaceDetector
+from emolive.face.detector import Detection, HaarFaceDetector
 from emolive.face.predictor import ExpressionPredictor, crop_face
 from emolive.face.quality import face_quality
 from emolive.face.tracker import IoUTracker, Track, pick_subject
+from emolive.newest_thread import NewestOnlyThread
 
 log = logging.getLogger(__name__)
 
 # The FER2013 crop relative to the Haar box, from `emolive eval face --frames` (see the face model card).
 CROP_SCALE = 1.0
 CROP_SHIFT_Y = 0.0
+
+
+@dataclass(frozen=True)
+class DetectionJob:
+    """One detection round for the detection thread: a grey frame (a copy) and, for a round that re-detects
+    around known faces, their boxes (none: scan the whole frame). ``session`` ties it to a ``reset``."""
+
+    grey: np.ndarray = field(repr=False)
+    near: tuple[tuple[float, float, float, float], ...]
+    session: int
 
 
 class FaceChannel:
@@ -56,9 +68,26 @@ class FaceChannel:
         self.crop_scale = CROP_SCALE if crop_scale is None else crop_scale
         self.crop_shift_y = CROP_SHIFT_Y if crop_shift_y is None else crop_shift_y
         self.last_subject_box: tuple[float, float, float, float] | None = None
+        self._detection_thread: NewestOnlyThread[DetectionJob, list[Detection]] | None = None
+        self._session = 0
+
+    def start_detection_thread(self) -> None:
+        """Live: run the detection rounds on a thread of their own from now on. A round's frame is handed over
+        and the tracks coast; its detections correct the tracks on the first frame after they are found."""
+        if self._detection_thread is None:
+            self._detection_thread = NewestOnlyThread(self._detect, name="emolive-face-detection")
+            self._detection_thread.start()
+
+    def stop_detection_thread(self, timeout: float = 2.0) -> None:
+        """Finish the round in progress and detect in line again."""
+        thread, self._detection_thread = self._detection_thread, None
+        if thread is not None:
+            thread.stop()
+            thread.join(timeout)
 
     def reset(self) -> None:
         """Forget all tracks (a new source starts)."""
+        self._session += 1  # detections still being found for the old source are dropped
         self.tracker.reset()
         self._frames = 0
         self._rounds = 0
@@ -114,6 +143,8 @@ class FaceChannel:
     def _track(self, grey: np.ndarray, detect: bool | None) -> list[Track]:
         detect_now = self._frames % max(1, self.detect_every) == 0 if detect is None else detect
         self._frames += 1
+        if self._detection_thread is not None:
+            return self._track_in_background(self._detection_thread, grey, detect_now)
         if not detect_now:
             self.tracker.predict()
             return self.tracker.tracks
@@ -127,6 +158,32 @@ class FaceChannel:
                 near = self.detector.detect_near(grey, tuple(float(v) for v in track.box))
                 detections.extend(near[:1])
         return self.tracker.update(detections)
+
+    def _track_in_background(self, thread: NewestOnlyThread[DetectionJob, list[Detection]], grey: np.ndarray,
+                             detect_now: bool) -> list[Track]:
+        """Apply the newest round the detection thread finished (or coast), and hand this frame over if due."""
+        finished = [f for f in thread.collect() if f.item.session == self._session]
+        if detect_now:
+            full = not self.tracker.tracks or self._rounds % max(1, self.full_scan_every) == 0
+            self._rounds += 1
+            near = () if full else tuple(tuple(float(v) for v in t.box) for t in self.tracker.tracks)
+            thread.submit(DetectionJob(grey.copy(), near, self._session))
+        if not finished:
+            self.tracker.predict()
+            return self.tracker.tracks
+        newest = finished[-1]
+        if newest.error is not None:
+            raise newest.error
+        return self.tracker.update(newest.result or [])
+
+    def _detect(self, job: DetectionJob) -> list[Detection]:
+        """One detection round (the detection thread's work; the detector keeps no state)."""
+        if not job.near:
+            return self.detector.detect(job.grey)
+        detections: list[Detection] = []
+        for box in job.near:
+            detections.extend(self.detector.detect_near(job.grey, box)[:1])
+        return detections
 
     @staticmethod
     def _face_box(track: Track, width: int, height: int) -> FaceBox:

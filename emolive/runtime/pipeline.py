@@ -146,7 +146,8 @@ class LivePipeline:
         # a new session: build_engine resets the face tracks and the voice's running speaker statistics
         engine = build_engine(self.config, channels, rings=(self.frames, self.audio), clock=self.clock,
                               on_estimate=self.sinks.on_estimate, on_error=self._error("inference"), device=self.device,
-                              voice_in_background=self.config.inference.voice_thread)
+                              voice_in_background=self.config.inference.voice_thread,
+                              detect_in_background=self.config.inference.detect_thread)
         self.worker, self.speech = engine.worker, engine.speech
         release_free_memory()  # what loading read in and let go (weights ONNX Runtime copied): ~100 MB
         if self.asr_enabled and any((kind := source_kind(s.name)) is not None and kind.has_audio for s in self.sources):

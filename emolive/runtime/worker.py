@@ -147,7 +147,7 @@ class InferenceWorker:
                  clock: SessionClock | None = None, face: FaceLike | None = None, voice: VoiceLike | None = None,
                  text: TextLike | None = None, on_estimate: Callable[[EmotionEstimate], None] | None = None,
                  on_error: Callable[[str], None] | None = None, device: str = "cpu", shed_load: bool = True,
-                 voice_in_background: bool = False) -> None:
+                 voice_in_background: bool = False, detect_in_background: bool = False) -> None:
         self.frames, self.audio, self.fuser, self.config = frames, audio, fuser, config
         self.device = device
         self.clock = clock or SessionClock()
@@ -171,6 +171,7 @@ class InferenceWorker:
         # live only: started with the thread (``start``); ``step`` called directly scores the voice in line
         self.voice_in_background = voice_in_background
         self._background: BackgroundVoice | None = None
+        self.detect_in_background = detect_in_background  # live only, as the voice thread
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -189,6 +190,9 @@ class InferenceWorker:
             if self._background is not None:
                 self._stop_background()
                 self._background = self._start_background(voice)
+            if self._detecting_in_background():
+                self._set_detection_thread(self.face, False)
+                self._set_detection_thread(face, True)
             self.face, self.voice, self.text, self.fuser = face, voice, text, fuser
             self.base_detect_every = face.detect_every if face is not None else 1
             self._last = {"face": None, "voice": None, "text": None}
@@ -279,7 +283,7 @@ class InferenceWorker:
             return
         samples, end = request
         if self._background is not None:
-            self._background.submit(samples, end)
+            self._background.submit_window(samples, end)
             return
         t0 = time.perf_counter()
         try:
@@ -296,7 +300,7 @@ class InferenceWorker:
             if scored.error is not None:
                 self._channel_failed("voice", scored.error, now)
             else:
-                self._last["voice"] = scored.output
+                self._last["voice"] = scored.result
             latency["voice"] = scored.compute_ms
 
     def _start_background(self, voice: VoiceLike | None) -> BackgroundVoice | None:
@@ -365,9 +369,21 @@ class InferenceWorker:
         self._stop_background(timeout)
         self._background = None
 
+    def _detecting_in_background(self) -> bool:
+        return self.detect_in_background and self._thread is not None and self._thread.is_alive()
+
+    @staticmethod
+    def _set_detection_thread(face: FaceLike | None, on: bool) -> None:
+        """Start or stop the face channel's detection thread (channels without one detect in line)."""
+        name = "start_detection_thread" if on else "stop_detection_thread"
+        if face is not None and callable(getattr(face, name, None)):
+            getattr(face, name)()
+
     def start(self) -> None:
         if self.voice_in_background:
             self.start_voice_thread()
+        if self.detect_in_background:
+            self._set_detection_thread(self.face, True)
         self._thread = threading.Thread(target=self._loop, name="emolive-inference", daemon=True)
         self._thread.start()
 
@@ -404,6 +420,8 @@ class InferenceWorker:
         if text_left:  # text committed while stopping (the transcriber's last words) gets one last estimate
             self._publish(self.clock.now())
         self._stop_background()
+        if self.detect_in_background:
+            self._set_detection_thread(self.face, False)
 
     def _publish(self, now: float) -> None:
         try:

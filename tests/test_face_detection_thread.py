@@ -67,6 +67,7 @@ def test_a_frame_does_not_wait_for_its_detection_round_and_a_later_frame_uses_th
     out, boxes = channel.process(frame(1), detect=False)
     assert out.present and len(boxes) == 1
     assert abs(boxes[0].x - BOX.x) <= 1 and abs(boxes[0].w - BOX.w) <= 1
+    assert channel.pop_detection_ms() is not None and channel.pop_detection_ms() is None  # once per applied round
 
 
 def test_detections_of_the_previous_source_are_dropped_after_a_reset(channel):

@@ -128,7 +128,9 @@ def run(args: argparse.Namespace) -> int:
     for stage, v in result["stages"].items():
         print(f"  {stage:<8} p50 {v['p50']:>7} ms  p95 {v['p95']:>7} ms  max {v['max']:>7} ms")
     if result["voice_thread"] and "voice" in result["stages"]:
-        print("  (the voice windows are scored on their own thread beside the steps: not part of the step's time)")
+        print("  (voice: the windows are scored on their own thread beside the steps, not part of the step's time)")
+    if "detect" in result["stages"]:
+        print("  (detect: face detection rounds on their own thread beside the steps, not part of the step's time)")
     print(f"CPU {result['cpu_percent']}% of one core, peak RSS {result['rss_mb']} MB "
           f"({result['rss_loaded_mb']} MB with the models loaded); "
           f"{100 * result['degraded_share']:.0f}% of steps shed work"

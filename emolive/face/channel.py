@@ -70,6 +70,7 @@ class FaceChannel:
         self.last_subject_box: tuple[float, float, float, float] | None = None
         self._detection_thread: NewestOnlyThread[DetectionJob, list[Detection]] | None = None
         self._session = 0
+        self._detection_ms: float | None = None
 
     def start_detection_thread(self) -> None:
         """Live: run the detection rounds on a thread of their own from now on. A round's frame is handed over
@@ -172,9 +173,15 @@ class FaceChannel:
             self.tracker.predict()
             return self.tracker.tracks
         newest = finished[-1]
+        self._detection_ms = newest.compute_ms
         if newest.error is not None:
             raise newest.error
         return self.tracker.update(newest.result or [])
+
+    def pop_detection_ms(self) -> float | None:
+        """The compute time of the detection round applied since the last call (detection thread only)."""
+        ms, self._detection_ms = self._detection_ms, None
+        return ms
 
     def _detect(self, job: DetectionJob) -> list[Detection]:
         """One detection round (the detection thread's work; the detector keeps no state)."""

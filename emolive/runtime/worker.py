@@ -276,6 +276,9 @@ class InferenceWorker:
         except Exception as exc:
             self._channel_failed("face", exc, now)
         latency["face"] = (time.perf_counter() - t0) * 1000
+        pop = getattr(self.face, "pop_detection_ms", None)
+        if callable(pop) and (detection_ms := pop()) is not None:
+            latency["detect"] = detection_ms  # a round on the detection thread: beside the hop, not in its total
 
     def _run_voice(self, now: float, latency: dict[str, float]) -> None:
         request = self._voice_windows.request(now, self.audio)

@@ -34,7 +34,6 @@ class NewestOnlyThread(Generic[In, Out]):
 
     def __init__(self, work: Callable[[In], Out], name: str) -> None:
         self.work = work
-        self.done_count = 0  # items worked on
         self.replaced = 0  # items dropped because a newer one came before they were started
         self._pending: In | None = None
         self._has_pending = False
@@ -62,14 +61,9 @@ class NewestOnlyThread(Generic[In, Out]):
             done, self._done = self._done, []
         return done
 
-    @property
-    def idle(self) -> bool:
-        """Nothing waiting and nothing being worked on."""
-        with self._cond:
-            return not self._has_pending and not self._busy
-
     def wait_idle(self, timeout: float) -> bool:
-        """Wait until ``idle``; False if it is still busy after ``timeout`` seconds (or the thread is gone)."""
+        """Wait until nothing is waiting or being worked on; False if still busy after ``timeout`` seconds (or the
+        thread is gone)."""
         deadline = time.monotonic() + timeout
         with self._cond:
             while self._has_pending or self._busy:
@@ -118,6 +112,5 @@ class NewestOnlyThread(Generic[In, Out]):
             finished = Finished(item, result, error, (time.perf_counter() - t0) * 1000)
             with self._cond:
                 self._done.append(finished)
-                self.done_count += 1
                 self._busy = False
                 self._cond.notify_all()

@@ -59,7 +59,7 @@ def test_a_hop_does_not_wait_for_the_voice_window_and_fuses_it_once_scored():
         assert voice_of(first) is None
         assert threading.current_thread().name not in voice.threads
         voice.gate.set()
-        assert worker._background.wait_idle(5.0)
+        assert worker._voice_thread.wait_idle(5.0)
         later = worker.step(3.1)
         reading = voice_of(later)
         assert reading is not None and reading.present and reading.t == 3.0
@@ -78,9 +78,9 @@ def test_a_window_waiting_behind_a_busy_encoder_is_replaced_by_a_newer_one():
         worker.step(3.1)
         worker.step(3.2)  # replaces the window of 3.1, never started
         voice.gate.set()
-        assert worker._background.wait_idle(5.0)
+        assert worker._voice_thread.wait_idle(5.0)
         assert voice.seen == [3.0, 3.2]
-        assert worker._background.replaced == 1
+        assert worker._voice_thread.replaced == 1
         assert voice_of(worker.step(3.3)).t == 3.2
     finally:
         voice.gate.set()
@@ -94,12 +94,12 @@ def test_an_error_in_the_voice_thread_is_reported_and_the_hops_go_on():
     worker = live_worker(voice, on_error=errors.append, voice_every=1)
     try:
         worker.step(3.0)
-        assert worker._background.wait_idle(5.0)
+        assert worker._voice_thread.wait_idle(5.0)
         estimate = worker.step(3.1)
         reading = voice_of(estimate)
         assert reading is not None and not reading.present and "encoder broke" in reading.reason
         assert errors == ["voice channel failed: encoder broke"]
-        assert worker._background.wait_idle(5.0)
+        assert worker._voice_thread.wait_idle(5.0)
         worker.step(3.2)
         assert errors == ["voice channel failed: encoder broke"]  # reported once
     finally:
@@ -112,15 +112,15 @@ def test_swapped_models_get_their_own_voice_thread_and_stopping_ends_it():
     new.gate.set()
     worker = live_worker(old, voice_every=1)
     worker.step(3.0)
-    assert worker._background.wait_idle(5.0)
-    first_thread = worker._background
+    assert worker._voice_thread.wait_idle(5.0)
+    first_thread = worker._voice_thread
     worker.swap(face=None, voice=new, text=None, fuser=Fuser(smoothing_s=0))
     assert not first_thread.is_alive()
     worker.step(3.1)
-    assert worker._background.wait_idle(5.0)
+    assert worker._voice_thread.wait_idle(5.0)
     assert old.seen == [3.0] and new.seen == [3.1]
     assert voice_of(worker.step(3.2)).t == 3.1
-    background = worker._background
+    background = worker._voice_thread
     worker.stop_voice_thread()
     assert not background.is_alive()
 
@@ -132,8 +132,8 @@ def test_the_live_thread_starts_and_stops_the_voice_thread():
     worker = InferenceWorker(FrameRing(30), audio, Fuser(smoothing_s=0), InferenceConfig(hop_s=0.05), voice=voice,
                              voice_in_background=True)
     worker.start()
-    assert worker._background is not None and worker._background.is_alive()
-    background = worker._background
+    assert worker._voice_thread is not None and worker._voice_thread.is_alive()
+    background = worker._voice_thread
     worker.stop()
     worker.join(5.0)
     assert not worker.is_alive() and not background.is_alive()

@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from emolive.contracts import ModalityOutput, VoiceLike
-from emolive.newest_thread import Finished, NewestOnlyThread
+from emolive.newest_thread import NewestOnlyThread
 
 
 @dataclass(frozen=True)
 class VoiceWindow:
-    """Audio to score: ``samples`` (16 kHz mono, a copy) ending at session time ``t``."""
+    """Audio to score: ``samples`` (16 kHz mono, the ring's copy) ending at session time ``t``."""
 
     t: float
     samples: np.ndarray = field(repr=False)
@@ -31,11 +31,7 @@ class BackgroundVoice(NewestOnlyThread[VoiceWindow, ModalityOutput]):
 
     def __init__(self, voice: VoiceLike) -> None:
         super().__init__(lambda window: voice.process(window.samples, window.t), name="emolive-voice")
-        self.voice = voice
 
     def submit_window(self, samples: np.ndarray, t: float) -> None:
-        """Hand a window over (copied: the ring it came from goes on being written)."""
-        self.submit(VoiceWindow(t, np.array(samples, dtype=np.float32, copy=True)))
-
-
-VoiceScored = Finished[VoiceWindow, ModalityOutput]
+        """Hand a window over (``AudioRing.between`` already copied it out of the ring)."""
+        self.submit(VoiceWindow(t, samples))

@@ -3,8 +3,8 @@
 ``step(now)`` is the whole computation and is shared by the live thread and offline analysis.
 The thread runs ``step`` on a fixed hop of the session clock, never queues work (missed hops are
 counted as dropped), measures every stage, and degrades before it breaks the latency budget.
-Live (``voice_in_background``), the voice windows are scored on a thread of their own
-(``voice_background``): a hop hands its window over and fuses the newest voice reading scored so far.
+Live (``voice_in_background``, ``detect_in_background``), the voice windows and the face channel's detection
+rounds run on threads of their own (``newest_thread``): a hop hands its work over and uses the newest results.
 """
 
 from __future__ import annotations
@@ -170,7 +170,7 @@ class InferenceWorker:
         self._errors_reported: set[str] = set()
         # live only: started with the thread (``start``); ``step`` called directly scores the voice in line
         self.voice_in_background = voice_in_background
-        self._background: BackgroundVoice | None = None
+        self._voice_thread: BackgroundVoice | None = None
         self.detect_in_background = detect_in_background  # live only, as the voice thread
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -187,9 +187,10 @@ class InferenceWorker:
     def swap(self, face: FaceLike | None, voice: VoiceLike | None, text: TextLike | None, fuser: Fuser) -> None:
         """Replace the models between two steps (hot swap after fine-tuning)."""
         with self._step_lock:
-            if self._background is not None:
-                self._stop_background()
-                self._background = self._start_background(voice)
+            if self._voice_thread is not None:
+                self.stop_voice_thread()
+                self.voice = voice
+                self.start_voice_thread()
             if self._detecting_in_background():
                 self._set_detection_thread(self.face, False)
                 self._set_detection_thread(face, True)
@@ -236,7 +237,7 @@ class InferenceWorker:
         t_start = time.perf_counter()
         latency: dict[str, float] = {}
         run_face, detect, run_voice = self._schedule(self.steps, self.governor.level)
-        if self._background is not None:
+        if self._voice_thread is not None:
             self._collect_voice(now, latency)
         if self.face is not None and run_face:
             self._run_face(now, latency, detect)
@@ -285,8 +286,8 @@ class InferenceWorker:
         if request is None:
             return
         samples, end = request
-        if self._background is not None:
-            self._background.submit_window(samples, end)
+        if self._voice_thread is not None:
+            self._voice_thread.submit_window(samples, end)
             return
         t0 = time.perf_counter()
         try:
@@ -298,25 +299,13 @@ class InferenceWorker:
     def _collect_voice(self, now: float, latency: dict[str, float]) -> None:
         """Live: take the voice readings scored since the last hop; ``latency["voice"]`` is their compute time
         (spent beside the steps, so not part of this hop's total)."""
-        assert self._background is not None
-        for scored in self._background.collect():
+        assert self._voice_thread is not None
+        for scored in self._voice_thread.collect():
             if scored.error is not None:
                 self._channel_failed("voice", scored.error, now)
             else:
                 self._last["voice"] = scored.result
             latency["voice"] = scored.compute_ms
-
-    def _start_background(self, voice: VoiceLike | None) -> BackgroundVoice | None:
-        if voice is None:
-            return None
-        background = BackgroundVoice(voice)
-        background.start()
-        return background
-
-    def _stop_background(self, timeout: float = 2.0) -> None:
-        if self._background is not None:
-            self._background.stop()
-            self._background.join(timeout)
 
     def _run_text(self, now: float, latency: dict[str, float]) -> str:
         with self._lock:
@@ -344,8 +333,8 @@ class InferenceWorker:
             for other in (self.face, self.voice, self.text):
                 if other is None or not hasattr(other, "to"):
                     continue
-                if other is self.voice and self._background is not None:
-                    self._background.locked(lambda channel=other: channel.to("cpu"))
+                if other is self.voice and self._voice_thread is not None:
+                    self._voice_thread.locked(lambda channel=other: channel.to("cpu"))
                 else:
                     other.to("cpu")
             self.device = "cpu"
@@ -364,13 +353,16 @@ class InferenceWorker:
     def start_voice_thread(self) -> None:
         """Score the voice windows on a thread of their own from now on (``start`` does it when
         ``voice_in_background``; tests call it to drive ``step`` by hand)."""
-        if self._background is None:
-            self._background = self._start_background(self.voice)
+        if self._voice_thread is None and self.voice is not None:
+            self._voice_thread = BackgroundVoice(self.voice)
+            self._voice_thread.start()
 
     def stop_voice_thread(self, timeout: float = 2.0) -> None:
         """Finish the window being scored and end the voice thread (the voice is scored in line again)."""
-        self._stop_background(timeout)
-        self._background = None
+        background, self._voice_thread = self._voice_thread, None
+        if background is not None:
+            background.stop()
+            background.join(timeout)
 
     def _detecting_in_background(self) -> bool:
         return self.detect_in_background and self._thread is not None and self._thread.is_alive()
@@ -396,12 +388,12 @@ class InferenceWorker:
     def join(self, timeout: float | None = None) -> None:
         if self._thread is not None:
             self._thread.join(timeout)
-        if self._background is not None:
-            self._background.join(timeout)
+        if self._voice_thread is not None:
+            self._voice_thread.join(timeout)
 
     def is_alive(self) -> bool:
         """The worker's thread or its voice thread still runs."""
-        threads = [self._thread, self._background]
+        threads = [self._thread, self._voice_thread]
         return any(t is not None and t.is_alive() for t in threads)
 
     def _loop(self) -> None:
@@ -422,7 +414,7 @@ class InferenceWorker:
             text_left = bool(self._new_text)
         if text_left:  # text committed while stopping (the transcriber's last words) gets one last estimate
             self._publish(self.clock.now())
-        self._stop_background()
+        self.stop_voice_thread()
         if self.detect_in_background:
             self._set_detection_thread(self.face, False)
 

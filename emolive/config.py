@@ -49,6 +49,7 @@ class InferenceConfig:
     threads: int = _num(1, 1, 256)  # torch threads of the inference worker
     fusion: str = _choice("late", "late", "crossmodal")
     smoothing_s: float = _num(0.5, 0.0, 60.0)  # time constant of the exponential smoothing (0: none)
+    face_detector: str = _choice("mtcnn", "mtcnn", "haar")  # MTCNN (ONNX) or OpenCV's Haar cascade
     face_detect_every: int = _num(2, 1, 100)  # full/near face detection every N hops; tracks coast in between
     voice_every: int = _num(2, 1, 100)  # voice channel every N hops, on the hops without face detection
     voice_window_s: float = _num(2.0, 0.25, 30.0)

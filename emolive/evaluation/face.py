@@ -36,6 +36,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--frames", action="store_true",
                         help="paste every crop into a 640x480 frame and run the live detector -> crop -> model path")
     parser.add_argument("--seed", type=int, default=0, help="random placement of --frames")
+    parser.add_argument("--detector", choices=("mtcnn", "haar"), default="mtcnn",
+                        help="face detector of --frames and of images larger than a crop (default mtcnn)")
     parser.add_argument("--crop-scale", type=float, default=None,
                         help="--frames: crop side / detector box side (default: the face channel's)")
     parser.add_argument("--model", type=Path, default=None, help="model folder (default: assets/face)")
@@ -132,7 +134,12 @@ def _crops(args: argparse.Namespace, items: list[tuple[Path, int]], predictor: A
             crop = cv2.resize(grey, (size, size), interpolation=interp)
         else:
             if detector is None:
-                detector = HaarFaceDetector(max_side=480)
+                if args.detector == "haar":
+                    detector = HaarFaceDetector(max_side=480)
+                else:
+                    from emolive.face.mtcnn import MtcnnFaceDetector
+
+                    detector = MtcnnFaceDetector(max_side=480)
             faces = detector.detect(grey)
             if not faces:
                 reasons["no face"] += 1
@@ -158,7 +165,7 @@ def _frames(args: argparse.Namespace, items: list[tuple[Path, int]], predictor: 
     from emolive.face.predictor import crop_face
 
     channel = FaceChannel(predictor.model_dir, detect_every=1, threads=args.threads,
-                          flip=False if args.no_flip else None, crop_scale=args.crop_scale)
+                          flip=False if args.no_flip else None, crop_scale=args.crop_scale, detector=args.detector)
     rng = np.random.default_rng(args.seed)
     reasons: Counter[str] = Counter()
     y_true: list[int] = []

@@ -13,6 +13,8 @@ import numpy as np
 from emolive.contracts import FaceBox, ModalityOutput, VideoFrame, frozen_array
 from emolive.device import limit_torch_threads
 from emolive.face.detector import Detection, HaarFaceDetector
+from emolive.face.detectors import DEFAULT_DETECTOR, new_detector
+from emolive.face.mtcnn import MtcnnFaceDetector
 from emolive.face.predictor import ExpressionPredictor, crop_face
 from emolive.face.quality import face_quality
 from emolive.face.tracker import IoUTracker, Track, pick_subject
@@ -42,14 +44,15 @@ class FaceChannel:
     detection rounds; other rounds re-detect only around the live tracks. Detection rounds happen every
     ``detect_every`` frames (settable at run time to degrade under load); in between, tracks coast.
     ``threads`` caps the CNN's (ONNX Runtime's or torch's) and OpenCV's threads (0 leaves them alone);
-    ``runtime`` and ``device`` choose how the CNN runs (see ``ExpressionPredictor``).
+    ``runtime`` and ``device`` choose how the CNN runs (see ``ExpressionPredictor``); ``detector`` is a detector
+    or its name (``emolive.face.detectors.new_detector``: ``mtcnn`` or ``haar``).
     The crop around the detector's box is ``crop_scale`` x its side, centred ``crop_shift_y`` x its side
     below the box centre: measured with `emolive eval face --frames` so the live crop frames a face as the
     FER2013 training crops do (CROP_SCALE, CROP_SHIFT_Y).
     """
 
     def __init__(self, model_dir: Path | None = None, detect_every: int = 3, threads: int = 1,
-                 full_scan_every: int = 4, detector: HaarFaceDetector | None = None,
+                 full_scan_every: int = 4, detector: HaarFaceDetector | MtcnnFaceDetector | str = DEFAULT_DETECTOR,
                  flip: bool | None = None, crop_scale: float | None = None,
                  crop_shift_y: float | None = None, runtime: str = "onnx", device: str = "cpu") -> None:
         self.predictor = ExpressionPredictor(model_dir, flip=flip, runtime=runtime, threads=max(1, threads),
@@ -60,7 +63,7 @@ class FaceChannel:
                 limit_torch_threads(threads)
         self.detect_every = detect_every
         self.full_scan_every = full_scan_every
-        self.detector = detector or HaarFaceDetector()
+        self.detector = new_detector(detector, max(1, threads)) if isinstance(detector, str) else detector
         self.tracker = IoUTracker()
         self._frames = 0
         self._rounds = 0

@@ -92,7 +92,7 @@ def load_channels(config: InferenceConfig, face: bool = True, voice: bool = True
             from emolive.face.channel import FaceChannel
 
             return FaceChannel(folder, detect_every=config.face_detect_every, threads=config.threads,
-                               runtime=config.runtime, device=device)
+                               runtime=config.runtime, device=device, detector=config.face_detector)
 
         out.face = build("face", make_face)
     if voice:

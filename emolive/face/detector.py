@@ -29,6 +29,19 @@ class Detection:
     confidence: float
 
 
+def near_region(shape: tuple[int, ...], box: tuple[float, float, float, float], margin: float,
+                min_side: int) -> tuple[int, int, int, int] | None:
+    """(x0, y0, x1, y1) of ``box`` (x, y, w, h) grown by ``margin`` x its size on each side, clipped to an image of
+    ``shape``; None when the region is narrower than ``min_side`` pixels. Both detectors' ``detect_near`` use it."""
+    h, w = shape[:2]
+    bx, by, bw, bh = box
+    x0, y0 = max(0, int(bx - margin * bw)), max(0, int(by - margin * bh))
+    x1, y1 = min(w, int(bx + bw * (1 + margin))), min(h, int(by + bh * (1 + margin)))
+    if x1 - x0 < min_side or y1 - y0 < min_side:
+        return None
+    return x0, y0, x1, y1
+
+
 def cascade_path() -> Path:
     """The Haar cascade bundled with opencv-python(-headless) < 5."""
     base = getattr(getattr(cv2, "data", None), "haarcascades", "")
@@ -74,14 +87,11 @@ class HaarFaceDetector:
         The region is the box grown by ``margin`` x its size on each side, scaled so the face is about
         ``face_px`` pixels; only faces between 0.6x and 1.6x that size are searched for.
         """
-        h, w = grey.shape[:2]
-        bx, by, bw, bh = box
-        size = max(bw, bh, 1.0)
-        x0, y0 = max(0, int(bx - margin * bw)), max(0, int(by - margin * bh))
-        x1, y1 = min(w, int(bx + bw * (1 + margin))), min(h, int(by + bh * (1 + margin)))
-        if x1 - x0 < 8 or y1 - y0 < 8:
+        region = near_region(grey.shape, box, margin, 8)
+        if region is None:
             return []
-        scale = min(1.0, face_px / size)
+        x0, y0, x1, y1 = region
+        scale = min(1.0, face_px / max(box[2], box[3], 1.0))
         return self._run(grey[y0:y1, x0:x1], x0, y0, scale, int(0.6 * face_px), int(1.6 * face_px),
                          self.near_neighbors)
 

@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 
 from emolive.errors import ModelError
-from emolive.face.detector import Detection
+from emolive.face.detector import Detection, near_region
 from emolive.face.plausibility import looks_like_a_face
 
 log = logging.getLogger(__name__)
@@ -134,15 +134,12 @@ class MtcnnFaceDetector:
         The region is the box grown by ``margin`` x its size on each side, scaled so the face is about
         ``face_px`` pixels; faces between 0.6x and 1.6x that size are searched for.
         """
-        h, w = grey.shape[:2]
-        bx, by, bw, bh = box
-        size = max(bw, bh, 1.0)
-        x0, y0 = max(0, int(bx - margin * bw)), max(0, int(by - margin * bh))
-        x1, y1 = min(w, int(bx + bw * (1 + margin))), min(h, int(by + bh * (1 + margin)))
-        if x1 - x0 < 12 or y1 - y0 < 12:
+        region = near_region(grey.shape, box, margin, PNET_CELL)
+        if region is None:
             return []
-        return self._run(grey[y0:y1, x0:x1], x0, y0, min(1.0, face_px / size), int(0.6 * face_px),
-                         int(1.6 * face_px))
+        x0, y0, x1, y1 = region
+        return self._run(grey[y0:y1, x0:x1], x0, y0, min(1.0, face_px / max(box[2], box[3], 1.0)),
+                         int(0.6 * face_px), int(1.6 * face_px))
 
     def _run(self, grey: np.ndarray, ox: int, oy: int, scale: float, min_px: int, max_px: int) -> list[Detection]:
         h, w = grey.shape

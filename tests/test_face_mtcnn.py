@@ -110,3 +110,13 @@ def test_config_chooses_the_channel_detector(tmp_path: Path) -> None:
     assert load_config(None, ["inference.face_detector=haar"]).inference.face_detector == "haar"
     with pytest.raises(ConfigError):
         load_config(None, ["inference.face_detector=yolo"])
+
+
+def test_loaded_face_channel_uses_the_configured_detector() -> None:
+    from emolive.config import load_config
+    from emolive.runtime.channels import load_channels
+
+    for kind, expected in (("mtcnn", MtcnnFaceDetector), ("haar", HaarFaceDetector)):
+        inference = load_config(None, [f"inference.face_detector={kind}"]).inference
+        channels = load_channels(inference, voice=False, text=False, warm_up=False)
+        assert isinstance(channels.face.detector, expected)

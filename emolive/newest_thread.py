@@ -89,6 +89,11 @@ class NewestOnlyThread(Generic[In, Out]):
         if self._thread.is_alive():
             self._thread.join(timeout)
 
+    def close(self, timeout: float) -> None:
+        """``stop``, then wait up to ``timeout`` seconds for the item being worked on."""
+        self.stop()
+        self.join(timeout)
+
     def is_alive(self) -> bool:
         return self._thread.is_alive()
 

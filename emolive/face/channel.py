@@ -86,8 +86,7 @@ class FaceChannel:
         """Finish the round in progress and detect in line again."""
         thread, self._detection_thread = self._detection_thread, None
         if thread is not None:
-            thread.stop()
-            thread.join(timeout)
+            thread.close(timeout)
 
     def reset(self) -> None:
         """Forget all tracks (a new source starts)."""

@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 
 from emolive.errors import ModelError
-from emolive.face.plausibility import looks_like_a_face
+from emolive.face.plausibility import plausible_at
 
 log = logging.getLogger(__name__)
 
@@ -108,8 +108,7 @@ class HaarFaceDetector:
         found = []
         for (bx, by, bw, bh), weight in zip(np.asarray(boxes).reshape(-1, 4),
                                             np.asarray(weights).reshape(-1), strict=True):
-            patch = grey[int(by / scale):int((by + bh) / scale), int(bx / scale):int((bx + bw) / scale)]
-            if patch.size and not looks_like_a_face(cv2.resize(patch, (64, 64), interpolation=cv2.INTER_AREA)):
+            if not plausible_at(grey, bx / scale, by / scale, (bx + bw) / scale, (by + bh) / scale):
                 log.debug("rejected a detection that looks like a synthetic pattern at (%d, %d)", ox + bx, oy + by)
                 continue
             conf = 1.0 - math.exp(-max(float(weight), 0.0) / self.weight_scale)

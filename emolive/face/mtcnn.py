@@ -21,7 +21,7 @@ import numpy as np
 
 from emolive.errors import ModelError
 from emolive.face.detector import Detection, near_region
-from emolive.face.plausibility import looks_like_a_face
+from emolive.face.plausibility import plausible_at
 
 log = logging.getLogger(__name__)
 
@@ -154,9 +154,8 @@ class MtcnnFaceDetector:
             side = max(x2 - x1, y2 - y1)  # the face model's crops are square: the box's longer side, same centre
             cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
             fx, fy, fs = ox + (cx - side / 2) / scale, oy + (cy - side / 2) / scale, side / scale
-            patch = grey[max(0, int((cy - side / 2) / scale)):int((cy + side / 2) / scale),
-                         max(0, int((cx - side / 2) / scale)):int((cx + side / 2) / scale)]
-            if patch.size and not looks_like_a_face(cv2.resize(patch, (64, 64), interpolation=cv2.INTER_AREA)):
+            if not plausible_at(grey, (cx - side / 2) / scale, (cy - side / 2) / scale, (cx + side / 2) / scale,
+                                (cy + side / 2) / scale):
                 log.debug("rejected a detection that looks like a synthetic pattern at (%d, %d)", fx, fy)
                 continue
             found.append(Detection(float(fx), float(fy), float(fs), float(fs), float(score)))

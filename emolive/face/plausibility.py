@@ -31,3 +31,10 @@ def looks_like_a_face(crop: np.ndarray) -> bool:
     """False for a flat, few-level synthetic pattern; True for anything with a photo's texture."""
     flat, top8 = pattern_scores(crop)
     return not (flat > MAX_FLAT_SHARE and top8 > MAX_TOP8_SHARE)
+
+
+def plausible_at(grey: np.ndarray, x0: float, y0: float, x1: float, y1: float) -> bool:
+    """``looks_like_a_face`` of the region (x0, y0)-(x1, y1) of a grey frame, seen at 64 x 64 (True when the
+    region is empty): the check both face detectors apply to each box they find."""
+    patch = grey[max(0, int(y0)):int(y1), max(0, int(x0)):int(x1)]
+    return not patch.size or looks_like_a_face(cv2.resize(patch, (64, 64), interpolation=cv2.INTER_AREA))

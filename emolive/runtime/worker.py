@@ -361,8 +361,7 @@ class InferenceWorker:
         """Finish the window being scored and end the voice thread (the voice is scored in line again)."""
         background, self._voice_thread = self._voice_thread, None
         if background is not None:
-            background.stop()
-            background.join(timeout)
+            background.close(timeout)
 
     def _detecting_in_background(self) -> bool:
         return self.detect_in_background and self._thread is not None and self._thread.is_alive()

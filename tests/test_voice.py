@@ -214,6 +214,24 @@ def test_augmentation_keeps_length_and_sample_rate():
     assert 9.0 < snr < 11.0
 
 
+def test_window_crop_cuts_a_live_sized_piece_of_the_clean_clip():
+    from emolive.voice.augment import AugmentSpec, augment
+
+    x = np.arange(4 * RATE, dtype=np.float32) / (4 * RATE)  # a ramp: each sample says where it came from
+    spec = AugmentSpec.window_crop(2.0)
+    starts = set()
+    for seed in range(6):
+        y = augment(x, np.random.default_rng(seed), spec)
+        assert y.shape == (2 * RATE,)
+        start = int(np.searchsorted(x, y[0]))
+        np.testing.assert_array_equal(y, x[start:start + 2 * RATE])  # untouched: no gain, noise or speed change
+        starts.add(start)
+    assert len(starts) > 1  # a random place each time
+    short = x[: RATE]
+    np.testing.assert_array_equal(augment(short, np.random.default_rng(0), spec), short)  # shorter: kept whole
+    assert AugmentSpec().window_s == 0.0  # the default augmentation keeps the whole clip
+
+
 def test_sample_weights_balance_corpora_and_classes():
     from training.voice_whisper import sample_weights
 

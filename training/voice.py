@@ -226,6 +226,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="whisper: also N folds of held-out speakers within each --extra corpus")
     p.add_argument("--aug-copies", type=int, default=0,
                    help="whisper: augmented copies per training clip (noise, reverb, gain, speed, band-limit)")
+    p.add_argument("--window-crops", action="store_true",
+                   help="whisper: the --aug-copies copies are random --window-s windows of the clean clips (what the "
+                        "live channel scores) instead of noise, reverb, gain, speed and band changes")
     p.add_argument("--embedding-norm", choices=EMBEDDING_NORMS, default="none",
                    help="whisper: per-utterance normalisation of the embedding")
     p.add_argument("--prior-correction", action="store_true",

@@ -32,6 +32,7 @@ import torch
 from emolive.evaluation.metrics import classification_report, format_report
 from emolive.labels import EMOTIONS
 from emolive.modelio import save_model
+from emolive.voice.augment import AugmentSpec
 from emolive.voice.data import Clip
 from emolive.voice.norm import NormSettings, running_standardise, speaker_standardise, within_group_stats
 from emolive.voice.prosody import VERSION as PROSODY_VERSION
@@ -67,11 +68,12 @@ class Pool:
 
     @classmethod
     def build(cls, clips: list[Clip], copies: int, threads: int, prosody: bool = False,
-              pooling: str = "mean+std") -> Pool:
+              pooling: str = "mean+std", spec: AugmentSpec | None = None) -> Pool:
+        """``copies`` augmented copies per clip, made by ``spec`` (default: noise, reverb, gain, speed, band)."""
         def variant(k: int) -> np.ndarray:
-            x = pooled(clip_embeddings(clips, k, threads), pooling)
+            x = pooled(clip_embeddings(clips, k, threads, spec=spec), pooling)
             if prosody:
-                x = np.concatenate([x, clip_embeddings(clips, k, threads, kind="prosody")], axis=1)
+                x = np.concatenate([x, clip_embeddings(clips, k, threads, spec=spec, kind="prosody")], axis=1)
             return x
 
         x = variant(0)
@@ -349,8 +351,10 @@ def train_whisper(args: Any, main_clips: list[Clip], extra_clips: list[Clip], fo
     from training.calibration import fit_voice_temperature
 
     pooling = getattr(args, "pooling", "mean+std")
+    crops = bool(getattr(args, "window_crops", False))
+    spec = AugmentSpec.window_crop(args.window_s) if crops else None
     pool = Pool.build(main_clips + extra_clips, args.aug_copies, args.threads, bool(getattr(args, "prosody", False)),
-                      pooling)
+                      pooling, spec)
     main_corpus = main_clips[0].corpus
     log.info("pool: %s", dict(Counter(pool.corpus.tolist())))
     report: dict[str, Any] = {}
@@ -375,7 +379,8 @@ def train_whisper(args: Any, main_clips: list[Clip], extra_clips: list[Clip], fo
     cv["temperature"] = temperature
     recipe = Recipe.from_args(args)
     settings = {**recipe.to_dict(), "ridge_alpha": RIDGE_ALPHA, "weights": "corpus- and class-balanced",
-                "aug_copies": args.aug_copies, "prosody": bool(pool.n_embedding), "pooling": pooling}
+                "aug_copies": args.aug_copies, "window_crops": crops, "prosody": bool(pool.n_embedding),
+                "pooling": pooling}
     report = {"cv": cv, **report, "training": settings, "pool": dict(Counter(pool.corpus.tolist()))}
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "cv_report.json").write_text(json.dumps(report, indent=2) + "\n")

@@ -1,7 +1,8 @@
-"""Waveform augmentation for training the voice model: noise, reverberation, gain, speed, band-limit/codec.
+"""Waveform augmentation for training the voice model: a live-sized window, noise, reverberation, gain, speed,
+band-limit/codec.
 
-Every transform keeps the sample rate and the number of samples (speed changes are centre-cropped or padded
-back to the input length), so an augmented clip can stand in for the clean one anywhere.
+Every transform but the window crop keeps the sample rate and the number of samples (speed changes are
+centre-cropped or padded back to the input length), so an augmented clip can stand in for the clean one anywhere.
 """
 
 from __future__ import annotations
@@ -25,6 +26,13 @@ class AugmentSpec:
     snr_db_range: tuple[float, float] = (5.0, 20.0)
     band_prob: float = 0.3  # telephone band (300-3400 Hz) or a low-pass at 4-7 kHz, then 8-bit mu-law half the time
     gain_db_range: tuple[float, float] = (-12.0, 6.0)
+    window_s: float = 0.0  # > 0: first cut a random window of this length (what the live channel scores)
+
+    @classmethod
+    def window_crop(cls, window_s: float) -> AugmentSpec:
+        """Only a random ``window_s`` window of the clean clip: no noise, reverb, gain, speed or band change."""
+        return cls(speed_prob=0.0, reverb_prob=0.0, noise_prob=0.0, band_prob=0.0, gain_db_range=(0.0, 0.0),
+                   window_s=float(window_s))
 
     def to_dict(self) -> dict[str, object]:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in self.__dict__.items()}
@@ -110,6 +118,10 @@ def augment(x: np.ndarray, rng: np.random.Generator, spec: AugmentSpec | None = 
     y = np.asarray(x, dtype=np.float32).reshape(-1).copy()
     if y.size == 0:
         return y
+    window = int(round(spec.window_s * rate))
+    if window > 0 and y.size > window:
+        start = int(rng.integers(0, y.size - window + 1))
+        y = y[start:start + window]
     if rng.random() < spec.speed_prob:
         y = speed(y, float(rng.uniform(*spec.speed_range)))
     if rng.random() < spec.reverb_prob:

@@ -232,6 +232,28 @@ def test_window_crop_cuts_a_live_sized_piece_of_the_clean_clip():
     assert AugmentSpec().window_s == 0.0  # the default augmentation keeps the whole clip
 
 
+def test_augmented_copies_are_the_same_for_every_copy_of_a_file(tmp_path):
+    import os
+
+    from emolive.voice.augment import AugmentSpec
+    from emolive.voice.data import Clip
+    from training.voice_embed import clip_embeddings
+
+    class FirstSamples:  # a stand-in encoder: the crop's first samples say where it was cut
+        def embed(self, audio):
+            return np.asarray(audio[:8], dtype=np.float32)
+
+    samples = np.random.default_rng(3).uniform(-0.5, 0.5, 4 * RATE).astype(np.float32)
+    paths = [write_wav(tmp_path / name / "clip.wav", samples, RATE) for name in ("here", "there")]
+    os.utime(paths[1], ns=(1_000_000_000, 1_000_000_000))  # another machine: another path and time
+    clips = [Clip(p, "joy", 1, "s1", None, "t") for p in paths]
+    spec = AugmentSpec.window_crop(2.0)
+    crops = clip_embeddings(clips, 1, spec=spec, cache_dir=tmp_path / "cache", embedder=FirstSamples())
+    np.testing.assert_array_equal(crops[0], crops[1])
+    other = clip_embeddings(clips, 2, spec=spec, cache_dir=tmp_path / "cache", embedder=FirstSamples())
+    assert not np.array_equal(crops[0], other[0])  # the next variant is another draw
+
+
 def test_sample_weights_balance_corpora_and_classes():
     from training.voice_whisper import sample_weights
 
@@ -487,6 +509,49 @@ def test_leave_one_corpus_out_and_speaker_folds_are_disjoint(tmp_path, monkeypat
     from emolive.modelio import load_config
 
     assert load_config(out)["leave_one_corpus_out"]["mean_accuracy"] == loco["mean_accuracy"]
+
+
+def test_window_test_scores_held_out_windows_without_training_on_them(tmp_path, monkeypatch, capsys):
+    import training.voice_whisper as vw
+    from training.voice import main
+
+    centres = np.random.default_rng(42).normal(size=(len(EMOTIONS), 16))
+
+    def fake_embeddings(clips, variant=0, threads=1, spec=None, **_):
+        rng = np.random.default_rng(variant)
+        if spec is not None and spec.window_s > 0:  # a window: its class is lost in noise
+            return rng.normal(size=(len(clips), 16)).astype(np.float32)
+        return np.stack([centres[c.label] + 0.3 * rng.normal(size=16) for c in clips]).astype(np.float32)
+
+    trained_copies = []
+    real_fit = vw.fit_head
+
+    def spy(pool, train, *a, **k):
+        trained_copies.append(len(pool.aug))
+        return real_fit(pool, train, *a, **k)
+
+    monkeypatch.setattr(vw, "clip_embeddings", fake_embeddings)
+    monkeypatch.setattr(vw, "fit_head", spy)
+    for actor in (1, 2, 3, 4):
+        for code in ("01", "03", "04", "05"):
+            for take in ("01", "02"):
+                write_wav(tmp_path / "rav" / f"Actor_{actor:02d}" / f"03-01-{code}-01-01-{take}-{actor:02d}.wav",
+                          tone(0.3), RATE)
+    for spk in ("KS0", "EB0"):
+        for emo in ("anger", "sadness", "happiness", "neutral"):
+            write_wav(tmp_path / "nemo" / emo / f"{spk}_{emo}_1.wav", tone(0.3), RATE)
+    out = tmp_path / "model"
+    argv = ["--encoder", "whisper", "--data", str(tmp_path / "rav"), "--extra", str(tmp_path / "nemo"),
+            "--out", str(out), "--folds", "2", "--leave-one-corpus-out", "--window-test", "--cv-only"]
+    assert main(argv) == 0
+    report = json.loads((out / "cv_report.json").read_text())
+    assert trained_copies and set(trained_copies) == {0}  # the windows are never a training copy
+    assert report["cv"]["mean_accuracy"] > 0.9  # clean clips: separable
+    assert report["cv"]["mean_window_accuracy"] < 0.6  # the windows scored are the noisy ones
+    assert len(report["cv"]["window_fold_accuracy"]) == 2
+    assert "windows" in report["leave_one_corpus_out"]["corpora"]["nemo"]
+    assert "mean_accuracy_windows" in report["leave_one_corpus_out"]
+    assert "on one 2 s window per clip" in capsys.readouterr().out
 
 
 def test_prosody_features_follow_pitch_and_ignore_gain():

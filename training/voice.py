@@ -229,6 +229,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--window-crops", action="store_true",
                    help="whisper: the --aug-copies copies are random --window-s windows of the clean clips (what the "
                         "live channel scores) instead of noise, reverb, gain, speed and band changes")
+    p.add_argument("--window-test", action="store_true",
+                   help="whisper: also score every held-out clip on one random --window-s window (what the live "
+                        "channel hears), in the speaker folds and the leave-one-corpus-out folds; never trained on")
     p.add_argument("--embedding-norm", choices=EMBEDDING_NORMS, default="none",
                    help="whisper: per-utterance normalisation of the embedding")
     p.add_argument("--prior-correction", action="store_true",

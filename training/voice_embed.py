@@ -2,7 +2,8 @@
 
 `python -m training.voice_embed DIR... [--copies N]` fills the cache ahead of training (resumable: it writes a
 shard every few hundred clips and skips what is there). Variant 0 is the clean clip; variant k >= 1 is an
-augmented copy (emolive.voice.augment) drawn with a seed from the clip and k, so it is the same on every run.
+augmented copy (emolive.voice.augment) drawn with a seed from the clip's decoded samples and k, so it is the same
+on every run and on every copy of the file (a file's path and modification time differ between machines).
 The trainer (training/voice_whisper.py) reads the same cache and computes whatever is missing.
 """
 
@@ -39,9 +40,19 @@ def clip_key(clip: Clip) -> str:
 KINDS = ("whisper", "prosody")  # Whisper tiny.en embedding, emolive.voice.prosody statistics
 
 
+SEED_VERSION = "seed-from-samples"  # part of an augmented variant's cache tag: copies drawn another way are not reused
+
+
+def augment_seed(audio: np.ndarray, variant: int) -> int:
+    """The seed of a clip's ``variant``-th augmented copy: from its samples, not from where the file lies."""
+    digest = hashlib.sha1(np.ascontiguousarray(audio, dtype=np.float32).tobytes())
+    digest.update(f"|{variant}".encode())
+    return int(digest.hexdigest()[:12], 16)
+
+
 def _variant_dir(variant: int, spec: AugmentSpec, cache_dir: Path | None, kind: str = "whisper") -> Path:
     name = ENCODER_NAME if kind == "whisper" else f"prosody-{PROSODY_VERSION}"
-    tag = name if variant == 0 else f"{name}|{json.dumps(spec.to_dict(), sort_keys=True)}"
+    tag = name if variant == 0 else f"{name}|{json.dumps(spec.to_dict(), sort_keys=True)}|{SEED_VERSION}"
     digest = hashlib.sha1(tag.encode()).hexdigest()[:10]
     store = "whisper_store" if kind == "whisper" else "prosody_store"
     return Path(cache_dir or default_cache_dir()) / store / f"v{variant}_{digest}"
@@ -87,8 +98,7 @@ def clip_embeddings(clips: Sequence[Clip], variant: int = 0, threads: int = 1, s
         for done, i in enumerate(missing, 1):
             audio = load_audio(clips[i].path)
             if variant:
-                seed = int(hashlib.sha1(f"{keys[i]}|{variant}".encode()).hexdigest()[:12], 16)
-                audio = augment(audio, np.random.default_rng(seed), spec)
+                audio = augment(audio, np.random.default_rng(augment_seed(audio, variant)), spec)
             new_keys.append(keys[i])
             new_embs.append(embedder.embed(audio))  # type: ignore[attr-defined]
             if len(new_keys) >= SHARD or done == len(missing):

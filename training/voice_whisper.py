@@ -65,23 +65,29 @@ class Pool:
     speaker: np.ndarray
     corpora: list[str] = field(default_factory=list)
     n_embedding: int = 0  # 0: every column is embedding
+    windows: np.ndarray | None = None  # [N, D] one random live-sized window of each clip, scored, never trained on
 
     @classmethod
     def build(cls, clips: list[Clip], copies: int, threads: int, prosody: bool = False,
-              pooling: str = "mean+std", spec: AugmentSpec | None = None) -> Pool:
-        """``copies`` augmented copies per clip, made by ``spec`` (default: noise, reverb, gain, speed, band)."""
-        def variant(k: int) -> np.ndarray:
-            x = pooled(clip_embeddings(clips, k, threads, spec=spec), pooling)
+              pooling: str = "mean+std", spec: AugmentSpec | None = None,
+              window_test_s: float = 0.0) -> Pool:
+        """``copies`` augmented copies per clip, made by ``spec`` (default: noise, reverb, gain, speed, band);
+        with ``window_test_s``, also one random window of that length per clip for scoring only (the same
+        windows as the first copy of ``--window-crops``, so two recipes are scored on the same audio)."""
+        def variant(k: int, how: AugmentSpec | None = spec) -> np.ndarray:
+            x = pooled(clip_embeddings(clips, k, threads, spec=how), pooling)
             if prosody:
-                x = np.concatenate([x, clip_embeddings(clips, k, threads, spec=spec, kind="prosody")], axis=1)
+                x = np.concatenate([x, clip_embeddings(clips, k, threads, spec=how, kind="prosody")], axis=1)
             return x
 
         x = variant(0)
         n_embedding = int(pooled(clip_embeddings(clips[:1], 0, threads), pooling).shape[1]) if prosody else 0
         corpus = np.array([c.corpus for c in clips])
+        windows = variant(1, AugmentSpec.window_crop(window_test_s)) if window_test_s > 0 else None
         return cls(x, [variant(k) for k in range(1, copies + 1)], np.array([c.label for c in clips], dtype=int),
                    np.array([c.arousal for c in clips], dtype=float), corpus,
-                   np.array([c.speaker for c in clips]), list(dict.fromkeys(corpus.tolist())), n_embedding)
+                   np.array([c.speaker for c in clips]), list(dict.fromkeys(corpus.tolist())), n_embedding,
+                   windows)
 
 
 SPEAKER_NORMS = ("none", "speaker", "running")
@@ -294,6 +300,8 @@ def leave_one_corpus_out(pool: Pool, args: Any) -> tuple[dict[str, Any], np.ndar
         if pool.aug:  # the same left-out clips with their first augmented copy (noise, reverb, ...)
             rep["augmented_test"] = corpus_report(pool.y[test], head.logits(pool.aug[0][test], groups))[
                 "own_classes"]
+        if pool.windows is not None:  # one live-sized window of each left-out clip
+            rep["windows"] = corpus_report(pool.y[test], head.logits(pool.windows[test], groups))["own_classes"]
         results[name] = rep
         all_logits.append(logits)
         all_y.append(pool.y[test])
@@ -309,6 +317,10 @@ def leave_one_corpus_out(pool: Pool, args: Any) -> tuple[dict[str, Any], np.ndar
     if pool.aug:
         summary["mean_accuracy_augmented_test"] = float(np.mean([results[n]["augmented_test"]["accuracy"]
                                                                  for n in pool.corpora]))
+    if pool.windows is not None:
+        summary["mean_accuracy_windows"] = float(np.mean([results[n]["windows"]["accuracy"] for n in pool.corpora]))
+        print(f"leave-one-corpus-out on one {args.window_s:g} s window per clip: mean accuracy "
+              f"{summary['mean_accuracy_windows']:.4f}", flush=True)
     print(f"leave-one-corpus-out: mean accuracy {summary['mean_accuracy']:.4f} (all 7: "
           f"{summary['mean_accuracy_all_classes']:.4f}), mean macro F1 {summary['mean_macro_f1']:.4f}, "
           f"largest top-class share {summary['max_top_class_share']:.2f}", flush=True)
@@ -317,7 +329,7 @@ def leave_one_corpus_out(pool: Pool, args: Any) -> tuple[dict[str, Any], np.ndar
 
 def speaker_folds(pool: Pool, corpus: str, folds: list[list[str]], args: Any) -> dict[str, Any]:
     """Held-out speakers of one corpus, fold by fold (everything else in training)."""
-    accs, f1s, maes = [], [], []
+    accs, f1s, maes, window_accs = [], [], [], []
     in_corpus = pool.corpus == corpus
     logits = np.zeros((int(in_corpus.sum()), len(EMOTIONS)))
     speakers = pool.speaker[in_corpus]
@@ -330,14 +342,22 @@ def speaker_folds(pool: Pool, corpus: str, folds: list[list[str]], args: Any) ->
         accs.append(report["accuracy"])
         f1s.append(report["macro_f1"])
         maes.append(float(np.abs(head.arousal(pool.x[test], pool.speaker[test]) - pool.arousal[test]).mean()))
+        windows = ""
+        if pool.windows is not None:
+            window_pred = head.logits(pool.windows[test], pool.speaker[test]).argmax(1)
+            window_accs.append(float(np.mean(window_pred == pool.y[test])))
+            windows = f", on {args.window_s:g} s windows {window_accs[-1]:.4f}"
         print(f"{corpus} fold {k + 1}/{len(folds)} ({', '.join(held)}): accuracy {accs[-1]:.4f} macro F1 "
-              f"{f1s[-1]:.4f} arousal MAE {maes[-1]:.3f}", flush=True)
+              f"{f1s[-1]:.4f} arousal MAE {maes[-1]:.3f}{windows}", flush=True)
     y = pool.y[in_corpus]
     pooled = classification_report(y, logits.argmax(1), EMOTIONS)
-    return {"folds": folds, "mean_accuracy": float(np.mean(accs)), "std_accuracy": float(np.std(accs)),
-            "mean_macro_f1": float(np.mean(f1s)), "std_macro_f1": float(np.std(f1s)), "fold_accuracy": accs,
-            "fold_macro_f1": f1s, "mean_arousal_mae": float(np.mean(maes)), "pooled": pooled,
-            "_logits": logits, "_y": y}
+    out = {"folds": folds, "mean_accuracy": float(np.mean(accs)), "std_accuracy": float(np.std(accs)),
+           "mean_macro_f1": float(np.mean(f1s)), "std_macro_f1": float(np.std(f1s)), "fold_accuracy": accs,
+           "fold_macro_f1": f1s, "mean_arousal_mae": float(np.mean(maes)), "pooled": pooled,
+           "_logits": logits, "_y": y}
+    if window_accs:
+        out.update(window_fold_accuracy=window_accs, mean_window_accuracy=float(np.mean(window_accs)))
+    return out
 
 
 def group_folds(speakers: list[str], n: int) -> list[list[str]]:
@@ -353,8 +373,9 @@ def train_whisper(args: Any, main_clips: list[Clip], extra_clips: list[Clip], fo
     pooling = getattr(args, "pooling", "mean+std")
     crops = bool(getattr(args, "window_crops", False))
     spec = AugmentSpec.window_crop(args.window_s) if crops else None
+    window_test_s = args.window_s if getattr(args, "window_test", False) else 0.0
     pool = Pool.build(main_clips + extra_clips, args.aug_copies, args.threads, bool(getattr(args, "prosody", False)),
-                      pooling, spec)
+                      pooling, spec, window_test_s)
     main_corpus = main_clips[0].corpus
     log.info("pool: %s", dict(Counter(pool.corpus.tolist())))
     report: dict[str, Any] = {}
@@ -363,6 +384,9 @@ def train_whisper(args: Any, main_clips: list[Clip], extra_clips: list[Clip], fo
     print(format_report(held["pooled"], f"held-out {main_corpus} speakers, {len(folds)} folds (mean acc "
                                         f"{cv['mean_accuracy']:.4f}, mean macro F1 {cv['mean_macro_f1']:.4f})"),
           flush=True)
+    if "mean_window_accuracy" in cv:
+        print(f"held-out {main_corpus} speakers on one {args.window_s:g} s window per clip: mean accuracy "
+              f"{cv['mean_window_accuracy']:.4f}", flush=True)
     calib_logits, calib_y = held["_logits"], held["_y"]
     if args.speaker_folds:
         report["speaker_folds"] = {}

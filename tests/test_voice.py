@@ -454,6 +454,21 @@ def test_ravdess_split_links_each_actor_to_one_side(tmp_path):
     assert (tmp_path / "out" / "heldout" / "Actor_17" / held[0]).resolve().parent == source / "Actor_17"
 
 
+def _write_small_corpora(root: Path, nemo_speakers: tuple[str, ...], ased_speakers: tuple[int, ...] = ()) -> None:
+    """Tiny RAVDESS (4 actors, 4 classes, 2 takes), nEMO and optionally ASED trees of short tones under ``root``."""
+    for actor in (1, 2, 3, 4):
+        for code in ("01", "03", "04", "05"):
+            for take in ("01", "02"):
+                write_wav(root / "rav" / f"Actor_{actor:02d}" / f"03-01-{code}-01-01-{take}-{actor:02d}.wav",
+                          tone(0.3), RATE)
+    for spk in nemo_speakers:
+        for emo in ("anger", "sadness", "happiness", "neutral"):
+            write_wav(root / "nemo" / emo / f"{spk}_{emo}_1.wav", tone(0.3), RATE)
+    for spk in ased_speakers:
+        for letter, folder in (("a", "angry"), ("s", "sad"), ("n", "neutral")):
+            write_wav(root / "ased" / folder / f"{letter}1-01-01-01-{spk:02d}.wav", tone(0.3), RATE)
+
+
 def test_leave_one_corpus_out_and_speaker_folds_are_disjoint(tmp_path, monkeypatch, capsys):
     import training.voice_whisper as vw
     from training.voice import main
@@ -473,17 +488,7 @@ def test_leave_one_corpus_out_and_speaker_folds_are_disjoint(tmp_path, monkeypat
 
     monkeypatch.setattr(vw, "clip_embeddings", fake_embeddings)
     monkeypatch.setattr(vw, "fit_head", spy)
-    for actor in (1, 2, 3, 4):
-        for code in ("01", "03", "04", "05"):
-            for take in ("01", "02"):
-                write_wav(tmp_path / "rav" / f"Actor_{actor:02d}" / f"03-01-{code}-01-01-{take}-{actor:02d}.wav",
-                          tone(0.3), RATE)
-    for spk in ("KS0", "EB0", "MK0"):
-        for emo in ("anger", "sadness", "happiness", "neutral"):
-            write_wav(tmp_path / "nemo" / emo / f"{spk}_{emo}_1.wav", tone(0.3), RATE)
-    for spk in (1, 2, 3):
-        for letter, folder in (("a", "angry"), ("s", "sad"), ("n", "neutral")):
-            write_wav(tmp_path / "ased" / folder / f"{letter}1-01-01-01-{spk:02d}.wav", tone(0.3), RATE)
+    _write_small_corpora(tmp_path, ("KS0", "EB0", "MK0"), ased_speakers=(1, 2, 3))
     out = tmp_path / "model"
     argv = ["--encoder", "whisper", "--data", str(tmp_path / "rav"), "--extra", str(tmp_path / "nemo"),
             "--extra", str(tmp_path / "ased"), "--out", str(out), "--folds", "2", "--leave-one-corpus-out",
@@ -532,14 +537,7 @@ def test_window_test_scores_held_out_windows_without_training_on_them(tmp_path, 
 
     monkeypatch.setattr(vw, "clip_embeddings", fake_embeddings)
     monkeypatch.setattr(vw, "fit_head", spy)
-    for actor in (1, 2, 3, 4):
-        for code in ("01", "03", "04", "05"):
-            for take in ("01", "02"):
-                write_wav(tmp_path / "rav" / f"Actor_{actor:02d}" / f"03-01-{code}-01-01-{take}-{actor:02d}.wav",
-                          tone(0.3), RATE)
-    for spk in ("KS0", "EB0"):
-        for emo in ("anger", "sadness", "happiness", "neutral"):
-            write_wav(tmp_path / "nemo" / emo / f"{spk}_{emo}_1.wav", tone(0.3), RATE)
+    _write_small_corpora(tmp_path, ("KS0", "EB0"))
     out = tmp_path / "model"
     argv = ["--encoder", "whisper", "--data", str(tmp_path / "rav"), "--extra", str(tmp_path / "nemo"),
             "--out", str(out), "--folds", "2", "--leave-one-corpus-out", "--window-test", "--cv-only"]

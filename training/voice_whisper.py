@@ -83,8 +83,12 @@ class Pool:
         x = variant(0)
         n_embedding = int(pooled(clip_embeddings(clips[:1], 0, threads), pooling).shape[1]) if prosody else 0
         corpus = np.array([c.corpus for c in clips])
-        windows = variant(1, AugmentSpec.window_crop(window_test_s)) if window_test_s > 0 else None
-        return cls(x, [variant(k) for k in range(1, copies + 1)], np.array([c.label for c in clips], dtype=int),
+        augs = [variant(k) for k in range(1, copies + 1)]
+        window_spec = AugmentSpec.window_crop(window_test_s)
+        windows = None
+        if window_test_s > 0:  # the first --window-crops copy is already these windows: not loaded twice
+            windows = augs[0] if augs and spec == window_spec else variant(1, window_spec)
+        return cls(x, augs, np.array([c.label for c in clips], dtype=int),
                    np.array([c.arousal for c in clips], dtype=float), corpus,
                    np.array([c.speaker for c in clips]), list(dict.fromkeys(corpus.tolist())), n_embedding,
                    windows)

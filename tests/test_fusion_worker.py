@@ -61,6 +61,32 @@ def test_low_quality_and_flat_outputs_are_trusted_less():
     assert policy.trust(flat, 0.0) < policy.trust(sharp, 0.0)
 
 
+
+def test_a_scored_voice_window_counts_in_full_whatever_its_pauses():
+    """The voice's quality is its window's speech share: from voice_full_speech (0.25) on it no longer scales the
+    trust, below it the trust scales with the share; 1.0 restores trust proportional to the share."""
+    policy = TrustPolicy()
+    half = output("voice", "anger", quality=0.5)
+    full = output("voice", "anger", quality=1.0)
+    sparse = output("voice", "anger", quality=0.1)
+    assert policy.trust(half, 0.0) == pytest.approx(policy.trust(full, 0.0))
+    assert policy.trust(sparse, 0.0) == pytest.approx(0.4 * policy.trust(full, 0.0))
+    old = TrustPolicy(voice_full_speech=1.0)
+    assert old.trust(half, 0.0) == pytest.approx(0.5 * old.trust(full, 0.0))
+    # the face's quality (size, blur) still scales its trust
+    assert policy.trust(output("face", "joy", quality=0.5), 0.0) < policy.trust(output("face", "joy", quality=1.0), 0.0)
+
+
+def test_a_voice_with_pauses_is_not_outvoted_by_an_equally_sure_face():
+    """Face joy and voice anger, equally sure, the voice window half speech: neither channel dominates."""
+    outputs = {"face": output("face", "joy", quality=1.0), "voice": output("voice", "anger", quality=0.5)}
+    fused = Fuser(smoothing_s=0).fuse(outputs, 0.0)
+    shares = dict(fused.weights)
+    assert shares["face"] == pytest.approx(shares["voice"])
+    old = Fuser(smoothing_s=0, policy=TrustPolicy(voice_full_speech=1.0)).fuse(outputs, 0.0)
+    assert dict(old.weights)["voice"] < dict(old.weights)["face"]
+    assert old.dominant == "joy"
+
 def test_agreeing_modalities_are_more_confident_than_one():
     fuser = Fuser(smoothing_s=0)
     one = fuser.fuse({"face": output("face", "anger")}, 0.0)

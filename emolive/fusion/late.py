@@ -8,8 +8,10 @@ At run time each modality's weight is further scaled by how far it can be truste
 Words are read as they deserve: most of what people say carries no emotion, and a text model that finds
 none answers "neutral". That is absence of evidence, not evidence of a neutral person, so the text
 channel's trust is scaled by how emotional its reading is (``1 - 2 p(neutral)``, see ``TrustPolicy.relevance``):
-a neutral sentence does not vote while an emotional one counts in full. ``agreement`` says how far the
-trusted channels tell the same story.
+a neutral sentence does not vote while an emotional one counts in full. The voice's quality is the speech share of
+its window; a window with enough speech to be scored counts in full (``TrustPolicy.voice_full_speech``), since the
+pauses of normal speech otherwise left the voice a third of the weight against an equally sure face. ``agreement``
+says how far the trusted channels tell the same story.
 """
 
 from __future__ import annotations
@@ -71,6 +73,9 @@ class TrustPolicy:
     text_emotional_gate: bool = True  # scale the text channel's trust by how emotional the words are
     # how emotional (1 - p(neutral)) words must be to count: relevance = clip((1 - p(neutral) - m) / (1 - m), 0, 1)
     text_neutral_margin: float = 0.5
+    # speech share of the voice window (the voice channel's quality) from which the voice counts in full; below
+    # it trust scales with the share. 1.0 is the old rule (trust = share, about 0.55 on speech with pauses).
+    voice_full_speech: float = 0.25
 
     def trust(self, output: ModalityOutput | None, now: float) -> float:
         if output is None or not output.present or output.emotion is None:
@@ -81,7 +86,10 @@ class TrustPolicy:
             return 0.0
         freshness = math.exp(-age / tau)
         relevance = self.relevance(output.modality, output.emotion)
-        return float(np.clip(output.quality, 0.0, 1.0) * freshness * self.certainty(output.emotion) * relevance)
+        quality = float(np.clip(output.quality, 0.0, 1.0))
+        if output.modality == "voice":
+            quality = min(1.0, quality / max(float(self.voice_full_speech), 1e-3))
+        return float(quality * freshness * self.certainty(output.emotion) * relevance)
 
     def relevance(self, modality: str, emotion) -> float:
         """How much a reading can say about the emotion: for words, how emotional they are.

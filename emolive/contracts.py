@@ -120,6 +120,9 @@ class ModalityOutput:
     # the features the channel's head read (voice: after the running normalisation); personal calibration adapts
     # the head on them
     head_input: np.ndarray | None = field(default=None, compare=False, repr=False)
+    # the class prior ``emotion`` carries (the shares of the channel's training labels, over labels.EMOTIONS);
+    # None: uniform. Fusion divides it out, so every channel votes with the same (uniform) prior.
+    prior: tuple[float, ...] | None = None
 
 
 @dataclass(frozen=True)

@@ -43,7 +43,7 @@ PROMPTS: tuple[Prompt, ...] = (
 
 def sample_of(estimate: EmotionEstimate, policy: Any = None) -> tuple[np.ndarray, np.ndarray] | None:
     """(log-probabilities [3, 7], trust [3]) of one estimate as the late fusion sees them; None if nothing is usable."""
-    from emolive.fusion.late import TrustPolicy
+    from emolive.fusion.late import TrustPolicy, evidence
 
     policy = policy or TrustPolicy()
     log_probs = np.full((len(MODALITIES), len(EMOTIONS)), -np.log(len(EMOTIONS)))
@@ -52,7 +52,7 @@ def sample_of(estimate: EmotionEstimate, policy: Any = None) -> tuple[np.ndarray
         out = estimate.modality(name)
         trust[i] = policy.trust(out, estimate.t)
         if trust[i] > 0:
-            log_probs[i] = np.log(np.clip(np.asarray(out.emotion, dtype=np.float64), 1e-6, 1.0))
+            log_probs[i] = evidence(out.emotion, out.prior)
     return (log_probs, trust) if trust.sum() > 0 else None
 
 

@@ -53,3 +53,21 @@ def test_realistic_words_mode_shares_and_trust():
 def test_spoken_words_from_file_names():
     assert spoken_words("03-01-05-01-02-01-17.flac") == "Dogs are sitting by the door"
     assert spoken_words("tess/angry/OAF_back.opus") == "Say the word back"
+
+
+def test_a_pool_prior_is_divided_out_of_its_composites_and_survives_a_split():
+    """A face pool whose every reading is its own prior gives uniform evidence in the composites; trust (certainty)
+    is still read from the channel's own probabilities."""
+    from dataclasses import replace
+
+    prior = np.array([0.176, 0.261, 0.170, 0.136, 0.139, 0.014, 0.104])
+    face = replace(_pool(20, 0.6, 0), probs=np.tile(prior, (140, 1)), prior=tuple(prior))
+    pools = {"face": face, "voice": _pool(20, 0.7, 1)}
+    x, trust, _ = draw(pools, 200, seed=0)
+    j = MODALITIES.index("face")
+    assert np.allclose(x[:, j], np.log(1 / len(EMOTIONS)), atol=1e-5)
+    assert np.allclose(trust[:, j], TrustPolicy.certainty(prior))
+    train, held = face.split(0.5)
+    assert train.prior == held.prior == tuple(prior)
+    plain, _, _ = draw({"face": replace(face, prior=None), "voice": pools["voice"]}, 200, seed=0)
+    assert np.allclose(plain[:, j], np.log(prior / prior.sum()))

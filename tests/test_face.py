@@ -161,6 +161,37 @@ def test_predictor_calibrates_and_reorders_labels(tmp_path: Path) -> None:
     expected = torch.softmax(logits / 2.0, 1).numpy()
     assert np.allclose(probs[:, EMOTIONS.index("neutral")], expected[:, labels.index("neutral")], atol=1e-5)
     assert emb.shape == (2, 8)
+    assert predictor.class_prior is None  # no class_prior in the config: uniform
+
+
+def test_class_prior_follows_the_label_order_and_reaches_the_face_output(tmp_path: Path,
+                                                                          astronaut_grey: np.ndarray) -> None:
+    from emolive.face.channel import FaceChannel
+    from emolive.face.predictor import face_class_prior
+
+    labels = list(reversed(EMOTIONS))
+    shares = [0.05 * (i + 1) for i in range(len(labels))]
+    prior = [s / sum(shares) for s in shares]  # in the config's (reversed) label order
+    config = {**DEFAULT_CONFIG, "widths": [4], "convs_per_stage": 1, "embedding_dim": 8, "labels": labels,
+              "class_prior": prior}
+    save_model(build_model(config).eval(), config, tmp_path)
+    expected = tuple(prior[labels.index(e)] for e in EMOTIONS)
+    assert ExpressionPredictor(tmp_path, flip=False).class_prior == pytest.approx(expected)
+    assert face_class_prior(tmp_path) == pytest.approx(expected)
+    channel = FaceChannel(tmp_path, threads=1)
+    out, _ = channel.process(VideoFrame(t=0.0, index=0, image=cv2.resize(astronaut_grey, (440, 440))))
+    assert out.present and out.prior == pytest.approx(expected)
+    bad = {**config, "class_prior": prior[:3]}
+    save_model(build_model(bad).eval(), bad, tmp_path / "bad")
+    with pytest.raises(ModelError, match="class_prior"):
+        ExpressionPredictor(tmp_path / "bad")
+
+
+def test_bundled_face_model_declares_its_training_prior() -> None:
+    """FER2013 train's original labels: joy the most common class, disgust the rarest (fusion divides it out)."""
+    prior = ExpressionPredictor().class_prior
+    assert prior is not None and sum(prior) == pytest.approx(1.0, abs=1e-4)
+    assert max(prior) == prior[EMOTIONS.index("joy")] and min(prior) == prior[EMOTIONS.index("disgust")]
 
 
 def test_onnx_export_predicts_as_torch_and_follows_retrained_weights(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -13,7 +14,7 @@ from emolive.config import InferenceConfig
 from emolive.contracts import AudioBlock, ModalityOutput, TranscriptSegment, VideoFrame
 from emolive.fusion.circumplex import sentiment_from_emotion, valence_arousal
 from emolive.fusion.fuser import UNCERTAIN, Fuser
-from emolive.fusion.late import TrustPolicy
+from emolive.fusion.late import TrustPolicy, evidence
 from emolive.fusion.late_model import LateFusion
 from emolive.fusion.smoothing import ExponentialSmoother
 from emolive.labels import EMOTIONS
@@ -86,6 +87,37 @@ def test_a_voice_with_pauses_is_not_outvoted_by_an_equally_sure_face():
     old = Fuser(smoothing_s=0, policy=TrustPolicy(voice_full_speech=1.0)).fuse(outputs, 0.0)
     assert dict(old.weights)["voice"] < dict(old.weights)["face"]
     assert old.dominant == "joy"
+
+
+FER_PRIOR = (0.176, 0.261, 0.170, 0.136, 0.139, 0.014, 0.103)  # neutral .. surprise, like the bundled face model
+
+
+def test_a_face_reading_is_read_against_its_training_prior():
+    """A reading equal to the face's training prior says nothing (uniform evidence); one that is that prior with
+    disgust tripled says disgust, though joy is still its top class. Without a declared prior: joy."""
+    assert np.allclose(evidence(FER_PRIOR, FER_PRIOR), np.log(1 / 7))
+    tripled = np.array(FER_PRIOR) * np.where(np.array(EMOTIONS) == "disgust", 3.0, 1.0)
+    tripled = tuple(tripled / tripled.sum())
+    assert EMOTIONS[int(np.argmax(tripled))] == "joy"
+    face = ModalityOutput("face", 0.0, True, emotion=tripled, quality=1.0, prior=FER_PRIOR)
+    assert Fuser(smoothing_s=0).fuse({"face": face}, 0.0).dominant == "disgust"
+    assert Fuser(smoothing_s=0).fuse({"face": replace(face, prior=None)}, 0.0).dominant == "joy"
+    # a class missing from the training labels (share 0) is not boosted by dividing by zero
+    unseen = (0.3, 0.3, 0.2, 0.2, 0.0, 0.0, 0.0)
+    reading = (0.35, 0.3, 0.2, 0.15 - 3e-6, 1e-6, 1e-6, 1e-6)
+    assert EMOTIONS[int(np.argmax(evidence(reading, unseen)))] == "neutral"
+
+
+def test_the_face_prior_does_not_outvote_the_voice():
+    """Face: its training prior with joy doubled (joy 0.41, 1.6x its prior); voice: sadness 0.3 (2.1x uniform).
+    Read against its prior the face's joy is the weaker evidence; the FER skew towards joy no longer tips it."""
+    lean = np.array(FER_PRIOR) * np.where(np.array(EMOTIONS) == "joy", 2.0, 1.0)
+    face = ModalityOutput("face", 0.0, True, emotion=tuple(lean / lean.sum()), quality=1.0, prior=FER_PRIOR)
+    voice = ModalityOutput("voice", 0.0, True, emotion=probs("sadness", 0.3), quality=1.0)
+    fused = Fuser(smoothing_s=0).fuse({"face": face, "voice": voice}, 0.0)
+    old = Fuser(smoothing_s=0).fuse({"face": replace(face, prior=None), "voice": voice}, 0.0)
+    assert old.dominant == "joy" and fused.dominant == "sadness"
+
 
 def test_agreeing_modalities_are_more_confident_than_one():
     fuser = Fuser(smoothing_s=0)

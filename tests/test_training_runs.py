@@ -13,6 +13,7 @@ import pytest
 import torch
 from helpers.training_data import TINY_FACE_ARGS, write_face_folder
 
+from emolive.labels import EMOTIONS
 from emolive.trainer_protocol import parse_line, split_flag
 from training.cli import main as training_main
 from training.hpo import SPACES, HpoOptions, apply, space_for, split_args
@@ -82,6 +83,19 @@ def test_progress_json_run_writes_a_checkpoint_the_app_loads(face_data, tmp_path
 
     channels = load_channels(InferenceConfig(face_model=str(out)), voice=False, text=False, warm_up=False)
     assert channels.face is not None and not channels.problems
+    # the class shares the model was trained on (three classes, eight images each) travel with it, for fusion
+    prior = dict(zip(EMOTIONS, channels.face.predictor.class_prior, strict=True))
+    assert [prior[e] for e in ("joy", "sadness", "anger")] == pytest.approx([1 / 3] * 3, abs=1e-4)
+    assert prior["neutral"] == prior["fear"] == prior["disgust"] == prior["surprise"] == 0.0
+
+
+def test_class_prior_is_the_original_labels_with_the_prior_correction_else_the_targets():
+    from training.face import class_prior
+
+    labels = np.array([0, 0, 0, 1])
+    targets = np.array([[0.5, 0.5], [0.5, 0.5], [1.0, 0.0], [0.0, 1.0]])
+    assert class_prior(labels, targets, corrected=True) == pytest.approx([0.75, 0.25])
+    assert class_prior(labels, targets, corrected=False) == pytest.approx([0.5, 0.5])
 
 
 def test_fine_tuning_from_a_face_model_starts_from_its_weights(face_data, tmp_path, capsys):

@@ -310,6 +310,8 @@ def main(argv: Sequence[str]) -> int:
     }
     model_config.pop("blur_sigma", None)
     model_config["logit_bias"] = [round(float(b), 5) for b in bias]
+    prior = class_prior(y_train, targets, corrected=not args.no_prior_correction)
+    model_config["class_prior"] = [round(float(v), 5) for v in prior]
     if init_config is not None:  # keep what the weights depend on: the architecture and the normalisation
         arch_keys = ("arch", "widths", "convs_per_stage", "embedding_dim", "dropout", "mean", "std", "crop_size")
         model_config.update({k: init_config[k] for k in arch_keys if k in init_config})
@@ -366,6 +368,7 @@ def main(argv: Sequence[str]) -> int:
     if args.calibrate_only or args.ensemble:
         config = load_config(args.out)
         config["logit_bias"] = model_config["logit_bias"]
+        config["class_prior"] = model_config["class_prior"]
         save_config(config, args.out)
         return calibrate(args.out, val_x, val_y, val_major)
     log.info("targets %s, input %d px, bf16 %s, logit bias %s", args.targets, args.input_size, use_bf16,
@@ -405,6 +408,14 @@ def prior_correction(labels: np.ndarray, targets: np.ndarray) -> np.ndarray:
     target = targets.astype(np.float64).mean(0)
     ok = (original > 0) & (target > 0)
     return np.where(ok, np.log(np.where(ok, original, 1.0)) - np.log(np.where(ok, target, 1.0)), 0.0)
+
+
+def class_prior(labels: np.ndarray, targets: np.ndarray, corrected: bool) -> np.ndarray:
+    """The class shares the model's probabilities carry (fusion divides them out): the original labels' with the
+    prior correction, the soft targets' without it (train statistics only)."""
+    shares = np.bincount(labels, minlength=targets.shape[1]).astype(np.float64) if corrected \
+        else targets.astype(np.float64).sum(0)
+    return shares / shares.sum()
 
 
 def calibrate(out: Path, val_x: torch.Tensor, val_y: torch.Tensor,

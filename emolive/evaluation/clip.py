@@ -121,7 +121,8 @@ def _output_record(out) -> dict[str, Any] | None:
     return {"t": out.t, "present": out.present, "quality": out.quality, "reason": out.reason,
             "emotion": list(out.emotion) if out.emotion is not None else None,
             "sentiment": list(out.sentiment) if out.sentiment is not None else None,
-            "valence": out.valence, "arousal": out.arousal}
+            "valence": out.valence, "arousal": out.arousal,
+            "prior": list(out.prior) if out.prior is not None else None}
 
 
 def step_record(estimate) -> dict[str, Any]:
@@ -146,7 +147,8 @@ def steps_from_records(records: Sequence[dict[str, Any]], fuser=None) -> list[St
         if fuser is not None:
             live = {m: ModalityOutput(m, o["t"], o["present"], tuple(o["emotion"]) if o["emotion"] else None,
                                       tuple(o["sentiment"]) if o["sentiment"] else None, o.get("valence"),
-                                      o.get("arousal"), o["quality"], reason=o.get("reason", ""))
+                                      o.get("arousal"), o["quality"], reason=o.get("reason", ""),
+                                      prior=tuple(o["prior"]) if o.get("prior") else None)
                     if o is not None else None for m, o in outputs.items()}
             fused = fuser.fuse(live, rec["t"]).dominant
         steps.append(Step(rec["t"], fused, {m: _top(outputs.get(m)) for m in CHANNELS}))

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +30,7 @@ from tqdm import tqdm
 from emolive.assets import default_model_dir
 from emolive.audio_io import load_audio
 from emolive.face.folder import list_image_folder
-from emolive.fusion.late import MODALITIES, TrustPolicy
+from emolive.fusion.late import MODALITIES, TrustPolicy, evidence
 from emolive.labels import EMOTIONS
 from emolive.text.channel import TextChannel
 from emolive.text.data import load_meld_csv, previous_utterances
@@ -54,6 +54,7 @@ class Pool:
     labels: np.ndarray  # [N]
     groups: np.ndarray  # [N] str
     words: np.ndarray | None = None  # [N] str: what is said in each sample (voice pools), when known
+    prior: tuple[float, ...] | None = None  # the class prior ``probs`` carry (ModalityOutput.prior); None: uniform
 
     def split(self, fraction: float, seed: int = 0) -> tuple[Pool, Pool]:
         """Split by group (never one speaker/dialogue on both sides)."""
@@ -66,7 +67,7 @@ class Pool:
 
     def _subset(self, mask: np.ndarray) -> Pool:
         return Pool(self.probs[mask], self.labels[mask], self.groups[mask],
-                    None if self.words is None else self.words[mask])
+                    None if self.words is None else self.words[mask], self.prior)
 
 
 def _cache_path(cache: Path | None, *parts: str) -> Path | None:
@@ -97,7 +98,7 @@ def face_pool(root: Path, model_dir: Path | None = None, cache: Path | None = No
     """Face crops in an image folder (one subfolder per class), scored by the expression CNN."""
     import cv2
 
-    from emolive.face.predictor import ExpressionPredictor
+    from emolive.face.predictor import ExpressionPredictor, face_class_prior
 
     def build() -> Pool:
         items, _ = list_image_folder(root)
@@ -110,7 +111,8 @@ def face_pool(root: Path, model_dir: Path | None = None, cache: Path | None = No
         return Pool(np.concatenate(probs), np.array([label for _, label in items]),
                     np.array([p.name for p, _ in items]))
 
-    return _cached(_cache_path(cache, "face", str(root), _model_stamp(model_dir, "face")), build)
+    pool = _cached(_cache_path(cache, "face", str(root), _model_stamp(model_dir, "face")), build)
+    return replace(pool, prior=face_class_prior(model_dir))  # from the config, which the cache key does not cover
 
 
 def voice_pool(root: Path, model_dir: Path | None = None, cache: Path | None = None) -> Pool:
@@ -208,7 +210,7 @@ def draw(pools: dict[str, Pool], n: int, seed: int = 0, drop: float = 0.0, text:
             voice_picks = picks
         have = picks >= 0
         p = np.clip(pool.probs[np.where(have, picks, 0)], 1e-6, 1.0)
-        log_probs[have, j] = np.log(p / p.sum(axis=1, keepdims=True))[have]
+        log_probs[have, j] = evidence(p / p.sum(axis=1, keepdims=True), pool.prior)[have]
         trust[have, j] = [policy.certainty(row) * policy.relevance(modality, row) for row in p[have]]
     if text == "realistic":
         _realistic_words(pools, labels, voice_picks, own_words or {}, shares or REALISTIC_SHARES, policy, rng,

@@ -140,7 +140,7 @@ class FaceChannel:
         out = ModalityOutput(modality="face", t=frame.t, present=True,
                              emotion=tuple(float(p) for p in probs[0]), quality=quality,
                              embedding=frozen_array(np.array(emb[0], dtype=np.float32)),  # crosses threads
-                             latency_ms=(time.perf_counter() - started) * 1e3)
+                             latency_ms=(time.perf_counter() - started) * 1e3, prior=self.predictor.class_prior)
         return out, boxes
 
     def _track(self, grey: np.ndarray, detect: bool | None) -> list[Track]:

@@ -20,6 +20,21 @@ from emolive.onnxrt import external_weights, onnx_file, open_session
 log = logging.getLogger(__name__)
 
 
+def class_prior_of(config: dict[str, Any]) -> tuple[float, ...] | None:
+    """The config's ``class_prior`` (in its label order) over labels.EMOTIONS; None when it has none."""
+    prior, labels = config.get("class_prior"), list(config.get("labels", EMOTIONS))
+    if prior is None:
+        return None
+    if len(prior) != len(labels) or sorted(labels) != sorted(EMOTIONS):
+        raise ModelError(f"class_prior has {len(prior)} entries for the labels {labels}")
+    return tuple(float(prior[labels.index(e)]) for e in EMOTIONS)
+
+
+def face_class_prior(model_dir: Path | None = None) -> tuple[float, ...] | None:
+    """The class prior of a face model folder (default: the bundled one), read from its config only."""
+    return class_prior_of(load_config(Path(model_dir) if model_dir is not None else default_model_dir("face")))
+
+
 def crop_face(grey: np.ndarray, box: tuple[float, float, float, float], size: int,
               scale: float = 1.2, shift_y: float = 0.0) -> np.ndarray:
     """Square ``size`` x ``size`` crop around ``box`` (x, y, w, h); edges replicated.
@@ -62,7 +77,8 @@ class ExpressionPredictor:
 
     Probabilities are over the config's label order mapped onto labels.EMOTIONS, softmax of the logits
     plus the config's ``logit_bias`` (prior correction, zero when absent) divided by a temperature fitted
-    on val; with ``flip`` (default: the config's ``tta_flip``) the logits of each crop and its mirror image
+    on val; ``class_prior`` (config, optional) is the class shares those probabilities carry, which fusion
+    divides out; with ``flip`` (default: the config's ``tta_flip``) the logits of each crop and its mirror image
     are averaged (config ``temperature``), without it a single pass is used (config ``temperature_single``).
 
     ``runtime`` "onnx" (default) runs the folder's ``model.onnx`` in ONNX Runtime when it was exported from the
@@ -92,6 +108,10 @@ class ExpressionPredictor:
         if len(bias) != len(labels):
             raise ModelError(f"{self.model_dir}: logit_bias has {len(bias)} entries for {len(labels)} labels")
         self.logit_bias = np.array([float(b) for b in bias], dtype=np.float32)
+        try:  # the class shares the probabilities carry (labels.EMOTIONS order); fusion divides them out
+            self.class_prior = class_prior_of(self.config)
+        except ModelError as exc:
+            raise ModelError(f"{self.model_dir}: {exc}") from None
         self._net: _OnnxNet | _TorchNet | None = None
         self._torch_net: _TorchNet | None = None  # built on first use of ``model`` when ONNX serves
         exported = onnx_file(self.model_dir, self.config) if runtime == "onnx" else None

@@ -19,7 +19,7 @@ from emolive.assets import default_model_dir
 from emolive.contracts import ModalityOutput
 from emolive.errors import ModelError
 from emolive.fusion.circumplex import sentiment_from_emotion
-from emolive.fusion.late import MODALITIES, TrustPolicy, agreement, late_pool
+from emolive.fusion.late import MODALITIES, TrustPolicy, agreement, evidence, late_pool
 from emolive.fusion.smoothing import ExponentialSmoother
 from emolive.fusion.va import fuse_va
 from emolive.labels import EMOTIONS, SENTIMENTS
@@ -150,7 +150,7 @@ class Fuser:
                  ) -> tuple[np.ndarray, np.ndarray, float, float, np.ndarray]:
         """(emotion, sentiment, valence, arousal, modality shares) of this instant, before smoothing."""
         log_probs = np.stack([
-            np.log(np.clip(np.asarray(outputs[m].emotion, dtype=np.float64), 1e-6, 1.0))
+            evidence(outputs[m].emotion, outputs[m].prior)
             if trust[i] > 0 else np.full(len(EMOTIONS), -np.log(len(EMOTIONS)))
             for i, m in enumerate(MODALITIES)
         ])

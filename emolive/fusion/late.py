@@ -8,10 +8,11 @@ At run time each modality's weight is further scaled by how far it can be truste
 Words are read as they deserve: most of what people say carries no emotion, and a text model that finds
 none answers "neutral". That is absence of evidence, not evidence of a neutral person, so the text
 channel's trust is scaled by how emotional its reading is (``1 - 2 p(neutral)``, see ``TrustPolicy.relevance``):
-a neutral sentence does not vote while an emotional one counts in full. The voice's quality is the speech share of
-its window; a window with enough speech to be scored counts in full (``TrustPolicy.voice_full_speech``), since the
-pauses of normal speech otherwise left the voice a third of the weight against an equally sure face. ``agreement``
-says how far the trusted channels tell the same story.
+a neutral sentence does not vote while an emotional one counts in full. A channel's own class prior (its training
+labels' shares, ``ModalityOutput.prior``) is divided out before pooling (``evidence``). The voice's quality is the
+speech share of its window; a window with enough speech to be scored counts in full
+(``TrustPolicy.voice_full_speech``), since the pauses of normal speech otherwise left the voice a third of the weight
+against an equally sure face. ``agreement`` says how far the trusted channels tell the same story.
 """
 
 from __future__ import annotations
@@ -44,6 +45,23 @@ def late_pool(log_probs: np.ndarray, trust: np.ndarray, weight_logits: np.ndarra
     share = a / np.maximum(a.sum(axis=-1, keepdims=True), EPS)
     pooled = np.einsum("...m,...mc->...c", share, np.asarray(log_probs, dtype=np.float64)) + class_bias
     return log_softmax(pooled, axis=-1), a
+
+
+def evidence(emotion: Any, prior: Any = None) -> np.ndarray:
+    """log-probabilities [..., C] of a channel's reading with its own class prior divided out (renormalised).
+
+    A channel trained on skewed classes (FER2013: joy 26%, disgust 1.4%) carries that skew in its
+    probabilities, while the voice is trained to a uniform prior; pooling them as they are mixes two priors,
+    by a share that changes with which channels are present. Dividing each channel's prior out first makes
+    every reading vote with the same uniform prior (the learned ``class_bias`` can set another).
+    """
+    log_p = np.log(np.clip(np.asarray(emotion, dtype=np.float64), EPS, 1.0))
+    if prior is None:
+        return log_p
+    prior = np.asarray(prior, dtype=np.float64)
+    # a class the model never saw (share 0) gets no boost: it is read as if its share were uniform
+    prior = np.where(prior > EPS, prior, 1.0 / prior.shape[-1])
+    return log_softmax(log_p - np.log(prior), axis=-1)
 
 
 def _array(values: Any) -> np.ndarray:

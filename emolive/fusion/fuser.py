@@ -57,7 +57,7 @@ class Fuser:
     """
 
     def __init__(self, model: Any = None, policy: TrustPolicy | None = None,
-                 smoothing_s: float = 0.5, min_trust: float = 0.05) -> None:
+                 smoothing_s: float = 0.25, min_trust: float = 0.05) -> None:
         self.weight_logits = np.zeros(len(MODALITIES))  # equal modality weights
         self.class_bias = np.zeros(len(EMOTIONS))
         if model is not None:  # a trained LateFusion module (training, personal calibration)
@@ -175,7 +175,7 @@ class Fuser:
 class CrossModalFuser(Fuser):
     """The cross-modal transformer over the recent face/voice embeddings and the latest text embedding."""
 
-    def __init__(self, model, policy: TrustPolicy | None = None, smoothing_s: float = 0.5,
+    def __init__(self, model, policy: TrustPolicy | None = None, smoothing_s: float = 0.25,
                  min_trust: float = 0.05, horizon_s: float = 3.0, history: int = 32) -> None:
         super().__init__(None, policy, smoothing_s, min_trust)
         self.net = model.eval()

@@ -403,9 +403,8 @@ def _init_config(folder: Path) -> dict[str, Any]:
 def prior_correction(labels: np.ndarray, targets: np.ndarray) -> np.ndarray:
     """Logit bias log p(original label) - log p(target) per class: soft FER+ targets shift the class priors
     (towards neutral); the bias moves the model's priors back to the original labels' (train statistics only)."""
-    original = np.bincount(labels, minlength=targets.shape[1]).astype(np.float64)
-    original /= original.sum()
-    target = targets.astype(np.float64).mean(0)
+    original = class_prior(labels, targets, corrected=True)
+    target = class_prior(labels, targets, corrected=False)
     ok = (original > 0) & (target > 0)
     return np.where(ok, np.log(np.where(ok, original, 1.0)) - np.log(np.where(ok, target, 1.0)), 0.0)
 

@@ -64,7 +64,7 @@ def test_eval_clip_json_keys_and_refusing_saved_steps(files, capsys):
     assert {"segments", "fused", "face", "voice", "text", "disagreement_accuracy"} <= set(report)
     assert report["segments"] == 2
     for name in ("fused", "face", "voice", "text"):
-        assert set(report[name]) == {"accuracy", "macro_f1"}
+        assert set(report[name]) == {"accuracy", "macro_f1", "accuracy_ci95"}
     # re-fused with the shipped fuser: face+voice joy with neutral words is joy; the second segment the
     # fuser decides between sadness (face) and anger (voice), never the words' neutral
     assert report["fused"]["accuracy"] >= 0.5
@@ -77,3 +77,31 @@ def test_bad_labels_are_a_clear_error(tmp_path, capsys):
     bad.write_text("start,end,emotion\n0,x,joy\n")
     assert main(["eval", "clip", "--labels", str(bad), "--from-steps", str(tmp_path / "s.jsonl")]) != 0
     assert "start,end,emotion" in capsys.readouterr().err
+
+
+def test_accuracy_intervals_and_the_fused_gain(files):
+    labels, _, records = files
+    report = clip.score(clip.steps_from_records(records), clip.read_labels(labels))
+    for name in ("fused", "face", "voice", "text"):
+        low, high = report[name]["accuracy_ci95"]
+        assert 0.0 <= low <= report[name]["accuracy"] <= high <= 1.0
+    assert report["face"]["accuracy_ci95"][1] < 1.0  # one of two right is not "surely perfect"
+    gain = report["fused_gain"]
+    assert gain["over"] == "voice"  # the best single channel (1.0 against the face's 0.5)
+    assert gain["accuracy"] == 0.0 and gain["ci95"] == [0.0, 0.0]  # right on the same segments
+
+
+def test_interval_arithmetic():
+    from emolive.evaluation.metrics import paired_difference_interval, proportion_interval
+
+    low, high = proportion_interval(34, 49)
+    assert 0.55 < low < 0.57 and 0.80 < high < 0.82  # Wilson: 0.694 on 49 segments
+    wide, narrow = proportion_interval(7, 10), proportion_interval(700, 1000)
+    assert wide[1] - wide[0] > narrow[1] - narrow[0]
+    assert proportion_interval(0, 0) == (0.0, 1.0)
+    a = [True] * 30 + [False] * 20
+    b = [True] * 20 + [False] * 30  # a is right on 10 more of the same 50 items
+    low, high = paired_difference_interval(a, b)
+    assert 0.0 < low < 0.2 < high < 0.4
+    with pytest.raises(ValueError):
+        paired_difference_interval([True], [True, False])

@@ -9,8 +9,9 @@ A segment where a channel never spoke, or where the fused majority is "uncertain
 ``disagreement_accuracy`` is the fused accuracy on the segments where the channels that spoke did not all
 give the same majority class. Each accuracy comes with its 95% Wilson interval (``accuracy_ci95``), and
 ``fused_gain`` is fused minus the best single channel with a paired bootstrap interval over the segments: on
-one clip of about 50 segments either moves by 0.1 or more with the draw of faces and recordings. ``--save-steps`` keeps every step's channel outputs (JSON lines) and
-``--from-steps`` re-fuses such a file with the current fuser in seconds, without re-running the models.
+one clip of about 50 segments either moves by 0.1 or more with the draw of faces and recordings.
+``--save-steps`` keeps every step's channel outputs (JSON lines) and ``--from-steps`` re-fuses such a file
+with the current fuser in seconds, without re-running the models.
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from emolive.errors import ConfigError, plain_reason
+from emolive.fusion.smoothing import DEFAULT_SMOOTHING_S
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +49,7 @@ class InferenceConfig:
     budget_ms: float = _num(90.0, 1.0, 10000.0)
     threads: int = _num(1, 1, 256)  # torch threads of the inference worker
     fusion: str = _choice("late", "late", "crossmodal")
-    smoothing_s: float = _num(0.25, 0.0, 60.0)  # time constant of the exponential smoothing (0: none)
+    smoothing_s: float = _num(DEFAULT_SMOOTHING_S, 0.0, 60.0)  # exponential smoothing time constant (0: none)
     face_detector: str = _choice("mtcnn", "mtcnn", "haar")  # MTCNN (ONNX) or OpenCV's Haar cascade
     face_detect_every: int = _num(2, 1, 100)  # full/near face detection every N hops; tracks coast in between
     voice_every: int = _num(2, 1, 100)  # voice channel every N hops, on the hops without face detection

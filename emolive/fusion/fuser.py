@@ -20,7 +20,7 @@ from emolive.contracts import ModalityOutput
 from emolive.errors import ModelError
 from emolive.fusion.circumplex import sentiment_from_emotion
 from emolive.fusion.late import MODALITIES, TrustPolicy, agreement, evidence, late_pool
-from emolive.fusion.smoothing import ExponentialSmoother
+from emolive.fusion.smoothing import DEFAULT_SMOOTHING_S, ExponentialSmoother
 from emolive.fusion.va import fuse_va
 from emolive.labels import EMOTIONS, SENTIMENTS
 from emolive.modelio import WEIGHTS_NAME, load_arrays, load_config, load_into
@@ -57,7 +57,7 @@ class Fuser:
     """
 
     def __init__(self, model: Any = None, policy: TrustPolicy | None = None,
-                 smoothing_s: float = 0.25, min_trust: float = 0.05) -> None:
+                 smoothing_s: float = DEFAULT_SMOOTHING_S, min_trust: float = 0.05) -> None:
         self.weight_logits = np.zeros(len(MODALITIES))  # equal modality weights
         self.class_bias = np.zeros(len(EMOTIONS))
         if model is not None:  # a trained LateFusion module (training, personal calibration)
@@ -175,7 +175,7 @@ class Fuser:
 class CrossModalFuser(Fuser):
     """The cross-modal transformer over the recent face/voice embeddings and the latest text embedding."""
 
-    def __init__(self, model, policy: TrustPolicy | None = None, smoothing_s: float = 0.25,
+    def __init__(self, model, policy: TrustPolicy | None = None, smoothing_s: float = DEFAULT_SMOOTHING_S,
                  min_trust: float = 0.05, horizon_s: float = 3.0, history: int = 32) -> None:
         super().__init__(None, policy, smoothing_s, min_trust)
         self.net = model.eval()

@@ -105,3 +105,42 @@ def test_interval_arithmetic():
     assert 0.0 < low < 0.2 < high < 0.4
     with pytest.raises(ValueError):
         paired_difference_interval([True], [True, False])
+
+
+def test_several_clips_are_pooled_over_their_segments(files, tmp_path, capsys):
+    from emolive.cli import main
+
+    labels, steps, records = files
+    # a second clip where the fused output is wrong in both segments and the face is right in both
+    def face_right(r):
+        face = _record(r["t"], "", "joy" if r["t"] < 2 else "anger", None, None)["outputs"]["face"]
+        return dict(r, dominant="fear", outputs=dict(r["outputs"], face=face))
+
+    wrong = [face_right(r) for r in records]
+    steps_2 = tmp_path / "steps_2.jsonl"
+    steps_2.write_text("".join(json.dumps(r) + "\n" for r in wrong))
+    one = clip.score(clip.steps_from_records(records), clip.read_labels(labels))
+    two = clip.score(clip.steps_from_records(wrong), clip.read_labels(labels))
+    assert two["fused"]["accuracy"] == 0.0 and two["face"]["accuracy"] == 1.0
+    pooled = clip.score_clips([(clip.steps_from_records(r), clip.read_labels(labels)) for r in (records, wrong)])
+    assert pooled["segments"] == 4
+    assert pooled["fused"]["accuracy"] == 0.5  # 2 of 4: the mean of 1.0 and 0.0
+    assert pooled["face"]["accuracy"] == 0.75  # 1 of 2, then 2 of 2
+    assert pooled["clips"] == [one, two]
+    assert "clips" not in one  # a single clip's report has no per-clip list
+
+    assert main(["eval", "clip", "--labels", str(labels), "--labels", str(labels), "--from-steps", str(steps),
+                 "--from-steps", str(steps_2), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["segments"] == 4 and len(report["clips"]) == 2
+
+
+def test_clip_and_labels_counts_must_match(files, capsys):
+    from emolive.cli import main
+
+    labels, steps, _ = files
+    assert main(["eval", "clip", "--labels", str(labels), "--from-steps", str(steps), "--from-steps",
+                 str(steps)]) != 0
+    assert "one per clip" in capsys.readouterr().err
+    assert main(["eval", "clip", "a.mp4", "--labels", str(labels), "--from-steps", str(steps)]) != 0
+    assert "not both" in capsys.readouterr().err

@@ -1,6 +1,7 @@
 """Score a labelled audio-visual clip: fused output and each channel alone, per segment.
 
     emolive eval clip VIDEO --labels LABELS.csv [--json]
+    emolive eval clip A.mp4 B.mp4 --labels A.csv --labels B.csv     # pooled over both clips' segments
 
 Runs the same analysis as `emolive analyze` (same pipeline, file clock) and takes, in each labelled segment
 (``start,end,emotion`` rows; see ``python -m training.render_clips``), the majority of the fused ``dominant``
@@ -11,7 +12,9 @@ give the same majority class. Each accuracy comes with its 95% Wilson interval (
 ``fused_gain`` is fused minus the best single channel with a paired bootstrap interval over the segments: on
 one clip of about 50 segments either moves by 0.1 or more with the draw of faces and recordings.
 ``--save-steps`` keeps every step's channel outputs (JSON lines) and ``--from-steps`` re-fuses such a file
-with the current fuser in seconds, without re-running the models.
+with the current fuser in seconds, without re-running the models. With several clips (each with its own
+``--labels``, and ``--save-steps`` or ``--from-steps``, in the same order) the report is over all their
+segments pooled, and ``clips`` holds each clip's own report.
 """
 
 from __future__ import annotations
@@ -100,10 +103,29 @@ def segment_predictions(steps: Sequence[Step], segments: Sequence[LabelledSegmen
 
 def score(steps: Sequence[Step], segments: Sequence[LabelledSegment]) -> dict[str, Any]:
     """The report: ``segments``, ``fused``/``face``/``voice``/``text`` (accuracy, macro_f1), disagreement."""
+    return _report(segment_predictions(steps, segments), segments)
+
+
+def score_clips(clips: Sequence[tuple[Sequence[Step], Sequence[LabelledSegment]]]) -> dict[str, Any]:
+    """One report over the segments of all ``(steps, segments)`` clips; with more than one, ``clips`` per clip."""
+    predictions: list[dict[str, str]] = []
+    segments: list[LabelledSegment] = []
+    per_clip = []
+    for steps, clip_segments in clips:
+        clip_predictions = segment_predictions(steps, clip_segments)
+        per_clip.append(_report(clip_predictions, clip_segments))
+        predictions += clip_predictions
+        segments += clip_segments
+    report = _report(predictions, segments)
+    if len(per_clip) > 1:
+        report["clips"] = per_clip
+    return report
+
+
+def _report(predictions: Sequence[dict[str, str]], segments: Sequence[LabelledSegment]) -> dict[str, Any]:
     from emolive.evaluation.metrics import classification_report, paired_difference_interval, proportion_interval
 
     labels = [*EMOTIONS, NONE]
-    predictions = segment_predictions(steps, segments)
     truth = [labels.index(s.emotion) for s in segments]
     report: dict[str, Any] = {"segments": len(segments)}
     right: dict[str, list[bool]] = {}
@@ -191,39 +213,71 @@ def analyse(video: Path, config_path: str | None, overrides: list[str], asr: boo
 
 # --- command ---------------------------------------------------------------------------------------------------
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("video", type=Path, nargs="?", help="the clip (video with audio)")
-    parser.add_argument("--labels", type=Path, required=True, help="CSV with start,end,emotion rows")
+    parser.add_argument("video", type=Path, nargs="*", help="the clip(s) (video with audio)")
+    parser.add_argument("--labels", type=Path, action="append", required=True,
+                        help="CSV with start,end,emotion rows; once per clip, in the clips' order")
     parser.add_argument("--no-asr", action="store_true", help="skip transcription (no text channel)")
     parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                         help="override a setting, e.g. --set inference.voice_model=/tmp/voice_fold")
-    parser.add_argument("--save-steps", type=Path, help="write every step's channel outputs (JSON lines)")
-    parser.add_argument("--from-steps", type=Path,
-                        help="score saved steps instead of analysing VIDEO, re-fused with the configured fuser")
+    parser.add_argument("--save-steps", type=Path, action="append",
+                        help="write every step's channel outputs (JSON lines); once per clip")
+    parser.add_argument("--from-steps", type=Path, action="append",
+                        help="score saved steps instead of analysing VIDEO, re-fused with the configured fuser; "
+                             "once per clip")
+
+
+def _sources(args: argparse.Namespace) -> list[Path]:
+    """The clips' videos or saved steps, checked against the labels and ``--save-steps`` counts."""
+    if args.video and args.from_steps:
+        raise EmoliveError("give VIDEO files or --from-steps files, not both")
+    sources = list(args.from_steps or args.video)
+    if not sources:
+        raise EmoliveError("give the VIDEO to analyse, or --from-steps FILE")
+    if len(args.labels) != len(sources):
+        raise EmoliveError(f"{len(sources)} clip(s) but {len(args.labels)} --labels: give one per clip, in order")
+    if args.save_steps and (args.from_steps or len(args.save_steps) != len(sources)):
+        raise EmoliveError("--save-steps goes with VIDEO files, once per clip")
+    return sources
+
+
+def _save(path: Path, records: Sequence[dict[str, Any]]) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("w", encoding="utf-8") as handle:
+            for rec in records:
+                handle.write(json.dumps(rec) + "\n")
+    except OSError as exc:
+        raise EmoliveError(f"cannot write steps {path}: {exc}") from exc
 
 
 def run(args: argparse.Namespace) -> int:
-    segments = read_labels(args.labels)
-    if args.from_steps is not None:
+    sources = _sources(args)
+    fuser = None
+    if args.from_steps:
         from emolive.fusion.fuser import fuser_for
 
         fuser = fuser_for(load_config(args.config, args.set).inference)
-        records = read_records(args.from_steps)
-    else:
-        if args.video is None:
-            raise EmoliveError("give the VIDEO to analyse, or --from-steps FILE")
-        fuser = None
-        records = analyse(args.video, args.config, args.set, not args.no_asr)
-    if args.save_steps is not None:
-        args.save_steps.parent.mkdir(parents=True, exist_ok=True)
-        with args.save_steps.open("w", encoding="utf-8") as handle:
-            for rec in records:
-                handle.write(json.dumps(rec) + "\n")
-    report = score(steps_from_records(records, fuser), segments)
+    clips = []
+    for number, (source, labels) in enumerate(zip(sources, args.labels, strict=True)):
+        segments = read_labels(labels)
+        if args.from_steps:
+            records = read_records(source)
+        else:
+            records = analyse(source, args.config, args.set, not args.no_asr)
+            if args.save_steps:
+                _save(args.save_steps[number], records)
+        clips.append((steps_from_records(records, fuser), segments))
+    report = score_clips(clips)
     if args.json:
         print(json.dumps(report))
         return 0
-    print(f"{report['segments']} segments (majority per segment, first {SKIP_START_S} s and last {SKIP_END_S} s "
-          "skipped)")
+    for source, one in zip(sources, report.get("clips", ()), strict=False):
+        gain = one["fused_gain"]
+        print(f"{source}: {one['segments']} segments, fused {one['fused']['accuracy']:.4f}, "
+              f"best single channel {gain['over']} {one[gain['over']]['accuracy']:.4f} ({gain['accuracy']:+.4f})")
+    pooled = f" pooled over {len(clips)} clips" if len(clips) > 1 else ""
+    print(f"{report['segments']} segments{pooled} (majority per segment, first {SKIP_START_S} s and last "
+          f"{SKIP_END_S} s skipped)")
     print(f"{'':<8}{'accuracy':>10}{'95% interval':>16}{'macro F1':>10}")
     for name in ("fused", *CHANNELS):
         low, high = report[name]["accuracy_ci95"]

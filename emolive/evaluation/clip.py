@@ -108,17 +108,10 @@ def score(steps: Sequence[Step], segments: Sequence[LabelledSegment]) -> dict[st
 
 def score_clips(clips: Sequence[tuple[Sequence[Step], Sequence[LabelledSegment]]]) -> dict[str, Any]:
     """One report over the segments of all ``(steps, segments)`` clips; with more than one, ``clips`` per clip."""
-    predictions: list[dict[str, str]] = []
-    segments: list[LabelledSegment] = []
-    per_clip = []
-    for steps, clip_segments in clips:
-        clip_predictions = segment_predictions(steps, clip_segments)
-        per_clip.append(_report(clip_predictions, clip_segments))
-        predictions += clip_predictions
-        segments += clip_segments
-    report = _report(predictions, segments)
+    per_clip = [(segment_predictions(steps, segments), segments) for steps, segments in clips]
+    report = _report([p for ps, _ in per_clip for p in ps], [s for _, ss in per_clip for s in ss])
     if len(per_clip) > 1:
-        report["clips"] = per_clip
+        report["clips"] = [_report(ps, ss) for ps, ss in per_clip]
     return report
 
 

@@ -10,7 +10,7 @@ import sys
 from collections.abc import Sequence
 
 from emolive import __version__
-from emolive.errors import EmoliveError
+from emolive.core.errors import EmoliveError
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from emolive.errors import ConfigError, plain_reason
+from emolive.core.errors import ConfigError, plain_reason
 from emolive.fusion.smoothing import DEFAULT_SMOOTHING_S
 
 log = logging.getLogger(__name__)

@@ -22,7 +22,8 @@ import numpy as np
 
 from emolive.capture.media_file import MediaFileSource
 from emolive.config import AppConfig, InferenceConfig
-from emolive.contracts import (
+from emolive.core.clock import SessionClock
+from emolive.core.contracts import (
     EmotionEstimate,
     FaceBox,
     ModalityOutput,
@@ -33,10 +34,9 @@ from emolive.contracts import (
     VideoFrame,
     Word,
 )
+from emolive.core.labels import EMOTIONS
+from emolive.core.rings import AudioRing, FrameRing
 from emolive.gui.interfaces import Sources
-from emolive.labels import EMOTIONS
-from emolive.runtime.clock import SessionClock
-from emolive.runtime.rings import AudioRing, FrameRing
 from emolive.runtime.sinks import SinkList
 
 BOX = FaceBox(x=220, y=120, w=200, h=220, track_id=1)
@@ -396,7 +396,7 @@ def write_tone_clip(path: Path, seconds: float = 6.0, bursts: tuple[tuple[float,
 def crash_analysis_after(monkeypatch, n: int, error: type[BaseException] = KeyboardInterrupt):  # noqa: ANN201
     """Make ``analysis.analyze_file`` raise ``error`` once ``n`` rows were handed on (a crash mid-file); returns the
     real function, to put back before resuming."""
-    import emolive.runtime.analysis as analysis
+    import emolive.offline.analysis as analysis
 
     real = analysis.analyze_file
 

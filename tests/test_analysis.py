@@ -11,8 +11,8 @@ from fakes import FakeFace, FakeText, FakeVoice
 from helpers.media import write_sync_clip
 
 from emolive.config import AppConfig
-from emolive.contracts import TranscriptSegment
-from emolive.runtime.analysis import analyze_file
+from emolive.core.contracts import TranscriptSegment
+from emolive.offline.analysis import analyze_file
 from emolive.runtime.channels import Channels
 
 

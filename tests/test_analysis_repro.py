@@ -5,8 +5,8 @@ from __future__ import annotations
 from fakes import EnergyVAD, FakeFace, FakeText, FakeVoice, ScriptedDecoder, write_tone_clip
 
 from emolive.config import AppConfig
+from emolive.offline.analysis import analyze_file, make_stream
 from emolive.recording import schema
-from emolive.runtime.analysis import analyze_file, make_stream
 from emolive.runtime.channels import Channels
 
 LATENCY = schema.header().index("latency_ms")

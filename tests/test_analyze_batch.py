@@ -14,7 +14,7 @@ import pytest
 from fakes import crash_analysis_after, write_tone_clip
 from helpers.fake_analyze import install
 
-import emolive.runtime.batch as batch
+import emolive.offline.batch as batch
 from emolive.cli import main
 from emolive.recording import schema
 
@@ -80,7 +80,7 @@ def test_truncated_file_reports_the_duration_reached_and_fails_unless_allowed(tm
 def test_resume_after_an_exception_gives_the_uninterrupted_csv(tmp_path, clip, fakes, monkeypatch):
     whole = tmp_path / "whole.csv"
     assert main(["analyze", str(clip), "-o", str(whole), "--no-progress"]) == 0
-    import emolive.runtime.analysis as analysis
+    import emolive.offline.analysis as analysis
 
     out = tmp_path / "cut.csv"
     real = crash_analysis_after(monkeypatch, 23, RuntimeError)

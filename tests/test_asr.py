@@ -16,10 +16,10 @@ from emolive.asr.streaming import StreamingTranscriber
 from emolive.asr.transcriber import Transcriber
 from emolive.asr.vadstream import StreamingVAD
 from emolive.asr.wer import word_errors
-from emolive.audio_io import load_audio
-from emolive.contracts import AudioBlock, TranscriptSegment
-from emolive.runtime.clock import SessionClock
-from emolive.runtime.rings import AudioRing
+from emolive.core.audio_io import load_audio
+from emolive.core.clock import SessionClock
+from emolive.core.contracts import AudioBlock, TranscriptSegment
+from emolive.core.rings import AudioRing
 
 pytestmark = pytest.mark.slow
 
@@ -54,7 +54,7 @@ def sentence(tmp_path_factory) -> Speech:
 @pytest.mark.parametrize("source", ["clip", "espeak"])
 def test_streaming_vad_matches_one_pass(source, request) -> None:  # noqa: ANN001
     """On the committed clip always; on a longer synthesised sentence where espeak-ng is installed."""
-    from emolive.vad import SpeechDetector
+    from emolive.asr.vad import SpeechDetector
 
     if source == "clip":  # the clip's speech runs to its last sample: half a second of quiet ends it, as live
         speech = np.concatenate([load_audio(CLIP), np.zeros(8000, np.float32)])

@@ -16,11 +16,11 @@ from emolive.asr.replay import replay
 from emolive.asr.streaming import StreamConfig, StreamingTranscriber
 from emolive.asr.transcriber import Transcriber
 from emolive.asr.wer import normalize, word_errors
-from emolive.contracts import AudioBlock, TranscriptSegment, Word
-from emolive.errors import EmoliveError, MediaError, ModelError
+from emolive.core.clock import SessionClock
+from emolive.core.contracts import AudioBlock, TranscriptSegment, Word
+from emolive.core.errors import EmoliveError, MediaError, ModelError
+from emolive.core.rings import AudioRing
 from emolive.evaluation.asr import read_manifest
-from emolive.runtime.clock import SessionClock
-from emolive.runtime.rings import AudioRing
 
 
 def w(text: str, start: float, end: float) -> Word:

@@ -12,10 +12,10 @@ from helpers.media import FLASH_EVERY_S, write_sync_clip
 
 from emolive.capture import CameraSource, MediaFileSource, MicSource, SyntheticSource, probe_media
 from emolive.capture import microphone as mic_module
-from emolive.contracts import AudioBlock, VideoFrame
-from emolive.errors import DeviceError, MediaError
-from emolive.runtime.clock import SessionClock
-from emolive.runtime.rings import AudioRing, FrameRing
+from emolive.core.clock import SessionClock
+from emolive.core.contracts import AudioBlock, VideoFrame
+from emolive.core.errors import DeviceError, MediaError
+from emolive.core.rings import AudioRing, FrameRing
 
 
 def onsets(flags: np.ndarray, times: np.ndarray) -> list[float]:

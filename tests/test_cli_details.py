@@ -38,9 +38,9 @@ def test_a_folder_is_not_reported_as_file_not_found(tmp_path, capsys):
     assert main(["analyze", str(tmp_path), "--no-asr", "--no-progress"]) != 0
     err = capsys.readouterr().err
     assert "no media files in the folder" in err and "not found" not in err
-    from emolive.audio_io import load_audio
     from emolive.capture.media_file import probe_media
-    from emolive.errors import MediaError
+    from emolive.core.audio_io import load_audio
+    from emolive.core.errors import MediaError
 
     for load in (load_audio, probe_media):
         with pytest.raises(MediaError, match="is a folder"):

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from emolive.core.labels import EMOTIONS
 from emolive.evaluation.composite import RAVDESS_STATEMENTS, Pool, draw, present, spoken_words
 from emolive.fusion.late import MODALITIES, TrustPolicy
-from emolive.labels import EMOTIONS
 
 NEUTRAL = EMOTIONS.index("neutral")
 

@@ -9,7 +9,7 @@ import pytest
 
 from emolive.cli import main
 from emolive.config import AppConfig, apply_overrides, load_config, save_config
-from emolive.errors import ConfigError
+from emolive.core.errors import ConfigError
 
 
 def test_defaults_when_no_file_exists(tmp_path, monkeypatch):

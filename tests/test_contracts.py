@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from emolive.capture.media_file import MediaFileSource
 from emolive.capture.synthetic import SyntheticSource
-from emolive.contracts import EventKind, SourceEvent, SourceKind, source_kind
+from emolive.core.contracts import EventKind, SourceEvent, SourceKind, source_kind
 
 
 def test_source_kinds_say_what_a_source_delivers() -> None:

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
+from emolive.core.labels import EMOTIONS
 from emolive.evaluation import clip
-from emolive.labels import EMOTIONS
 
 
 def _probs(top: str, p: float = 0.8) -> list[float]:

@@ -10,16 +10,16 @@ import numpy as np
 import pytest
 import torch
 
-from emolive.contracts import VideoFrame
-from emolive.errors import EmoliveError, ModelError
+from emolive.core.contracts import VideoFrame
+from emolive.core.errors import EmoliveError, ModelError
+from emolive.core.labels import EMOTIONS, canonical_emotion
 from emolive.face.detector import Detection, HaarFaceDetector
 from emolive.face.folder import list_image_folder
 from emolive.face.model import DEFAULT_CONFIG, build_model
 from emolive.face.predictor import ExpressionPredictor, crop_face
 from emolive.face.quality import face_quality
 from emolive.face.tracker import IoUTracker, pick_subject
-from emolive.labels import EMOTIONS, canonical_emotion
-from emolive.modelio import save_model
+from emolive.models.io import save_model
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets" / "face"
 
@@ -231,7 +231,7 @@ def test_onnx_export_predicts_as_torch_and_follows_retrained_weights(tmp_path: P
 
 
 def test_bundled_face_model_has_a_current_onnx_export() -> None:
-    from emolive.assets import default_model_dir
+    from emolive.models.assets import default_model_dir
 
     assert ExpressionPredictor(default_model_dir("face")).runtime == "onnx"
 
@@ -262,7 +262,7 @@ def test_blur_matched_model_is_refused(tiny_model: Path, tmp_path: Path) -> None
 def test_bundled_face_model_loads_without_blur() -> None:
     import json
 
-    from emolive.assets import default_model_dir
+    from emolive.models.assets import default_model_dir
 
     folder = default_model_dir("face")
     config = json.loads((folder / "config.json").read_text())

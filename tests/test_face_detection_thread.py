@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 
 from emolive.config import InferenceConfig
-from emolive.contracts import VideoFrame
+from emolive.core.contracts import VideoFrame
+from emolive.core.rings import AudioRing, FrameRing
 from emolive.face.channel import FaceChannel
 from emolive.face.detector import Detection
 from emolive.fusion.fuser import Fuser
-from emolive.runtime.rings import AudioRing, FrameRing
 from emolive.runtime.worker import InferenceWorker
 
 BOX = Detection(200.0, 120.0, 160.0, 160.0, 0.9)

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from emolive.errors import ModelError
+from emolive.core.errors import ModelError
 from emolive.face.model import DEFAULT_CONFIG, ExpressionEnsemble, build_model
 from emolive.face.predictor import ExpressionPredictor
-from emolive.modelio import load_config, save_model
+from emolive.models.io import load_config, save_model
 from training.face_ensemble import combine
 
 TINY = {**DEFAULT_CONFIG, "widths": [4, 8], "convs_per_stage": 1, "embedding_dim": 8, "tta_flip": True}

@@ -9,10 +9,10 @@ import cv2
 import numpy as np
 import pytest
 
+from emolive.core.labels import EMOTIONS
 from emolive.evaluation.face_frames import FRAME_H, FRAME_W, box_in_face_units, paste_face
 from emolive.evaluation.fer_peer import FER_CLASSES, FerPeer, _same_pad
 from emolive.face.detector import HaarFaceDetector
-from emolive.labels import EMOTIONS
 
 
 @pytest.fixture(scope="module")
@@ -117,7 +117,7 @@ def test_peer_runs_a_keras_weights_file_and_maps_its_classes(tmp_path):
 
 
 def test_missing_peer_weights_are_a_model_error(tmp_path):
-    from emolive.errors import ModelError
+    from emolive.core.errors import ModelError
 
     pytest.importorskip("h5py")
     with pytest.raises(ModelError):

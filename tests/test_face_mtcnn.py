@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from emolive.errors import ModelError
+from emolive.core.errors import ModelError
 from emolive.evaluation.face_frames import background, box_in_face_units, paste_face
 from emolive.face.detector import HaarFaceDetector
 from emolive.face.detectors import new_detector
@@ -104,7 +104,7 @@ def test_missing_weights_package_is_a_clear_error(monkeypatch) -> None:
 
 def test_config_chooses_the_channel_detector(tmp_path: Path) -> None:
     from emolive.config import load_config
-    from emolive.errors import ConfigError
+    from emolive.core.errors import ConfigError
 
     assert load_config(None, []).inference.face_detector == "mtcnn"
     assert load_config(None, ["inference.face_detector=haar"]).inference.face_detector == "haar"

@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 from fakes import FakeSwitcher
 
-from emolive import finetune
 from emolive.config import AppConfig
-from emolive.contracts import EmotionEstimate, ModalityOutput
+from emolive.core.contracts import EmotionEstimate, ModalityOutput
+from emolive.core.labels import EMOTIONS
 from emolive.fusion.late_model import LateFusion
-from emolive.labels import EMOTIONS
-from emolive.personal_calibration import PROMPTS, CalibrationSession, evaluate, fit_biases
+from emolive.personal import finetune
+from emolive.personal.calibration import PROMPTS, CalibrationSession, evaluate, fit_biases
 
 
 def biased_estimate(t: float, emotion: str, rng: np.random.Generator) -> EmotionEstimate:
@@ -112,7 +112,7 @@ def voice_model_dir(folder):
     """A Whisper-embedding voice model (16-d here) whose emotion head starts at zero: it has no idea yet."""
     import torch
 
-    from emolive.modelio import save_model
+    from emolive.models.io import save_model
     from emolive.voice.whisper_embed import ENCODER_NAME, EmbeddingHead
 
     head = EmbeddingHead(DIM, len(EMOTIONS))
@@ -135,7 +135,7 @@ def speaking_estimate(t: float, emotion: str, rng: np.random.Generator) -> Emoti
 
 
 def test_voice_head_is_adapted_to_the_users_voice_on_held_back_takes(tmp_path):
-    from emolive.personal_calibration import adapt_voice
+    from emolive.personal.calibration import adapt_voice
     from emolive.voice.adapt import load_head
 
     rng = np.random.default_rng(2)
@@ -215,8 +215,8 @@ def test_the_window_tells_the_calibration_its_source(qtbot, demo_clip):
 def test_the_shipped_voice_head_is_adapted_on_what_it_reads_live():
     """The shipped voice model (prosody, running normalisation) gives calibration the features its head read, so
     the head that personal calibration adapts scores them as the live channel does."""
-    from emolive.audio_io import load_audio
-    from emolive.personal_calibration import head_dim, voice_embedding_of
+    from emolive.core.audio_io import load_audio
+    from emolive.personal.calibration import head_dim, voice_embedding_of
     from emolive.voice.adapt import load_head, log_probs
     from emolive.voice.channel import VoiceChannel
 

@@ -7,9 +7,9 @@ import sys
 import pytest
 from fakes import FakeSwitcher
 
-from emolive import finetune
 from emolive.config import AppConfig, InferenceConfig
-from emolive.errors import EmoliveError
+from emolive.core.errors import EmoliveError
+from emolive.personal import finetune
 
 # Writes a real (tiny) late-fusion model into --out and reports like `python -m training ... --progress-json`.
 FAKE_TRAINER = """
@@ -147,7 +147,7 @@ def test_without_a_pipeline_the_window_gets_the_model(dialog_factory, qtbot):
 
 
 def test_starting_from_the_model_in_use_passes_it_to_the_trainer(dialog_factory):
-    from emolive.assets import default_model_dir
+    from emolive.models.assets import default_model_dir
 
     dialog = dialog_factory()
     assert not dialog.from_current.isEnabled()  # fusion cannot start from a model

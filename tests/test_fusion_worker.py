@@ -11,15 +11,15 @@ import torch
 from fakes import BrokenVoice, FakeFace, FakeText, FakeVoice, probs
 
 from emolive.config import InferenceConfig
-from emolive.contracts import AudioBlock, ModalityOutput, TranscriptSegment, VideoFrame
+from emolive.core.clock import SessionClock
+from emolive.core.contracts import AudioBlock, ModalityOutput, TranscriptSegment, VideoFrame
+from emolive.core.labels import EMOTIONS
+from emolive.core.rings import AudioRing, FrameRing
 from emolive.fusion.circumplex import sentiment_from_emotion, valence_arousal
 from emolive.fusion.fuser import UNCERTAIN, Fuser
 from emolive.fusion.late import TrustPolicy, evidence
 from emolive.fusion.late_model import LateFusion
 from emolive.fusion.smoothing import ExponentialSmoother
-from emolive.labels import EMOTIONS
-from emolive.runtime.clock import SessionClock
-from emolive.runtime.rings import AudioRing, FrameRing
 from emolive.runtime.worker import InferenceWorker, LoadGovernor
 
 
@@ -317,7 +317,7 @@ def test_native_thread_pools_are_capped_for_the_live_pipeline():
     import numpy  # noqa: F401 - loads its OpenBLAS
     from threadpoolctl import threadpool_info, threadpool_limits
 
-    from emolive.device import limit_native_threads
+    from emolive.models.device import limit_native_threads
 
     original = max(i["num_threads"] for i in threadpool_info())
     try:
@@ -330,7 +330,7 @@ def test_native_thread_pools_are_capped_for_the_live_pipeline():
 def test_cuda_requested_without_a_gpu_runs_on_the_cpu(monkeypatch):
     import torch
 
-    from emolive.device import resolve_device
+    from emolive.models.device import resolve_device
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     assert resolve_device("cuda") == "cpu"
@@ -372,7 +372,7 @@ def test_crossmodal_fusion_handles_missing_modalities_and_loads_from_a_folder(tm
 
     from emolive.fusion.crossmodal import CrossModalConfig, CrossModalTransformer
     from emolive.fusion.fuser import make_fuser
-    from emolive.modelio import save_model
+    from emolive.models.io import save_model
 
     config = CrossModalConfig(face_dim=8, voice_dim=6, text_dim=4, hidden=16, heads=2, layers=1)
     net = CrossModalTransformer(config).eval()

@@ -14,8 +14,8 @@ pytest.importorskip("pytestqt")
 from fakes import BOX, Factory, FakeRecorder, estimate  # noqa: E402
 
 from emolive.config import AppConfig, load_config  # noqa: E402
-from emolive.contracts import SourceEvent, TranscriptSegment  # noqa: E402
-from emolive.errors import DeviceError  # noqa: E402
+from emolive.core.contracts import SourceEvent, TranscriptSegment  # noqa: E402
+from emolive.core.errors import DeviceError  # noqa: E402
 from emolive.gui.interfaces import Sources  # noqa: E402
 from emolive.gui.main_window import MainWindow  # noqa: E402
 from emolive.gui.status import WARN_STYLE  # noqa: E402
@@ -158,12 +158,12 @@ def model_folder(tmp_path: Path, kind: str) -> Path:
     """A usable copy of a shipped model folder (fusion: equal late-fusion weights)."""
     import shutil
 
-    from emolive.assets import default_model_dir
+    from emolive.models.assets import default_model_dir
 
     folder = tmp_path / f"my-{kind}"
     if kind == "fusion":
         from emolive.fusion.late_model import LateFusion
-        from emolive.modelio import save_model
+        from emolive.models.io import save_model
 
         save_model(LateFusion(), {"kind": "late_fusion"}, folder)
     else:

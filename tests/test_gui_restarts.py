@@ -166,7 +166,7 @@ def test_shutdown_joins_every_thread_with_a_timeout_and_names_the_late_one(caplo
 
 
 def test_no_camera_banner_offers_a_video_file_and_reset_clears_stale_errors(qtbot, tmp_path):  # noqa: ANN001
-    from emolive.errors import DeviceError
+    from emolive.core.errors import DeviceError
 
     def broken(config, sources, bridge):  # noqa: ANN001, ANN202
         raise DeviceError("camera '0' not found or busy")
@@ -193,7 +193,7 @@ def test_summary_transcript_is_wrapped(capsys, demo_clip, tmp_path):  # noqa: AN
     import argparse
 
     from emolive.commands.analyze import _print_result
-    from emolive.runtime.batch import JobResult
+    from emolive.offline.batch import JobResult
 
     summary = {"steps": 10, "media_s": 1.0, "wall_s": 1.0, "speed_x_realtime": 1.0, "load_s": 1.0,
                "time_share": {"joy": 1.0}, "mean_valence": 0.5, "mean_arousal": 0.5,

@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 
 from emolive.config import AppConfig
-from emolive.contracts import EmotionEstimate, ModalityOutput, PipelineStatus, TranscriptSegment
+from emolive.core.contracts import EmotionEstimate, ModalityOutput, PipelineStatus, TranscriptSegment
+from emolive.core.labels import EMOTIONS, SENTIMENTS
 from emolive.gui.history import EstimateHistory
 from emolive.gui.overlay import agreement_chip, indicator, indicators, label_text
 from emolive.gui.status import format_status
 from emolive.gui.transcript import TranscriptModel
-from emolive.labels import EMOTIONS, SENTIMENTS
 
 
 def est(t: float, dominant: str = "joy", p: float = 0.7, **kw) -> EmotionEstimate:
@@ -119,7 +119,7 @@ def test_run_command_rejects_a_missing_video_without_a_traceback(tmp_path, capsy
 
 
 def test_qt_binding_check_refuses_the_crashing_combination() -> None:
-    from emolive.errors import EmoliveError
+    from emolive.core.errors import EmoliveError
     from emolive.gui.app import check_qt_binding
 
     with pytest.raises(EmoliveError, match="PySide6-Essentials<6.12"):
@@ -198,7 +198,7 @@ def test_settings_dialog_offers_only_what_is_present_and_says_why(qtbot) -> None
 
 
 def test_overlay_words_a_person_reads() -> None:
-    from emolive.contracts import ModalityOutput
+    from emolive.core.contracts import ModalityOutput
     from emolive.gui.overlay import indicator, latency_text
     from emolive.runtime.worker import LoadGovernor
 

@@ -6,8 +6,8 @@ import numpy as np
 from fakes import write_tone_clip
 
 from emolive.capture.media_file import MediaFileSource, _step_between
-from emolive.contracts import VideoFrame
-from emolive.runtime.clock import SessionClock
+from emolive.core.clock import SessionClock
+from emolive.core.contracts import VideoFrame
 
 
 def test_only_the_frames_a_step_reads_are_converted(tmp_path):

@@ -1,4 +1,4 @@
-"""emolive.memory: freed heap memory goes back to the system after loading; resident memory is measured."""
+"""emolive.core.memory: freed heap memory goes back to the system after loading; resident memory is measured."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from emolive import memory
+from emolive.core import memory
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # 8 MB stay on the heap, resident, until release_free_memory hands them back.
 _PROBE = """
 import ctypes
-from emolive import memory
+from emolive.core import memory
 libc = ctypes.CDLL("libc.so.6")
 libc.malloc.restype = ctypes.c_void_p
 libc.malloc.argtypes = [ctypes.c_size_t]

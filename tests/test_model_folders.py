@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from emolive.assets import default_model_dir
 from emolive.config import AppConfig, load_config, with_changes
-from emolive.contracts import PipelineStatus
-from emolive.errors import ModelError
-from emolive.modelio import validate_model_folder
+from emolive.core.contracts import PipelineStatus
+from emolive.core.errors import ModelError
+from emolive.models.assets import default_model_dir
+from emolive.models.io import validate_model_folder
 
 
 def copy_model(tmp_path: Path, kind: str, name: str = "") -> Path:
@@ -106,8 +106,8 @@ class SwapPipeline:
     """A minimal pipeline whose ``swap_models`` answers from another thread with a given problem."""
 
     def __init__(self, config, sources, bridge, problem: str = "") -> None:  # noqa: ANN001
-        from emolive.runtime.clock import SessionClock
-        from emolive.runtime.rings import AudioRing, FrameRing
+        from emolive.core.clock import SessionClock
+        from emolive.core.rings import AudioRing, FrameRing
 
         self.clock, self.frames, self.audio = SessionClock(), FrameRing(4), AudioRing(5.0)
         self.problem, self.swaps = problem, []

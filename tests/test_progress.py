@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from emolive.progress import Progress, track
+from emolive.core.progress import Progress, track
 
 
 class FakeClock:

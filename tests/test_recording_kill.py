@@ -19,8 +19,8 @@ import sys, time
 import numpy as np
 sys.path.insert(0, sys.argv[2])
 from fakes import make_estimate
-from emolive.runtime.clock import SessionClock
-from emolive.contracts import AudioBlock, VideoFrame
+from emolive.core.clock import SessionClock
+from emolive.core.contracts import AudioBlock, VideoFrame
 from emolive.recording import SessionRecorder
 
 clock = SessionClock()

@@ -10,8 +10,8 @@ import time
 import pytest
 from fakes import make_estimate
 
+from emolive.core.clock import SessionClock
 from emolive.recording import SessionRecorder, read_csv
-from emolive.runtime.clock import SessionClock
 
 
 def rss_mib() -> float:

@@ -13,12 +13,12 @@ import pytest
 from fakes import make_estimate
 
 from emolive.capture.media_file import MediaFileSource
-from emolive.contracts import AudioBlock, VideoFrame
+from emolive.core.clock import SessionClock
+from emolive.core.contracts import AudioBlock, VideoFrame
+from emolive.core.rings import AudioRing, FrameRing
 from emolive.recording import RecordingError, SessionRecorder, list_sessions, read_csv
 from emolive.recording.raw import WavTrack
 from emolive.recording.replay import replay_session
-from emolive.runtime.clock import SessionClock
-from emolive.runtime.rings import AudioRing, FrameRing
 
 SR = 16_000
 FPS = 30
@@ -223,7 +223,7 @@ def test_replay_command(bundle, tmp_path, monkeypatch, capsys):
         calls.append(asr)
         frame_analyzer()(Path(path), on_estimate)
 
-    monkeypatch.setitem(sys.modules, "emolive.runtime.analysis", types.SimpleNamespace(analyze_file=analyze_file))
+    monkeypatch.setitem(sys.modules, "emolive.offline.analysis", types.SimpleNamespace(analyze_file=analyze_file))
     out = tmp_path / "again.csv"
     assert main(["replay", str(bundle), "-o", str(out), "--no-asr", "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)

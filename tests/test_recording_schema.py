@@ -7,8 +7,8 @@ import csv
 import pytest
 from fakes import make_estimate
 
-from emolive.errors import EmoliveError
-from emolive.labels import EMOTIONS, SENTIMENTS
+from emolive.core.errors import EmoliveError
+from emolive.core.labels import EMOTIONS, SENTIMENTS
 from emolive.recording import schema
 
 

@@ -13,12 +13,12 @@ from pathlib import Path
 import pytest
 from fakes import make_estimate
 
-from emolive.contracts import TranscriptSegment, Word
+from emolive.core.clock import SessionClock
+from emolive.core.contracts import TranscriptSegment, Word
 from emolive.recording import RecordingError, SessionRecorder, read_csv
 from emolive.recording.files import AppendFile
 from emolive.recording.session import create_session_folder
 from emolive.recording.writer import SyncPolicy
-from emolive.runtime.clock import SessionClock
 
 
 @pytest.fixture(autouse=True)

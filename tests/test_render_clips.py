@@ -54,7 +54,7 @@ def _peak_hz(samples: np.ndarray) -> float:
 
 
 def test_each_segment_plays_the_recording_it_names(sources, tmp_path):
-    from emolive.audio_io import load_audio
+    from emolive.core.audio_io import load_audio
     from emolive.voice.data import parse_ravdess_name
 
     faces, voices, tones = sources

@@ -26,15 +26,15 @@ from fakes import (
 )
 from helpers.fake_analyze import install
 
-import emolive.runtime.analysis as analysis
-import emolive.runtime.batch as batch
+import emolive.offline.analysis as analysis
+import emolive.offline.batch as batch
 from emolive.cli import main
 from emolive.config import AppConfig
-from emolive.contracts import AudioBlock, TranscriptSegment, VideoFrame, Word
+from emolive.core.contracts import AudioBlock, TranscriptSegment, VideoFrame, Word
+from emolive.core.rings import AudioRing, FrameRing
+from emolive.core.snapshot import SnapshotError, read_snapshot, write_snapshot
 from emolive.recording import schema
 from emolive.runtime.channels import Channels
-from emolive.runtime.rings import AudioRing, FrameRing
-from emolive.runtime.snapshot import SnapshotError, read_snapshot, write_snapshot
 from emolive.runtime.worker import InferenceWorker
 
 HELPER = Path(__file__).parent / "helpers" / "fake_analyze.py"
@@ -134,8 +134,8 @@ def test_frame_ring_keeps_what_a_later_step_can_read(tmp_path):
 
 def test_face_tracker_and_channel_round_trip(tmp_path, demo_clip):
     from emolive.capture.media_file import MediaFileSource
+    from emolive.core.clock import SessionClock
     from emolive.face.channel import FaceChannel
-    from emolive.runtime.clock import SessionClock
 
     frames = [f for f in MediaFileSource(demo_clip, SessionClock(), realtime=False).iter_media()
               if isinstance(f, VideoFrame)][:40]
@@ -151,7 +151,7 @@ def test_face_tracker_and_channel_round_trip(tmp_path, demo_clip):
 
 
 def test_running_norm_speech_track_and_voice_channel_round_trip(tmp_path):
-    from emolive.audio_io import load_audio
+    from emolive.core.audio_io import load_audio
     from emolive.voice.channel import VoiceChannel
 
     speech, pause = load_audio(SPEECH), np.zeros(RATE // 2, np.float32)
@@ -204,7 +204,7 @@ def test_fuser_and_worker_round_trip(tmp_path):
 def test_transcription_stream_round_trip(tmp_path):
     from emolive.asr.streaming import StreamConfig, StreamingTranscriber
     from emolive.asr.vadstream import StreamingVAD
-    from emolive.audio_io import load_audio
+    from emolive.core.audio_io import load_audio
 
     speech, pause = load_audio(SPEECH), np.zeros(RATE, np.float32)
     audio = np.concatenate([pause[:8000], speech, pause, speech, pause])

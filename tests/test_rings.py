@@ -7,8 +7,8 @@ import threading
 import numpy as np
 import pytest
 
-from emolive.contracts import AudioBlock, VideoFrame
-from emolive.runtime.rings import AudioRing, FrameRing, aligned_window
+from emolive.core.contracts import AudioBlock, VideoFrame
+from emolive.core.rings import AudioRing, FrameRing, aligned_window
 
 SR = 16_000
 

@@ -65,8 +65,8 @@ def test_cuda_without_the_gpu_provider_falls_back_to_the_cpu_with_a_message(capl
                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     import onnxruntime
 
-    from emolive.device import resolve_device
-    from emolive.onnxrt import providers
+    from emolive.models.device import resolve_device
+    from emolive.models.onnxrt import providers
 
     monkeypatch.setattr(onnxruntime, "get_available_providers", lambda: ["CPUExecutionProvider"])
     with caplog.at_level("WARNING"):
@@ -90,8 +90,8 @@ def test_the_voice_encoder_and_the_transcriber_share_one_whisper_model() -> None
 
 
 def test_the_voice_gate_and_the_transcriber_share_one_silero_model() -> None:
+    from emolive.asr.vad import SpeechDetector, SpeechTimeline
     from emolive.asr.vadstream import StreamingVAD, silero_vad
-    from emolive.vad import SpeechDetector, SpeechTimeline
 
     assert SpeechDetector()._model is silero_vad()
     assert StreamingVAD()._session is silero_vad().session

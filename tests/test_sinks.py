@@ -7,7 +7,7 @@ import logging
 from fakes import FakeRecorder, estimate
 
 from emolive.config import AppConfig
-from emolive.contracts import SourceEvent, TranscriptSegment
+from emolive.core.contracts import SourceEvent, TranscriptSegment
 from emolive.runtime.pipeline import LivePipeline
 from emolive.runtime.sinks import CallbackSink, SinkList
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from emolive.errors import EmoliveError
-from emolive.labels import EMOTIONS, SENTIMENTS
+from emolive.core.errors import EmoliveError
+from emolive.core.labels import EMOTIONS, SENTIMENTS
 from emolive.text.data import load_meld_csv, previous_utterances
 from emolive.text.normalize import normalize_text
 
@@ -83,7 +83,7 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Randomly initialised heads with context 1, saved like a trained model."""
     import torch
 
-    from emolive.modelio import save_model
+    from emolive.models.io import save_model
     from emolive.text.model import TextHead
 
     torch.manual_seed(0)
@@ -158,7 +158,7 @@ def test_missing_model_dir_is_a_clear_error(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_shipped_weights_load_with_packaged_encoder() -> None:
-    from emolive.assets import default_model_dir
+    from emolive.models.assets import default_model_dir
     from emolive.text.channel import TextChannel
 
     model_dir = default_model_dir("text")
@@ -175,7 +175,7 @@ def test_shipped_weights_load_with_packaged_encoder() -> None:
 def test_text_export_runs_without_torch_and_equals_the_torch_model(tmp_path: Path) -> None:
     import shutil
 
-    from emolive.assets import default_model_dir
+    from emolive.models.assets import default_model_dir
     from emolive.text.channel import TextChannel
     from training.export import export_folder
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from emolive.core.labels import EMOTIONS, SENTIMENTS
 from emolive.evaluation import text as evaluation
-from emolive.labels import EMOTIONS, SENTIMENTS
 
 LINES = [
     ("I love this, it's wonderful!", "joy", "positive"),

@@ -9,12 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from emolive.contracts import EmotionEstimate, ModalityOutput
-from emolive.errors import EmoliveError
+from emolive.core.contracts import EmotionEstimate, ModalityOutput
+from emolive.core.errors import EmoliveError
+from emolive.core.labels import EMOTIONS
 from emolive.evaluation.va import ccc, va_report
 from emolive.fusion.circumplex import valence_arousal
 from emolive.fusion.va import channel_va, fuse_va
-from emolive.labels import EMOTIONS
 from emolive.text.data import load_va_csv
 from emolive.text.model import rating_to_unit
 

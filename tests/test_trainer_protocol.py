@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from emolive.trainer_protocol import (
+from emolive.personal.trainer_protocol import (
     FLAG,
     TrainerRun,
     TrainRequest,

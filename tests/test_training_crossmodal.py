@@ -9,8 +9,8 @@ import pytest
 from helpers.media import write_sync_clip
 from helpers.training_data import write_meld_csv
 
-from emolive.contracts import FaceBox, ModalityOutput
-from emolive.errors import EmoliveError
+from emolive.core.contracts import FaceBox, ModalityOutput
+from emolive.core.errors import EmoliveError
 from training import crossmodal
 from training.fusion import main as fusion_main
 

@@ -13,8 +13,8 @@ import pytest
 from helpers.training_data import write_meld_csv
 
 from emolive.config import InferenceConfig
+from emolive.personal.trainer_protocol import parse_line
 from emolive.runtime.channels import load_channels
-from emolive.trainer_protocol import parse_line
 from training.cli import main as training_main
 
 ASSETS = Path(__file__).parent / "assets"
@@ -85,7 +85,7 @@ def test_late_fusion_trainer_with_initial_weights_writes_what_the_fuser_loads(tm
 
 
 def test_late_fusion_needs_at_least_one_modality(tmp_path):
-    from emolive.errors import EmoliveError
+    from emolive.core.errors import EmoliveError
     from training.fusion import main as fusion_main
 
     with pytest.raises(EmoliveError, match="at least one of --face, --voice, --text"):
@@ -132,7 +132,7 @@ def test_eval_fusion_prints_single_fused_and_leave_one_out_rows(monkeypatch, cap
 def test_voice_adaptation_fine_tunes_the_emotion_head_and_scores_held_back_takes(tmp_path, capsys, monkeypatch):
     import json
 
-    from emolive.assets import default_model_dir
+    from emolive.models.assets import default_model_dir
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     data = tmp_path / "me"
@@ -159,7 +159,7 @@ def test_voice_adaptation_fine_tunes_the_emotion_head_and_scores_held_back_takes
 
 
 def test_voice_adaptation_refuses_a_model_it_cannot_adapt(tmp_path, capsys):
-    from emolive.assets import default_model_dir
+    from emolive.models.assets import default_model_dir
 
     data = tmp_path / "me" / "angry"
     data.mkdir(parents=True)

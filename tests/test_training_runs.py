@@ -13,8 +13,8 @@ import pytest
 import torch
 from helpers.training_data import TINY_FACE_ARGS, write_face_folder
 
-from emolive.labels import EMOTIONS
-from emolive.trainer_protocol import parse_line, split_flag
+from emolive.core.labels import EMOTIONS
+from emolive.personal.trainer_protocol import parse_line, split_flag
 from training.cli import main as training_main
 from training.hpo import SPACES, HpoOptions, apply, space_for, split_args
 from training.progress import JsonProgress
@@ -100,7 +100,7 @@ def test_class_prior_is_the_original_labels_with_the_prior_correction_else_the_t
 
 def test_fine_tuning_from_a_face_model_starts_from_its_weights(face_data, tmp_path, capsys):
     from emolive.face.model import build_model
-    from emolive.modelio import load_config, load_into
+    from emolive.models.io import load_config, load_into
 
     start = tmp_path / "start"
     assert training_main(face_argv(face_data, start, tmp_path / "cache", "--epochs", "1")) == 0
@@ -185,7 +185,7 @@ def test_soft_target_loss_on_a_tiny_batch():
 def test_ferplus_votes_train_a_mix_model(face_data, tmp_path, capsys):
     import csv
 
-    from emolive.modelio import load_config
+    from emolive.models.io import load_config
 
     votes_csv = tmp_path / "ferplus_train.csv"
     files = sorted((face_data / "train").rglob("*.png"))
@@ -207,7 +207,7 @@ def test_ferplus_votes_train_a_mix_model(face_data, tmp_path, capsys):
 
 
 def test_blur_matched_init_is_refused(face_data, tmp_path, capsys):
-    from emolive.modelio import load_config
+    from emolive.models.io import load_config
 
     start = tmp_path / "start"
     assert training_main(face_argv(face_data, start, tmp_path / "cache", "--epochs", "1")) == 0

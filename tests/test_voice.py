@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from emolive.errors import MediaError
-from emolive.labels import EMOTIONS
+from emolive.core.errors import MediaError
+from emolive.core.labels import EMOTIONS
 
 RATE = 16_000
 SPEECH = Path(__file__).parent / "assets" / "voice_speech_espeak.opus"  # espeak-ng: "Kids are talking by the door."
@@ -40,7 +40,7 @@ def tiny_model(tmp_path_factory) -> Path:
     """A randomly initialised voice model folder in the shipped format (config.json + safetensors)."""
     import torch
 
-    from emolive.modelio import save_model
+    from emolive.models.io import save_model
     from emolive.voice.features import FeatureSpec
     from emolive.voice.model import VoiceModelConfig, VoiceNet
 
@@ -97,7 +97,7 @@ def test_clip_windows_keep_speech_and_never_return_nothing():
 
 @pytest.mark.parametrize(("rate", "channels"), [(44_100, 2), (48_000, 1), (48_000, 2)])
 def test_load_audio_resamples_and_downmixes(tmp_path, rate, channels):
-    from emolive.audio_io import load_audio
+    from emolive.core.audio_io import load_audio
     from emolive.voice.features import LogMel
 
     path = write_wav(tmp_path / "clip.wav", tone(1.0, 440.0, rate), rate, channels)
@@ -191,7 +191,7 @@ def test_nemo_and_ased_speaker_parsing():
 
 
 def test_augmentation_keeps_length_and_sample_rate():
-    from emolive.voice.augment import AugmentSpec, add_noise, augment, band_limit, reverb, speed
+    from training.voice_augment import AugmentSpec, add_noise, augment, band_limit, reverb, speed
 
     rng = np.random.default_rng(0)
     x = tone(2.0, 440.0)
@@ -215,7 +215,7 @@ def test_augmentation_keeps_length_and_sample_rate():
 
 
 def test_window_crop_cuts_a_live_sized_piece_of_the_clean_clip():
-    from emolive.voice.augment import AugmentSpec, augment
+    from training.voice_augment import AugmentSpec, augment
 
     x = np.arange(4 * RATE, dtype=np.float32) / (4 * RATE)  # a ramp: each sample says where it came from
     spec = AugmentSpec.window_crop(2.0)
@@ -235,8 +235,8 @@ def test_window_crop_cuts_a_live_sized_piece_of_the_clean_clip():
 def test_augmented_copies_are_the_same_for_every_copy_of_a_file(tmp_path):
     import os
 
-    from emolive.voice.augment import AugmentSpec
     from emolive.voice.data import Clip
+    from training.voice_augment import AugmentSpec
     from training.voice_embed import clip_embeddings
 
     class FirstSamples:  # a stand-in encoder: the crop's first samples say where it was cut
@@ -290,7 +290,7 @@ def test_silence_gives_no_speech(tiny_model):
 
 
 def test_speech_gives_calibrated_emotion_arousal_and_embedding(tiny_model):
-    from emolive.audio_io import load_audio
+    from emolive.core.audio_io import load_audio
     from emolive.voice.channel import VoiceChannel
 
     channel = VoiceChannel(tiny_model)
@@ -317,7 +317,7 @@ def test_predict_clip_gives_a_distribution_for_any_clip(tiny_model):
 
 
 def test_broken_model_folder_is_a_clear_error(tmp_path):
-    from emolive.errors import ModelError
+    from emolive.core.errors import ModelError
     from emolive.voice.channel import VoiceChannel
 
     with pytest.raises(ModelError):
@@ -330,8 +330,8 @@ def test_broken_model_folder_is_a_clear_error(tmp_path):
 
 @pytest.mark.parametrize("kind", ["voice", "voice_cnn"])
 def test_shipped_weights_load_from_assets(kind):
-    from emolive.assets import default_model_dir
-    from emolive.modelio import load_config
+    from emolive.models.assets import default_model_dir
+    from emolive.models.io import load_config
     from emolive.voice.channel import VoiceChannel
 
     config = load_config(default_model_dir(kind))
@@ -367,8 +367,8 @@ def test_eval_scores_class_folders_of_any_rate_and_counts_unknowns(tmp_path, tin
 def test_whisper_embedding_head_model_folder_works(tmp_path):
     import torch
 
-    from emolive.audio_io import load_audio
-    from emolive.modelio import save_model
+    from emolive.core.audio_io import load_audio
+    from emolive.models.io import save_model
     from emolive.voice.channel import VoiceChannel
     from emolive.voice.whisper_embed import ENCODER_NAME, EmbeddingHead
 
@@ -417,7 +417,7 @@ def test_whisper_head_export_matches_scikit_learn(norm):
 
 @pytest.mark.slow
 def test_training_cli_runs_cv_and_exports_a_loadable_model(tmp_path, monkeypatch):
-    from emolive.audio_io import load_audio
+    from emolive.core.audio_io import load_audio
     from emolive.voice.channel import VoiceChannel
     from training.voice import main
 
@@ -511,7 +511,7 @@ def test_leave_one_corpus_out_and_speaker_folds_are_disjoint(tmp_path, monkeypat
         assert any(test == speakers and train == set().union(*every.values()) - speakers
                    for train, test, _ in fits)
     assert "leave-one-corpus-out: mean accuracy" in capsys.readouterr().out
-    from emolive.modelio import load_config
+    from emolive.models.io import load_config
 
     assert load_config(out)["leave_one_corpus_out"]["mean_accuracy"] == loco["mean_accuracy"]
 
@@ -584,8 +584,8 @@ def test_numpy_heads_equal_the_torch_heads_of_the_bundled_model() -> None:
 
     import torch
 
-    from emolive.assets import default_model_dir
-    from emolive.modelio import load_into
+    from emolive.models.assets import default_model_dir
+    from emolive.models.io import load_into
     from emolive.voice.heads import LinearHeads
     from emolive.voice.whisper_embed import EmbeddingHead
 

@@ -9,10 +9,10 @@ import pytest
 from fakes import BrokenVoice, FakeFace, FakeText, FakeVoice, write_tone_clip
 
 from emolive.config import AppConfig, InferenceConfig
+from emolive.offline.analysis import analyze_file
+from emolive.offline.voice_ahead import VoiceAhead
 from emolive.recording import schema
-from emolive.runtime.analysis import analyze_file
 from emolive.runtime.channels import Channels
-from emolive.runtime.voice_ahead import VoiceAhead
 
 LATENCY = schema.header().index("latency_ms")
 
@@ -64,7 +64,7 @@ def test_a_window_out_of_step_is_scored_in_the_worker():
 
 
 def test_the_look_ahead_holds_at_a_checkpoint_until_released():
-    from emolive.contracts import AudioBlock
+    from emolive.core.contracts import AudioBlock
 
     voice = RecordingVoice()
     stop = threading.Event()

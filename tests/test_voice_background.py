@@ -7,9 +7,9 @@ import threading
 import numpy as np
 
 from emolive.config import InferenceConfig
-from emolive.contracts import AudioBlock
+from emolive.core.contracts import AudioBlock
+from emolive.core.rings import AudioRing, FrameRing
 from emolive.fusion.fuser import Fuser
-from emolive.runtime.rings import AudioRing, FrameRing
 from emolive.runtime.worker import InferenceWorker
 from tests.fakes import FakeVoice
 

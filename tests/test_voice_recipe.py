@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from emolive.labels import EMOTIONS
+from emolive.core.labels import EMOTIONS
 
 RATE = 16_000
 
@@ -141,7 +141,7 @@ def test_prosody_features_are_finite_with_a_fixed_shape(seconds):
 def test_exported_head_with_prosody_and_running_norm_round_trips(tmp_path):
     import torch
 
-    from emolive.modelio import load_config, load_into, save_model
+    from emolive.models.io import load_config, load_into, save_model
     from emolive.voice.norm import NormSettings, RunningNorm
     from emolive.voice.whisper_embed import EmbeddingHead
     from training.voice_whisper import Recipe, fit_head, to_head
@@ -174,7 +174,7 @@ def test_exported_head_with_prosody_and_running_norm_round_trips(tmp_path):
 
 def test_cli_records_the_recipe_in_the_config(tmp_path, monkeypatch):
     import training.voice_whisper as vw
-    from emolive.modelio import load_config
+    from emolive.models.io import load_config
 
     pool = _pool()
     monkeypatch.setattr(vw.Pool, "build", classmethod(lambda cls, *a, **k: pool))
@@ -192,7 +192,7 @@ def test_cli_records_the_recipe_in_the_config(tmp_path, monkeypatch):
 
 
 def test_pooling_selects_the_frame_mean():
-    from emolive.errors import ModelError
+    from emolive.core.errors import ModelError
     from emolive.voice.whisper_embed import pooled
 
     emb = np.arange(8.0)
@@ -206,8 +206,8 @@ def test_pooling_selects_the_frame_mean():
 def test_channel_running_state_carries_within_a_session_and_resets(tmp_path):
     import torch
 
-    from emolive.audio_io import load_audio
-    from emolive.modelio import save_model
+    from emolive.core.audio_io import load_audio
+    from emolive.models.io import save_model
     from emolive.voice.channel import VoiceChannel
     from emolive.voice.prosody import DIM, VERSION
     from emolive.voice.whisper_embed import ENCODER_NAME, EmbeddingHead

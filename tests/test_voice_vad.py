@@ -33,7 +33,7 @@ def _stream(seconds: float) -> np.ndarray:
 
 
 def test_overlapping_windows_compute_each_chunk_once():
-    from emolive.vad import SpeechTimeline
+    from emolive.asr.vad import SpeechTimeline
 
     vad = CountingVAD()
     track = SpeechTimeline(lambda: vad)
@@ -49,7 +49,7 @@ def test_overlapping_windows_compute_each_chunk_once():
 
 
 def test_a_gap_restarts_the_stream_and_old_audio_is_scored_apart():
-    from emolive.vad import SpeechTimeline
+    from emolive.asr.vad import SpeechTimeline
 
     vad = CountingVAD()
     track = SpeechTimeline(lambda: vad, keep_s=4.0)
@@ -71,9 +71,9 @@ def test_a_gap_restarts_the_stream_and_old_audio_is_scored_apart():
 
 
 def test_the_timeline_matches_one_streaming_pass_over_the_audio():
+    from emolive.asr.vad import SpeechTimeline
     from emolive.asr.vadstream import StreamingVAD
-    from emolive.audio_io import load_audio
-    from emolive.vad import SpeechTimeline
+    from emolive.core.audio_io import load_audio
 
     speech = load_audio(SPEECH)
     audio = np.concatenate([np.zeros(RATE, np.float32), speech, np.zeros(RATE, np.float32)])
@@ -93,8 +93,8 @@ def test_the_voice_windows_and_the_transcriber_share_one_computation_per_chunk()
     from fakes import ScriptedDecoder
 
     from emolive.asr.streaming import StreamingTranscriber
-    from emolive.contracts import AudioBlock
-    from emolive.vad import SpeechTimeline
+    from emolive.asr.vad import SpeechTimeline
+    from emolive.core.contracts import AudioBlock
 
     vad = CountingVAD()
     timeline = SpeechTimeline(lambda: vad)
@@ -128,9 +128,9 @@ def test_analysis_runs_the_vad_once_per_chunk_for_the_voice_channel_and_the_tran
     """The shipped voice channel and the transcription stream of ``emolive analyze`` read one speech timeline."""
     from fakes import ScriptedDecoder
 
-    from emolive.audio_io import load_audio
     from emolive.config import AppConfig
-    from emolive.runtime.analysis import analyze_file, make_stream
+    from emolive.core.audio_io import load_audio
+    from emolive.offline.analysis import analyze_file, make_stream
     from emolive.runtime.channels import load_channels
 
     config = AppConfig()

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from emolive.errors import EmoliveError
+from emolive.core.errors import EmoliveError
 
 KINDS = ("face", "voice", "text", "fusion", "export")
 
@@ -30,7 +30,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ModuleNotFoundError as exc:
         print(f"training: the {argv[0]} trainer is not available: {exc}", file=sys.stderr)
         return 2
-    from emolive.trainer_protocol import split_flag
+    from emolive.personal.trainer_protocol import split_flag
     from training.hpo import split_args
     from training.progress import JsonProgress
 

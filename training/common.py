@@ -26,9 +26,9 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from emolive.device import limit_torch_threads
-from emolive.modelio import save_model
-from emolive.progress import Progress
+from emolive.core.progress import Progress
+from emolive.models.device import limit_torch_threads
+from emolive.models.io import save_model
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@
 
 Each CSV row (Utterance, Emotion, Sentiment, Dialogue_ID, Utterance_ID) names its clip
 ``dia{Dialogue_ID}_utt{Utterance_ID}.mp4`` in ``--clips`` (default: the CSV's folder). Every clip runs
-through ``emolive.runtime.analysis.analyze_file`` with the app's own face and voice channels (ASR off) and the
+through ``emolive.offline.analysis.analyze_file`` with the app's own face and voice channels (ASR off) and the
 row's utterance goes to the text channel, so the transformer learns from exactly the embedding sequences it
 sees live. Features are cached per clip. Validation: ``--dev-csv`` (+ ``--dev-clips``) or a held-out share of
 the dialogues.
@@ -24,9 +24,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from emolive.device import limit_torch_threads
-from emolive.errors import EmoliveError, MediaError
-from emolive.labels import EMOTIONS, SENTIMENTS
+from emolive.core.errors import EmoliveError, MediaError
+from emolive.core.labels import EMOTIONS, SENTIMENTS
+from emolive.models.device import limit_torch_threads
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +124,7 @@ def _cache_key(row: ClipRow, hop: float, models: Sequence[str]) -> str:
 def clip_features(row: ClipRow, channels: Any, hop: float) -> ClipFeatures:
     """Run the app's analysis over one clip and collect the per-step face/voice embeddings plus the text one."""
     from emolive.config import AppConfig, AsrConfig, InferenceConfig
-    from emolive.runtime.analysis import analyze_file
+    from emolive.offline.analysis import analyze_file
 
     config = AppConfig(inference=InferenceConfig(hop_s=hop), asr=AsrConfig(enabled=False))
     seqs: dict[str, list[np.ndarray]] = {"face": [], "voice": []}
@@ -241,7 +241,7 @@ def train(args: argparse.Namespace, train_items: Sequence[ClipFeatures], val_ite
     """Fit the transformer with ``training.common.fit``; returns the best epoch's validation report."""
     from emolive.evaluation.metrics import classification_report
     from emolive.fusion.crossmodal import CrossModalConfig, CrossModalTransformer
-    from emolive.modelio import load_config, load_into
+    from emolive.models.io import load_config, load_into
     from training.common import FitConfig, class_weight_tensor, fit, make_loss
 
     if not train_items or not val_items:

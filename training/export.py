@@ -22,10 +22,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from emolive.assets import default_model_dir
-from emolive.errors import EmoliveError, ModelError
-from emolive.modelio import load_config, save_config
-from emolive.onnxrt import ONNX_NAME
+from emolive.core.errors import EmoliveError, ModelError
+from emolive.models.assets import default_model_dir
+from emolive.models.io import load_config, save_config
+from emolive.models.onnxrt import ONNX_NAME
 from training.onnx_graphs import OPSET, export_face, export_text
 
 log = logging.getLogger(__name__)

@@ -27,14 +27,14 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import TensorDataset
 
-from emolive.device import limit_torch_threads
-from emolive.errors import EmoliveError
+from emolive.core.errors import EmoliveError
+from emolive.core.labels import EMOTIONS
 from emolive.evaluation.metrics import classification_report, format_report
 from emolive.face.folder import list_image_folder
 from emolive.face.model import DEFAULT_CONFIG, build_model
 from emolive.face.predictor import prepare_crops
-from emolive.labels import EMOTIONS
-from emolive.modelio import WEIGHTS_NAME, load_config, load_into, save_config
+from emolive.models.device import limit_torch_threads
+from emolive.models.io import WEIGHTS_NAME, load_config, load_into, save_config
 from training.calibration import fit_temperature
 from training.common import FitConfig, fit
 from training.face_ensemble import combine

@@ -14,9 +14,9 @@ from typing import Any
 
 from safetensors.numpy import load_file, save_file
 
-from emolive.errors import ModelError
+from emolive.core.errors import ModelError
 from emolive.face.model import ENSEMBLE_KEYS
-from emolive.modelio import WEIGHTS_NAME, load_config, save_config
+from emolive.models.io import WEIGHTS_NAME, load_config, save_config
 
 log = logging.getLogger(__name__)
 

@@ -23,12 +23,12 @@ from pathlib import Path
 import torch
 from torch.utils.data import TensorDataset
 
-from emolive.errors import EmoliveError
+from emolive.core.errors import EmoliveError
+from emolive.core.labels import EMOTIONS
 from emolive.evaluation.composite import draw, face_pool, text_pool, voice_pool
 from emolive.evaluation.metrics import classification_report
 from emolive.fusion.late import MODALITIES, fused_predictions
 from emolive.fusion.late_model import LateFusion
-from emolive.labels import EMOTIONS
 from training.common import FitConfig, fit
 
 log = logging.getLogger(__name__)

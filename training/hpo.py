@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from emolive.errors import EmoliveError
+from emolive.core.errors import EmoliveError
 
 log = logging.getLogger(__name__)
 
@@ -235,7 +235,7 @@ def search(kind: str, main: Main, argv: Sequence[str], options: HpoOptions,
                "final": hooks.results[-1]["after"], "out": hooks.results[-1]["out"]}
     out = Path(hooks.results[-1]["out"])
     if out.is_dir():
-        from emolive.trainer_protocol import plain
+        from emolive.personal.trainer_protocol import plain
 
         (out / "hpo.json").write_text(json.dumps(plain(summary), indent=2) + "\n")
     return summary

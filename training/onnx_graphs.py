@@ -11,8 +11,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from emolive.modelio import WEIGHTS_NAME
-from emolive.onnxrt import external_weights, open_session
+from emolive.models.io import WEIGHTS_NAME
+from emolive.models.onnxrt import external_weights, open_session
 
 OPSET = 17
 
@@ -21,7 +21,7 @@ def externalise(path: Path, sources: dict[str, Path]) -> dict[str, list]:
     """Take every initialiser of the graph at ``path`` that equals a tensor of a ``sources`` file out of it.
 
     Each one becomes external data, found again by (source, key, shape) when the session opens
-    (``emolive.onnxrt.external_weights``); the graph file keeps only the ops and small constants.
+    (``emolive.models.onnxrt.external_weights``); the graph file keeps only the ops and small constants.
     A tensor matches by name and exact value (dtype, shape, bytes), or by a value no other tensor has.
     """
     import hashlib
@@ -94,7 +94,7 @@ def export_face(model_dir: Path, config: dict[str, Any], path: Path) -> tuple[di
     """The face CNN: x (N, 1, S, S) normalised grey crops -> logits (N, C), embedding (N, E)."""
     from emolive.face.config import DEFAULT_CONFIG
     from emolive.face.model import build_model
-    from emolive.modelio import load_into
+    from emolive.models.io import load_into
 
     cfg = {**DEFAULT_CONFIG, **config}
     model = load_into(build_model(cfg), model_dir)
@@ -133,7 +133,7 @@ _TEXT_PROBES = ["ok", "I can't believe they cancelled it again, that's outrageou
 
 def export_text(model_dir: Path, config: dict[str, Any], path: Path) -> tuple[dict[str, float], dict[str, list]]:
     """The text model with fine-tuned layers and a V/A branch (context-free heads), from token ids."""
-    from emolive.errors import ModelError
+    from emolive.core.errors import ModelError
     from emolive.text.channel import TextChannel
     from emolive.text.encoder import packaged_encoder_path
 

@@ -1,6 +1,6 @@
 """Machine-readable training progress: with ``--progress-json`` a trainer prints one JSON object per line.
 
-The events and their fields are ``emolive.trainer_protocol``'s (shared with the Fine-tune dialog that reads
+The events and their fields are ``emolive.personal.trainer_protocol``'s (shared with the Fine-tune dialog that reads
 them); ``step`` events come at most once per ``step_interval_s``. It hooks into ``training.common.fit`` through
 ``FitHooks`` (its progress callbacks), so every trainer gets it without changes.
 """
@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from emolive.trainer_protocol import plain
+from emolive.personal.trainer_protocol import plain
 
 log = logging.getLogger(__name__)
 

@@ -27,8 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
-from emolive.errors import EmoliveError
-from emolive.labels import EMOTIONS
+from emolive.core.errors import EmoliveError
+from emolive.core.labels import EMOTIONS
 
 log = logging.getLogger(__name__)
 
@@ -140,7 +140,7 @@ def render(segments: Sequence[tuple[str, Path, Path]], video: Path, labels: Path
     """Write ``video`` (H.264 + AAC, 640x480) and ``labels``; returns the segments with their times."""
     import av
 
-    from emolive.audio_io import load_audio
+    from emolive.core.audio_io import load_audio
 
     rng = np.random.default_rng(seed)
     audio_parts, placed, t = [], [], 0.0

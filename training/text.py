@@ -23,11 +23,11 @@ import numpy as np
 import torch
 from torch.utils.data import TensorDataset
 
-from emolive.device import limit_torch_threads
-from emolive.errors import EmoliveError
+from emolive.core.errors import EmoliveError
+from emolive.core.labels import EMOTIONS, SENTIMENTS
 from emolive.evaluation.metrics import classification_report, format_report
-from emolive.labels import EMOTIONS, SENTIMENTS
-from emolive.modelio import load_into, save_model
+from emolive.models.device import limit_torch_threads
+from emolive.models.io import load_into, save_model
 from emolive.text.data import Utterance, load_meld_csv, previous_utterances
 from emolive.text.model import TextHead, build_features
 from training.calibration import expected_calibration_error, fit_temperature

@@ -28,10 +28,10 @@ import numpy as np
 import torch
 from torch.utils.data import ConcatDataset, Dataset, TensorDataset
 
-from emolive.device import limit_torch_threads
-from emolive.errors import EmoliveError
+from emolive.core.errors import EmoliveError
 from emolive.evaluation.va import va_report
-from emolive.modelio import WEIGHTS_NAME, load_config, load_into, save_model
+from emolive.models.device import limit_torch_threads
+from emolive.models.io import WEIGHTS_NAME, load_config, load_into, save_model
 from emolive.text.data import RatedText, load_va_csv
 from emolive.text.model import TunedTextModel, VABranch, VAHead, rating_to_unit
 from training.common import FitConfig, fit

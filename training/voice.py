@@ -28,11 +28,10 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
-from emolive.errors import ConfigError, MediaError
+from emolive.core.errors import ConfigError, MediaError
+from emolive.core.labels import EMOTIONS
 from emolive.evaluation.metrics import classification_report, format_report
-from emolive.labels import EMOTIONS
-from emolive.modelio import CONFIG_NAME, WEIGHTS_NAME, save_config
-from emolive.voice.cache import FeatureSet, cached_features
+from emolive.models.io import CONFIG_NAME, WEIGHTS_NAME, save_config
 from emolive.voice.data import Clip, find_clips
 from emolive.voice.features import FeatureSpec, clip_windows, fit_window
 from emolive.voice.heads import EMBEDDING_NORMS
@@ -40,6 +39,7 @@ from emolive.voice.model import VoiceModelConfig, VoiceNet
 from emolive.voice.whisper_encoder import POOLINGS
 from training.calibration import fit_voice_temperature
 from training.common import FitConfig, class_weight_tensor, fit
+from training.voice_cache import FeatureSet, cached_features
 
 log = logging.getLogger(__name__)
 

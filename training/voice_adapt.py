@@ -20,10 +20,10 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import TensorDataset
 
-from emolive.errors import EmoliveError
+from emolive.core.errors import EmoliveError
+from emolive.core.labels import EMOTIONS
 from emolive.evaluation.metrics import classification_report, format_report
-from emolive.labels import EMOTIONS
-from emolive.modelio import WEIGHTS_NAME
+from emolive.models.io import WEIGHTS_NAME
 from emolive.voice.adapt import load_head, prior_pull
 from emolive.voice.data import Clip, parse_ravdess_name
 from training.common import FitConfig, fit

@@ -2,7 +2,7 @@
 
 `python -m training.voice_embed DIR... [--copies N]` fills the cache ahead of training (resumable: it writes a
 shard every few hundred clips and skips what is there). Variant 0 is the clean clip; variant k >= 1 is an
-augmented copy (emolive.voice.augment) drawn with a seed from the clip's decoded samples and k, so it is the same
+augmented copy (training.voice_augment) drawn with a seed from the clip's decoded samples and k, so it is the same
 on every run and on every copy of the file (a file's path and modification time differ between machines).
 The trainer (training/voice_whisper.py) reads the same cache and computes whatever is missing.
 """
@@ -19,11 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
-from emolive.voice.augment import AugmentSpec, augment
-from emolive.voice.cache import default_cache_dir
 from emolive.voice.data import Clip
 from emolive.voice.prosody import VERSION as PROSODY_VERSION
 from emolive.voice.whisper_embed import ENCODER_NAME
+from training.voice_augment import AugmentSpec, augment
+from training.voice_cache import default_cache_dir
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +79,7 @@ def clip_embeddings(clips: Sequence[Clip], variant: int = 0, threads: int = 1, s
                     kind: str = "whisper") -> np.ndarray:
     """``[N, D]`` features of ``clips`` (variant 0 clean, k >= 1 the k-th augmented copy), cached: the Whisper
     embedding (``kind`` "whisper", D 768) or the prosodic statistics ("prosody")."""
-    from emolive.audio_io import load_audio
+    from emolive.core.audio_io import load_audio
 
     spec = spec or AugmentSpec()
     folder = _variant_dir(variant, spec, cache_dir, kind)

@@ -29,14 +29,14 @@ from typing import Any
 import numpy as np
 import torch
 
+from emolive.core.labels import EMOTIONS
 from emolive.evaluation.metrics import classification_report, format_report
-from emolive.labels import EMOTIONS
-from emolive.modelio import save_model
-from emolive.voice.augment import AugmentSpec
+from emolive.models.io import save_model
 from emolive.voice.data import Clip
 from emolive.voice.norm import NormSettings, running_standardise, speaker_standardise, within_group_stats
 from emolive.voice.prosody import VERSION as PROSODY_VERSION
 from emolive.voice.whisper_embed import ENCODER_NAME, EmbeddingHead, normalise_embedding, pooled
+from training.voice_augment import AugmentSpec
 from training.voice_embed import clip_embeddings
 
 log = logging.getLogger(__name__)

@@ -11,7 +11,7 @@ import numpy as np
 from emolive.asr.decoder import DecodeOptions, WhisperDecoder
 from emolive.asr.models import shared_whisper
 from emolive.asr.streaming import StreamConfig, StreamingTranscriber
-from emolive.vad import SpeechTimeline
+from emolive.asr.vad import SpeechTimeline
 
 
 def build_stream(model: str, config: StreamConfig, language: str | None = None, threads: int = 1,

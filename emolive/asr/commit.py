@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from emolive.contracts import Word
-from emolive.runtime.snapshot import restore_word, word_state
+from emolive.core.contracts import Word
+from emolive.core.snapshot import restore_word, word_state
 
 _NON_WORD = re.compile(r"[^\w']+")
 

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 
 from emolive.asr.models import BASE_EXTRA_HINT
-from emolive.contracts import Word
-from emolive.errors import ModelError
+from emolive.core.contracts import Word
+from emolive.core.errors import ModelError
 
 if TYPE_CHECKING:  # pragma: no cover
     from faster_whisper import WhisperModel

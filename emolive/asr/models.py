@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from emolive.errors import ModelError
+from emolive.core.errors import ModelError
 
 if TYPE_CHECKING:  # pragma: no cover
     from faster_whisper import WhisperModel

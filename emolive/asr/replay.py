@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from emolive.asr.streaming import STEP_S, StreamingTranscriber
-from emolive.contracts import AudioBlock, TranscriptSegment
+from emolive.core.contracts import AudioBlock, TranscriptSegment
 
 
 @dataclass

@@ -17,10 +17,10 @@ import numpy as np
 from emolive.asr.commit import LocalAgreement
 from emolive.asr.decoder import Decoder
 from emolive.asr.endpoint import Boundary, Endpointer
+from emolive.asr.vad import SpeechTimeline
 from emolive.asr.vadstream import CHUNK, StreamingVAD
-from emolive.contracts import AudioBlock, TranscriptSegment, Word
-from emolive.runtime.snapshot import restore_segment, restore_word, segment_state, word_state
-from emolive.vad import SpeechTimeline
+from emolive.core.contracts import AudioBlock, TranscriptSegment, Word
+from emolive.core.snapshot import restore_segment, restore_word, segment_state, word_state
 
 log = logging.getLogger(__name__)
 

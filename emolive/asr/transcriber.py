@@ -9,9 +9,9 @@ from collections.abc import Callable
 from typing import Protocol
 
 from emolive.asr.streaming import STEP_S, StreamConfig, StreamingTranscriber
-from emolive.contracts import AudioBlock, TranscriptSegment
-from emolive.runtime.clock import SessionClock
-from emolive.vad import SpeechTimeline
+from emolive.asr.vad import SpeechTimeline
+from emolive.core.clock import SessionClock
+from emolive.core.contracts import AudioBlock, TranscriptSegment
 
 log = logging.getLogger(__name__)
 
@@ -19,7 +19,7 @@ MAX_CONSECUTIVE_FAILURES = 5
 
 
 class AudioSource(Protocol):
-    """What the transcriber needs from ``emolive.runtime.rings.AudioRing``."""
+    """What the transcriber needs from ``emolive.core.rings.AudioRing``."""
 
     @property
     def end_time(self) -> float: ...

@@ -1,6 +1,6 @@
 """Silero VAD for a live stream: the LSTM state and the 64-sample context carry over between calls.
 
-``emolive.vad.SpeechDetector`` restarts the model's state on every call, which is right for whole clips but
+``emolive.asr.vad.SpeechDetector`` restarts the model's state on every call, which is right for whole clips but
 makes probabilities of short live pieces (a few 32 ms chunks per call) noisy. Fed piece by piece, this class
 gives the same probabilities as one call over the whole audio.
 """
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from emolive.errors import ModelError
+from emolive.core.errors import ModelError
 
 CHUNK = 512  # samples per decision at 16 kHz
 CONTEXT = 64  # samples of the previous chunk the model sees

@@ -6,8 +6,8 @@ import logging
 import threading
 from collections.abc import Callable
 
-from emolive.contracts import EventKind, SourceEvent
-from emolive.runtime.clock import SessionClock
+from emolive.core.clock import SessionClock
+from emolive.core.contracts import EventKind, SourceEvent
 
 log = logging.getLogger(__name__)
 

@@ -6,10 +6,10 @@ import logging
 import time
 
 from emolive.capture.base import CaptureSource, EventSink
-from emolive.contracts import EventKind, SourceKind, VideoFrame, frozen_array
-from emolive.errors import DeviceError
-from emolive.runtime.clock import SessionClock
-from emolive.runtime.rings import FrameRing
+from emolive.core.clock import SessionClock
+from emolive.core.contracts import EventKind, SourceKind, VideoFrame, frozen_array
+from emolive.core.errors import DeviceError
+from emolive.core.rings import FrameRing
 
 log = logging.getLogger(__name__)
 

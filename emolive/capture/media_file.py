@@ -12,10 +12,10 @@ from typing import Any
 import numpy as np
 
 from emolive.capture.base import CaptureSource, EventSink
-from emolive.contracts import AudioBlock, EventKind, SourceKind, VideoFrame, frozen_array
-from emolive.errors import MediaError, not_a_file, plain_reason
-from emolive.runtime.clock import SessionClock
-from emolive.runtime.rings import AudioRing, FrameRing
+from emolive.core.clock import SessionClock
+from emolive.core.contracts import AudioBlock, EventKind, SourceKind, VideoFrame, frozen_array
+from emolive.core.errors import MediaError, not_a_file, plain_reason
+from emolive.core.rings import AudioRing, FrameRing
 
 log = logging.getLogger(__name__)
 

@@ -8,10 +8,10 @@ import queue
 import numpy as np
 
 from emolive.capture.base import CaptureSource, EventSink
-from emolive.contracts import AudioBlock, EventKind, SourceKind
-from emolive.errors import DeviceError
-from emolive.runtime.clock import SessionClock
-from emolive.runtime.rings import AudioRing
+from emolive.core.clock import SessionClock
+from emolive.core.contracts import AudioBlock, EventKind, SourceKind
+from emolive.core.errors import DeviceError
+from emolive.core.rings import AudioRing
 
 log = logging.getLogger(__name__)
 

@@ -7,9 +7,9 @@ from collections.abc import Iterator
 import numpy as np
 
 from emolive.capture.base import CaptureSource, EventSink
-from emolive.contracts import AudioBlock, EventKind, SourceKind, VideoFrame, frozen_array
-from emolive.runtime.clock import SessionClock
-from emolive.runtime.rings import AudioRing, FrameRing
+from emolive.core.clock import SessionClock
+from emolive.core.contracts import AudioBlock, EventKind, SourceKind, VideoFrame, frozen_array
+from emolive.core.rings import AudioRing, FrameRing
 
 SAMPLE_RATE = 16_000
 

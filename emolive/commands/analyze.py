@@ -43,8 +43,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from emolive.capture.media_file import probe_media
     from emolive.config import load_config, to_dict
-    from emolive.errors import EmoliveError
-    from emolive.runtime.batch import (
+    from emolive.core.errors import EmoliveError
+    from emolive.offline.batch import (
         CHECKPOINT_EVERY_S,
         FileJob,
         JobResult,

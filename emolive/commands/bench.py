@@ -28,15 +28,15 @@ def _percentiles(values: list[float]) -> dict[str, float]:
 
 
 def _synthetic_factory(seconds: float):
-    from emolive.assets import demo_clip
     from emolive.capture.synthetic import SyntheticSource
+    from emolive.models.assets import demo_clip
 
     image = None
     clip = demo_clip()
     if clip.is_file():
         from emolive.capture.media_file import MediaFileSource
-        from emolive.contracts import VideoFrame
-        from emolive.runtime.clock import SessionClock
+        from emolive.core.clock import SessionClock
+        from emolive.core.contracts import VideoFrame
 
         first = next((i for i in MediaFileSource(clip, SessionClock(), realtime=False).iter_media()
                       if isinstance(i, VideoFrame)), None)
@@ -55,9 +55,9 @@ def run(args: argparse.Namespace) -> int:
     import time
 
     from emolive.config import load_config
-    from emolive.contracts import EventKind
-    from emolive.errors import EmoliveError, not_a_file
-    from emolive.memory import rss_mb
+    from emolive.core.contracts import EventKind
+    from emolive.core.errors import EmoliveError, not_a_file
+    from emolive.core.memory import rss_mb
     from emolive.runtime.pipeline import LivePipeline
     from emolive.runtime.sinks import CallbackSink
 

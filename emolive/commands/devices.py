@@ -45,7 +45,7 @@ def list_cameras(max_index: int) -> list[dict]:
 
 def list_microphones() -> tuple[list[dict], str]:
     from emolive.capture.microphone import input_devices
-    from emolive.errors import DeviceError
+    from emolive.core.errors import DeviceError
 
     try:
         devices = input_devices()

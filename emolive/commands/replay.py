@@ -19,12 +19,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from emolive.config import load_config
-    from emolive.errors import EmoliveError
+    from emolive.core.errors import EmoliveError
     from emolive.recording.replay import replay_session
 
     config = load_config(getattr(args, "config", None), args.set)
     try:
-        from emolive.runtime.analysis import analyze_file
+        from emolive.offline.analysis import analyze_file
     except ImportError as exc:
         raise EmoliveError(f"offline analysis is not available in this build ({exc})") from exc
 

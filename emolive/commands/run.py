@@ -41,7 +41,7 @@ def sources_from_args(args: argparse.Namespace, config):  # noqa: ANN001, ANN201
 
 def run(args: argparse.Namespace) -> int:
     from emolive.config import load_config
-    from emolive.errors import EmoliveError
+    from emolive.core.errors import EmoliveError
 
     config_path = Path(args.config) if getattr(args, "config", None) else None
     config = load_config(config_path, tuple(args.set))

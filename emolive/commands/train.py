@@ -12,8 +12,8 @@ import os
 import subprocess
 import sys
 
-from emolive.errors import EmoliveError
-from emolive.trainer_protocol import source_root
+from emolive.core.errors import EmoliveError
+from emolive.personal.trainer_protocol import source_root
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

@@ -21,11 +21,11 @@ from emolive.asr.builder import build_stream
 from emolive.asr.models import shared_whisper
 from emolive.asr.replay import replay
 from emolive.asr.streaming import VAD_CHUNK, StreamConfig
+from emolive.asr.vad import SpeechDetector
 from emolive.asr.wer import word_errors
-from emolive.audio_io import load_audio
-from emolive.device import limit_native_threads
-from emolive.errors import EmoliveError, MediaError
-from emolive.vad import SpeechDetector
+from emolive.core.audio_io import load_audio
+from emolive.core.errors import EmoliveError, MediaError
+from emolive.models.device import limit_native_threads
 
 log = logging.getLogger(__name__)
 

@@ -30,9 +30,9 @@ from pathlib import Path
 from typing import Any
 
 from emolive.config import load_config
-from emolive.contracts import ModalityOutput
-from emolive.errors import EmoliveError
-from emolive.labels import EMOTIONS, canonical_emotion
+from emolive.core.contracts import ModalityOutput
+from emolive.core.errors import EmoliveError
+from emolive.core.labels import EMOTIONS, canonical_emotion
 
 log = logging.getLogger(__name__)
 
@@ -194,7 +194,7 @@ def read_records(path: Path) -> list[dict[str, Any]]:
 
 def analyse(video: Path, config_path: str | None, overrides: list[str], asr: bool) -> list[dict[str, Any]]:
     """Run `emolive analyze`'s pipeline on ``video``; every step's record."""
-    from emolive.runtime.analysis import analyze_file
+    from emolive.offline.analysis import analyze_file
 
     if not Path(video).is_file():
         raise EmoliveError(f"file not found: {video}")

@@ -27,11 +27,11 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from emolive.assets import default_model_dir
-from emolive.audio_io import load_audio
+from emolive.core.audio_io import load_audio
+from emolive.core.labels import EMOTIONS
 from emolive.face.folder import list_image_folder
 from emolive.fusion.late import MODALITIES, TrustPolicy, evidence
-from emolive.labels import EMOTIONS
+from emolive.models.assets import default_model_dir
 from emolive.text.channel import TextChannel
 from emolive.text.data import load_meld_csv, previous_utterances
 from emolive.voice.channel import VoiceChannel

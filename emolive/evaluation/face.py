@@ -17,13 +17,13 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from emolive.contracts import VideoFrame
-from emolive.device import limit_torch_threads
-from emolive.errors import ModelError
+from emolive.core.contracts import VideoFrame
+from emolive.core.errors import ModelError
+from emolive.core.labels import EMOTIONS
+from emolive.core.progress import track
 from emolive.evaluation.fer_peer import FerPeer
 from emolive.face.folder import list_image_folder
-from emolive.labels import EMOTIONS
-from emolive.progress import track
+from emolive.models.device import limit_torch_threads
 
 log = logging.getLogger(__name__)
 

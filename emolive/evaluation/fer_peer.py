@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from emolive.errors import ModelError
-from emolive.labels import EMOTIONS, canonical_emotion
+from emolive.core.errors import ModelError
+from emolive.core.labels import EMOTIONS, canonical_emotion
 
 log = logging.getLogger(__name__)
 

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from emolive.errors import EmoliveError
-from emolive.labels import EMOTIONS
+from emolive.core.errors import EmoliveError
+from emolive.core.labels import EMOTIONS
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

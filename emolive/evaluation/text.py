@@ -7,7 +7,7 @@ import json
 import logging
 from pathlib import Path
 
-from emolive.labels import EMOTIONS, SENTIMENTS
+from emolive.core.labels import EMOTIONS, SENTIMENTS
 from emolive.text.channel import TextChannel
 from emolive.text.data import load_meld_csv, previous_utterances
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from emolive.errors import ModelError
+from emolive.core.errors import ModelError
 from emolive.text.channel import TextChannel
 from emolive.text.data import DataError, load_va_csv
 

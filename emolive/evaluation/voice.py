@@ -18,10 +18,10 @@ import logging
 from collections import Counter
 from pathlib import Path
 
-from emolive.audio_io import load_audio
-from emolive.errors import MediaError
-from emolive.labels import EMOTIONS
-from emolive.progress import track
+from emolive.core.audio_io import load_audio
+from emolive.core.errors import MediaError
+from emolive.core.labels import EMOTIONS
+from emolive.core.progress import track
 from emolive.voice.channel import VoiceChannel
 from emolive.voice.data import find_clips, skipped_counts
 

@@ -10,15 +10,15 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from emolive.contracts import FaceBox, ModalityOutput, VideoFrame, frozen_array
-from emolive.device import limit_torch_threads
+from emolive.core.contracts import FaceBox, ModalityOutput, VideoFrame, frozen_array
+from emolive.core.newest_thread import NewestOnlyThread
 from emolive.face.detector import Detection, HaarFaceDetector
 from emolive.face.detectors import DEFAULT_DETECTOR, new_detector
 from emolive.face.mtcnn import MtcnnFaceDetector
 from emolive.face.predictor import ExpressionPredictor, crop_face
 from emolive.face.quality import face_quality
 from emolive.face.tracker import IoUTracker, Track, pick_subject
-from emolive.newest_thread import NewestOnlyThread
+from emolive.models.device import limit_torch_threads
 
 log = logging.getLogger(__name__)
 

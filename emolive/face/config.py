@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from emolive.labels import EMOTIONS
+from emolive.core.labels import EMOTIONS
 
 DEFAULT_CONFIG: dict[str, Any] = {
     "arch": "vggbn",

@@ -10,7 +10,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from emolive.errors import ModelError
+from emolive.core.errors import ModelError
 from emolive.face.plausibility import plausible_at
 
 log = logging.getLogger(__name__)

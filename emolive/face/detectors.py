@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from emolive.errors import ModelError
+from emolive.core.errors import ModelError
 from emolive.face.detector import HaarFaceDetector
 from emolive.face.mtcnn import MtcnnFaceDetector
 

@@ -6,8 +6,8 @@ import logging
 from collections import Counter
 from pathlib import Path
 
-from emolive.errors import EmoliveError
-from emolive.labels import emotion_index
+from emolive.core.errors import EmoliveError
+from emolive.core.labels import emotion_index
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from emolive.errors import ModelError
+from emolive.core.errors import ModelError
 from emolive.face.detector import Detection, near_region
 from emolive.face.plausibility import plausible_at
 
@@ -111,7 +111,7 @@ class MtcnnFaceDetector:
     def __init__(self, max_side: int = 320, min_face: int = 20,
                  thresholds: tuple[float, float, float] = (0.6, 0.7, 0.7), factor: float = 0.709, threads: int = 1,
                  folder: Path | None = None) -> None:
-        from emolive.onnxrt import open_session
+        from emolive.models.onnxrt import open_session
 
         self.max_side = max_side
         self.min_face = min_face

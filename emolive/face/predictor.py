@@ -10,12 +10,12 @@ import cv2
 import numpy as np
 from scipy.special import softmax
 
-from emolive.assets import default_model_dir
-from emolive.errors import ModelError
+from emolive.core.errors import ModelError
+from emolive.core.labels import EMOTIONS
 from emolive.face.config import DEFAULT_CONFIG
-from emolive.labels import EMOTIONS
-from emolive.modelio import WEIGHTS_NAME, load_config
-from emolive.onnxrt import external_weights, onnx_file, open_session
+from emolive.models.assets import default_model_dir
+from emolive.models.io import WEIGHTS_NAME, load_config
+from emolive.models.onnxrt import external_weights, onnx_file, open_session
 
 log = logging.getLogger(__name__)
 
@@ -186,7 +186,7 @@ class _TorchNet:
 
     def __init__(self, config: dict[str, Any], model_dir: Path) -> None:
         from emolive.face.model import build_model
-        from emolive.modelio import load_into
+        from emolive.models.io import load_into
 
         self.model = load_into(build_model(config), model_dir)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from emolive.labels import EMOTIONS
+from emolive.core.labels import EMOTIONS
 
 # (valence, arousal) per class, in labels.EMOTIONS order.
 PLACEMENT: dict[str, tuple[float, float]] = {

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from emolive.labels import EMOTIONS, SENTIMENTS
+from emolive.core.labels import EMOTIONS, SENTIMENTS
 
 MODALITIES = ("face", "voice", "text")
 

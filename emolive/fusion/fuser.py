@@ -15,15 +15,15 @@ from typing import Any
 
 import numpy as np
 
-from emolive.assets import default_model_dir
-from emolive.contracts import ModalityOutput
-from emolive.errors import ModelError
+from emolive.core.contracts import ModalityOutput
+from emolive.core.errors import ModelError
+from emolive.core.labels import EMOTIONS, SENTIMENTS
 from emolive.fusion.circumplex import sentiment_from_emotion
 from emolive.fusion.late import MODALITIES, TrustPolicy, agreement, evidence, late_pool
 from emolive.fusion.smoothing import DEFAULT_SMOOTHING_S, ExponentialSmoother
 from emolive.fusion.va import fuse_va
-from emolive.labels import EMOTIONS, SENTIMENTS
-from emolive.modelio import WEIGHTS_NAME, load_arrays, load_config, load_into
+from emolive.models.assets import default_model_dir
+from emolive.models.io import WEIGHTS_NAME, load_arrays, load_config, load_into
 
 log = logging.getLogger(__name__)
 

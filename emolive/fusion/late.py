@@ -24,8 +24,8 @@ from typing import Any
 import numpy as np
 from scipy.special import log_softmax, softmax
 
-from emolive.contracts import ModalityOutput
-from emolive.labels import EMOTIONS
+from emolive.core.contracts import ModalityOutput
+from emolive.core.labels import EMOTIONS
 
 MODALITIES: tuple[str, ...] = ("face", "voice", "text")
 EPS = 1e-6

@@ -8,8 +8,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from emolive.core.labels import EMOTIONS
 from emolive.fusion.late import EPS, MODALITIES
-from emolive.labels import EMOTIONS
 
 
 class LateFusion(nn.Module):

@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from emolive.contracts import ModalityOutput
+from emolive.core.contracts import ModalityOutput
 from emolive.fusion.circumplex import valence_arousal
 
 # The late fuser's order (fusion.late.MODALITIES), repeated so this module needs no torch.

@@ -15,8 +15,8 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
 from emolive.config import AppConfig
-from emolive.contracts import PipelineSink
-from emolive.errors import EmoliveError
+from emolive.core.contracts import PipelineSink
+from emolive.core.errors import EmoliveError
 from emolive.gui.interfaces import PipelineFactory, PipelineLike, RecorderLike, Sources
 from emolive.gui.main_window import MainWindow
 from emolive.gui.stalls import StallMeter

@@ -6,7 +6,7 @@ import logging
 
 from PySide6.QtCore import QObject, Signal
 
-from emolive.contracts import EmotionEstimate, SourceEvent, TranscriptSegment
+from emolive.core.contracts import EmotionEstimate, SourceEvent, TranscriptSegment
 
 log = logging.getLogger(__name__)
 

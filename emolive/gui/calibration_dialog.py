@@ -4,7 +4,7 @@ The dialog shows one prompt at a time (a neutral baseline, then a few expression
 short get-ready pause and records the pipeline's estimates for a few seconds, labelled with the prompt. Each
 prompt is recorded twice; the first takes adapt the voice emotion head to the user's voice (when the voice model
 is the Whisper-embedding one and enough speech was heard) and fit the late fusion's class biases
-(emolive.personal_calibration); the last takes are held back and shown before/after. The results are saved to the
+(emolive.personal.calibration); the last takes are held back and shown before/after. The results are saved to the
 user's model registry with their cards and can be switched in without restarting (and back). Feed it estimates
 by connecting the window's bridge:
 ``bridge.estimate.connect(dialog.on_estimate)``.
@@ -22,12 +22,12 @@ from typing import Any
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import QDialog, QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
-from emolive import finetune
 from emolive.config import AppConfig, InferenceConfig
-from emolive.contracts import EmotionEstimate
-from emolive.errors import EmoliveError
+from emolive.core.contracts import EmotionEstimate
+from emolive.core.errors import EmoliveError
 from emolive.gui.interfaces import ModelSwitcherLike
-from emolive.personal_calibration import (
+from emolive.personal import finetune
+from emolive.personal.calibration import (
     PROMPTS,
     CalibrationSession,
     Prompt,
@@ -171,7 +171,7 @@ class CalibrationDialog(QDialog):
     def fit(self) -> None:
         """Fit the class biases on the first takes, score the held-back takes before/after, save to the registry."""
         from emolive.fusion.fuser import Fuser
-        from emolive.modelio import save_model
+        from emolive.models.io import save_model
 
         self.start_button.setEnabled(True)
         self.instruction.setText("")
@@ -227,7 +227,7 @@ class CalibrationDialog(QDialog):
         return adapt_voice(head, config, self.session.fit_samples, self.session.held_samples), config
 
     def _save_voice(self, config: dict[str, Any]) -> Path | None:
-        from emolive.modelio import save_model
+        from emolive.models.io import save_model
 
         directory = finetune.run_dir("voice", self.root, resume=False)
         save_model(self.voice.head, {**config, "adapted": {"from": str(self._voice_dir()),

@@ -9,7 +9,7 @@ from pathlib import Path
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QTabWidget, QTextBrowser, QVBoxLayout, QWidget
 
 from emolive import __version__
-from emolive.assets import assets_dir
+from emolive.models.assets import assets_dir
 
 log = logging.getLogger(__name__)
 

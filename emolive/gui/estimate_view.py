@@ -6,9 +6,9 @@ from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QPainter
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
-from emolive.contracts import EmotionEstimate
+from emolive.core.contracts import EmotionEstimate
+from emolive.core.labels import EMOTIONS, SENTIMENTS
 from emolive.gui.style import EMOTION_COLORS, SENTIMENT_COLORS
-from emolive.labels import EMOTIONS, SENTIMENTS
 
 ROW_H = 17
 

@@ -1,10 +1,10 @@
 """Model > Fine-tune...: run `python -m training KIND --progress-json ...` as a child process and follow it.
 
 The trainer prints one JSON event per line on stdout; its log goes to stderr (the protocol and the run's state
-are Qt-free, in emolive.trainer_protocol). Both are read through QProcess signals, so the window never waits on
+are Qt-free, in emolive.personal.trainer_protocol). Both are read through QProcess signals, so the window never waits on
 the child. The events drive the progress bar and a live loss/metric plot. Stop terminates the child; its output
 folder keeps ``last.pt``, so starting again with the same folder resumes (the default folder is the newest
-unfinished run in the user's model registry, emolive.finetune). At the end the validation metrics before and
+unfinished run in the user's model registry, emolive.personal.finetune). At the end the validation metrics before and
 after are shown, the model gets its card in the registry, and "Use this model" either hot-swaps a running
 pipeline (``pipeline.swap_models``, with "Go back" to undo) or, without a pipeline, emits
 ``model_ready(kind, folder)`` for the window to load.
@@ -38,11 +38,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from emolive import finetune
 from emolive.config import AppConfig, InferenceConfig
-from emolive.errors import EmoliveError
+from emolive.core.errors import EmoliveError
 from emolive.gui.interfaces import ModelSwitcherLike
-from emolive.trainer_protocol import DATA_HINTS, INIT_KINDS, TrainerRun, TrainRequest, Update, source_root
+from emolive.personal import finetune
+from emolive.personal.trainer_protocol import DATA_HINTS, INIT_KINDS, TrainerRun, TrainRequest, Update, source_root
 
 log = logging.getLogger(__name__)
 

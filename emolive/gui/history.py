@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from emolive.contracts import EmotionEstimate
+from emolive.core.contracts import EmotionEstimate
+from emolive.core.labels import EMOTIONS
 from emolive.fusion.va import channel_va
-from emolive.labels import EMOTIONS
 
 CHANNELS: tuple[str, ...] = ("face", "voice", "text")  # order of HistoryView.channels
 

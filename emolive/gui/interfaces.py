@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from emolive.config import AppConfig, InferenceConfig
-from emolive.contracts import PipelineSink, PipelineStatus
-from emolive.runtime.clock import SessionClock
-from emolive.runtime.rings import AudioRing, FrameRing
+from emolive.core.clock import SessionClock
+from emolive.core.contracts import PipelineSink, PipelineStatus
+from emolive.core.rings import AudioRing, FrameRing
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 )
 
 from emolive.config import AppConfig, InferenceConfig
-from emolive.contracts import EmotionEstimate, EventKind, PipelineStatus, SourceEvent, TranscriptSegment
+from emolive.core.contracts import EmotionEstimate, EventKind, PipelineStatus, SourceEvent, TranscriptSegment
 from emolive.gui import dialogs
 from emolive.gui.bridge import PipelineBridge
 from emolive.gui.calibration_dialog import CalibrationDialog

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from emolive.contracts import EmotionEstimate, ModalityOutput
-from emolive.labels import EMOTIONS
+from emolive.core.contracts import EmotionEstimate, ModalityOutput
+from emolive.core.labels import EMOTIONS
 
 MODALITIES: tuple[str, ...] = ("face", "voice", "text")
 TRUSTED_QUALITY = 0.5  # quality at or above which a present modality counts as trusted

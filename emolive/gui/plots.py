@@ -14,10 +14,10 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QSlider, QVBoxLayout, QWidget
 
+from emolive.core.labels import EMOTIONS
 from emolive.fusion.circumplex import PLACEMENT
 from emolive.gui.history import CHANNELS, EstimateHistory, HistoryView
 from emolive.gui.style import AROUSAL_COLOR, EMOTION_COLORS, VALENCE_COLOR
-from emolive.labels import EMOTIONS
 
 log = logging.getLogger(__name__)
 

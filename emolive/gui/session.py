@@ -22,11 +22,11 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from emolive.config import AppConfig, InferenceConfig, save_config, to_dict, with_changes
-from emolive.contracts import EmotionEstimate, PipelineSink, SourceEvent, TranscriptSegment
-from emolive.errors import EmoliveError, ModelError
+from emolive.core.contracts import EmotionEstimate, PipelineSink, SourceEvent, TranscriptSegment
+from emolive.core.errors import EmoliveError, ModelError
 from emolive.gui.bridge import MessageRelay, PipelineBridge
 from emolive.gui.interfaces import PipelineFactory, PipelineLike, RecorderLike, Sources
-from emolive.modelio import validate_model_folder
+from emolive.models.io import validate_model_folder
 from emolive.runtime.channels import MODEL_FIELDS, validate_models
 
 log = logging.getLogger(__name__)

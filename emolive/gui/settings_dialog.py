@@ -56,7 +56,7 @@ def list_cameras() -> list[tuple[str, str]]:
 def cuda_problem(runtime: str = "onnx") -> str:
     """"" when a CUDA GPU is usable by the ``runtime`` ("onnx": onnxruntime-gpu's CUDA provider), else why not."""
     if runtime == "onnx":
-        from emolive.onnxrt import cuda_usable
+        from emolive.models.onnxrt import cuda_usable
 
         return "" if cuda_usable() else "no CUDA provider (pip install 'emolive[gpu]' for onnxruntime-gpu)"
     try:

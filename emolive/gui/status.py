@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QStatusBar, QWidget
 
-from emolive.contracts import PipelineStatus
+from emolive.core.contracts import PipelineStatus
 
 FIELDS: tuple[str, ...] = ("fps", "latency", "device", "asr", "recording")
 WARN_STYLE = "color:#ff8a65; font-weight:bold;"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from emolive.contracts import EmotionEstimate, TranscriptSegment
-from emolive.labels import SENTIMENTS
+from emolive.core.contracts import EmotionEstimate, TranscriptSegment
+from emolive.core.labels import SENTIMENTS
 
 MATCH_SLACK_S = 0.05
 

@@ -9,7 +9,7 @@ from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
-from emolive.contracts import EmotionEstimate, VideoFrame
+from emolive.core.contracts import EmotionEstimate, VideoFrame
 from emolive.gui.overlay import (
     ESTIMATE_STALE_S,
     OverlayOptions,

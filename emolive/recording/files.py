@@ -9,7 +9,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from emolive.errors import EmoliveError
+from emolive.core.errors import EmoliveError
 
 
 class RecordingError(EmoliveError):

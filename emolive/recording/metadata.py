@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from emolive import __version__
-from emolive.assets import assets_dir
+from emolive.models.assets import assets_dir
 from emolive.recording.schema import SCHEMA_VERSION
 
 log = logging.getLogger(__name__)

@@ -22,10 +22,10 @@ from typing import Any
 
 import numpy as np
 
-from emolive.contracts import AudioBlock, VideoFrame
+from emolive.core.contracts import AudioBlock, VideoFrame
+from emolive.core.rings import AudioRing, FrameRing
 from emolive.recording.files import describe_os_error, report_failure
 from emolive.recording.metadata import AUDIO_NAME, VIDEO_NAME
-from emolive.runtime.rings import AudioRing, FrameRing
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """Re-analyse a recorded session bundle: put its raw tracks back together, run an analyser, write the CSV.
 
-The analyser is passed in (``emolive replay`` gives ``emolive.runtime.analysis.analyze_file``), so this module
+The analyser is passed in (``emolive replay`` gives ``emolive.offline.analysis.analyze_file``), so this module
 has no model code: it maps file time back onto the session clock, keeps the recorded markers and
 compares the new estimates with the recorded ones.
 """
@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from emolive.contracts import EmotionEstimate
-from emolive.errors import MediaError
+from emolive.core.contracts import EmotionEstimate
+from emolive.core.errors import MediaError
 from emolive.recording import schema
 from emolive.recording.files import RecordingError
 from emolive.recording.metadata import AUDIO_NAME, CSV_NAME, SIDECAR_NAME, VIDEO_NAME, read_sidecar

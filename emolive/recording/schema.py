@@ -11,10 +11,10 @@ import math
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from emolive.contracts import EmotionEstimate
-from emolive.errors import EmoliveError
+from emolive.core.contracts import EmotionEstimate
+from emolive.core.errors import EmoliveError
+from emolive.core.labels import EMOTIONS, SENTIMENTS
 from emolive.fusion.va import channel_va
-from emolive.labels import EMOTIONS, SENTIMENTS
 
 SCHEMA_VERSION = 2
 MODALITIES: tuple[str, ...] = ("face", "voice", "text")

@@ -15,14 +15,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from emolive.contracts import AudioBlock, EmotionEstimate, SourceEvent, TranscriptSegment, VideoFrame
+from emolive.core.clock import SessionClock
+from emolive.core.contracts import AudioBlock, EmotionEstimate, SourceEvent, TranscriptSegment, VideoFrame
+from emolive.core.rings import AudioRing, FrameRing
 from emolive.recording import schema
 from emolive.recording.files import AppendFile, RecordingError, describe_os_error
 from emolive.recording.metadata import CSV_NAME, build_sidecar, describe_models, model_folders, utc_now
 from emolive.recording.raw import RawCaptureWriter
 from emolive.recording.writer import DEFAULT_SYNC_INTERVAL, RecordingWriter
-from emolive.runtime.clock import SessionClock
-from emolive.runtime.rings import AudioRing, FrameRing
 
 log = logging.getLogger(__name__)
 

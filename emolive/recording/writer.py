@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from emolive.contracts import TranscriptSegment
+from emolive.core.contracts import TranscriptSegment
 from emolive.recording.files import AppendFile, describe_os_error, report_failure
 from emolive.recording.metadata import SIDECAR_NAME, TRANSCRIPT_NAME, utc_now, write_json_atomic
 from emolive.recording.schema import Cell, format_rows

@@ -1,2 +1,2 @@
-"""The engine that live capture and offline analysis share: one clock, the rings, the channels' assembly, the
-inference worker, the live pipeline with its sinks, and offline (batch) analysis on a file's clock."""
+"""The live engine: the channels' assembly, the inference worker, the live pipeline with its sinks. Offline
+analysis (emolive.offline) builds on it; the clock and rings it shares with capture live in emolive.core."""

@@ -11,9 +11,9 @@ from typing import Any
 import numpy as np
 
 from emolive.config import InferenceConfig
-from emolive.contracts import FaceLike, TextLike, VideoFrame, VoiceLike
-from emolive.device import limit_torch_threads, resolve_device
-from emolive.errors import EmoliveError, ModelError
+from emolive.core.contracts import FaceLike, TextLike, VideoFrame, VoiceLike
+from emolive.core.errors import EmoliveError, ModelError
+from emolive.models.device import limit_torch_threads, resolve_device
 from emolive.text.channel import TextChannel
 from emolive.voice.channel import VoiceChannel
 
@@ -42,7 +42,7 @@ MODEL_FIELDS: dict[str, str] = {"face": "face_model", "voice": "voice_model", "t
 
 def validate_models(config: InferenceConfig, kinds: tuple[str, ...] = tuple(MODEL_FIELDS)) -> None:
     """ModelError (one sentence naming the folder) for the first configured model folder that cannot be used."""
-    from emolive.modelio import validate_model_folder
+    from emolive.models.io import validate_model_folder
 
     for kind in kinds:
         folder = getattr(config, MODEL_FIELDS[kind])

@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from emolive.asr.vad import SpeechTimeline
 from emolive.config import AppConfig
+from emolive.core.rings import AudioRing, FrameRing
 from emolive.fusion.fuser import fuser_for
 from emolive.runtime.channels import Channels
-from emolive.runtime.rings import AudioRing, FrameRing
 from emolive.runtime.worker import InferenceWorker
-from emolive.vad import SpeechTimeline
 from emolive.voice.channel import VoiceChannel
 
 

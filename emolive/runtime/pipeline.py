@@ -16,12 +16,14 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from emolive.asr.vad import SpeechTimeline
 from emolive.capture.base import CaptureSource
 from emolive.capture.camera import CameraSource
 from emolive.capture.media_file import MediaFileSource
 from emolive.capture.microphone import MicSource
 from emolive.config import AppConfig, InferenceConfig
-from emolive.contracts import (
+from emolive.core.clock import SessionClock
+from emolive.core.contracts import (
     EventKind,
     PipelineSink,
     PipelineStatus,
@@ -30,16 +32,14 @@ from emolive.contracts import (
     TranscriptSegment,
     source_kind,
 )
-from emolive.device import limit_native_threads
-from emolive.errors import EmoliveError
+from emolive.core.errors import EmoliveError
+from emolive.core.memory import release_free_memory
 from emolive.fusion.fuser import fuser_for
-from emolive.memory import release_free_memory
+from emolive.models.device import limit_native_threads
 from emolive.runtime.channels import Channels, load_channels
-from emolive.runtime.clock import SessionClock
 from emolive.runtime.engine import build_engine, new_rings
 from emolive.runtime.sinks import SinkList
 from emolive.runtime.worker import InferenceWorker
-from emolive.vad import SpeechTimeline
 from emolive.voice.channel import VoiceChannel
 
 log = logging.getLogger(__name__)

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from emolive.contracts import EmotionEstimate, PipelineSink, SourceEvent, TranscriptSegment
+from emolive.core.contracts import EmotionEstimate, PipelineSink, SourceEvent, TranscriptSegment
 
 log = logging.getLogger(__name__)
 

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from emolive.contracts import ModalityOutput, VoiceLike
-from emolive.newest_thread import NewestOnlyThread
+from emolive.core.contracts import ModalityOutput, VoiceLike
+from emolive.core.newest_thread import NewestOnlyThread
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,8 @@ from collections.abc import Callable
 import numpy as np
 
 from emolive.config import InferenceConfig
-from emolive.contracts import (
+from emolive.core.clock import SessionClock
+from emolive.core.contracts import (
     EmotionEstimate,
     FaceBox,
     FaceLike,
@@ -27,11 +28,8 @@ from emolive.contracts import (
     TranscriptSegment,
     VoiceLike,
 )
-from emolive.device import is_cuda_error
-from emolive.fusion.fuser import Fuser
-from emolive.runtime.clock import SessionClock
-from emolive.runtime.rings import AudioRing, FrameRing
-from emolive.runtime.snapshot import (
+from emolive.core.rings import AudioRing, FrameRing
+from emolive.core.snapshot import (
     box_state,
     modality_state,
     restore_box,
@@ -39,6 +37,8 @@ from emolive.runtime.snapshot import (
     restore_segment,
     segment_state,
 )
+from emolive.fusion.fuser import Fuser
+from emolive.models.device import is_cuda_error
 from emolive.runtime.voice_background import BackgroundVoice
 
 log = logging.getLogger(__name__)

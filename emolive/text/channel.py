@@ -13,11 +13,11 @@ from pathlib import Path
 import numpy as np
 from scipy.special import softmax
 
-from emolive.assets import default_model_dir
-from emolive.contracts import ModalityOutput, frozen_array
-from emolive.device import limit_torch_threads
-from emolive.errors import ModelError
-from emolive.labels import EMOTIONS, SENTIMENTS
+from emolive.core.contracts import ModalityOutput, frozen_array
+from emolive.core.errors import ModelError
+from emolive.core.labels import EMOTIONS, SENTIMENTS
+from emolive.models.assets import default_model_dir
+from emolive.models.device import limit_torch_threads
 from emolive.text.normalize import normalize_text
 from emolive.text.onnx_model import OnnxTextModel
 
@@ -57,7 +57,7 @@ class TextChannel:
 
     def __init__(self, model_dir: Path | None = None, threads: int = 1, runtime: str = "onnx",
                  device: str = "cpu") -> None:
-        from emolive.modelio import load_config
+        from emolive.models.io import load_config
 
         self.model_dir = Path(model_dir) if model_dir is not None else default_model_dir("text")
         config = load_config(self.model_dir)
@@ -84,7 +84,7 @@ class TextChannel:
 
     def _load_torch(self, config: dict, head_cfg: dict, n_tuned: int, threads: int) -> None:
         """The torch text model (training, fine-tuning, context heads, ``inference.runtime = "torch"``)."""
-        from emolive.modelio import load_into
+        from emolive.models.io import load_into
         from emolive.text.encoder import SentenceEncoder
         from emolive.text.model import TextHead
 
@@ -233,7 +233,7 @@ def _load_tuned(encoder, head, n_tuned: int, model_dir: Path, va_config: dict | 
     into ``encoder`` in place of its own, and return the V/A branch (or None)."""
     import copy
 
-    from emolive.modelio import load_into
+    from emolive.models.io import load_into
     from emolive.text.model import TunedTextModel, VABranch, VAHead
 
     layers = encoder.model.encoder.layer
@@ -264,7 +264,7 @@ def _load_tuned(encoder, head, n_tuned: int, model_dir: Path, va_config: dict | 
 
 def _open_onnx(model_dir: Path, config: dict, threads: int, device: str) -> OnnxTextModel | None:
     """The exported text graph, or None (with the reason logged) when the torch path must serve."""
-    from emolive.onnxrt import onnx_file
+    from emolive.models.onnxrt import onnx_file
 
     exported = onnx_file(model_dir, config)
     if exported is None:

@@ -8,8 +8,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from emolive.errors import EmoliveError
-from emolive.labels import EMOTIONS, SENTIMENTS, canonical_emotion, canonical_sentiment
+from emolive.core.errors import EmoliveError
+from emolive.core.labels import EMOTIONS, SENTIMENTS, canonical_emotion, canonical_sentiment
 from emolive.text.normalize import normalize_text
 
 log = logging.getLogger(__name__)

@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from emolive.device import limit_torch_threads
-from emolive.errors import ModelError
+from emolive.core.errors import ModelError
+from emolive.models.device import limit_torch_threads
 
 if TYPE_CHECKING:
     import torch

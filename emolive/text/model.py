@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from emolive.labels import EMOTIONS, SENTIMENTS
+from emolive.core.labels import EMOTIONS, SENTIMENTS
 
 
 class TextHead(nn.Module):

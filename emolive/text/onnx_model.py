@@ -9,9 +9,9 @@ from typing import Any
 
 import numpy as np
 
-from emolive.errors import ModelError
-from emolive.modelio import WEIGHTS_NAME
-from emolive.onnxrt import external_weights, open_session
+from emolive.core.errors import ModelError
+from emolive.models.io import WEIGHTS_NAME
+from emolive.models.onnxrt import external_weights, open_session
 from emolive.text.encoder import EMBED_DIM, packaged_encoder_path
 
 log = logging.getLogger(__name__)

@@ -1,6 +1,5 @@
 """Voice channel: seed-spec log-mel features, a log-mel CNN and Whisper-embedding heads, and the live wrapper.
 
-Modules: features (log-mel, windows), data (RAVDESS/folder clips, labels, arousal targets), cache (decoded
-features under /tmp), model (VoiceNet), whisper_embed (Whisper tiny.en embedding + linear heads),
-channel (VoiceChannel), bench (latency).
+Modules: features (log-mel, windows), data (RAVDESS/folder clips, labels, arousal targets), model (VoiceNet),
+whisper_embed (Whisper tiny.en embedding + linear heads), channel (VoiceChannel).
 """

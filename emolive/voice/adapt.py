@@ -17,8 +17,8 @@ DEFAULT_PRIOR_STRENGTH = 0.01
 
 def load_head(folder: Path) -> tuple[Any, dict[str, Any]] | None:
     """(EmbeddingHead, config) of a Whisper-embedding voice model folder; None for any other voice model."""
-    from emolive.labels import EMOTIONS
-    from emolive.modelio import load_config, load_into
+    from emolive.core.labels import EMOTIONS
+    from emolive.models.io import load_config, load_into
     from emolive.voice.whisper_embed import ENCODER_NAME, EmbeddingHead
 
     config = load_config(folder)

@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 from scipy.special import softmax
 
-from emolive.contracts import ModalityOutput, frozen_array
-from emolive.errors import ModelError
+from emolive.core.contracts import ModalityOutput, frozen_array
+from emolive.core.errors import ModelError
 from emolive.voice.heads import LinearHeads
 from emolive.voice.norm import NormSettings, RunningNorm
 from emolive.voice.prosody import DIM, VERSION, prosody_features
@@ -37,8 +37,8 @@ class _CnnBackend:
             raise ModelError(f"{model_dir}: the log-mel voice CNN runs on torch (pip install 'emolive[train]'); "
                              "the default Whisper-embedding model needs no torch") from exc
 
-        from emolive.device import limit_torch_threads
-        from emolive.modelio import load_into
+        from emolive.models.device import limit_torch_threads
+        from emolive.models.io import load_into
         from emolive.voice.features import FeatureSpec, LogMel
         from emolive.voice.model import VoiceModelConfig, VoiceNet
 
@@ -78,7 +78,7 @@ class _CnnBackend:
         return probs[0], float(arousal[0]), emb[0], None
 
     def clip(self, audio: np.ndarray, temperature: float, min_speech: float) -> tuple[np.ndarray, float]:
-        from emolive.vad import CHUNK
+        from emolive.asr.vad import CHUNK
         from emolive.voice.features import clip_windows, frame_speech_mask
 
         features = self._logmel(audio)
@@ -163,9 +163,9 @@ class VoiceChannel:
     """
 
     def __init__(self, model_dir: Path | None = None, threads: int = 1) -> None:
-        from emolive.assets import default_model_dir
-        from emolive.modelio import load_config
-        from emolive.vad import SpeechDetector, SpeechTimeline
+        from emolive.asr.vad import SpeechDetector, SpeechTimeline
+        from emolive.models.assets import default_model_dir
+        from emolive.models.io import load_config
 
         self.model_dir = Path(model_dir) if model_dir is not None else default_model_dir("voice")
         config = load_config(self.model_dir)

@@ -3,7 +3,7 @@
 Four corpora are recognised by their file names, each with its speaker (the key of speaker-disjoint splits):
 RAVDESS ``MM-VV-EE-II-SS-RR-AA`` (actor AA), nEMO ``<speaker>_<emotion>_<n>`` (e.g. ``KS0``), ASED
 ``<e><n>-<sentence>-<take>-<gender>-<speaker>`` (speaker 01-65) and TESS-style ``<speaker>_<word>`` under a
-class folder. Labels go through the one alias table (``emolive.labels.canonical_emotion``): RAVDESS "calm" ->
+class folder. Labels go through the one alias table (``emolive.core.labels.canonical_emotion``): RAVDESS "calm" ->
 neutral, TESS "pleasant_surprise"/"ps" and nEMO "surprised" -> surprise, "happy"/"happiness" -> joy, ...
 A class a corpus lacks is simply absent from it. Unknown classes are kept with ``label=None`` so callers can
 skip and count them.
@@ -17,8 +17,8 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from emolive.errors import MediaError
-from emolive.labels import EMOTIONS, canonical_emotion
+from emolive.core.errors import MediaError
+from emolive.core.labels import EMOTIONS, canonical_emotion
 
 log = logging.getLogger(__name__)
 

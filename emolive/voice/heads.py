@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from emolive.errors import ModelError
-from emolive.modelio import load_arrays
+from emolive.core.errors import ModelError
+from emolive.models.io import load_arrays
 
 EMBEDDING_NORMS = ("none", "l2", "zscore")
 

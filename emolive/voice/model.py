@@ -11,7 +11,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from emolive.labels import EMOTIONS
+from emolive.core.labels import EMOTIONS
 
 
 @dataclass

@@ -7,7 +7,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from emolive.errors import ModelError
+from emolive.core.errors import ModelError
 from emolive.voice.heads import EMBEDDING_NORMS, head_input, normalise_embedding  # noqa: F401 - re-exported
 from emolive.voice.whisper_encoder import (  # noqa: F401 - re-exported for the trainers and tests
     ENCODER_NAME,

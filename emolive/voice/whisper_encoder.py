@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from emolive.errors import ModelError
+from emolive.core.errors import ModelError
 
 log = logging.getLogger(__name__)
 

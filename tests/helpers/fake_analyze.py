@@ -27,9 +27,9 @@ class SlowFace(FakeFace):
 
 
 def install(setattr_=setattr, delay_s: float = 0.0) -> None:
-    """Patch emolive.runtime.batch (``setattr_`` may be pytest's monkeypatch.setattr)."""
-    import emolive.runtime.batch as batch
-    from emolive.runtime.analysis import make_stream
+    """Patch emolive.offline.batch (``setattr_`` may be pytest's monkeypatch.setattr)."""
+    import emolive.offline.batch as batch
+    from emolive.offline.analysis import make_stream
     from emolive.runtime.channels import Channels
 
     def channels(_inference_json):

@@ -21,7 +21,7 @@ def resolve_device(requested: str = "auto", runtime: str = "torch") -> str:
     if requested == "cpu":
         return "cpu"
     if runtime == "onnx":
-        from emolive.onnxrt import cuda_usable
+        from emolive.models.onnxrt import cuda_usable
 
         usable = cuda_usable()
     else:

@@ -1,5 +1,5 @@
 """The import graph of a package from its source (no imports run): which own modules each module imports, and
-the circles in it. ``python -m emolive.importgraph [PACKAGE_DIR]`` prints the circles (exit 1 when there are any);
+the circles in it. ``python tests/helpers/importgraph.py [PACKAGE_DIR]`` prints the circles (exit 1 when there are any);
 the default is emolive itself."""
 
 from __future__ import annotations
@@ -112,7 +112,7 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    root = Path(argv[0]) if argv else Path(__file__).resolve().parent
+    root = Path(argv[0]) if argv else Path(__file__).resolve().parents[2] / "emolive"
     circles = cycles(import_graph(root))
     for circle in circles:
         print(" <-> ".join(circle))

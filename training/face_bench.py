@@ -1,4 +1,4 @@
-"""Latency of the face channel: `python -m emolive.face.bench [--model DIR] [--frames N] [--video FILE]`.
+"""Latency of the face channel: `python -m training.face_bench [--model DIR] [--frames N] [--video FILE]`.
 
 Per face: the CNN on one crop (with and without test-time flip). Per frame: FaceChannel.process on
 640x480 frames, by default a synthetic clip of scikit-image's astronaut photo sliding across a grey
@@ -18,9 +18,9 @@ from typing import TypeVar
 
 import numpy as np
 
-from emolive.contracts import VideoFrame
-from emolive.device import limit_torch_threads
-from emolive.errors import EmoliveError
+from emolive.core.contracts import VideoFrame
+from emolive.core.errors import EmoliveError
+from emolive.models.device import limit_torch_threads
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +110,7 @@ def bench(model_dir: Path | None, frames: int, video: Path | None, detect_every:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m emolive.face.bench", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m training.face_bench", description=__doc__)
     parser.add_argument("--model", type=Path, default=None, help="model folder (default: assets/face)")
     parser.add_argument("--frames", type=int, default=300)
     parser.add_argument("--video", type=Path, default=None)

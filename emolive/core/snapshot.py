@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from emolive.contracts import FaceBox, ModalityOutput, TranscriptSegment, Word, frozen_array
-from emolive.errors import EmoliveError
+from emolive.core.contracts import FaceBox, ModalityOutput, TranscriptSegment, Word, frozen_array
+from emolive.core.errors import EmoliveError
 
 log = logging.getLogger(__name__)
 

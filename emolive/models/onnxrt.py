@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from emolive.errors import ModelError
+from emolive.core.errors import ModelError
 
 if TYPE_CHECKING:  # pragma: no cover
     import onnxruntime

@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from emolive.contracts import EmotionEstimate
-from emolive.labels import EMOTIONS
+from emolive.core.contracts import EmotionEstimate
+from emolive.core.labels import EMOTIONS
 from emolive.voice.adapt import DEFAULT_PRIOR_STRENGTH, adapt_head, log_probs
 
 log = logging.getLogger(__name__)

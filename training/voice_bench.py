@@ -1,4 +1,4 @@
-"""Per-window latency of the voice channel: `python -m emolive.voice.bench [--model DIR] [--n 200]`.
+"""Per-window latency of the voice channel: `python -m training.voice_bench [--model DIR] [--n 200]`.
 
 Times ``VoiceChannel.process`` (VAD + features + model) on a 2 s speech window on one thread and prints
 the median and 90th percentile, plus the model alone (features + network, no VAD).
@@ -32,12 +32,12 @@ def measure(model_dir: Path | None, n: int, audio: np.ndarray) -> dict[str, floa
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m emolive.voice.bench", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m training.voice_bench", description=__doc__)
     parser.add_argument("--model", type=Path, default=None, help="model folder (default: assets/voice)")
     parser.add_argument("--audio", type=Path, required=True, help="a speech clip of at least 2 s")
     parser.add_argument("--n", type=int, default=200)
     args = parser.parse_args(argv)
-    from emolive.audio_io import load_audio
+    from emolive.core.audio_io import load_audio
 
     result = measure(args.model, args.n, load_audio(args.audio))
     print("  ".join(f"{k} {v:.2f}" for k, v in result.items()))

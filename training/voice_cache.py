@@ -42,8 +42,8 @@ def extract(clips: Sequence[Clip], spec: FeatureSpec, progress: bool = True) -> 
     """Decode every clip (any format/rate -> 16 kHz mono) and compute log-mel and VAD speech mask."""
     from tqdm import tqdm
 
-    from emolive.audio_io import load_audio
-    from emolive.vad import CHUNK, SpeechDetector
+    from emolive.asr.vad import CHUNK, SpeechDetector
+    from emolive.core.audio_io import load_audio
     from emolive.voice.features import LogMel, frame_speech_mask
 
     logmel = LogMel(spec)

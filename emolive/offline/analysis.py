@@ -21,21 +21,21 @@ from emolive.asr.builder import build_stream as build
 from emolive.asr.streaming import STEP_S, StreamConfig, StreamingTranscriber
 from emolive.capture.media_file import MediaFileSource
 from emolive.config import AppConfig, AsrConfig
-from emolive.contracts import AudioBlock, EmotionEstimate, TranscriptSegment, VideoFrame
-from emolive.fusion.fuser import UNCERTAIN
-from emolive.labels import EMOTIONS
-from emolive.runtime.channels import Channels, load_channels
-from emolive.runtime.clock import SessionClock
-from emolive.runtime.engine import build_engine, new_rings
-from emolive.runtime.rings import AudioRing, FrameRing
-from emolive.runtime.snapshot import (
+from emolive.core.clock import SessionClock
+from emolive.core.contracts import AudioBlock, EmotionEstimate, TranscriptSegment, VideoFrame
+from emolive.core.labels import EMOTIONS
+from emolive.core.rings import AudioRing, FrameRing
+from emolive.core.snapshot import (
     SnapshotError,
     component_state,
     restore_component,
     restore_segment,
     segment_state,
 )
-from emolive.runtime.voice_ahead import VoiceAhead
+from emolive.fusion.fuser import UNCERTAIN
+from emolive.offline.voice_ahead import VoiceAhead
+from emolive.runtime.channels import Channels, load_channels
+from emolive.runtime.engine import build_engine, new_rings
 from emolive.runtime.worker import InferenceWorker
 
 log = logging.getLogger(__name__)

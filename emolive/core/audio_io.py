@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from emolive.errors import MediaError, not_a_file, plain_reason
+from emolive.core.errors import MediaError, not_a_file, plain_reason
 
 TARGET_RATE = 16_000
 

@@ -26,8 +26,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from emolive.config import InferenceConfig
-from emolive.contracts import AudioBlock, ModalityOutput, VoiceLike
-from emolive.runtime.rings import AudioRing
+from emolive.core.contracts import AudioBlock, ModalityOutput, VoiceLike
+from emolive.core.rings import AudioRing
 from emolive.runtime.worker import VoiceWindows, schedule
 
 log = logging.getLogger(__name__)

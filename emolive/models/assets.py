@@ -11,11 +11,11 @@ def assets_dir() -> Path:
     env = os.environ.get("EMOLIVE_ASSETS")
     if env:
         return Path(env)
-    here = Path(__file__).resolve().parent
-    for candidate in (here.parent / "assets", here / "assets"):
+    package = Path(__file__).resolve().parents[1]
+    for candidate in (package.parent / "assets", package / "assets"):
         if candidate.is_dir():
             return candidate
-    return here.parent / "assets"
+    return package.parent / "assets"
 
 
 def default_model_dir(modality: str) -> Path:

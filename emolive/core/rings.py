@@ -11,7 +11,7 @@ from collections import deque
 
 import numpy as np
 
-from emolive.contracts import AudioBlock, VideoFrame, frozen_array
+from emolive.core.contracts import AudioBlock, VideoFrame, frozen_array
 
 
 class FrameRing:

@@ -124,7 +124,7 @@ class TrainRequest:
 
 def source_root(here: Path | None = None) -> Path | None:
     """The folder holding ``training/`` when running from a source checkout (so ``-m training`` resolves)."""
-    root = (here or Path(__file__)).resolve().parents[1]
+    root = (here or Path(__file__)).resolve().parents[2]
     return root if (root / "training" / "__init__.py").is_file() else None
 
 

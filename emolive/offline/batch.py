@@ -28,7 +28,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from emolive.errors import EmoliveError, MediaError, plain_reason
+from emolive.core.errors import EmoliveError, MediaError, plain_reason
 
 log = logging.getLogger(__name__)
 
@@ -250,7 +250,7 @@ def _json_form(value: Any) -> Any:
 
 def save_snapshot(folder: Path, state: dict[str, Any], mark: dict[str, Any], keep: int = KEEP_SNAPSHOTS) -> Path:
     """Write one analysis snapshot (with the run's fingerprint) into ``folder``; only the newest ``keep`` stay."""
-    from emolive.runtime.snapshot import write_snapshot
+    from emolive.core.snapshot import write_snapshot
 
     step = int(state["worker"]["steps"])
     path = folder / f"snapshot-{step:010d}.safetensors"
@@ -263,7 +263,7 @@ def save_snapshot(folder: Path, state: dict[str, Any], mark: dict[str, Any], kee
 
 def usable_snapshot(folder: Path, mark: dict[str, Any], last_t: float | None) -> dict[str, Any] | None:
     """The newest snapshot in ``folder`` made with ``mark`` at or before the last kept row's time ``last_t``."""
-    from emolive.runtime.snapshot import SnapshotError, read_snapshot
+    from emolive.core.snapshot import SnapshotError, read_snapshot
 
     if last_t is None or not folder.is_dir():
         return None
@@ -308,7 +308,7 @@ def _whisper(model: str, threads: int) -> Any:
 
 def _stream_for(config: Any, whisper: Any) -> Any:
     """The offline transcription stream (``whisper``, loaded by ``_whisper``, is the shared model it uses)."""
-    from emolive.runtime.analysis import build_stream
+    from emolive.offline.analysis import build_stream
 
     return build_stream(config.asr)
 
@@ -320,11 +320,11 @@ def run_job(job: FileJob, on_progress: Callable[[float], None] | None = None, pr
     from emolive import __version__
     from emolive.capture.media_file import probe_media
     from emolive.config import from_dict
-    from emolive.progress import Progress
+    from emolive.core.progress import Progress
+    from emolive.core.snapshot import SnapshotError
+    from emolive.offline.analysis import Checkpoints, analyze_file
     from emolive.recording import schema
     from emolive.recording.metadata import utc_now
-    from emolive.runtime.analysis import Checkpoints, analyze_file
-    from emolive.runtime.snapshot import SnapshotError
 
     path, out = Path(job.path), Path(job.out)
     info = probe_media(path)  # before anything loads or is written
@@ -449,7 +449,7 @@ def safe_run_job(job: FileJob) -> JobResult:
 def run_batch(jobs: list[FileJob], workers: int = 1, cluster: str | None = None, show_progress: bool = True,
               on_result: Callable[[JobResult], None] | None = None, progress_stream: Any = None) -> list[JobResult]:
     """Run every job (in this process, a process pool, or a Dask cluster); results in the jobs' order."""
-    from emolive.progress import Progress
+    from emolive.core.progress import Progress
 
     total = sum(j.duration_s for j in jobs)
     overall = Progress(total, desc=f"{len(jobs)} files", enabled=show_progress and len(jobs) > 1,
@@ -531,8 +531,8 @@ def _run_on_dask(jobs: list[FileJob], address: str, finished: Callable[[int, Job
 
 # ---------------------------------------------------------------------------------------------- summary.csv
 def summary_columns() -> list[str]:
+    from emolive.core.labels import EMOTIONS
     from emolive.fusion.fuser import UNCERTAIN
-    from emolive.labels import EMOTIONS
 
     return ["file", "csv", "status", "duration_s", "media_s", *(f"share_{e}" for e in (*EMOTIONS, UNCERTAIN)),
             "mean_valence", "mean_arousal", "error"]

@@ -15,9 +15,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from emolive.assets import default_model_dir
 from emolive.config import InferenceConfig
-from emolive.errors import EmoliveError
+from emolive.core.errors import EmoliveError
+from emolive.models.assets import default_model_dir
 
 log = logging.getLogger(__name__)
 
@@ -155,7 +155,7 @@ def activate(inference: InferenceConfig, kind: str, path: Path | str) -> Inferen
         raise EmoliveError(f"no model in {path}")
     changes: dict[str, Any] = {CONFIG_FIELD[kind]: str(path)}
     if kind == "fusion":
-        from emolive.modelio import load_config
+        from emolive.models.io import load_config
 
         changes["fusion"] = "crossmodal" if load_config(path).get("kind") == "crossmodal" else "late"
     return replace(inference, **changes)

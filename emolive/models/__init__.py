@@ -1,0 +1,1 @@
+"""Model files: where the bundled models live, safetensors and config reading, ONNX Runtime sessions, devices."""

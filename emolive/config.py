@@ -84,11 +84,24 @@ class RecordingConfig:
 
 
 @dataclass(frozen=True)
+class OutputsConfig:
+    """Live outputs for other tools (emolive.outputs): all off by default."""
+
+    lsl: bool = False  # publish the estimates (and markers) to the Lab Streaming Layer
+    lsl_markers: str = ""  # name or type of an LSL marker stream written into the recording; "" for none
+    overlay: bool = False  # serve the WebSocket stream and the OBS overlay page
+    host: str = "127.0.0.1"  # another interface only on request, and then with a token
+    port: int = _num(8765, 0, 65535)  # 0: any free port
+    token: str = ""  # clients add ?token=...; required when host is not this machine
+
+
+@dataclass(frozen=True)
 class AppConfig:
     capture: CaptureConfig = field(default_factory=CaptureConfig)
     inference: InferenceConfig = field(default_factory=InferenceConfig)
     asr: AsrConfig = field(default_factory=AsrConfig)
     recording: RecordingConfig = field(default_factory=RecordingConfig)
+    outputs: OutputsConfig = field(default_factory=OutputsConfig)
 
 
 def default_config_path() -> Path:

@@ -127,18 +127,31 @@ class _WhisperBackend:
         if self.norm is not None:
             self.norm.restore(state["norm"])
 
-    def _score(self, audio: np.ndarray, temperature: float, weight: float
-               ) -> tuple[np.ndarray, float, np.ndarray, np.ndarray]:
+    def _embed(self, audio: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(768-d embedding, head input before the running normalisation) of ``audio``: no session state."""
         emb = self._embedder.embed(audio)
         prosody = None
         if self.head.prosody_dim:
             prosody = prosody_features(audio)
-        features = self.head.prepare(pooled(emb, self.pooling), prosody)
+        return emb, self.head.prepare(pooled(emb, self.pooling), prosody)
+
+    def clip_input(self, audio: np.ndarray) -> np.ndarray:
+        return self._embed(audio)[1]
+
+    def score_input(self, features: np.ndarray, temperature: float, weight: float = 1.0
+                    ) -> tuple[np.ndarray, float, np.ndarray]:
+        """(probabilities, arousal, normalised features) of a head input; moves the running statistics."""
         if self.norm is not None:
             features = self.norm(features, weight)
         logits, arousal = self.head(features[None])
         probs = softmax(np.asarray(logits, dtype=np.float64) / max(temperature, 1e-3), axis=-1).astype(np.float32)
-        return probs[0], float(arousal[0]), emb, features
+        return probs[0], float(arousal[0]), features
+
+    def _score(self, audio: np.ndarray, temperature: float, weight: float
+               ) -> tuple[np.ndarray, float, np.ndarray, np.ndarray]:
+        emb, features = self._embed(audio)
+        probs, arousal, features = self.score_input(features, temperature, weight)
+        return probs, arousal, emb, features
 
     def window(self, audio: np.ndarray, temperature: float, weight: float = 1.0
                ) -> tuple[np.ndarray, float, np.ndarray, np.ndarray | None]:
@@ -235,6 +248,32 @@ class VoiceChannel:
             latency_ms=(time.perf_counter() - started) * 1000.0,
             head_input=None if features is None else frozen_array(np.array(features, dtype=np.float32)),
         )
+
+    def score_window(self, samples: np.ndarray) -> tuple[np.ndarray, float]:
+        """Score ``samples`` as one speech window whatever the VAD says; the session state stays as it was."""
+        audio = np.asarray(samples, dtype=np.float32).reshape(-1)[-self.window_samples:]
+        state = self._backend.state()
+        try:
+            probs, arousal, _, _ = self._backend.window(audio, self.temperature, 1.0)
+        finally:
+            self._backend.restore(state)
+        return np.asarray(probs, dtype=np.float32), float(arousal)
+
+    def clip_input(self, samples: np.ndarray) -> np.ndarray | None:
+        """What a whole clip gives the running normalisation (no session state moves): the head input of a
+        stateful model, else None (then ``predict_clip`` is all there is). With ``predict_input`` it scores the
+        same clip under several session plans while embedding it once."""
+        audio = np.asarray(samples, dtype=np.float32).reshape(-1)
+        if audio.size == 0:
+            raise ModelError("empty audio clip")
+        if not self.stateful:
+            return None
+        return self._backend.clip_input(audio)  # type: ignore[union-attr]
+
+    def predict_input(self, features: np.ndarray) -> tuple[np.ndarray, float]:
+        """``predict_clip`` of the clip whose ``clip_input`` is ``features`` (counts as one update)."""
+        probs, arousal, _ = self._backend.score_input(features, self.temperature, 1.0)  # type: ignore[union-attr]
+        return probs, arousal
 
     def predict_clip(self, samples: np.ndarray) -> tuple[np.ndarray, float]:
         """Whole clip -> (calibrated probabilities over EMOTIONS, arousal).

@@ -1,0 +1,110 @@
+"""Session plans of the voice yardstick (speaker / clip / mood) and `emolive eval voice --session mood`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from emolive.core.labels import EMOTIONS
+
+
+def _corpus() -> tuple[np.ndarray, np.ndarray]:
+    """Two speakers: A has 3 joy and 2 anger clips, B 4 sadness and 1 joy (file order sorted by class)."""
+    speakers = np.array(["A"] * 5 + ["B"] * 5)
+    labels = np.array([1, 1, 1, 3, 3, 2, 2, 2, 2, 1])
+    return speakers, labels
+
+
+def test_mood_sessions_hold_one_speaker_and_one_class_with_enough_clips():
+    from emolive.voice.sessions import session_plan
+
+    speakers, labels = _corpus()
+    plan = session_plan(speakers, labels, "mood", seed=0, min_clips=3)
+    assert [sorted(s.tolist()) for s in plan] == [[0, 1, 2], [5, 6, 7, 8]]  # A/anger (2) and B/joy (1) left out
+    for session in plan:
+        assert len(set(speakers[session])) == 1 and len(set(labels[session])) == 1
+    everything = session_plan(speakers, labels, "mood", seed=0, min_clips=1)
+    assert sorted(np.concatenate(everything).tolist()) == list(range(10)) and len(everything) == 4
+
+
+def test_session_orders_are_seeded_and_do_not_depend_on_the_other_sessions():
+    from emolive.voice.sessions import session_plan
+
+    speakers, labels = _corpus()
+    first = session_plan(speakers, labels, "mood", seed=0, min_clips=3)
+    assert all(np.array_equal(a, b) for a, b in zip(first, session_plan(speakers, labels, "mood", 0, 3), strict=True))
+    orders = {tuple(session_plan(speakers, labels, "mood", seed, 3)[1].tolist()) for seed in range(8)}
+    assert len(orders) > 1  # the seed moves the order
+    alone = session_plan(speakers[5:], labels[5:], "mood", seed=0, min_clips=3)  # without speaker A
+    np.testing.assert_array_equal(alone[0] + 5, first[1])
+
+
+def test_speaker_and_clip_sessions():
+    from emolive.voice.sessions import session_plan
+
+    speakers, labels = _corpus()
+    by_speaker = session_plan(speakers, labels, "speaker", seed=0)
+    assert [sorted(s.tolist()) for s in by_speaker] == [[0, 1, 2, 3, 4], [5, 6, 7, 8, 9]]
+    assert sorted(len(s) for s in session_plan(speakers, labels, "clip", seed=0)) == [1] * 10
+    with pytest.raises(ValueError, match="session kind"):
+        session_plan(speakers, labels, "room")
+
+
+def test_eval_session_clips_start_each_mood_session_afresh():
+    from emolive.evaluation.voice import session_clips
+
+    speakers, labels = _corpus()
+    clips = [argparse.Namespace(speaker=s, label=int(y), name=f"c{i}")
+             for i, (s, y) in enumerate(zip(speakers, labels, strict=True))]
+    ordered = session_clips(clips, "mood", seed=0, min_clips=3)
+    starts = [k for k, (new, _) in enumerate(ordered) if new]
+    assert starts == [0, 3] and len(ordered) == 7
+    runs = [ordered[a:b] for a, b in zip(starts, [*starts[1:], len(ordered)], strict=True)]
+    for run in runs:
+        assert len({(c.speaker, c.label) for _, c in run}) == 1
+
+
+class _Stateful:
+    """A stand-in channel whose answer is the class it has heard most often in this session: scoring depends on
+    the session plan, as with a running normalisation."""
+
+    def __init__(self) -> None:
+        self.model_dir = Path("stand-in")
+        self.spec = argparse.Namespace(sample_rate=16_000)
+        self.reset()
+
+    def reset(self) -> None:
+        self.heard: list[int] = []
+
+    def clip_input(self, audio: np.ndarray) -> np.ndarray:
+        return np.array([round(float(audio[0]) * 10)])
+
+    def predict_input(self, features: np.ndarray) -> tuple[np.ndarray, float]:
+        self.heard.append(int(features[0]))
+        probs = np.bincount(self.heard, minlength=len(EMOTIONS)).astype(float)
+        return probs / probs.sum(), 0.5
+
+
+def test_eval_voice_reports_each_session_kind(tmp_path, monkeypatch, capsys):
+    from emolive.evaluation import voice as voice_eval
+    from tests.test_voice import write_wav
+
+    # speaker s1: 3 joy clips then 3 anger clips; each clip's first sample says its class to the stand-in
+    for k, (folder, label) in enumerate([("happy", 1)] * 3 + [("angry", 3)] * 3):
+        write_wav(tmp_path / folder / f"s1_{k}.wav", np.full(1600, label / 10, np.float32), 16_000)
+    monkeypatch.setattr(voice_eval, "VoiceChannel", lambda *a, **k: _Stateful())
+    args = argparse.Namespace(data=tmp_path, model=None, threads=1, json=True, session=["speaker", "clip", "mood"],
+                              min_clips=3, seed=0)
+    assert voice_eval.run(args) == 0
+    reports = json.loads(capsys.readouterr().out)["sessions"]
+    assert reports["clip"]["accuracy"] == 1.0 and reports["mood"]["accuracy"] == 1.0
+    assert reports["speaker"]["accuracy"] < 1.0  # the majority of the mixed session outvotes some clips
+    assert reports["mood"]["n"] == 6
+    args.min_clips = 4
+    args.session = ["mood"]
+    assert voice_eval.run(args) == 0
+    assert json.loads(capsys.readouterr().out)["n"] == 0

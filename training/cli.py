@@ -16,7 +16,7 @@ from pathlib import Path
 
 from emolive.core.errors import EmoliveError
 
-KINDS = ("face", "voice", "text", "fusion", "export")
+KINDS = ("face", "face_mix", "voice", "text", "fusion", "export")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -51,6 +51,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+def _write_reference(kind: str, folder: Path) -> None:
+    """The trained folder's ``reference.json`` (outputs on a fixed input, checked whenever the folder loads)."""
+    kind = kind.split("_")[0]  # e.g. face_mix trains a face model
+    if kind not in ("face", "voice", "text") or not (folder / "config.json").is_file():
+        return
+    from emolive.runtime.selfcheck import write_folder_reference
+
+    try:
+        write_folder_reference(kind, folder)
+    except (EmoliveError, ImportError, OSError) as exc:
+        logging.getLogger(__name__).warning("no reference.json written for %s: %s", folder, exc)
+
+
 def _run(kind: str, module, argv: list[str], hpo, reporter) -> int:
     """The trainer's main, wrapped in an Optuna search and/or JSON progress when asked for."""
     from training.common import FitHooks, fit_hooks
@@ -73,6 +86,7 @@ def _run(kind: str, module, argv: list[str], hpo, reporter) -> int:
         out = option_value(argv, "--out")  # the trainer's export folder (fit may have trained in a work folder)
         result = {**hooks.results[-1], **({"out": out} if out else {})}
         write_report(result, Path(result["out"]))
+        _write_reference(kind, Path(result["out"]))
         if reporter is not None:
             reporter.done(result)
     return code

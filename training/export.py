@@ -59,6 +59,9 @@ def export_folder(model_dir: Path) -> dict[str, float]:
     config["onnx"] = {"file": ONNX_NAME, "opset": OPSET, "torch": torch.__version__, "weights": table,
                       "max_abs_diff": {k: float(f"{v:.3g}") for k, v in diffs.items()}}
     save_config(config, model_dir)
+    from emolive.runtime.selfcheck import write_folder_reference
+
+    write_folder_reference(kind, model_dir)  # the outputs on a fixed input, checked whenever the folder loads
     return diffs
 
 

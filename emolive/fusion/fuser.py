@@ -17,6 +17,7 @@ import numpy as np
 
 from emolive.core.contracts import ModalityOutput
 from emolive.core.errors import ModelError
+from emolive.core.finite import finite_or_dropped
 from emolive.core.labels import EMOTIONS, SENTIMENTS
 from emolive.fusion.circumplex import sentiment_from_emotion
 from emolive.fusion.late import MODALITIES, TrustPolicy, agreement, evidence, late_pool
@@ -96,6 +97,9 @@ class Fuser:
             if weights.shape != fuser.weight_logits.shape or bias.shape != fuser.class_bias.shape:
                 raise ModelError(f"the weights in {directory} do not fit the late fusion "
                                  f"({weights.shape}, {bias.shape})")
+            if not (np.all(np.isfinite(weights)) and np.all(np.isfinite(bias))):
+                raise ModelError(f"the fusion model folder {directory} cannot be used: its weights are not finite "
+                                 "(NaN or infinity), so they are damaged")
             fuser.weight_logits, fuser.class_bias = weights.astype(np.float64), bias.astype(np.float64)
         else:
             log.info("no learned fusion weights in %s: equal modality weights", directory)
@@ -115,6 +119,7 @@ class Fuser:
         self._va.restore(state["va"])
 
     def fuse(self, outputs: dict[str, ModalityOutput | None], now: float) -> FusedOutput:
+        outputs = {m: finite_or_dropped(o)[0] for m, o in outputs.items()}  # NaN never reaches the mix
         trust = np.array([self.policy.trust(outputs.get(m), now) for m in MODALITIES])
         staleness = tuple((m, round(now - outputs[m].t, 3)) for m in MODALITIES if outputs.get(m) is not None)
         if trust.sum() < self.min_trust:
@@ -193,6 +198,9 @@ class CrossModalFuser(Fuser):
         if config.get("kind") != "crossmodal":
             raise ModelError(f"{directory} does not hold a cross-modal fusion model")
         model = load_into(CrossModalTransformer(CrossModalConfig.from_dict(config)), Path(directory))
+        if not all(bool(p.isfinite().all()) for p in model.parameters()):
+            raise ModelError(f"the fusion model folder {directory} cannot be used: its weights are not finite "
+                             "(NaN or infinity), so they are damaged")
         return cls(model, **kwargs)
 
     def reset(self) -> None:

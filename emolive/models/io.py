@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 
 WEIGHTS_NAME = "model.safetensors"
 CONFIG_NAME = "config.json"
+REFERENCE_NAME = "reference.json"  # outputs on a fixed input (emolive.runtime.selfcheck); stale once weights change
 
 
 def save_model(model: torch.nn.Module, config: dict[str, Any], directory: Path) -> Path:
@@ -32,6 +33,7 @@ def save_model(model: torch.nn.Module, config: dict[str, Any], directory: Path) 
     save_file(state, str(tmp))
     tmp.chmod(0o644)
     tmp.replace(directory / WEIGHTS_NAME)
+    (directory / REFERENCE_NAME).unlink(missing_ok=True)  # described the old weights
     save_config(config, directory)
     return directory
 

@@ -14,6 +14,7 @@ from emolive.config import InferenceConfig
 from emolive.core.contracts import FaceLike, TextLike, VideoFrame, VoiceLike
 from emolive.core.errors import EmoliveError, ModelError
 from emolive.models.device import limit_torch_threads, resolve_device
+from emolive.runtime.selfcheck import check_channel
 from emolive.text.channel import TextChannel
 from emolive.voice.channel import VoiceChannel
 
@@ -72,7 +73,9 @@ def load_channels(config: InferenceConfig, face: bool = True, voice: bool = True
         try:
             if folder:
                 validate_models(config, (kind,))
-            return make(_path(folder))
+            channel = make(_path(folder))
+            check_channel(kind, channel)  # finite outputs on a fixed input, equal to its reference.json if any
+            return channel
         except (EmoliveError, ImportError, OSError, KeyError, TypeError, ValueError) as exc:
             if folder and not isinstance(exc, ImportError):
                 message = str(exc)

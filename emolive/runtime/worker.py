@@ -28,6 +28,7 @@ from emolive.core.contracts import (
     TranscriptSegment,
     VoiceLike,
 )
+from emolive.core.finite import finite_or_dropped
 from emolive.core.rings import AudioRing, FrameRing
 from emolive.core.snapshot import (
     box_state,
@@ -244,6 +245,7 @@ class InferenceWorker:
         if self.voice is not None and self._voice_windows.due(run_voice):
             self._run_voice(now, latency)
         new_text = self._run_text(now, latency)
+        self._drop_non_finite(now)
         t0 = time.perf_counter()
         fused = self.fuser.fuse(self._last, now)
         latency["fusion"] = (time.perf_counter() - t0) * 1000
@@ -325,6 +327,21 @@ class InferenceWorker:
             self._channel_failed("text", exc, now)
         latency["text"] = (time.perf_counter() - t0) * 1000
         return new_text
+
+    def _drop_non_finite(self, now: float) -> None:
+        """A channel output holding NaN or infinity is dropped for this step (its chip says why), reported once."""
+        for name, output in self._last.items():
+            checked, bad = finite_or_dropped(output)
+            if not bad:
+                continue
+            self._last[name] = checked
+            key = f"{name}:non-finite"
+            if key not in self._errors_reported:
+                self._errors_reported.add(key)
+                message = f"{name} channel gave a non-finite {', '.join(bad)} at {now:.1f} s: dropped from the fusion"
+                log.warning(message)
+                if self.on_error is not None:
+                    self.on_error(message)
 
     def _channel_failed(self, name: str, exc: Exception, now: float) -> None:
         channel = getattr(self, name)

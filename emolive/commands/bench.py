@@ -6,11 +6,14 @@ import argparse
 import json
 from pathlib import Path
 
+from emolive.commands.argtypes import positive_seconds
+
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--source", default="synthetic",
                         help="'synthetic' (the demo clip's face, looped, with a tone) or a media file path")
-    parser.add_argument("--seconds", type=float, default=20.0, help="how long to run (default 20)")
+    parser.add_argument("--seconds", type=positive_seconds, default=20.0,
+                        help="how long to run, above 0 (default 20)")
     parser.add_argument("--no-asr", action="store_true", help="measure without transcription running")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",

@@ -6,6 +6,7 @@ import contextlib
 import csv
 import io
 import logging
+import math
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -78,21 +79,39 @@ def _first_and_last_t(path: Path) -> tuple[float | None, float | None]:
     return (min(first) if first else None), (max(last) if last else None)
 
 
+def _number(value: Any) -> float | None:
+    """A sidecar's number, or None when it holds something else (a hand-edited or damaged file)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+def _count(value: Any) -> int | None:
+    number = _number(value)
+    return int(number) if number is not None and number >= 0 and number == int(number) else None
+
+
 def describe_session(folder: Path) -> SessionInfo:
+    """One folder's summary; fields the sidecar holds with the wrong type count as unknown."""
     folder = Path(folder)
-    meta = read_sidecar(folder) or {}
-    complete = meta.get("stop_reason") == "stopped"
-    first, last = meta.get("first_t"), meta.get("last_t")
-    if not complete or first is None:
+    meta = read_sidecar(folder)
+    problem = ""
+    if meta is None and (folder / SIDECAR_NAME).exists():
+        problem = f"{SIDECAR_NAME} is unreadable"
+    meta = meta or {}
+    complete = meta.get("stop_reason") == "stopped" and not problem
+    first, last = _number(meta.get("first_t")), _number(meta.get("last_t"))
+    if not complete or first is None or last is None:
         first, last = _first_and_last_t(folder / CSV_NAME)
+    started = meta.get("started_utc")
     return SessionInfo(
-        path=folder, name=folder.name, started_utc=meta.get("started_utc"),
+        path=folder, name=folder.name, started_utc=started if isinstance(started, str) else None,
         duration_s=round(last - first, 3) if first is not None and last is not None else None,
-        size_bytes=folder_size(folder), rows=meta.get("rows") if "stopped_utc" in meta else None,
-        markers=meta.get("markers") if "stopped_utc" in meta else None,
+        size_bytes=folder_size(folder), rows=_count(meta.get("rows")) if "stopped_utc" in meta else None,
+        markers=_count(meta.get("markers")) if "stopped_utc" in meta else None,
         raw_audio=(folder / AUDIO_NAME).is_file(),
-        raw_video=(folder / VIDEO_NAME).is_file(), complete=complete, error=str(meta.get("error", "")),
-        source=_source(meta))
+        raw_video=(folder / VIDEO_NAME).is_file(), complete=complete,
+        error=problem or str(meta.get("error") or ""), source=_source(meta))
 
 
 def _source(meta: dict[str, Any]) -> str:
@@ -123,4 +142,15 @@ def list_sessions(root: Path) -> list[SessionInfo]:
                          if p.is_dir() and ((p / CSV_NAME).is_file() or (p / SIDECAR_NAME).is_file()))
     except OSError as exc:
         raise RecordingError(f"cannot list {root}: {exc.strerror or exc}") from exc
-    return [describe_session(folder) for folder in folders]
+    return [_described(folder) for folder in folders]
+
+
+def _described(folder: Path) -> SessionInfo:
+    """``describe_session``, or a row saying the folder could not be read: one odd folder never breaks the list."""
+    try:
+        return describe_session(folder)
+    except Exception as exc:  # a damaged folder of any kind: shown, not raised
+        log.warning("cannot describe the session %s: %s", folder, exc)
+        return SessionInfo(path=folder, name=folder.name, started_utc=None, duration_s=None, size_bytes=0,
+                           rows=None, markers=None, raw_audio=False, raw_video=False, complete=False,
+                           error=f"cannot be read ({type(exc).__name__})")

@@ -1,0 +1,38 @@
+"""Issue 39's command-line findings: odd input gives one clear message (or is shown plainly), never a traceback."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from emolive.cli import main
+
+
+@pytest.mark.parametrize("seconds", ["-1", "nan", "0", "inf", "soon"])
+def test_bench_refuses_seconds_that_are_not_positive_and_finite(seconds, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["bench", "--seconds", seconds])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert "--seconds" in err and "Traceback" not in err
+
+
+def test_sessions_lists_every_folder_even_odd_ones(tmp_path, capsys):
+    odd, broken, good = (tmp_path / n for n in ("a-odd", "b-broken", "c-good"))
+    for folder in (odd, broken, good):
+        folder.mkdir()
+    (odd / "session.json").write_text(json.dumps({"started_utc": 12345, "stop_reason": "stopped", "stopped_utc": 1,
+                                                  "rows": "many", "markers": -3, "first_t": "a", "last_t": None}))
+    (broken / "session.json").write_text("{not json")
+    (good / "session.json").write_text(json.dumps({"started_utc": "2026-12-07T10:00:00", "stop_reason": "stopped",
+                                                   "stopped_utc": "2026-12-07T10:00:02", "rows": 3, "markers": 0,
+                                                   "first_t": 0.0, "last_t": 2.0}))
+    assert main(["sessions", "--root", str(tmp_path)]) == 0
+    lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()[1:-1]}
+    assert set(lines) == {"a-odd", "b-broken", "c-good"}
+    assert "session.json is unreadable" in lines["b-broken"] and "incomplete" not in lines["b-broken"]
+    assert lines["c-good"].split()[-1] == "ok" and "0:00:02" in lines["c-good"]
+    assert main(["sessions", "--root", str(tmp_path), "--json"]) == 0
+    listed = {s["name"]: s for s in json.loads(capsys.readouterr().out)["sessions"]}
+    assert listed["a-odd"]["started_utc"] is None and listed["a-odd"]["rows"] is None

@@ -69,6 +69,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("emolive")
         self.session = SessionController(config, sources, factory, recorder, config_path, persist, parent=self)
         self.history = EstimateHistory()
+        self._markers_added = 0  # markers of the running recording (numbers the unlabelled ones)
         self.transcript = TranscriptModel()
         self.latest: EmotionEstimate | None = None
         self.errors: list[SourceEvent] = []
@@ -213,6 +214,7 @@ class MainWindow(QMainWindow):
         self.banner.dismiss()
         self.video_problem, self.ended = "", False
         self.history.clear()
+        self.plots.clear_markers()  # they belong to the old clock's times
         self.transcript.clear()
         self.latest = None
         self.video.set_estimate(None)
@@ -355,17 +357,22 @@ class MainWindow(QMainWindow):
         self.session.stop_recording()
 
     def _on_recording_changed(self, recording: bool) -> None:
+        if recording:
+            self._markers_added = 0
         self.actions.set_recording(recording)
         self._refresh_status()
 
     def add_marker_dialog(self) -> None:
-        label, ok = QInputDialog.getText(self, "Add marker", "Label for this moment:")
-        if ok and label.strip():
+        label, ok = QInputDialog.getText(self, "Add marker", "Label for this moment (empty: numbered):")
+        if ok:
             self.add_marker(label.strip())
 
     def add_marker(self, label: str) -> None:
+        """Mark this moment of the recording; an empty label becomes ``marker N`` (N counts this recording's)."""
         if self.recording_dir is None:
             return
+        self._markers_added += 1
+        label = label.strip() or f"marker {self._markers_added}"
         t = self.session.add_marker(label)
         if t is not None:
             self.plots.add_marker(t, label)

@@ -218,6 +218,12 @@ class EmotionPlots(QWidget):
         """Show a recording marker at session time ``t`` on the traces."""
         self.markers.append((t, label))
 
+    def clear_markers(self) -> None:
+        """Forget the markers (a new session clock starts: their times mean nothing on it)."""
+        self.markers.clear()
+        for line in self._marker_lines:
+            line.hide()
+
     def visible_markers(self) -> list[tuple[float, str]]:
         """(x position, label) of the markers drawn now."""
         return [(line.value(), line.label.toPlainText()) for line in self._marker_lines if line.isVisible()]

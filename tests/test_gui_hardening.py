@@ -1,0 +1,59 @@
+"""Issue 39's window findings (markers, minimum size, status after a failed open), with pytest-qt offscreen."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("PySide6")
+pytest.importorskip("pytestqt")
+
+from fakes import Factory, FakeRecorder  # noqa: E402
+
+from emolive.config import AppConfig  # noqa: E402
+from emolive.gui.interfaces import Sources  # noqa: E402
+from emolive.gui.main_window import MainWindow  # noqa: E402
+
+
+@pytest.fixture
+def factory() -> Factory:
+    return Factory()
+
+
+def test_an_unlabelled_marker_is_numbered_and_written(qtbot, factory, demo_clip, tmp_path, monkeypatch):  # noqa: ANN001
+    from PySide6.QtWidgets import QInputDialog
+
+    recorder = FakeRecorder()
+    win = MainWindow(AppConfig(), Sources(video=demo_clip), factory, recorder=recorder, persist=False)
+    qtbot.addWidget(win)
+    assert win.start_recording(tmp_path / "session")
+    monkeypatch.setattr(QInputDialog, "getText", staticmethod(lambda *a, **k: ("", True)))  # Ctrl+M, Return
+    win.add_marker_dialog()
+    assert "Marker added: marker 1" in win.statusBar().currentMessage()
+    win.add_marker("laugh")
+    monkeypatch.setattr(QInputDialog, "getText", staticmethod(lambda *a, **k: ("  ", True)))
+    win.add_marker_dialog()
+    monkeypatch.setattr(QInputDialog, "getText", staticmethod(lambda *a, **k: ("", False)))  # cancelled
+    win.add_marker_dialog()
+    win.close()
+    assert [c for c in recorder.calls if c[0] == "marker"] == [("marker", "marker 1"), ("marker", "laugh"),
+                                                                ("marker", "marker 3")]
+
+
+def test_a_restart_forgets_the_old_clocks_markers(qtbot, factory, demo_clip, tmp_path):  # noqa: ANN001
+    from emolive.recording import SessionRecorder
+
+    recorder = SessionRecorder(AppConfig(), root=tmp_path, raw_audio=False, raw_video=False)
+    win = MainWindow(AppConfig(), Sources(video=demo_clip), factory, recorder=recorder, persist=False)
+    qtbot.addWidget(win)
+    with qtbot.waitSignal(win.started, timeout=10_000):
+        win.start()
+    assert win.start_recording()
+    qtbot.waitUntil(lambda: recorder.rows_written >= 2, timeout=10_000)
+    win.add_marker("old")
+    assert [label for _, label in win.plots.markers] == ["old"]
+    with qtbot.waitSignal(win.started, timeout=10_000):
+        win.restart()
+    assert win.plots.markers == []
+    win.plots.refresh(win.history, 1.0)
+    assert win.plots.visible_markers() == []
+    win.close()

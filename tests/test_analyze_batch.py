@@ -14,8 +14,9 @@ import pytest
 from fakes import crash_analysis_after, write_tone_clip
 from helpers.fake_analyze import install
 
-import emolive.offline.batch as batch
 from emolive.cli import main
+from emolive.offline import loaders
+from emolive.offline.sidecar import read_sidecar
 from emolive.recording import schema
 
 HELPER = Path(__file__).parent / "helpers" / "fake_analyze.py"
@@ -47,7 +48,7 @@ def test_bad_input_is_rejected_before_any_model_loads_and_writes_nothing(tmp_pat
     def no_models(*_):
         raise AssertionError("models loaded for a bad file")
 
-    monkeypatch.setattr(batch, "_channels", no_models)
+    monkeypatch.setattr(loaders, "channels", no_models)
     bad = tmp_path / "in" / "bad.mp4"
     bad.parent.mkdir()
     if kind == "empty":
@@ -73,7 +74,7 @@ def test_truncated_file_reports_the_duration_reached_and_fails_unless_allowed(tm
     assert "ended early: analysed 3." in err and "of 14.3 s" in err and "--allow-partial" in err
     assert not out.exists() and (tmp_path / "cut.csv.partial").exists()
     assert main(["analyze", str(cut), "-o", str(out), "--no-asr", "--no-progress", "--allow-partial"]) == 0
-    assert batch.read_sidecar(out)["status"] == "partial"
+    assert read_sidecar(out)["status"] == "partial"
     assert 30 <= len(rows_of(out)) - 1 <= 34
 
 
@@ -93,7 +94,7 @@ def test_resume_after_an_exception_gives_the_uninterrupted_csv(tmp_path, clip, f
     assert main(["analyze", str(clip), "-o", str(out), "--no-progress", "--resume"]) == 0
     assert not partial.exists()
     assert rows_of(out) == rows_of(whole)
-    assert batch.read_sidecar(out)["resumed"] is True
+    assert read_sidecar(out)["resumed"] is True
 
 
 def test_resume_after_sigkill_gives_the_uninterrupted_csv(tmp_path, clip):

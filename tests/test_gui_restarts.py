@@ -193,7 +193,7 @@ def test_summary_transcript_is_wrapped(capsys, demo_clip, tmp_path):  # noqa: AN
     import argparse
 
     from emolive.commands.analyze import _print_result
-    from emolive.offline.batch import JobResult
+    from emolive.offline.job import JobResult
 
     summary = {"steps": 10, "media_s": 1.0, "wall_s": 1.0, "speed_x_realtime": 1.0, "load_s": 1.0,
                "time_share": {"joy": 1.0}, "mean_valence": 0.5, "mean_arousal": 0.5,

@@ -122,7 +122,7 @@ def test_replay_reads_a_version_1_recording_by_column_name(tmp_path):
 
 def test_a_marker_waits_for_the_estimates_before_it(tmp_path):
     """Rows stay in time order: a marker stamped 'now' goes after estimates of earlier steps that arrive later."""
-    from emolive.recording.files import AppendFile
+    from emolive.recording.files import RowFile
     from emolive.recording.writer import RecordingWriter
 
     def row(t: float) -> list:
@@ -130,8 +130,7 @@ def test_a_marker_waits_for_the_estimates_before_it(tmp_path):
         cells[0] = t
         return cells
 
-    csv_file = AppendFile(tmp_path / "session.csv")
-    csv_file.append(schema.format_rows([schema.header()]).encode())
+    csv_file = RowFile(tmp_path / "session.csv", header=schema.header())
     writer = RecordingWriter(tmp_path, csv_file, lambda: {}, lambda message: None)
     writer.start()
     writer.put_row(row(4.8))

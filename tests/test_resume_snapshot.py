@@ -27,12 +27,13 @@ from fakes import (
 from helpers.fake_analyze import install
 
 import emolive.offline.analysis as analysis
-import emolive.offline.batch as batch
 from emolive.cli import main
 from emolive.config import AppConfig
 from emolive.core.contracts import AudioBlock, TranscriptSegment, VideoFrame, Word
 from emolive.core.rings import AudioRing, FrameRing
 from emolive.core.snapshot import SnapshotError, read_snapshot, write_snapshot
+from emolive.offline.resume import partial_path, state_dir
+from emolive.offline.sidecar import read_sidecar
 from emolive.recording import schema
 from emolive.runtime.channels import Channels
 from emolive.runtime.worker import InferenceWorker
@@ -349,31 +350,31 @@ def test_analyze_resume_continues_from_the_newest_snapshot(tmp_path, fakes, monk
     clip = write_tone_clip(tmp_path / "talk.mp4", seconds=8.0)
     whole = tmp_path / "whole.csv"
     assert main(["analyze", str(clip), "-o", str(whole), "--no-progress", "--checkpoint-every", "2"]) == 0
-    assert not batch.state_dir(whole).exists()  # removed once the CSV is done
+    assert not state_dir(whole).exists()  # removed once the CSV is done
     total = count_steps["steps"]
     out = tmp_path / "cut.csv"
     real = crash_after(monkeypatch, 65)
     assert main(["analyze", str(clip), "-o", str(out), "--no-progress", "--checkpoint-every", "2"]) == 130
-    snapshots = sorted(batch.state_dir(out).glob("snapshot-*.safetensors"))
+    snapshots = sorted(state_dir(out).glob("snapshot-*.safetensors"))
     assert len(snapshots) == 2  # the newest two of three (about 2, 4 and 6 s)
     newest = read_snapshot(snapshots[-1])["analysis"]
     assert newest["t"] == 6.0
-    with batch.partial_path(out).open("a") as handle:  # the process died while writing a row
+    with partial_path(out).open("a") as handle:  # the process died while writing a row
         handle.write("6.6,0.1,0.2")
     monkeypatch.setattr(analysis, "analyze_file", real)
     count_steps["steps"] = 0
     assert main(["analyze", str(clip), "-o", str(out), "--no-progress", "--resume"]) == 0
     assert rows_of(out) == rows_of(whole)
     assert count_steps["steps"] == total - newest["worker"]["steps"]
-    sidecar = batch.read_sidecar(out)
+    sidecar = read_sidecar(out)
     assert sidecar["resumed"] is True and sidecar["resumed_from_s"] == newest["t"]
-    assert sidecar["summary"]["steps"] == total and not batch.state_dir(out).exists()
+    assert sidecar["summary"]["steps"] == total and not state_dir(out).exists()
 
 
 def test_an_unusable_snapshot_falls_back_to_the_one_before_or_to_recomputing(tmp_path, fakes, monkeypatch,
                                                                            count_steps, caplog):
     clip, whole, total, out, real = whole_and_interrupted(tmp_path, monkeypatch, count_steps)
-    older, newest = sorted(batch.state_dir(out).glob("snapshot-*.safetensors"))
+    older, newest = sorted(state_dir(out).glob("snapshot-*.safetensors"))
     newest.write_bytes(newest.read_bytes()[:300])  # cut short (a disk that filled up)
     older_state = read_snapshot(older)["analysis"]
     count_steps["steps"] = 0
@@ -386,11 +387,11 @@ def test_an_unusable_snapshot_falls_back_to_the_one_before_or_to_recomputing(tmp
     crash_after(monkeypatch, 30)
     assert main(["analyze", str(clip), "-o", str(out2), "--no-progress", "--checkpoint-every", "0"]) == 130
     monkeypatch.setattr(analysis, "analyze_file", real)
-    assert not batch.state_dir(out2).exists()
+    assert not state_dir(out2).exists()
     count_steps["steps"] = 0
     assert main(["analyze", str(clip), "-o", str(out2), "--no-progress", "--resume"]) == 0
     assert rows_of(out2) == rows_of(whole) and count_steps["steps"] == total
-    assert batch.read_sidecar(out2)["resumed_from_s"] is None
+    assert read_sidecar(out2)["resumed_from_s"] is None
 
 
 def test_sigkill_after_the_first_snapshot_then_resume_gives_the_uninterrupted_csv(tmp_path):
@@ -401,7 +402,7 @@ def test_sigkill_after_the_first_snapshot_then_resume_gives_the_uninterrupted_cs
     cmd = [sys.executable, str(HELPER), "analyze", str(clip), "--no-progress", "--checkpoint-every", "2"]
     assert subprocess.run([*cmd, "-o", str(whole)], env={**env, "FAKE_STEP_DELAY": "0"}, timeout=120).returncode == 0
     proc = subprocess.Popen([*cmd, "-o", str(out)], env=env)
-    states = batch.state_dir(out)
+    states = state_dir(out)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and proc.poll() is None:
         if len(list(states.glob("snapshot-*.safetensors"))) >= 2:
@@ -413,16 +414,16 @@ def test_sigkill_after_the_first_snapshot_then_resume_gives_the_uninterrupted_cs
     assert not out.exists()
     assert subprocess.run([*cmd, "-o", str(out), "--resume"], env=env, timeout=120).returncode == 0
     assert rows_of(out) == rows_of(whole)
-    resumed = batch.read_sidecar(out)["resumed_from_s"]
+    resumed = read_sidecar(out)["resumed_from_s"]
     assert resumed is not None and resumed >= 2.0
 
 
 def test_a_snapshot_newer_than_the_kept_rows_is_passed_over(tmp_path, fakes, monkeypatch, count_steps):
     clip, whole, total, out, real = whole_and_interrupted(tmp_path, monkeypatch, count_steps)
-    partial = batch.partial_path(out)
+    partial = partial_path(out)
     lines = partial.read_text().splitlines(keepends=True)
     partial.write_text("".join(lines[:1 + 50]))  # rows up to t = 5.0 s only: the snapshot at 6.0 s is too new
     count_steps["steps"] = 0
     assert main(["analyze", str(clip), "-o", str(out), "--no-progress", "--resume"]) == 0
     assert rows_of(out) == rows_of(whole)
-    assert batch.read_sidecar(out)["resumed_from_s"] == 4.0 and count_steps["steps"] == total - 40
+    assert read_sidecar(out)["resumed_from_s"] == 4.0 and count_steps["steps"] == total - 40

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import glob
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -22,7 +23,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--summary", action="store_true",
                         help="print per-emotion time share and mean valence/arousal")
     parser.add_argument("--json", action="store_true", help="print the summaries as JSON lines")
-    parser.add_argument("--workers", type=int, default=1, help="files analysed in parallel (processes)")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="files analysed in parallel (processes; default 1); not with --cluster")
     parser.add_argument("--cluster", metavar="ADDRESS",
                         help="run the files on a Dask cluster: its scheduler's address (tcp://host:8786) or local:N "
                              "for N local worker processes (needs the [cluster] extra)")
@@ -42,21 +44,19 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from emolive.capture.media_file import probe_media
-    from emolive.config import load_config, to_dict
+    from emolive.config import load_config
     from emolive.core.errors import EmoliveError
-    from emolive.offline.batch import (
-        CHECKPOINT_EVERY_S,
-        FileJob,
-        JobResult,
-        expand_inputs,
-        output_paths,
-        run_batch,
-        write_summary,
-    )
+    from emolive.offline.inputs import expand_inputs, output_paths
+    from emolive.offline.job import CHECKPOINT_EVERY_S, FileJob, JobResult
+    from emolive.offline.runners import parse_cluster, run_batch
 
     config = load_config(args.config, args.set)  # a malformed config or override fails before any work
-    if args.workers < 1:
+    if args.workers is not None and args.cluster:
+        raise EmoliveError("--workers and --cluster do not go together: with --cluster the cluster's workers run "
+                           "the files (local:N starts N of them)")
+    if args.workers is not None and args.workers < 1:
         raise EmoliveError("--workers must be at least 1")
+    cluster = parse_cluster(args.cluster) if args.cluster else None
     every = CHECKPOINT_EVERY_S if args.checkpoint_every is None else args.checkpoint_every
     if every < 0:
         raise EmoliveError("--checkpoint-every must be 0 (none) or a number of seconds")
@@ -67,7 +67,6 @@ def run(args: argparse.Namespace) -> int:
     if not batch:
         probe_media(files[0])  # one file: a bad one is an error (message, exit 2) before anything loads
     outs = output_paths(files, args.output, batch)
-    settings = to_dict(config)
     jobs: list[FileJob] = []
     early: list[JobResult] = [JobResult(item, "", "failed", 0.0, message) for item, message in problems]
     for f, out in zip(files, outs, strict=True):
@@ -76,35 +75,55 @@ def run(args: argparse.Namespace) -> int:
         except EmoliveError as exc:
             early.append(JobResult(str(f), str(out), "failed", 0.0, str(exc)))
             continue
-        target = f.resolve() if args.cluster else f
-        jobs.append(FileJob(str(target), str(out.resolve() if args.cluster else out), settings,
+        jobs.append(FileJob(str(f), str(out), config,
                             asr=not args.no_asr, resume=args.resume, allow_partial=args.allow_partial,
                             overwrite=args.overwrite or not batch, progress=not args.no_progress,
                             duration_s=info.duration, checkpoint_every_s=every))
     for result in early:
-        print(f"emolive: error: {result.file}: {result.error}", file=sys.stderr)
-    results = run_batch(jobs, workers=args.workers, cluster=args.cluster, show_progress=not args.no_progress,
+        _report_failure(result)
+    results = run_batch(jobs, workers=args.workers or 1, cluster=cluster, show_progress=not args.no_progress,
                         on_result=lambda r: _report_failure(r) if r.status == "failed" else None)
     results = early + results
     for result in results:
         _print_result(result, args)
-    if batch and args.output is not None:
-        args.output.mkdir(parents=True, exist_ok=True)
-        write_summary(args.output / "summary.csv", results)
+    summary_error = _write_summary(args.output, results) if batch and args.output is not None else ""
     failed = [r for r in results if r.status == "failed"]
     if batch:
         counts = {s: sum(r.status == s for r in results) for s in ("done", "partial", "skipped", "failed")}
         print(f"{len(results)} files: " + ", ".join(f"{n} {s}" for s, n in counts.items() if n)
-              + (f"; summary in {args.output / 'summary.csv'}" if args.output is not None else ""))
+              + (f"; summary in {args.output / 'summary.csv'}" if args.output is not None and not summary_error
+                 else ""))
         if failed:
             print("failed:", file=sys.stderr)
             for r in failed:
-                print(f"  {r.file}: {r.error}", file=sys.stderr)
-    return 1 if failed else 0
+                print(f"  {_with_file(r)}", file=sys.stderr)
+    if summary_error:
+        print(f"emolive: error: {summary_error}", file=sys.stderr)
+    return 1 if failed or summary_error else 0
+
+
+def _write_summary(folder: Path, results: list) -> str:
+    """Write FOLDER/summary.csv; the reason it could not be written, or ""."""
+    from emolive.core.errors import plain_reason
+    from emolive.offline.summary import SUMMARY_NAME, write_summary
+
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        write_summary(folder / SUMMARY_NAME, results)
+    except OSError as exc:
+        return f"cannot write {folder / SUMMARY_NAME}: {plain_reason(exc)}"
+    return ""
+
+
+def _with_file(result) -> str:
+    """``FILE: error``, or the error alone when it names the file already."""
+    if re.search(rf"(?<![\w/.-]){re.escape(result.file)}(?![\w/-])", result.error):
+        return result.error
+    return f"{result.file}: {result.error}"
 
 
 def _report_failure(result) -> None:
-    print(f"emolive: error: {result.file}: {result.error}", file=sys.stderr)
+    print(f"emolive: error: {_with_file(result)}", file=sys.stderr)
 
 
 def _print_result(result, args: argparse.Namespace) -> None:
@@ -119,7 +138,7 @@ def _print_result(result, args: argparse.Namespace) -> None:
         return
     note = " (ended early: partial)" if result.status == "partial" else ""
     print(f"{result.file}: {s['steps']} steps, {s['media_s']:.1f} s of media in {s['wall_s']:.1f} s "
-          f"({s['speed_x_realtime']:.2f}x real time; models loaded in {s['load_s']:.1f} s){note} -> {result.csv}")
+          f"({_speed(s)}; models loaded in {s['load_s']:.1f} s){note} -> {result.csv}")
     if args.summary:
         shares = sorted(s["time_share"].items(), key=lambda kv: -kv[1])
         print("  time share: " + ", ".join(f"{k} {v:.0%}" for k, v in shares if v > 0))
@@ -129,3 +148,13 @@ def _print_result(result, args: argparse.Namespace) -> None:
 
             print(textwrap.fill(s["transcript"], width=100, initial_indent="  transcript: ",
                                 subsequent_indent="    ", break_long_words=False))
+
+
+def _speed(s: dict) -> str:
+    """x real time; a run resumed from a snapshot says so, its speed counting only what it computed."""
+    start = s.get("resumed_from_s")
+    if start is None:
+        again = "resumed, the start computed again: " if s.get("resumed") else ""
+        return f"{again}{s['speed_x_realtime']:.2f}x real time"
+    return (f"resumed at {start:.1f} s: {s['media_s'] - start:.1f} s computed at {s['speed_x_realtime']:.2f}x "
+            "real time")

@@ -15,6 +15,7 @@ from typing import Any
 
 from emolive import __version__
 from emolive.models.assets import assets_dir
+from emolive.recording.files import replaced_whole
 from emolive.recording.schema import SCHEMA_VERSION
 
 log = logging.getLogger(__name__)
@@ -112,20 +113,24 @@ def build_sidecar(started_utc: str, started_session_s: float, config: Any = None
 
 
 def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
-    """Replace ``path`` with ``data`` so a reader (or a crash) never sees half a file."""
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", encoding="utf-8") as handle:
+    """Replace ``path`` with ``data`` so a reader (or a crash) never sees half a file (nor a stray ``.tmp``)."""
+    with replaced_whole(path, fsync=True) as handle:
         json.dump(data, handle, indent=2, sort_keys=False, default=str)
         handle.write("\n")
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+
+
+def read_json(path: Path, format_name: str | None = None) -> dict[str, Any] | None:
+    """The JSON object in ``path`` (a sidecar), or None when it is missing, unreadable, not an object or (with
+    ``format_name``) of another format: the one sidecar reader of recordings and offline analyses."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or format_name is not None and data.get("format") != format_name:
+        return None
+    return data
 
 
 def read_sidecar(directory: Path) -> dict[str, Any] | None:
     """The session's sidecar, or None when it is missing or unreadable."""
-    try:
-        data = json.loads((Path(directory) / SIDECAR_NAME).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
+    return read_json(Path(directory) / SIDECAR_NAME)

@@ -19,7 +19,7 @@ from emolive.core.clock import SessionClock
 from emolive.core.contracts import AudioBlock, EmotionEstimate, SourceEvent, TranscriptSegment, VideoFrame
 from emolive.core.rings import AudioRing, FrameRing
 from emolive.recording import schema
-from emolive.recording.files import AppendFile, RecordingError, describe_os_error
+from emolive.recording.files import RecordingError, RowFile, describe_os_error
 from emolive.recording.metadata import CSV_NAME, build_sidecar, describe_models, model_folders, utc_now
 from emolive.recording.raw import RawCaptureWriter
 from emolive.recording.writer import DEFAULT_SYNC_INTERVAL, RecordingWriter
@@ -137,8 +137,7 @@ class SessionRecorder:
         origin = started_t if self.clock is not None else None  # without a clock raw tracks start at their data
         csv_file = None
         try:
-            csv_file = AppendFile(folder / CSV_NAME)
-            csv_file.append(schema.format_rows([schema.header()]).encode("utf-8"))
+            csv_file = RowFile(folder / CSV_NAME, header=schema.header())
             raw = None
             if self.raw_audio or self.raw_video:
                 fps = float(getattr(getattr(self.config, "capture", None), "fps", 30.0) or 30.0)

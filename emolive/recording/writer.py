@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from emolive.core.contracts import TranscriptSegment
-from emolive.recording.files import AppendFile, describe_os_error, report_failure
+from emolive.recording.files import AppendFile, RowFile, describe_os_error, report_failure
 from emolive.recording.metadata import SIDECAR_NAME, TRANSCRIPT_NAME, utc_now, write_json_atomic
-from emolive.recording.schema import Cell, format_rows
+from emolive.recording.schema import Cell
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +78,7 @@ class RecordingWriter:
     stops the thread and is reported once through ``on_error(message)``.
     """
 
-    def __init__(self, directory: Path, csv_file: AppendFile, sidecar: Callable[[], dict[str, Any]],
+    def __init__(self, directory: Path, csv_file: RowFile, sidecar: Callable[[], dict[str, Any]],
                  on_error: Callable[[str], None], sync_interval: float = DEFAULT_SYNC_INTERVAL,
                  max_queue: int = MAX_QUEUE) -> None:
         self.directory = Path(directory)
@@ -89,7 +89,6 @@ class RecordingWriter:
         self._on_error = on_error
         self._policy = SyncPolicy(sync_interval)
         self._queue: queue.Queue[tuple[str, Any]] = queue.Queue(max_queue)
-        self._pending_rows: list[list[Cell]] = []
         self._held_markers: list[tuple[float, list[Cell]]] = []
         self._pending_lines: list[str] = []
         self.stats = WriterStats()
@@ -184,7 +183,7 @@ class RecordingWriter:
         if kind == "row" and isinstance(payload[0], float | int):
             self._release_markers(lambda m: m[0] <= payload[0])
         if kind in ("row", "marker"):
-            self._pending_rows.append(payload)
+            self._csv.add(payload)
             t = payload[0]
             if isinstance(t, float | int):
                 self.stats.first_t = t if self.stats.first_t is None else min(t, self.stats.first_t)
@@ -211,19 +210,14 @@ class RecordingWriter:
         keep = []
         for held_at, cells in self._held_markers:
             if everything or due(cells) or now - held_at > MARKER_HOLD_S:
-                self._pending_rows.append(cells)
+                self._csv.add(cells)
             else:
                 keep.append((held_at, cells))
         self._held_markers = keep
 
     def _sync(self) -> None:
         self._release_markers(lambda cells: False)  # markers held longer than MARKER_HOLD_S
-        if self._pending_rows:
-            self._csv.append(format_rows(self._pending_rows).encode("utf-8"))
-            batch = len(self._pending_rows)
-            self._pending_rows.clear()
-        else:
-            batch = 0
+        batch = self._csv.flush()
         if self._pending_lines:
             if self._transcript is None:
                 self._transcript = AppendFile(self.directory / TRANSCRIPT_NAME, exclusive=False)

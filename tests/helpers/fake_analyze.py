@@ -1,6 +1,6 @@
 """Run `emolive analyze` with stand-in models (fast, no weights): ``python fake_analyze.py ARGS...``.
 
-``install()`` swaps the batch module's model loaders for fakes; FAKE_STEP_DELAY (seconds per face call) slows
+``install()`` swaps the offline jobs' model loaders for fakes; FAKE_STEP_DELAY (seconds per face call) slows
 the run down so a test can kill it part-way.
 """
 
@@ -27,18 +27,17 @@ class SlowFace(FakeFace):
 
 
 def install(setattr_=setattr, delay_s: float = 0.0) -> None:
-    """Patch emolive.offline.batch (``setattr_`` may be pytest's monkeypatch.setattr)."""
-    import emolive.offline.batch as batch
+    """Patch emolive.offline.loaders (``setattr_`` may be pytest's monkeypatch.setattr)."""
+    from emolive.offline import loaders
     from emolive.offline.analysis import make_stream
     from emolive.runtime.channels import Channels
 
-    def channels(_inference_json):
+    def channels(_inference):
         return Channels(face=SlowFace(delay_s) if delay_s else FakeFace(), voice=FakeVoice(), text=FakeText())
 
-    setattr_(batch, "_channels", channels)
-    setattr_(batch, "_whisper", lambda model, threads: None)
-    setattr_(batch, "_stream_for", lambda config, whisper: make_stream(ScriptedDecoder(), config.asr,
-                                                                       vad=EnergyVAD()))
+    setattr_(loaders, "channels", channels)
+    setattr_(loaders, "whisper", lambda model, threads: None)
+    setattr_(loaders, "stream", lambda config: make_stream(ScriptedDecoder(), config, vad=EnergyVAD()))
 
 
 if __name__ == "__main__":

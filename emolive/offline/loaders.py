@@ -1,0 +1,34 @@
+"""The models of a job, loaded once per process and reused for every file it analyses.
+
+A cache, not state: ``analysis.analyze_file`` starts each file as a new session (``build_engine`` resets the face
+tracks and the voice's speaker statistics), so a reused channel carries nothing from one file to the next.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from emolive.config import AsrConfig, InferenceConfig
+
+
+@lru_cache(maxsize=1)
+def channels(inference: InferenceConfig) -> Any:
+    """The face, voice and text channels for ``inference`` (the last settings asked for stay loaded)."""
+    from emolive.runtime.channels import load_channels  # heavy: the model runtimes
+
+    return load_channels(inference)
+
+
+def whisper(model: str, threads: int) -> Any:
+    """The process's shared Whisper model (``asr.models`` keeps it loaded) that the transcription streams use."""
+    from emolive.asr.models import shared_whisper  # heavy: faster-whisper
+
+    return shared_whisper(model, threads=threads)
+
+
+def stream(config: AsrConfig) -> Any:
+    """A new offline transcription stream on the shared Whisper model (``whisper`` loads it first)."""
+    from emolive.offline.analysis import build_stream  # heavy: the whole pipeline
+
+    return build_stream(config)

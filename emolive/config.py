@@ -30,8 +30,8 @@ def _choice(default: str, *choices: str) -> Any:
 
 @dataclass(frozen=True)
 class CaptureConfig:
-    camera: str = "0"  # index or device path/name; "" for none
-    microphone: str = ""  # index or part of the name; "" for the default input
+    camera: str = field(default="0", metadata={"index_ok": True})  # index or device path/name; "" for none
+    microphone: str = field(default="", metadata={"index_ok": True})  # index or part of the name; "" default
     width: int = _num(640, 16, 7680)
     height: int = _num(480, 16, 4320)
     fps: float = _num(30.0, 1.0, 240.0)
@@ -117,6 +117,8 @@ def _section(cls: type, values: dict[str, Any], where: str) -> Any:
         if key not in known:
             raise ConfigError(f"{where}: unknown setting {key!r} (known: {', '.join(known)})")
         default = getattr(cls(), key)
+        if known[key].metadata.get("index_ok") and isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)  # `camera = 0`: the index written as a number
         if isinstance(default, bool) != isinstance(value, bool) or (
             isinstance(default, int | float) and not isinstance(value, int | float)
         ) or (isinstance(default, str) and not isinstance(value, str)):

@@ -57,3 +57,40 @@ def test_a_restart_forgets_the_old_clocks_markers(qtbot, factory, demo_clip, tmp
     win.plots.refresh(win.history, 1.0)
     assert win.plots.visible_markers() == []
     win.close()
+
+
+def test_a_broken_settings_file_asks_what_to_do(qtbot, tmp_path, monkeypatch):  # noqa: ANN001
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    from emolive.commands import run as run_command
+    from emolive.core.errors import ConfigError
+    from emolive.gui import config_problem
+
+    broken = tmp_path / "config.toml"
+    broken.write_text("[inference\nhop_s = 7\n")
+    assert not config_problem.can_show_dialogs()  # offscreen: the error alone, as before
+    with pytest.raises(ConfigError):
+        run_command._load_or_ask(broken, ())
+    box = config_problem.config_problem_box("config file is malformed", broken)
+    assert [b.property("choice") for b in box.buttons()].count(None) == 0 and len(box.buttons()) == 3
+    opened: list[str] = []
+    monkeypatch.setattr(config_problem.QDesktopServices, "openUrl", lambda url: opened.append(url.toLocalFile()))
+    monkeypatch.setattr(config_problem, "can_show_dialogs", lambda: True)
+
+    def answer(choice: str) -> None:
+        def click() -> None:
+            box = next(w for w in QApplication.topLevelWidgets() if isinstance(w, QMessageBox) and w.isVisible())
+            next(b for b in box.buttons() if b.property("choice") == choice).click()
+        QTimer.singleShot(50, click)
+
+    answer(config_problem.DEFAULTS)
+    config, persist = run_command._load_or_ask(broken, ())
+    assert config == AppConfig() and persist is False
+    answer(config_problem.OPEN)
+    with pytest.raises(ConfigError):
+        run_command._load_or_ask(broken, ())
+    assert opened == [str(broken)]
+    answer(config_problem.QUIT)
+    with pytest.raises(ConfigError):
+        run_command._load_or_ask(broken, ())

@@ -36,3 +36,15 @@ def test_sessions_lists_every_folder_even_odd_ones(tmp_path, capsys):
     assert main(["sessions", "--root", str(tmp_path), "--json"]) == 0
     listed = {s["name"]: s for s in json.loads(capsys.readouterr().out)["sessions"]}
     assert listed["a-odd"]["started_utc"] is None and listed["a-odd"]["rows"] is None
+
+
+def test_camera_and_microphone_may_be_written_as_numbers(tmp_path):
+    from emolive.config import load_config
+
+    path = tmp_path / "config.toml"
+    path.write_text("[capture]\ncamera = 0\nmicrophone = 2\n")
+    config = load_config(path)
+    assert config.capture.camera == "0" and config.capture.microphone == "2"
+    path.write_text("[capture]\ncamera = true\n")
+    with pytest.raises(Exception, match="camera must be str"):
+        load_config(path)

@@ -39,12 +39,30 @@ def sources_from_args(args: argparse.Namespace, config):  # noqa: ANN001, ANN201
                    asr=not args.no_asr and config.asr.enabled, loop=bool(getattr(args, "loop", False)))
 
 
+def _load_or_ask(config_path: Path | None, overrides: tuple[str, ...]):  # noqa: ANN202 - AppConfig, persist
+    """The configuration; when it cannot be used and a window can be seen, a dialog offers the defaults for this
+    run (not saved over the file), opening the file, or quitting (the ConfigError then goes on: exit 2)."""
+    from emolive.config import AppConfig, default_config_path, load_config
+    from emolive.core.errors import ConfigError
+
+    try:
+        return load_config(config_path, overrides), True
+    except ConfigError as exc:
+        from emolive.gui.config_problem import DEFAULTS, ask_about_config, can_show_dialogs
+
+        if not can_show_dialogs():
+            raise
+        if ask_about_config(str(exc), config_path or default_config_path()) != DEFAULTS:
+            raise
+        log.warning("%s; using the default settings for this run (not saved)", exc)
+        return AppConfig(), False
+
+
 def run(args: argparse.Namespace) -> int:
-    from emolive.config import load_config
     from emolive.core.errors import EmoliveError
 
     config_path = Path(args.config) if getattr(args, "config", None) else None
-    config = load_config(config_path, tuple(args.set))
+    config, persist = _load_or_ask(config_path, tuple(args.set))
     if args.video is not None:
         from emolive.capture.media_file import probe_media
 
@@ -59,4 +77,4 @@ def run(args: argparse.Namespace) -> int:
     options = RunOptions(screenshot=args.screenshot, after=args.after, measure_stalls=args.measure_stalls,
                          quit_after=args.quit_after)
     return run_app(config, sources_from_args(args, config), config_path=config_path, options=options,
-                   factory=preloaded_pipeline(preload))
+                   factory=preloaded_pipeline(preload), persist=persist)

@@ -103,14 +103,18 @@ def apply_dark_theme(app: QApplication) -> None:
 
 
 def run_app(config: AppConfig, sources: Sources, config_path: Path | None = None,
-            options: RunOptions | None = None, factory: PipelineFactory = live_pipeline) -> int:
-    """Open the window, start the pipeline and run the event loop until the window closes."""
+            options: RunOptions | None = None, factory: PipelineFactory = live_pipeline, persist: bool = True) -> int:
+    """Open the window, start the pipeline and run the event loop until the window closes.
+
+    ``persist`` False: settings changed in the window are not saved (a run on the defaults after a broken file).
+    """
     options = options or RunOptions()
     check_qt_binding()
 
     app = application()
     recorder, why = make_recorder(config)
-    window = MainWindow(config, sources, factory, recorder=recorder, recorder_error=why, config_path=config_path)
+    window = MainWindow(config, sources, factory, recorder=recorder, recorder_error=why, config_path=config_path,
+                        persist=persist)
     window.show()
     QTimer.singleShot(0, window.start)
     meter = StallMeter(parent=window) if options.measure_stalls is not None else None

@@ -11,6 +11,8 @@ import pytest
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+# LSL discovery stays on this machine in every test (before anything imports pylsl): see tests/lsl_api.cfg
+os.environ["LSLAPICFG"] = str(Path(__file__).resolve().parent / "lsl_api.cfg")
 
 sys.path.insert(0, str(Path(__file__).parent))
 

@@ -20,6 +20,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("personal",),
     ("evaluation",),
     ("offline",),
+    ("outputs",),
     ("runtime",),
     ("recording", "capture"),
     ("config",),

@@ -91,6 +91,7 @@ class SessionRecorder:
         self.raw_video = raw_video if raw_video is not None else bool(getattr(recording, "raw_video", False))
         self.frame_ring, self.audio_ring = frame_ring, audio_ring
         self.devices = devices or {}
+        self.meta: dict[str, Any] = {}  # more top-level sidecar entries (e.g. the live outputs' clock mapping)
         self.sync_interval = sync_interval
         self._lock = threading.Lock()
         self._writer: RecordingWriter | None = None
@@ -151,8 +152,8 @@ class SessionRecorder:
             raise RecordingError(f"cannot start recording, {describe_os_error(exc, exc.filename or folder)}") from exc
 
         def sidecar() -> dict[str, Any]:
-            return build_sidecar(started_utc, started_t, self.config, self.devices,
-                                 raw.info() if raw is not None else None)
+            return {**build_sidecar(started_utc, started_t, self.config, self.devices,
+                                    raw.info() if raw is not None else None), **self.meta}
 
         writer = RecordingWriter(folder, csv_file, sidecar, self._fail, self.sync_interval)
         hashing = threading.Thread(target=self._describe_models, args=(writer,), name="emolive-model-hash",
@@ -200,6 +201,13 @@ class SessionRecorder:
         self._last_estimate = (estimate.t, time.monotonic())
         return writer.put_row(schema.row(estimate))
 
+
+    def put_meta(self, changes: dict[str, Any]) -> None:
+        """Top-level sidecar entries for this and later recordings (written at once while recording)."""
+        self.meta = {**self.meta, **changes}
+        writer = self._active()
+        if writer is not None:
+            writer.put_meta(changes)
 
     def add_marker(self, label: str = "", t: float | None = None) -> float | None:
         """Queue a marker row at session time ``t`` (default: now); returns it (None when not recording)."""

@@ -56,3 +56,21 @@ def test_disabled_progress_writes_nothing():
     with Progress(10.0, stream=out, enabled=False) as progress:
         progress.update(10.0)
     assert out.getvalue() == ""
+
+
+def test_a_run_that_ends_early_shows_its_last_line_once():
+    """The line written at 50% is where a truncated file stopped: closing must not print it again."""
+    out, clock = io.StringIO(), FakeClock()
+    progress = Progress(10.0, desc="cut.mp4", stream=out, clock=clock)
+    clock.t = 2.0
+    progress.update(5.0)
+    clock.t = 3.0
+    progress.close()
+    assert out.getvalue().splitlines() == ["cut.mp4: 5.0/10.0 s (50%), 2.50x real time, ETA 2s"]
+    out2 = io.StringIO()
+    moved = Progress(10.0, desc="cut.mp4", stream=out2, clock=clock)
+    moved.update(5.0)
+    moved.update(5.4)  # not a tenth further: no line yet, so closing writes it
+    moved.close()
+    assert [line.split(",")[0] for line in out2.getvalue().splitlines()] == ["cut.mp4: 5.0/10.0 s (50%)",
+                                                                             "cut.mp4: 5.4/10.0 s (54%)"]

@@ -48,6 +48,7 @@ class Progress:
         self._started = clock()
         self._last_line_at = self._started
         self._last_line_fraction = 0.0
+        self._last_line_done: float | None = None  # the amount the last plain line showed
         self._closed = False
         self._bar: Any = None
         is_tty = tty if tty is not None else bool(getattr(self.stream, "isatty", lambda: False)())
@@ -120,6 +121,7 @@ class Progress:
     def _write(self) -> None:
         self._last_line_at = self.clock()
         self._last_line_fraction = self.done / self.total if self.total else 0.0
+        self._last_line_done = self.done
         print(self.line(), file=self.stream, flush=True)
 
     def close(self) -> None:
@@ -128,7 +130,8 @@ class Progress:
         self._closed = True
         if self._bar is not None:
             self._bar.close()
-        elif self.enabled and (self.done > 0 and self._last_line_fraction < 1.0):
+        elif self.enabled and self.done > 0 and self._last_line_fraction < 1.0 and self.done != self._last_line_done:
+            # the last line, unless the one shown already says it (a run that ended early)
             self._write()
 
     def __enter__(self) -> Progress:

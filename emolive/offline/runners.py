@@ -111,11 +111,14 @@ def run_on_dask(jobs: list[FileJob], cluster: Cluster, finished: Finished) -> No
         from dask.distributed import Client, LocalCluster, as_completed  # heavy, and an optional extra
     except ImportError as exc:
         raise EmoliveError("--cluster needs dask.distributed: pip install 'emolive[cluster]'") from exc
+    # Dask sets its loggers to INFO on import; they log through the app's handler at the app's level (-v: INFO)
+    level = max(logging.getLogger().getEffectiveLevel(), logging.INFO)
+    logging.getLogger("distributed").setLevel(level)
     local = None
     try:
         if cluster.local_workers:
             local = LocalCluster(n_workers=cluster.local_workers, threads_per_worker=1, processes=True,
-                                 dashboard_address=None, silence_logs=logging.WARNING)
+                                 dashboard_address=None, silence_logs=level)
             client = Client(local)
         else:
             try:

@@ -94,3 +94,33 @@ def test_a_broken_settings_file_asks_what_to_do(qtbot, tmp_path, monkeypatch):  
     answer(config_problem.QUIT)
     with pytest.raises(ConfigError):
         run_command._load_or_ask(broken, ())
+
+
+def test_the_recording_stops_at_the_end_of_the_file(qtbot, factory, demo_clip, tmp_path):  # noqa: ANN001
+    from emolive.core.contracts import SourceEvent
+
+    recorder = FakeRecorder()
+    win = MainWindow(AppConfig(), Sources(video=demo_clip), factory, recorder=recorder, persist=False)
+    qtbot.addWidget(win)
+    with qtbot.waitSignal(win.started, timeout=10_000):
+        win.start()
+    assert win.start_recording(tmp_path / "session")
+    win.bridge.on_event(SourceEvent(t=14.0, source="file", kind="eof", message="demo.mp4"))
+    qtbot.waitUntil(lambda: ("stop",) in recorder.calls, timeout=5000)
+    assert win.recording_dir is None and "recording stopped" in win.statusBar().currentMessage()
+    assert not win.start_recording(tmp_path / "again")  # nothing more comes from the file
+    assert "file has ended" in win.banner.message.text()
+    with qtbot.waitSignal(win.started, timeout=10_000):
+        win.restart()  # File > Open video... again: recording works again
+    assert win.start_recording(tmp_path / "again")
+    win.close()
+
+
+def test_nothing_is_recorded_without_a_source(qtbot, factory, tmp_path):  # noqa: ANN001
+    recorder = FakeRecorder()
+    win = MainWindow(AppConfig(), Sources(video=None, camera=None, microphone=None), factory, recorder=recorder,
+                     persist=False)
+    qtbot.addWidget(win)
+    assert not win.start_recording(tmp_path / "session")
+    assert "no camera, microphone or video" in win.banner.message.text() and recorder.calls == []
+    win.close()

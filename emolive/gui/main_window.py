@@ -250,7 +250,10 @@ class MainWindow(QMainWindow):
                     self.video.update()
         elif event.kind == EventKind.EOF:
             self.ended = True
-            self.statusBar().showMessage("End of the file: File > Open video... plays another", 0)
+            recording = self.recording_dir is not None
+            self.session.source_finished()  # a recording ends with the file
+            self.statusBar().showMessage("End of the file" + (": the recording stopped" if recording else "")
+                                         + "; File > Open video... plays another", 0)
         else:
             self.statusBar().showMessage(f"{event.source}: {event.message}", 8000)
 

@@ -94,6 +94,7 @@ class SessionController(QObject):
         self.pipeline: PipelineLike | None = None
         self.bridge: PipelineBridge | None = None
         self.recording_dir: Path | None = None
+        self.source_ended = False  # the replayed file has ended: nothing more to record until a restart
         self.model_switcher = ModelSwitcher(self)
         self._starter: threading.Thread | None = None
         self._pending_config: AppConfig | None = None  # settings waiting for the recording to end
@@ -205,6 +206,7 @@ class SessionController(QObject):
             self.config = config
         if sources is not None:
             self.sources = sources
+        self.source_ended = False
         self.restarting.emit()
         self.start()
 
@@ -276,6 +278,10 @@ class SessionController(QObject):
         """Start recording (into ``directory``, else a new timestamped session folder chosen by the recorder)."""
         if self.recorder is None or self.recording_dir is not None:
             return False
+        why = self.nothing_to_record()
+        if why:
+            self.problem.emit(f"Could not start recording: {why}")
+            return False
         self.recorder.config = self.config  # the session's sidecar records the settings in use now
         self.recorder.devices = {**self.recorder.devices, "source": self.source_description()}  # ... and its source
         try:
@@ -287,6 +293,21 @@ class SessionController(QObject):
         self.recording_changed.emit(True)
         self.notice.emit(f"Recording to {self.recording_dir}", 5000)
         return True
+
+    def nothing_to_record(self) -> str:
+        """Why a recording now would hold nothing captured ("" when there is something to record)."""
+        sources = self.sources
+        if sources.video is None and sources.camera is None and sources.microphone is None:
+            return "no camera, microphone or video is open"
+        if self.source_ended:
+            return "the file has ended (File > Open video... to play it again)"
+        return ""
+
+    def source_finished(self) -> None:
+        """The replayed file ended: a running recording stops here (nothing after the end is recorded)."""
+        self.source_ended = True
+        if self.recording_dir is not None:
+            self.stop_recording()
 
     def stop_recording(self) -> None:
         """Finish the recording (files flushed and closed by the recorder)."""

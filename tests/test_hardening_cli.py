@@ -48,3 +48,18 @@ def test_camera_and_microphone_may_be_written_as_numbers(tmp_path):
     path.write_text("[capture]\ncamera = true\n")
     with pytest.raises(Exception, match="camera must be str"):
         load_config(path)
+
+
+def test_analyze_output_must_fit_the_inputs(tmp_path, demo_clip, capsys):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    out = tmp_path / "out" / "y.csv"
+    assert main(["analyze", str(empty), "-o", str(out), "--no-asr", "--no-progress"]) == 2
+    assert "names a .csv file" in capsys.readouterr().err and not out.exists() and not out.parent.exists()
+    text = tmp_path / "existing.txt"
+    text.write_text("keep me")
+    assert main(["analyze", str(demo_clip), "-o", str(text), "--no-asr", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "is a file but not a .csv" in err and "several files" not in err and text.read_text() == "keep me"
+    assert main(["analyze", str(demo_clip), str(demo_clip), "-o", str(text), "--no-asr", "--no-progress"]) == 2
+    assert "must be a folder when analysing several files" in capsys.readouterr().err

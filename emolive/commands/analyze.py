@@ -61,9 +61,10 @@ def run(args: argparse.Namespace) -> int:
     if every < 0:
         raise EmoliveError("--checkpoint-every must be 0 (none) or a number of seconds")
     files, problems = expand_inputs(args.files)
-    batch = (len(args.files) > 1 or len(files) != 1 or bool(problems) or
-             any(Path(f).is_dir() or not Path(f).exists() and glob.has_magic(f) for f in args.files) or
-             (args.output is not None and (args.output.is_dir() or args.output.suffix.lower() != ".csv")))
+    several = (len(args.files) > 1 or len(files) != 1 or bool(problems) or
+               any(Path(f).is_dir() or not Path(f).exists() and glob.has_magic(f) for f in args.files))
+    _check_output(args.output, several)
+    batch = several or (args.output is not None and (args.output.is_dir() or args.output.suffix.lower() != ".csv"))
     if not batch:
         probe_media(files[0])  # one file: a bad one is an error (message, exit 2) before anything loads
     outs = output_paths(files, args.output, batch)
@@ -100,6 +101,23 @@ def run(args: argparse.Namespace) -> int:
     if summary_error:
         print(f"emolive: error: {summary_error}", file=sys.stderr)
     return 1 if failed or summary_error else 0
+
+
+def _check_output(output: Path | None, several: bool) -> None:
+    """-o is a .csv file for one input, a folder for one or several: an output that fits neither is an error."""
+    from emolive.core.errors import EmoliveError
+
+    if output is None:
+        return
+    is_csv = output.suffix.lower() == ".csv"
+    if output.exists() and not output.is_dir():
+        if several:
+            raise EmoliveError(f"{output} is a file: -o must be a folder when analysing several files")
+        if not is_csv:
+            raise EmoliveError(f"{output} is a file but not a .csv: -o takes a .csv file (one input) or a folder")
+    elif not output.exists() and several and is_csv:
+        raise EmoliveError(f"-o {output} names a .csv file, but a folder, a pattern or several files are analysed: "
+                           "-o takes a folder then (one CSV per file and summary.csv)")
 
 
 def _write_summary(folder: Path, results: list) -> str:

@@ -108,3 +108,64 @@ def test_eval_voice_reports_each_session_kind(tmp_path, monkeypatch, capsys):
     args.session = ["mood"]
     assert voice_eval.run(args) == 0
     assert json.loads(capsys.readouterr().out)["n"] == 0
+
+
+# --- a normalisation that keeps a lasting mood --------------------------------------------------------------
+
+def _voices_and_moods(seed: int = 0):
+    """Synthetic features: each speaker shifts the first 4 dimensions (voice, room), each class moves the
+    last 6 (emotion); 3 corpora x 4 speakers, every speaker acting 4 classes in turn."""
+    from training.voice_whisper import Pool
+
+    rng = np.random.default_rng(seed)
+    centres = np.zeros((len(EMOTIONS), 10))
+    centres[:, 4:] = 2.0 * rng.normal(size=(len(EMOTIONS), 6))
+    rows, y, corpus, speaker = [], [], [], []
+    for c in ("a", "b", "c"):
+        for s in range(4):
+            offset = np.concatenate([rng.normal(0, 3.0, 4), np.zeros(6)])
+            for i in range(24):
+                k = i % 4
+                rows.append(centres[k] + offset + 0.5 * rng.normal(size=10))
+                y.append(k)
+                corpus.append(c)
+                speaker.append(f"{c}_{s}")
+    x = np.array(rows, dtype=np.float32)
+    pool = Pool(x, [], np.array(y), np.full(len(y), 0.5), np.array(corpus), np.array(speaker), ["a", "b", "c"])
+    new_voice = np.concatenate([rng.normal(0, 3.0, 4), np.zeros(6)])
+    return pool, centres, new_voice, rng
+
+
+def test_voice_only_normalisation_keeps_a_constant_mood_where_the_full_one_loses_it():
+    from emolive.voice.norm import NormSettings
+    from training.voice_whisper import Recipe, fit_head
+
+    pool, centres, new_voice, rng = _voices_and_moods()
+    balanced = (centres[np.arange(40) % 4] + new_voice + 0.5 * rng.normal(size=(40, 10))).astype(np.float32)
+    moods = [(centres[k] + new_voice + 0.5 * rng.normal(size=(30, 10))).astype(np.float32) for k in range(4)]
+    kept, on_balance = {}, {}
+    for mode in ("full", "voice"):
+        recipe = Recipe(c=1.0, speaker_norm="running",
+                        norm=NormSettings(2.0, 1000.0, mode, 4 if mode == "voice" else 0))
+        head = fit_head(pool, np.ones(len(pool.y), bool), recipe)
+        # one session per mood, the new speaker's clips of that class in a row; scored after the first 10 clips
+        kept[mode] = np.mean([np.mean(head.logits(x, np.array(["new"] * 30))[10:].argmax(1) == k)
+                              for k, x in enumerate(moods)])
+        on_balance[mode] = np.mean(head.logits(balanced, np.array(["new"] * 40)).argmax(1) == np.arange(40) % 4)
+    assert kept["voice"] > 0.9
+    assert kept["full"] < 0.6  # the lasting mood became the baseline
+    assert on_balance["voice"] > 0.9 and on_balance["full"] > 0.9  # both adapt to the new voice
+
+
+def test_voice_basis_finds_the_voice_directions():
+    from emolive.voice.norm import voice_basis
+
+    pool, _, _, _ = _voices_and_moods()
+    z = (pool.x - pool.x.mean(0)) / pool.x.std(0)
+    left, right = voice_basis(z, pool.speaker, pool.y, rank=4)
+    projection = left @ right.T
+    np.testing.assert_allclose(projection @ projection, projection, atol=1e-4)  # a projection
+    voice, emotion = np.zeros(10), np.zeros(10)
+    voice[:4], emotion[4:] = 1.0, 1.0
+    assert np.linalg.norm(projection @ voice) > 0.9 * np.linalg.norm(voice)
+    assert np.linalg.norm(projection @ emotion) < 0.2 * np.linalg.norm(emotion)

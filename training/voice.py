@@ -36,6 +36,7 @@ from emolive.voice.data import Clip, find_clips
 from emolive.voice.features import FeatureSpec, clip_windows, fit_window
 from emolive.voice.heads import EMBEDDING_NORMS
 from emolive.voice.model import VoiceModelConfig, VoiceNet
+from emolive.voice.norm import NORM_MODES
 from emolive.voice.whisper_encoder import POOLINGS
 from training.calibration import fit_voice_temperature
 from training.common import FitConfig, class_weight_tensor, fit
@@ -249,6 +250,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="whisper: updates' worth of the training statistics the running normalisation starts from")
     p.add_argument("--norm-memory", type=float, default=200.0,
                    help="whisper: effective memory (updates) of the running normalisation")
+    p.add_argument("--norm-mode", choices=NORM_MODES, default="full",
+                   help="whisper: the running normalisation centres and scales by all it heard (full), or takes off "
+                        "only the session mean's part along --norm-rank voice/room directions (voice)")
+    p.add_argument("--norm-rank", type=int, default=32, help="whisper, --norm-mode voice: voice/room directions")
+    p.add_argument("--train-moods", action="store_true",
+                   help="whisper, --speaker-norm running: also train on the clean clips normalised as one-mood "
+                        "sessions (each speaker's clips of one class in a row)")
     p.add_argument("--arch", choices=("cnn2d", "tdnn"), default="cnn2d")
     p.add_argument("--freq-pool", choices=("flatten", "mean"), default="flatten")
     p.add_argument("--init", type=Path, default=None,

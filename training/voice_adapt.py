@@ -66,8 +66,10 @@ def head_inputs(head: Any, config: dict[str, Any], clips: list[Clip], threads: i
     prosody = clip_embeddings(clips, 0, threads, kind="prosody") if head.prosody_dim else None
     features = head.prepare(emb, prosody)
     if head.running:
+        basis = (head.norm_left.numpy(), head.norm_right.numpy()) if head.norm_rank else None
         features = running_standardise(features, np.array([c.speaker for c in clips]), head.norm_mean.numpy(),
-                                       head.norm_var.numpy(), NormSettings.from_dict(config["running_norm"]))
+                                       head.norm_var.numpy(), NormSettings.from_dict(config["running_norm"]),
+                                       basis=basis)
     return features
 
 

@@ -33,8 +33,16 @@ from emolive.core.labels import EMOTIONS
 from emolive.evaluation.metrics import classification_report, format_report
 from emolive.models.io import save_model
 from emolive.voice.data import Clip
-from emolive.voice.norm import NormSettings, running_standardise, speaker_standardise, within_group_stats
+from emolive.voice.norm import (
+    NormSettings,
+    norm_rank,
+    running_standardise,
+    speaker_standardise,
+    voice_basis,
+    within_group_stats,
+)
 from emolive.voice.prosody import VERSION as PROSODY_VERSION
+from emolive.voice.sessions import DEFAULT_MIN_CLIPS, session_keys
 from emolive.voice.whisper_embed import ENCODER_NAME, EmbeddingHead, normalise_embedding, pooled
 from training.voice_augment import AugmentSpec
 from training.voice_embed import clip_embeddings
@@ -106,6 +114,9 @@ class Recipe:
     seeded random order). With either, held-out speakers are always normalised by the running statistics
     (emolive.voice.norm), speaker by speaker: what the live channel does within a session, no labels used.
     ``prosody_weight`` scales the standardised prosodic columns (a weaker L2 penalty on them).
+    ``norm`` says how the running statistics move and what they take off (mode "full" or "voice").
+    ``train_moods``: with "running", the clean training clips also pass through the running normalisation as
+    one-mood sessions (each speaker's clips of one class in a row), so the heads see lasting moods as live.
     """
 
     c: float = 0.1
@@ -114,18 +125,21 @@ class Recipe:
     speaker_norm: str = "none"
     prosody_weight: float = 1.0
     norm: NormSettings = field(default_factory=NormSettings)
+    train_moods: bool = False
 
     @classmethod
     def from_args(cls, args: Any) -> Recipe:
         return cls(args.whisper_c, args.embedding_norm, bool(args.prior_correction),
                    getattr(args, "speaker_norm", "none"), float(getattr(args, "prosody_weight", 1.0)),
                    NormSettings(float(getattr(args, "norm_prior_weight", 20.0)),
-                                float(getattr(args, "norm_memory", 200.0))))
+                                float(getattr(args, "norm_memory", 200.0)), str(getattr(args, "norm_mode", "full")),
+                                int(getattr(args, "norm_rank", 0))),
+                   bool(getattr(args, "train_moods", False)))
 
     def to_dict(self) -> dict[str, Any]:
         return {"C": self.c, "embedding_norm": self.embedding_norm, "prior_correction": self.prior_correction,
                 "speaker_norm": self.speaker_norm, "prosody_weight": self.prosody_weight,
-                "running_norm": self.norm.to_dict()}
+                "running_norm": self.norm.to_dict(), "train_moods": self.train_moods}
 
 
 def sample_weights(y: np.ndarray, corpus: np.ndarray) -> np.ndarray:
@@ -161,6 +175,7 @@ class HeadFit:
     norm_var: np.ndarray | None = None
     settings: NormSettings = field(default_factory=NormSettings)
     prosody_weight: float = 1.0
+    basis: tuple[np.ndarray, np.ndarray] | None = None  # the voice/room directions (NormSettings mode "voice")
 
     def prepare(self, x: np.ndarray) -> np.ndarray:
         """Per-utterance embedding normalisation of the embedding columns (prosody passes through)."""
@@ -174,7 +189,7 @@ class HeadFit:
         if self.speaker_norm != "none":
             if groups is None:
                 raise ValueError("a speaker-normalised head needs the speaker of every clip")
-            f = running_standardise(f, groups, self.norm_mean, self.norm_var, self.settings)
+            f = running_standardise(f, groups, self.norm_mean, self.norm_var, self.settings, basis=self.basis)
         return f
 
     def z(self, f: np.ndarray) -> np.ndarray:
@@ -208,11 +223,22 @@ def fit_head(pool: Pool, train: np.ndarray, recipe: Recipe) -> HeadFit:
     parts = [head.prepare(v[train]) for v in (pool.x, *pool.aug)]
     if recipe.speaker_norm != "none":
         head.norm_mean, head.norm_var = within_group_stats(parts[0], speakers)
+        if recipe.norm.mode == "voice":
+            z = (parts[0] - head.norm_mean) / np.sqrt(head.norm_var + 1e-6)
+            corpus = pool.corpus[train]
+            per_corpus = {c: len(set(speakers[corpus == c].tolist())) for c in set(corpus.tolist())}
+            weights = {str(s): 1.0 / per_corpus[c] for s, c in zip(speakers, corpus, strict=True)}
+            head.basis = voice_basis(z, speakers, pool.y[train], recipe.norm.rank, weights)
     if recipe.speaker_norm == "speaker":
         parts = [speaker_standardise(p, speakers) for p in parts]
     elif recipe.speaker_norm == "running":
-        parts = [running_standardise(p, speakers, head.norm_mean, head.norm_var, recipe.norm, seed=k)
-                 for k, p in enumerate(parts)]
+        clean = parts[0]
+        parts = [running_standardise(p, speakers, head.norm_mean, head.norm_var, recipe.norm, seed=k,
+                                     basis=head.basis) for k, p in enumerate(parts)]
+        if recipe.train_moods:
+            moods, _ = session_keys(speakers, pool.y[train], "mood")
+            parts.append(running_standardise(clean, moods, head.norm_mean, head.norm_var, recipe.norm,
+                                             seed=len(parts), basis=head.basis))
     reps = len(parts)
     x = np.concatenate(parts)
     y = np.tile(pool.y[train], reps)
@@ -250,7 +276,8 @@ def to_head(fit: HeadFit) -> EmbeddingHead:
         scale[fit.n_embedding:] /= fit.prosody_weight
     n_embedding = fit.n_embedding or len(mean)
     head = EmbeddingHead(n_embedding, len(EMOTIONS), norm=fit.norm, prosody_dim=len(mean) - n_embedding,
-                         running=fit.speaker_norm != "none")
+                         running=fit.speaker_norm != "none",
+                         norm_rank=norm_rank(fit.settings) if fit.speaker_norm != "none" else 0)
     w = np.zeros((len(EMOTIONS), len(mean)))
     b = np.full(len(EMOTIONS), -1e4)  # a class absent from training
     w[fit.clf.classes_] = fit.clf.coef_ / scale
@@ -264,7 +291,30 @@ def to_head(fit: HeadFit) -> EmbeddingHead:
         if head.running:
             head.norm_mean.copy_(torch.tensor(fit.norm_mean, dtype=torch.float32))
             head.norm_var.copy_(torch.tensor(fit.norm_var, dtype=torch.float32))
+            if head.norm_rank:
+                head.norm_left.copy_(torch.tensor(fit.basis[0], dtype=torch.float32))
+                head.norm_right.copy_(torch.tensor(fit.basis[1], dtype=torch.float32))
     return head.eval()
+
+
+def session_accuracy(head: HeadFit, x: np.ndarray, speakers: np.ndarray, y: np.ndarray, own: bool = False,
+                     min_clips: int = DEFAULT_MIN_CLIPS) -> dict[str, float]:
+    """Accuracy of held-out clips ``x`` under each session kind (emolive.voice.sessions): ``clip`` (each clip
+    from the starting statistics) and ``mood`` (one speaker's clips of one class in a row, pairs with at least
+    ``min_clips`` clips); ``own``: over the classes present in ``y`` only (the others masked)."""
+    out: dict[str, float] = {}
+    for kind in ("clip", "mood"):
+        keys, rows = session_keys(speakers, y, kind, min_clips)
+        if not rows.any():
+            continue
+        logits = head.logits(x[rows], keys[rows])
+        if own:
+            masked = np.full_like(logits, -np.inf)
+            present = sorted(set(y.tolist()))
+            masked[:, present] = logits[:, present]
+            logits = masked
+        out[kind] = float(np.mean(logits.argmax(1) == y[rows]))
+    return out
 
 
 def corpus_report(y: np.ndarray, logits: np.ndarray) -> dict[str, Any]:
@@ -306,6 +356,9 @@ def leave_one_corpus_out(pool: Pool, args: Any) -> tuple[dict[str, Any], np.ndar
                 "own_classes"]
         if pool.windows is not None:  # one live-sized window of each left-out clip
             rep["windows"] = corpus_report(pool.y[test], head.logits(pool.windows[test], groups))["own_classes"]
+        if head.speaker_norm != "none":
+            rep["sessions"] = {"speaker": rep["own_classes"]["accuracy"],
+                               **session_accuracy(head, pool.x[test], groups, pool.y[test], own=True)}
         results[name] = rep
         all_logits.append(logits)
         all_y.append(pool.y[test])
@@ -321,6 +374,12 @@ def leave_one_corpus_out(pool: Pool, args: Any) -> tuple[dict[str, Any], np.ndar
     if pool.aug:
         summary["mean_accuracy_augmented_test"] = float(np.mean([results[n]["augmented_test"]["accuracy"]
                                                                  for n in pool.corpora]))
+    if all("sessions" in results[n] for n in pool.corpora):
+        summary["sessions"] = {k: float(np.mean([results[n]["sessions"][k] for n in pool.corpora]))
+                               for k in ("speaker", "clip", "mood")
+                               if all(k in results[n]["sessions"] for n in pool.corpora)}
+        print("leave-one-corpus-out by session kind: " + ", ".join(f"{k} {v:.4f}" for k, v in
+                                                                  summary["sessions"].items()), flush=True)
     if pool.windows is not None:
         summary["mean_accuracy_windows"] = float(np.mean([results[n]["windows"]["accuracy"] for n in pool.corpora]))
         print(f"leave-one-corpus-out on one {args.window_s:g} s window per clip: mean accuracy "
@@ -334,6 +393,7 @@ def leave_one_corpus_out(pool: Pool, args: Any) -> tuple[dict[str, Any], np.ndar
 def speaker_folds(pool: Pool, corpus: str, folds: list[list[str]], args: Any) -> dict[str, Any]:
     """Held-out speakers of one corpus, fold by fold (everything else in training)."""
     accs, f1s, maes, window_accs = [], [], [], []
+    session_hits: dict[str, list[float]] = {"clip": [], "mood": []}
     in_corpus = pool.corpus == corpus
     logits = np.zeros((int(in_corpus.sum()), len(EMOTIONS)))
     speakers = pool.speaker[in_corpus]
@@ -346,6 +406,9 @@ def speaker_folds(pool: Pool, corpus: str, folds: list[list[str]], args: Any) ->
         accs.append(report["accuracy"])
         f1s.append(report["macro_f1"])
         maes.append(float(np.abs(head.arousal(pool.x[test], pool.speaker[test]) - pool.arousal[test]).mean()))
+        if head.speaker_norm != "none":
+            for kind, acc in session_accuracy(head, pool.x[test], pool.speaker[test], pool.y[test]).items():
+                session_hits[kind].append(acc)
         windows = ""
         if pool.windows is not None:
             window_pred = head.logits(pool.windows[test], pool.speaker[test]).argmax(1)
@@ -361,6 +424,11 @@ def speaker_folds(pool: Pool, corpus: str, folds: list[list[str]], args: Any) ->
            "_logits": logits, "_y": y}
     if window_accs:
         out.update(window_fold_accuracy=window_accs, mean_window_accuracy=float(np.mean(window_accs)))
+    if session_hits["clip"]:
+        out["sessions"] = {"speaker": out["mean_accuracy"],
+                           **{k: float(np.mean(v)) for k, v in session_hits.items() if v}}
+        print(f"{corpus} held-out speakers by session kind: " + ", ".join(
+            f"{k} {v:.4f}" for k, v in out["sessions"].items()), flush=True)
     return out
 
 

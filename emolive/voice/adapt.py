@@ -19,6 +19,7 @@ def load_head(folder: Path) -> tuple[Any, dict[str, Any]] | None:
     """(EmbeddingHead, config) of a Whisper-embedding voice model folder; None for any other voice model."""
     from emolive.core.labels import EMOTIONS
     from emolive.models.io import load_config, load_into
+    from emolive.voice.norm import NormSettings, norm_rank
     from emolive.voice.whisper_embed import ENCODER_NAME, EmbeddingHead
 
     config = load_config(folder)
@@ -26,7 +27,9 @@ def load_head(folder: Path) -> tuple[Any, dict[str, Any]] | None:
         return None
     head = EmbeddingHead(int(config["embedding_dim"]), len(EMOTIONS), norm=str(config.get("embedding_norm", "none")),
                          prosody_dim=int((config.get("prosody") or {}).get("dim", 0)),
-                         running=config.get("running_norm") is not None)
+                         running=config.get("running_norm") is not None,
+                         norm_rank=norm_rank(NormSettings.from_dict(config["running_norm"])
+                                             if config.get("running_norm") is not None else None))
     return load_into(head, folder), config
 
 

@@ -18,7 +18,7 @@ from scipy.special import softmax
 from emolive.core.contracts import ModalityOutput, frozen_array
 from emolive.core.errors import ModelError
 from emolive.voice.heads import LinearHeads
-from emolive.voice.norm import NormSettings, RunningNorm
+from emolive.voice.norm import NormSettings, RunningNorm, norm_rank
 from emolive.voice.prosody import DIM, VERSION, prosody_features
 from emolive.voice.whisper_encoder import WhisperEmbedder, pooled
 
@@ -104,12 +104,14 @@ class _WhisperBackend:
         if prosody and (int(prosody.get("dim", -1)) != DIM or int(prosody.get("version", -1)) != VERSION):
             raise ModelError(f"{model_dir}: prosodic features {prosody} do not match this version "
                              f"(dim {DIM}, version {VERSION})")
+        settings = NormSettings.from_dict(running) if running is not None else None
         self.head = LinearHeads(model_dir, int(config["embedding_dim"]), len(config["labels"]),
                                 norm=str(config.get("embedding_norm", "none")),
-                                prosody_dim=int(prosody.get("dim", 0)), running=running is not None)
+                                prosody_dim=int(prosody.get("dim", 0)), running=settings is not None,
+                                norm_rank=norm_rank(settings))
         self.norm: RunningNorm | None = None
-        if running is not None:
-            self.norm = RunningNorm(self.head.norm_mean, self.head.norm_var, NormSettings.from_dict(running))
+        if settings is not None:
+            self.norm = RunningNorm(self.head.norm_mean, self.head.norm_var, settings, self.head.norm_basis)
         self.pooling = str(config.get("pooling", "mean+std"))
         pooled(np.zeros(2), self.pooling)  # an unknown pooling fails here, at load
         self._embedder = WhisperEmbedder(threads=threads)

@@ -46,11 +46,12 @@ class LinearHeads:
 
     ``prepare`` builds that input as the torch module does: the embedding after its per-utterance ``norm``,
     then the prosodic statistics when the model uses them (``prosody_dim`` > 0). ``norm_mean``/``norm_var``
-    (None unless the model standardises by running statistics) are the running normalisation's start.
+    (None unless the model standardises by running statistics) are the running normalisation's start and
+    ``norm_basis`` its voice/room directions (mode "voice", emolive.voice.norm).
     """
 
     def __init__(self, model_dir: Path, in_dim: int, n_classes: int, norm: str = "none", prosody_dim: int = 0,
-                 running: bool = False) -> None:
+                 running: bool = False, norm_rank: int = 0) -> None:
         if norm not in EMBEDDING_NORMS:
             raise ModelError(f"unknown embedding normalisation {norm!r}")
         self.norm, self.prosody_dim = norm, int(prosody_dim)
@@ -60,6 +61,8 @@ class LinearHeads:
                     "arousal.weight": (1, width), "arousal.bias": (1,)}
         if running:
             expected |= {"norm_mean": (width,), "norm_var": (width,)}
+            if norm_rank:
+                expected |= {"norm_left": (width, norm_rank), "norm_right": (width, norm_rank)}
         for key, shape in expected.items():
             if key not in state or tuple(state[key].shape) != shape:
                 found = tuple(state[key].shape) if key in state else "missing"
@@ -71,6 +74,8 @@ class LinearHeads:
         self.b_arousal = state["arousal.bias"].astype(np.float32)
         self.norm_mean = state["norm_mean"].astype(np.float32) if running else None
         self.norm_var = state["norm_var"].astype(np.float32) if running else None
+        self.norm_basis = ((state["norm_left"].astype(np.float32), state["norm_right"].astype(np.float32))
+                           if running and norm_rank else None)
 
     def prepare(self, embedding: np.ndarray, prosody: np.ndarray | None = None) -> np.ndarray:
         """Head input ``[..., in_dim + prosody_dim]`` from an embedding (and prosody when the head uses it)."""

@@ -6,6 +6,13 @@ The model is trained on features standardised per speaker; live, the channel sta
 by exponentially weighted running statistics of the windows heard so far in the session, which start from
 the training pool's statistics (worth ``prior_weight`` updates) and forget with a memory of ``memory``
 updates. Causal: a window is normalised before it is added to the statistics.
+
+That adapts to the mood as much as to the voice: a mood that lasts becomes the session's baseline and reads as
+"no emotion". ``mode="voice"`` adapts only to what identifies a voice and a room: the features are standardised
+by the training statistics, and only the part of the session's running mean that lies in the ``rank`` directions
+where training speakers (and corpora) differ most relative to how emotions differ within a speaker is taken off
+(``voice_basis``). A lasting mood moves the running mean along emotion directions, which this leaves alone; it
+assumes a new speaker or microphone differs from the training pool in the way training speakers differ.
 """
 
 from __future__ import annotations
@@ -23,22 +30,54 @@ class NormSettings:
 
     prior_weight: float = 20.0
     memory: float = 200.0
+    mode: str = "full"  # "full": centre and scale by the running statistics; "voice": see the module docstring
+    rank: int = 0  # mode "voice": how many voice/room directions the running mean is taken off along
 
-    def to_dict(self) -> dict[str, float]:
-        return {"prior_weight": self.prior_weight, "memory": self.memory}
+    def __post_init__(self) -> None:
+        if self.mode not in NORM_MODES:
+            raise ValueError(f"unknown running normalisation mode {self.mode!r} (one of {', '.join(NORM_MODES)})")
+
+    def to_dict(self) -> dict[str, float | str | int]:
+        out: dict[str, float | str | int] = {"prior_weight": self.prior_weight, "memory": self.memory}
+        if self.mode != "full":
+            out |= {"mode": self.mode, "rank": self.rank}
+        return out
 
     @classmethod
-    def from_dict(cls, data: dict[str, float]) -> NormSettings:
-        return cls(float(data.get("prior_weight", 20.0)), float(data.get("memory", 200.0)))
+    def from_dict(cls, data: dict) -> NormSettings:
+        return cls(float(data.get("prior_weight", 20.0)), float(data.get("memory", 200.0)),
+                   str(data.get("mode", "full")), int(data.get("rank", 0)))
+
+
+NORM_MODES = ("full", "voice")
+
+
+def norm_rank(settings: NormSettings | None) -> int:
+    """How many voice/room directions a model with these settings stores (0: none)."""
+    return settings.rank if settings is not None and settings.mode == "voice" else 0
 
 
 class RunningNorm:
-    """Per-dimension running mean and variance, started at ``mean``/``var``; ``normalise`` then ``update``."""
+    """Per-dimension running mean and variance, started at ``mean``/``var``; ``normalise`` then ``update``.
 
-    def __init__(self, mean: np.ndarray, var: np.ndarray, settings: NormSettings | None = None) -> None:
+    ``basis`` (mode "voice"): ``(left, right)``, each ``[D, rank]``; the running mean's drift from ``mean``, in
+    units of the training spread, is taken off through ``left @ right.T`` (a projection onto the voice/room
+    directions, see ``voice_basis``)."""
+
+    def __init__(self, mean: np.ndarray, var: np.ndarray, settings: NormSettings | None = None,
+                 basis: tuple[np.ndarray, np.ndarray] | None = None) -> None:
         self.settings = settings or NormSettings()
         self._mean0 = np.asarray(mean, dtype=np.float64).copy()
         self._var0 = np.asarray(var, dtype=np.float64).copy()
+        self._scale0 = np.sqrt(self._var0 + 1e-6)
+        self.basis: tuple[np.ndarray, np.ndarray] | None = None
+        if self.settings.mode == "voice":
+            if basis is None:
+                raise ValueError("the voice-only running normalisation needs its basis")
+            left, right = (np.asarray(b, dtype=np.float64) for b in basis)
+            if left.shape != right.shape or left.shape[0] != self._mean0.shape[0]:
+                raise ValueError(f"basis shapes {left.shape}/{right.shape} do not fit {self._mean0.shape[0]} features")
+            self.basis = (left, right)
         self.reset()
 
     def reset(self) -> None:
@@ -57,7 +96,12 @@ class RunningNorm:
         self.count = float(state["count"])
 
     def normalise(self, x: np.ndarray) -> np.ndarray:
-        return ((np.asarray(x, dtype=np.float64) - self.mean) / np.sqrt(self.var + 1e-6)).astype(np.float32)
+        x = np.asarray(x, dtype=np.float64)
+        if self.basis is None:
+            return ((x - self.mean) / np.sqrt(self.var + 1e-6)).astype(np.float32)
+        left, right = self.basis
+        drift = (self.mean - self._mean0) / self._scale0
+        return ((x - self._mean0) / self._scale0 - left @ (right.T @ drift)).astype(np.float32)
 
     def update(self, x: np.ndarray, weight: float = 1.0) -> None:
         """Add ``x`` to the statistics as ``weight`` updates' worth (live: the share of the window that is new
@@ -99,12 +143,13 @@ def speaker_standardise(x: np.ndarray, groups: np.ndarray) -> np.ndarray:
 
 
 def running_standardise(x: np.ndarray, groups: np.ndarray, mean: np.ndarray, var: np.ndarray,
-                        settings: NormSettings | None = None, seed: int = 0) -> np.ndarray:
+                        settings: NormSettings | None = None, seed: int = 0,
+                        basis: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """What the live channel does, per group: each group's rows in a random order through a fresh RunningNorm
     (each row normalised by the statistics of the rows before it)."""
     out = np.empty(x.shape, dtype=np.float32)
     for order in session_order(groups, seed):
-        norm = RunningNorm(mean, var, settings)
+        norm = RunningNorm(mean, var, settings, basis)
         for i in order:
             out[i] = norm(x[i])
     return out
@@ -115,3 +160,37 @@ def within_group_stats(x: np.ndarray, groups: np.ndarray) -> tuple[np.ndarray, n
     speaker is assumed to vary as much as a typical training speaker does, not as much as the whole pool)."""
     var = np.mean([x[groups == g].var(0) for g in np.unique(groups)], axis=0)
     return x.mean(0), var
+
+
+def voice_basis(z: np.ndarray, speakers: np.ndarray, labels: np.ndarray, rank: int,
+                speaker_weights: dict[str, float] | None = None, ridge: float = 0.1
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """``(left, right)``, each ``[D, rank]``: the directions of standardised features ``z`` along which training
+    speakers' class-balanced means differ most relative to how a speaker's emotions differ (a generalised
+    eigenproblem of the between-speaker scatter against the within-speaker emotion scatter, ``ridge`` times
+    its mean variance added), as the oblique projection ``left @ right.T`` onto them that leaves the emotion
+    scatter's other directions alone. ``speaker_weights`` (default equal) weigh the between-speaker scatter."""
+    z = np.asarray(z, dtype=np.float64)
+    dim = z.shape[1]
+    rank = int(min(max(rank, 0), dim))
+    speaker_means, weights, emotion = [], [], np.zeros((dim, dim))
+    for s in np.unique(speakers):
+        rows = speakers == s
+        class_means = np.stack([z[rows & (labels == k)].mean(0) for k in np.unique(labels[rows])])
+        centre = class_means.mean(0)
+        speaker_means.append(centre)
+        weights.append(1.0 if speaker_weights is None else float(speaker_weights[str(s)]))
+        dev = class_means - centre
+        emotion += dev.T @ dev / len(class_means)
+    emotion /= len(speaker_means)
+    w = np.asarray(weights) / np.sum(weights)
+    means = np.stack(speaker_means)
+    dev = means - w @ means
+    between = (dev * w[:, None]).T @ dev
+    ridge_scatter = emotion + ridge * np.trace(emotion) / dim * np.eye(dim)
+    values, vectors = np.linalg.eigh(ridge_scatter)
+    root = (vectors * np.sqrt(values)) @ vectors.T
+    inv_root = (vectors / np.sqrt(values)) @ vectors.T
+    gains, directions = np.linalg.eigh(inv_root @ between @ inv_root)
+    top = directions[:, np.argsort(gains)[::-1][:rank]]
+    return (root @ top).astype(np.float32), (inv_root @ top).astype(np.float32)

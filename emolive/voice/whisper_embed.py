@@ -26,11 +26,12 @@ class EmbeddingHead(nn.Module):
     ``normalise_embedding``), then the prosodic statistics when the model uses them (``prosody_dim`` > 0).
     With ``running`` the channel standardises that vector by the session's running statistics
     (emolive.voice.norm.RunningNorm) before ``forward``; their starting point is stored here as the buffers
-    ``norm_mean``/``norm_var``. The training standardisation is folded into the weights on export.
+    ``norm_mean``/``norm_var`` (and, ``norm_rank`` > 0, the voice/room directions ``norm_left``/``norm_right``).
+    The training standardisation is folded into the weights on export.
     """
 
     def __init__(self, in_dim: int, n_classes: int, norm: str = "none", prosody_dim: int = 0,
-                 running: bool = False) -> None:
+                 running: bool = False, norm_rank: int = 0) -> None:
         super().__init__()
         if norm not in EMBEDDING_NORMS:
             raise ModelError(f"unknown embedding normalisation {norm!r}")
@@ -42,6 +43,10 @@ class EmbeddingHead(nn.Module):
         if self.running:
             self.register_buffer("norm_mean", torch.zeros(in_dim + self.prosody_dim))
             self.register_buffer("norm_var", torch.ones(in_dim + self.prosody_dim))
+        self.norm_rank = int(norm_rank) if self.running else 0
+        if self.norm_rank:
+            self.register_buffer("norm_left", torch.zeros(in_dim + self.prosody_dim, self.norm_rank))
+            self.register_buffer("norm_right", torch.zeros(in_dim + self.prosody_dim, self.norm_rank))
 
     def prepare(self, embedding: np.ndarray, prosody: np.ndarray | None = None) -> np.ndarray:
         """Head input ``[..., in_dim + prosody_dim]`` from an embedding (and prosody when the head uses it)."""

@@ -171,12 +171,14 @@ def fit(
     resume: bool = True,
     collate_fn: Callable | None = None,
     progress: Callable[[dict[str, Any]], None] | None = None,
+    train_sampler: torch.utils.data.Sampler | None = None,
 ) -> dict[str, Any]:
     """Train ``model`` and export its best epoch to ``out_dir`` (model.safetensors + config.json).
 
     ``loss_fn(model, batch, device)`` returns the batch loss; ``evaluate(model)`` returns validation
     metrics containing ``cfg.monitor``. ``out_dir/last.pt`` holds the resumable state (tensors and plain
-    values only, loaded with ``weights_only=True``). ``progress`` gets one dict per epoch.
+    values only, loaded with ``weights_only=True``). ``progress`` gets one dict per epoch. ``train_sampler``
+    (single process only) replaces the shuffled order, e.g. a weighted sampler that balances sources and classes.
     Returns the best epoch's metrics.
     """
     out_dir = Path(out_dir)
@@ -192,14 +194,15 @@ def fit(
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
     model.to(device)
     net: nn.Module = model
-    sampler = None
+    sampler = train_sampler
     if world > 1:
         net = torch.nn.parallel.DistributedDataParallel(
             model, device_ids=[device.index] if device.type == "cuda" else None)
         sampler = torch.utils.data.distributed.DistributedSampler(train_set, num_replicas=world, rank=rank,
                                                                   seed=cfg.seed)
+    drawn = len(train_sampler) if train_sampler is not None and world == 1 else len(train_set)
     loader = DataLoader(train_set, batch_size=cfg.batch_size, shuffle=sampler is None, sampler=sampler,
-                        drop_last=len(train_set) > cfg.batch_size * world, collate_fn=collate_fn,
+                        drop_last=drawn > cfg.batch_size * world, collate_fn=collate_fn,
                         num_workers=cfg.num_workers)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     scheduler = make_scheduler(cfg, optimizer, len(loader))
@@ -224,7 +227,7 @@ def fit(
 
     started = time.monotonic()
     for epoch in range(start_epoch, cfg.epochs):
-        if sampler is not None:
+        if hasattr(sampler, "set_epoch"):
             sampler.set_epoch(epoch)
         net.train()
         total, count = 0.0, 0

@@ -43,6 +43,7 @@ from training.face_augment import AUGMENTS, AugmentConfig, webcam_augment
 from training.face_web import (
     balanced_weights,
     expected_shares,
+    identity_of,
     identity_split,
     list_web,
     load_colour,
@@ -149,7 +150,7 @@ def main(argv: Sequence[str]) -> int:
     grey_web = np.stack([_grey(im) for im in xv_web]) if len(xv_web) else np.zeros((0, size, size), np.uint8)
     yv_web = np.array([y for _, y in web_val], dtype=np.int64)
     log.info("train: fer %d, web %d (%d people held out: %d photos)", len(y_fer), len(y_web),
-             len({p.name.rsplit('_', 1)[0] for p, _ in web_val}), len(web_val))
+             len({identity_of(p.name) for p, _ in web_val}), len(web_val))
 
     model_config: dict[str, Any] = dict(init_config)
     for key in ("training", "onnx"):

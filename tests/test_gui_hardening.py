@@ -124,3 +124,93 @@ def test_nothing_is_recorded_without_a_source(qtbot, factory, tmp_path):  # noqa
     assert not win.start_recording(tmp_path / "session")
     assert "no camera, microphone or video" in win.banner.message.text() and recorder.calls == []
     win.close()
+
+
+def test_the_window_has_a_minimum_size(qtbot, factory, demo_clip):  # noqa: ANN001
+    win = MainWindow(AppConfig(), Sources(video=demo_clip), factory, persist=False)
+    qtbot.addWidget(win)
+    win.resize(800, 600)
+    assert win.width() >= 960 and win.height() >= 600
+    win.close()
+
+
+def test_a_failed_open_video_says_not_running_in_title_and_status(qtbot, demo_clip, tmp_path):  # noqa: ANN001
+    from emolive.core.errors import MediaError
+
+    working = Factory()
+
+    def factory(config, sources, sinks):  # noqa: ANN001, ANN202
+        if sources.video is not None and sources.video.name == "broken.mp4":
+            raise MediaError(f"cannot open {sources.video}: not a readable media file")
+        return working(config, sources, sinks)
+
+    win = MainWindow(AppConfig(), Sources(video=demo_clip), factory, persist=False)
+    qtbot.addWidget(win)
+    with qtbot.waitSignal(win.started, timeout=10_000):
+        win.start()
+    assert win.windowTitle() == "emolive - file demo.mp4"
+    with qtbot.waitSignal(win.started, timeout=10_000):
+        win.open_video(tmp_path / "broken.mp4")
+    assert not win.statusBar().currentMessage().startswith("Loading the models")
+    assert "not running" in win.windowTitle() and "demo.mp4" not in win.windowTitle()
+    win.close()
+
+
+def test_a_truncated_file_is_said_to_have_ended_early(qtbot, factory, demo_clip):  # noqa: ANN001
+    from emolive.capture.media_file import MediaFileSource
+    from emolive.core.clock import SessionClock
+    from emolive.core.contracts import SourceEvent
+
+    source = MediaFileSource(demo_clip, SessionClock())
+    assert source.end_message(source.info.duration) == str(demo_clip)
+    early = source.end_message(5.0)
+    assert "ended early: played 5.0 of 14.3 s" in early
+    win = MainWindow(AppConfig(), Sources(video=demo_clip), factory, persist=False)
+    qtbot.addWidget(win)
+    with qtbot.waitSignal(win.started, timeout=10_000):
+        win.start()
+    win.bridge.on_event(SourceEvent(t=5.0, source="file", kind="eof", message=early))
+    qtbot.waitUntil(lambda: win.ended, timeout=5000)
+    win._update_notice(6.0)
+    assert win.video.notice == "the file ended early" and "played 5.0 of 14.3 s" in win.statusBar().currentMessage()
+    win.close()
+
+
+def test_a_partial_line_ends_with_one_ellipsis():
+    from emolive.core.contracts import TranscriptSegment
+    from emolive.gui.transcript import TranscriptModel
+    from emolive.gui.transcript_view import render_html
+
+    model = TranscriptModel()
+    model.add(TranscriptSegment(text=" So I was thinking...", start=0.0, end=1.0, committed=False,
+                                    confidence=0.9))
+    html = render_html(model)
+    assert "thinking &hellip;" in html and "..." not in html
+
+
+def test_the_label_never_sits_over_the_chin():
+    from emolive.gui.overlay import label_top
+
+    assert label_top(100, 300, 30, 0, 480) == 66  # room above the face: above it
+    assert label_top(10, 300, 30, 0, 480) == 304  # no room above: below the box, outside it
+    top = label_top(10, 470, 30, 0, 480)  # a face filling the picture: inside its top edge, not at the bottom
+    assert top <= 20
+
+
+def test_an_audio_only_source_is_not_a_capture_warning():
+    from emolive.core.contracts import PipelineStatus
+    from emolive.gui.status import format_status
+
+    fields = {f.key: f for f in format_status(PipelineStatus(picture=False, capture_fps=None))}
+    assert fields["fps"].text == "no picture (audio only)" and not fields["fps"].warn
+    assert format_status(PipelineStatus(capture_fps=0.0))[0].warn  # a camera that stopped still warns
+
+
+def test_the_pipeline_knows_whether_a_source_gives_pictures():
+    from types import SimpleNamespace
+
+    from emolive.runtime.pipeline import _gives_pictures
+
+    assert not _gives_pictures(SimpleNamespace(info=SimpleNamespace(has_video=False), frames=object()))
+    assert _gives_pictures(SimpleNamespace(info=SimpleNamespace(has_video=True), frames=object()))
+    assert _gives_pictures(SimpleNamespace(frames=object())) and not _gives_pictures(SimpleNamespace(audio=object()))

@@ -162,11 +162,14 @@ class MediaFileSource(CaptureSource):
         return AudioBlock(t=t0 + offset / SAMPLE_RATE, samples=samples, sample_rate=SAMPLE_RATE)
 
     def _run(self) -> None:
+        last = 0.0  # file time reached (end of the last frame or audio block)
         while not self._stop.is_set():
             offset = self.clock.now()
+            last = 0.0
             for item in self.iter_media():
                 if self._stop.is_set():
                     return
+                last = max(last, item.t + (item.duration if isinstance(item, AudioBlock) else 0.0))
                 t = offset + item.t
                 if self.realtime:
                     delay = t - self.clock.now()
@@ -179,7 +182,14 @@ class MediaFileSource(CaptureSource):
                     self.audio.write(AudioBlock(t=t, samples=item.samples, sample_rate=item.sample_rate))
             if not self.loop:
                 break
-        self.emit(EventKind.EOF, str(self.path))
+        self.emit(EventKind.EOF, self.end_message(last))
+
+    def end_message(self, reached_s: float) -> str:
+        """The end-of-file event's message: the path, or how early it ended (truncated or damaged file)."""
+        duration = self.info.duration
+        if duration > 0 and reached_s < duration - max(0.5, 0.01 * duration):  # as offline analysis judges it
+            return f"{self.path} ended early: played {reached_s:.1f} of {duration:.1f} s (truncated or damaged)"
+        return str(self.path)
 
 
 def _step_between(t: float, after: float, step_s: float) -> bool:

@@ -198,6 +198,7 @@ class PipelineStatus:
     asr_skipped_s: float | None = None
     dropped_steps: int = 0
     degraded: str = ""
+    picture: bool = True  # False: no source gives pictures (an audio-only file, no camera)
 
 
 class PipelineSink(Protocol):

@@ -57,6 +57,9 @@ FROZEN_AFTER_S = 2.0  # no new frame for this long: the picture is marked as fro
 VIDEO_FILTER = "Media files (*.mp4 *.mkv *.avi *.mov *.webm *.m4v *.wav *.mp3 *.flac *.ogg);;All files (*)"
 
 
+MINIMUM_SIZE = (960, 600)  # below it the plots' legend and tick labels no longer fit
+
+
 class MainWindow(QMainWindow):
     """The app's window. ``start()`` builds and starts a pipeline from ``factory(config, sources, sinks)``."""
 
@@ -67,6 +70,7 @@ class MainWindow(QMainWindow):
                  config_path: Path | None = None, persist: bool = True, redraw_hz: int = REDRAW_HZ) -> None:
         super().__init__()
         self.setWindowTitle("emolive")
+        self.setMinimumSize(*MINIMUM_SIZE)
         self.session = SessionController(config, sources, factory, recorder, config_path, persist, parent=self)
         self.history = EstimateHistory()
         self._markers_added = 0  # markers of the running recording (numbers the unlabelled ones)
@@ -75,6 +79,7 @@ class MainWindow(QMainWindow):
         self.errors: list[SourceEvent] = []
         self.video_problem = ""  # why there is no picture, from the last camera/file error
         self.ended = False  # the replayed file has ended
+        self.ended_early = False  # ... before the duration its container states (truncated or damaged)
         self.finetune: FineTuneDialog | None = None  # created on first use
         self.calibration: CalibrationDialog | None = None  # the personal calibration dialog, created on first use
         self.redraw_ms: deque[float] = deque(maxlen=2000)  # cost of each timer redraw, for the stall report
@@ -83,7 +88,8 @@ class MainWindow(QMainWindow):
         self._closed = False
         self._build_widgets()
         self.actions = build_menus(self, self, self.video.options, self.plots, self.side,
-                                   "" if recorder is not None else recorder_error or "no session recorder")
+                                   "" if recorder is not None else recorder_error or "no session recorder",
+                                   settings_outputs=config.outputs)
         self._timer = QTimer(self)
         self._timer.setInterval(int(1000 / redraw_hz))
         self._timer.timeout.connect(self._redraw)
@@ -102,6 +108,7 @@ class MainWindow(QMainWindow):
         session.problem.connect(self.banner.add)
         session.notice.connect(self._notice)
         session.recording_changed.connect(self._on_recording_changed)
+        session.outputs_changed.connect(lambda _: self._refresh_status())
 
     # --- what the session holds (read-only views for dialogs and tests) ----------------------------
     @property
@@ -208,11 +215,14 @@ class MainWindow(QMainWindow):
 
     def _on_failed(self, message: str) -> None:
         self.video.clear(f"Not running:\n{message}")
+        if self.statusBar().currentMessage().startswith("Loading the models"):
+            self.statusBar().clearMessage()
+        self.setWindowTitle(f"emolive - not running ({self.sources.describe()})")
 
     def _start_over(self) -> None:
         """A new session clock: the banner, traces, transcript and picture start over."""
         self.banner.dismiss()
-        self.video_problem, self.ended = "", False
+        self.video_problem, self.ended, self.ended_early = "", False, False
         self.history.clear()
         self.plots.clear_markers()  # they belong to the old clock's times
         self.transcript.clear()
@@ -250,9 +260,11 @@ class MainWindow(QMainWindow):
                     self.video.update()
         elif event.kind == EventKind.EOF:
             self.ended = True
+            self.ended_early = "ended early" in event.message
             recording = self.recording_dir is not None
             self.session.source_finished()  # a recording ends with the file
-            self.statusBar().showMessage("End of the file" + (": the recording stopped" if recording else "")
+            early = f" ({event.message.split(' ended early: ', 1)[-1]})" if self.ended_early else ""
+            self.statusBar().showMessage(f"End of the file{early}" + ("; the recording stopped" if recording else "")
                                          + "; File > Open video... plays another", 0)
         else:
             self.statusBar().showMessage(f"{event.source}: {event.message}", 8000)
@@ -292,7 +304,7 @@ class MainWindow(QMainWindow):
         """Say so over the picture when it is frozen (end of file, or a camera that stopped delivering)."""
         frame, notice = self.video.frame, ""
         if self.ended:
-            notice = "end of the file"
+            notice = "the file ended early" if self.ended_early else "end of the file"
         elif frame is not None and now - frame.t > FROZEN_AFTER_S:
             notice = f"no new frames for {now - frame.t:.0f} s"
         if notice == self.video.notice:
@@ -309,7 +321,8 @@ class MainWindow(QMainWindow):
                 log.debug("pipeline.status() failed", exc_info=True)
         rows = self.session.rows_recorded
         recording = f"REC {self.recording_dir.name} ({rows} rows)" if self.recording_dir is not None else ""
-        self.status_panel.show(format_status(status, recording, asr=self.sources.asr and self.config.asr.enabled))
+        self.status_panel.show(format_status(status, recording, asr=self.sources.asr and self.config.asr.enabled,
+                                             outputs=self.session.outputs_text()))
 
     # --- File -----------------------------------------------------------------------------------
     def open_video_dialog(self) -> None:
@@ -364,6 +377,23 @@ class MainWindow(QMainWindow):
             self._markers_added = 0
         self.actions.set_recording(recording)
         self._refresh_status()
+
+    def set_output(self, key: str, on: bool) -> None:
+        """Session menu: switch a live output (LSL, LSL markers, overlay) on or off for this and later sessions."""
+        value: object = bool(on)
+        if key == "lsl_markers":
+            value = ""
+            if on:
+                name, ok = QInputDialog.getText(self, "Listen for LSL markers",
+                                                "Name or type of the marker stream (e.g. PsychoPy's):",
+                                                text=self.config.outputs.lsl_markers or "Markers")
+                value = name.strip() if ok else ""
+                if not value:
+                    action = self.actions.outputs["lsl_markers"]
+                    action.blockSignals(True)
+                    action.setChecked(False)
+                    action.blockSignals(False)
+        self.session.set_outputs(**{key: value})
 
     def add_marker_dialog(self) -> None:
         label, ok = QInputDialog.getText(self, "Add marker", "Label for this moment (empty: numbered):")

@@ -47,6 +47,17 @@ def indicator(name: str, output: ModalityOutput | None, staleness: float | None)
     return Indicator(name, "trusted", quality_words(output.quality))
 
 
+def label_top(box_top: float, box_bottom: float, height: float, view_top: float, view_bottom: float,
+              gap: float = 4.0) -> float:
+    """Top edge of the emotion label for a face box: above the box when it fits, else just below it when it fits
+    there, else inside the box's top edge (the forehead): never over the mouth and chin."""
+    if box_top - height - gap >= view_top:
+        return box_top - height - gap
+    if box_bottom + gap + height <= view_bottom:
+        return box_bottom + gap
+    return min(max(box_top, view_top) + gap, view_bottom - height)
+
+
 def quality_words(quality: float) -> str:
     """A modality's input quality (0-1) in words: "clear", "fair" or "poor"."""
     return "clear" if quality >= 0.8 else "fair" if quality >= TRUSTED_QUALITY else "poor"

@@ -9,7 +9,7 @@ from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QStatusB
 
 from emolive.core.contracts import PipelineStatus
 
-FIELDS: tuple[str, ...] = ("fps", "latency", "device", "asr", "recording")
+FIELDS: tuple[str, ...] = ("fps", "latency", "device", "asr", "recording", "outputs")
 WARN_STYLE = "color:#ff8a65; font-weight:bold;"
 MAX_MESSAGES = 5
 
@@ -33,8 +33,10 @@ def _asr_text(asr: bool, lag: float | None, skipped: float | None) -> str:
     return text
 
 
-def format_status(status: PipelineStatus | None, recording: str = "", asr: bool = True) -> list[StatusField]:
-    """Turn ``LivePipeline.status()`` (None: no pipeline running) into the status bar's fields."""
+def format_status(status: PipelineStatus | None, recording: str = "", asr: bool = True,
+                  outputs: str = "") -> list[StatusField]:
+    """Turn ``LivePipeline.status()`` (None: no pipeline running) into the status bar's fields; ``outputs``: the
+    live outputs that run (LiveOutputs.describe())."""
     status = status or PipelineStatus()
     fps, dropped = status.capture_fps, status.dropped_steps
     p50, p95, budget = status.step_p50_ms, status.step_p95_ms, status.budget_ms
@@ -48,8 +50,9 @@ def format_status(status: PipelineStatus | None, recording: str = "", asr: bool 
         latency += f", {dropped} dropped"
     device = (status.device or "--").upper()
     return [
-        StatusField("fps", f"capture {fps:.1f} fps" if fps is not None else "capture -- fps",
-                    warn=fps is not None and fps < 10, tip="frames captured per second"),
+        StatusField("fps", "no picture (audio only)" if not status.picture else
+                    f"capture {fps:.1f} fps" if fps is not None else "capture -- fps",
+                    warn=status.picture and fps is not None and fps < 10, tip="frames captured per second"),
         StatusField("latency", latency, warn=p95 is not None and budget is not None and p95 > budget,
                     tip="inference step time, median and 95th percentile, against the latency budget"),
         StatusField("device", device, tip="where the models run"),
@@ -58,6 +61,8 @@ def format_status(status: PipelineStatus | None, recording: str = "", asr: bool 
                         "is skipped (not transcribed) so that the words stay current"),
         StatusField("recording", recording or "not recording", warn=bool(recording),
                     tip="session recording (Session menu)"),
+        StatusField("outputs", f"out: {outputs}" if outputs else "",
+                    tip="live outputs: Lab Streaming Layer, WebSocket and OBS overlay (Session menu)"),
     ]
 
 

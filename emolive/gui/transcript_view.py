@@ -19,6 +19,12 @@ def _clock(t: float) -> str:
     return f"{int(minutes):02d}:{seconds:04.1f}"
 
 
+def _unfinished(text: str) -> str:
+    """A partial line without the dots Whisper may end it with (one ellipsis is drawn after it), then a space."""
+    text = text.strip().rstrip(".\u2026 ").rstrip()
+    return f"{text} " if text else ""
+
+
 def render_html(model: TranscriptModel, max_lines: int = 200) -> str:
     """The transcript as HTML: one paragraph per committed line, then the partial one."""
     rows: list[str] = []
@@ -33,7 +39,7 @@ def render_html(model: TranscriptModel, max_lines: int = 200) -> str:
                     f"{html.escape(seg.text.strip())} {tag}</p>")
     if model.partial is not None:
         rows.append(f'<p class="partial" style="{PARTIAL_STYLE}"><span style="{PARTIAL_STYLE}">'
-                    f"{html.escape(model.partial.text.strip())} &hellip;</span></p>")
+                    f"{html.escape(_unfinished(model.partial.text))}&hellip;</span></p>")
     if not rows:
         rows.append(f'<p style="{PARTIAL_STYLE}">No speech transcribed yet.</p>')
     return "\n".join(rows)

@@ -16,6 +16,7 @@ from emolive.gui.overlay import (
     agreement_chip,
     indicators,
     label_text,
+    label_top,
     latency_text,
 )
 from emolive.gui.style import EMOTION_COLORS, EMOTION_EMOJI, INDICATOR_COLORS
@@ -165,8 +166,7 @@ class VideoView(QWidget):
         metrics = painter.fontMetrics()
         w, h = metrics.horizontalAdvance(text) + 16, metrics.height() + 8
         x = min(max(anchor.x(), target.x()), target.right() - w)
-        y = anchor.y() - h - 4 if anchor.y() - h - 4 >= target.y() else anchor.bottom() + 4
-        box = QRectF(x, min(y, target.bottom() - h), w, h)
+        box = QRectF(x, label_top(anchor.y(), anchor.bottom(), h, target.y(), target.bottom()), w, h)
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(QColor(0, 0, 0, 170))
         painter.drawRoundedRect(box, 6, 6)

@@ -52,6 +52,14 @@ def _ignore(_: Any) -> None:
     return None
 
 
+def _gives_pictures(source: Any) -> bool:
+    """Whether a capture source delivers frames (a file with a video track, a camera, a synthetic picture)."""
+    info = getattr(source, "info", None)
+    if info is not None and hasattr(info, "has_video"):
+        return bool(info.has_video)
+    return getattr(source, "frames", None) is not None
+
+
 def _alive(worker: Any) -> bool:
     """Whether a thread-owning object (thread, source, worker, transcriber) still runs."""
     if isinstance(worker, threading.Thread):
@@ -249,8 +257,10 @@ class LivePipeline:
             recent = self.frames.last_seconds(2.0)
             if len(recent) > 1:
                 fps = (len(recent) - 1) / max(recent[-1].t - recent[0].t, 1e-6)
+        picture = any(_gives_pictures(source) for source in self.sources)
         return PipelineStatus(
-            capture_fps=fps, step_p50_ms=summary["p50"], step_p95_ms=summary["p95"],
+            picture=picture, capture_fps=fps if picture else None,
+            step_p50_ms=summary["p50"], step_p95_ms=summary["p95"],
             budget_ms=self.config.inference.budget_ms, device=worker.device if worker is not None else self.device,
             asr_lag_s=self._asr_figure("lag_s"), asr_skipped_s=self._asr_figure("skipped_s"),
             dropped_steps=worker.dropped if worker is not None else 0,

@@ -63,3 +63,20 @@ def test_analyze_output_must_fit_the_inputs(tmp_path, demo_clip, capsys):
     assert "is a file but not a .csv" in err and "several files" not in err and text.read_text() == "keep me"
     assert main(["analyze", str(demo_clip), str(demo_clip), "-o", str(text), "--no-asr", "--no-progress"]) == 2
     assert "must be a folder when analysing several files" in capsys.readouterr().err
+
+
+def test_eval_clip_warns_about_segments_outside_the_clip(tmp_path, capsys):
+    from test_eval_clip import _record
+
+    steps = tmp_path / "steps.jsonl"
+    steps.write_text("".join(json.dumps(_record(round(0.1 * k, 3), "joy", "joy", "joy", None)) + "\n"
+                             for k in range(40)))
+    labels = tmp_path / "labels.csv"
+    labels.write_text("start,end,emotion\n0,2,joy\n20,25,anger\n")
+    assert main(["eval", "clip", "--labels", str(labels), "--from-steps", str(steps), "--json"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["segments"] == 1
+    assert "1 of 2 label segment(s)" in captured.err and "20-25" in captured.err
+    labels.write_text("start,end,emotion\n20,25,anger\n")
+    assert main(["eval", "clip", "--labels", str(labels), "--from-steps", str(steps)]) == 2
+    assert "no label segment lies within the clip" in capsys.readouterr().err

@@ -23,6 +23,7 @@ import argparse
 import csv
 import json
 import logging
+import sys
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -99,6 +100,16 @@ def segment_predictions(steps: Sequence[Step], segments: Sequence[LabelledSegmen
             row[channel] = _majority(s.channels.get(channel) for s in inside)
         out.append(row)
     return out
+
+
+def covered(steps: Sequence[Step], segments: Sequence[LabelledSegment]
+            ) -> tuple[list[LabelledSegment], list[LabelledSegment]]:
+    """(segments with at least one step in their scored window, segments without: outside the clip or too short)."""
+    inside, outside = [], []
+    for seg in segments:
+        hit = any(seg.start + SKIP_START_S <= s.t <= seg.end - SKIP_END_S for s in steps)
+        (inside if hit else outside).append(seg)
+    return inside, outside
 
 
 def score(steps: Sequence[Step], segments: Sequence[LabelledSegment]) -> dict[str, Any]:
@@ -259,7 +270,17 @@ def run(args: argparse.Namespace) -> int:
             records = analyse(source, args.config, args.set, not args.no_asr)
             if args.save_steps:
                 _save(args.save_steps[number], records)
-        clips.append((steps_from_records(records, fuser), segments))
+        steps = steps_from_records(records, fuser)
+        inside, outside = covered(steps, segments)
+        if outside:
+            span = f"{steps[0].t:.1f}-{steps[-1].t:.1f} s" if steps else "no steps"
+            listed = ", ".join(f"{s.start:g}-{s.end:g}" for s in outside[:5]) + (" ..." if len(outside) > 5 else "")
+            print(f"eval clip: warning: {labels}: {len(outside)} of {len(segments)} label segment(s) have no step in "
+                  f"their scored window (outside the clip's {span}, or shorter than {SKIP_START_S + SKIP_END_S:g} s) "
+                  f"and are not scored: {listed}", file=sys.stderr)
+        if not inside:
+            raise EmoliveError(f"{labels}: no label segment lies within the clip {source}; nothing to score")
+        clips.append((steps, inside))
     report = score_clips(clips)
     if args.json:
         print(json.dumps(report))

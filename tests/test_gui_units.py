@@ -96,7 +96,9 @@ def test_status_fields_flag_a_step_over_budget() -> None:
     assert fields["recording"].warn
     empty = {f.key: f.text for f in format_status(None, asr=False)}
     assert empty == {"fps": "capture -- fps", "latency": "step --", "device": "--", "asr": "transcription off",
-                     "recording": "not recording"}
+                     "recording": "not recording", "outputs": ""}
+    assert {f.key: f.text for f in format_status(None, outputs="LSL, overlay :8765")}["outputs"] == \
+        "out: LSL, overlay :8765"
 
 
 def test_run_command_parses_sources(tmp_path) -> None:  # noqa: ANN001

@@ -338,3 +338,31 @@ def test_the_outputs_stop_within_bounds_while_estimates_keep_coming() -> None:
     stop.set()
     feeder.join(5)
     assert not feeder.is_alive() and live.describe() == ""
+
+
+def test_the_session_menu_switches_the_overlay_on_a_running_session(qtbot, demo_clip) -> None:  # noqa: ANN001
+    pytest.importorskip("pytestqt")
+    from fakes import Factory, FakeRecorder
+    from websockets.sync.client import connect
+
+    from emolive.gui.interfaces import Sources
+    from emolive.gui.session import SessionController
+
+    config = AppConfig(outputs=OutputsConfig(port=0))
+    controller = SessionController(config, Sources(video=demo_clip), Factory(), FakeRecorder(), persist=False)
+    shown: list[str] = []
+    controller.outputs_changed.connect(shown.append)
+    with qtbot.waitSignal(controller.started, timeout=10_000):
+        controller.start()
+    try:
+        assert controller.outputs is not None and controller.outputs_text() == ""
+        controller.set_outputs(overlay=True)
+        assert controller.config.outputs.overlay and shown[-1].startswith("overlay :")
+        with connect(controller.outputs.websocket.url, open_timeout=5, close_timeout=2) as client:
+            assert json.loads(client.recv(timeout=5))["type"] == "hello"
+            assert messages.problems(json.loads(client.recv(timeout=5))) == []  # the fake pipeline's estimates
+            controller.set_outputs(overlay=False)
+            assert shown[-1] == "" and controller.outputs.websocket is None
+    finally:
+        controller.shutdown()
+    assert controller.outputs is None

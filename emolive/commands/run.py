@@ -19,6 +19,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     source.add_argument("--no-camera", action="store_true", help="open no camera")
     source.add_argument("--no-mic", action="store_true", help="open no microphone")
     source.add_argument("--no-asr", action="store_true", help="do not transcribe speech (no text channel)")
+    add_output_arguments(parser)
     parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                         help="override a setting for this run (repeatable), e.g. inference.device=cpu")
     parser.add_argument("--measure-stalls", type=float, metavar="SECONDS",
@@ -27,6 +28,34 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--screenshot", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--after", type=float, default=8.0, help=argparse.SUPPRESS)
     parser.add_argument("--quit-after", type=float, help=argparse.SUPPRESS)
+
+
+def add_output_arguments(parser: argparse.ArgumentParser) -> None:
+    """The live outputs' switches (docs/outputs.md); they override the ``[outputs]`` settings for this run."""
+    out = parser.add_argument_group("live outputs (docs/outputs.md)")
+    out.add_argument("--lsl", action="store_true", help="stream the estimates and markers to the Lab Streaming Layer")
+    out.add_argument("--lsl-markers", metavar="NAME", help="write the markers of this LSL stream (name or type, e.g. "
+                                                           "PsychoPy's) into the recording")
+    out.add_argument("--overlay", action="store_true",
+                     help="serve the WebSocket and the OBS overlay page (http://127.0.0.1:8765/overlay)")
+    out.add_argument("--overlay-port", type=int, metavar="PORT", help="port of the WebSocket and overlay page")
+    out.add_argument("--overlay-host", metavar="HOST",
+                     help="listen on another interface than 127.0.0.1 (needs --overlay-token)")
+    out.add_argument("--overlay-token", metavar="TOKEN", help="a token clients must give (?token=...)")
+
+
+def outputs_from_args(args: argparse.Namespace, config):  # noqa: ANN001, ANN201 - AppConfig -> AppConfig
+    """``config`` with the live-output switches of the command line applied (and checked: OutputError)."""
+    from emolive.config import check_ranges, with_changes
+    from emolive.outputs.hub import check_outputs
+
+    changes = {key: value for key, value in (
+        ("lsl", True if args.lsl else None), ("lsl_markers", args.lsl_markers),
+        ("overlay", True if args.overlay or args.overlay_port or args.overlay_host else None),
+        ("port", args.overlay_port), ("host", args.overlay_host), ("token", args.overlay_token)) if value is not None}
+    config = check_ranges(with_changes(config, "outputs", **changes), "command line") if changes else config
+    check_outputs(config.outputs)
+    return config
 
 
 def sources_from_args(args: argparse.Namespace, config):  # noqa: ANN001, ANN201 - AppConfig -> Sources
@@ -63,6 +92,7 @@ def run(args: argparse.Namespace) -> int:
 
     config_path = Path(args.config) if getattr(args, "config", None) else None
     config, persist = _load_or_ask(config_path, tuple(args.set))
+    config = outputs_from_args(args, config)
     if args.video is not None:
         from emolive.capture.media_file import probe_media
 

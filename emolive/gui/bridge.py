@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
@@ -27,6 +28,7 @@ class PipelineBridge(QObject):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.pipeline: object | None = None  # set by the thread that built it, before ``ready``
+        self.outputs: Any = None  # its live outputs (emolive.outputs.hub.LiveOutputs), set with it
         self.closed = False  # set when the window lets go of this pipeline: late callbacks are dropped
 
     def on_estimate(self, estimate: EmotionEstimate) -> None:

@@ -15,6 +15,11 @@ from emolive.gui.overlay import OverlayOptions
 from emolive.gui.plots import EmotionPlots
 from emolive.gui.video_view import emoji_font_available
 
+OUTPUT_ENTRIES: tuple[tuple[str, str, str], ...] = (
+    ("lsl", "Stream to &LSL", "Publish the estimates and markers to the Lab Streaming Layer (LabRecorder, ...)"),
+    ("lsl_markers", "Listen for LSL mar&kers...", "Write the markers of an LSL stream (e.g. PsychoPy's) into the "
+                                                 "recording"),
+    ("overlay", "Serve &overlay", "A local WebSocket and the OBS overlay page (docs/outputs.md)"))
 OVERLAY_ENTRIES: tuple[tuple[str, str], ...] = (
     ("face_box", "Face &box"), ("label", "Emotion &label"), ("indicators", "&Modality indicators"),
     ("colors", "Emotion &colours"), ("emoji", "&Emoji"), ("latency", "La&tency"))
@@ -62,6 +67,7 @@ class MenuSlots(Protocol):
     def close(self) -> bool: ...
     def toggle_recording(self) -> None: ...
     def add_marker_dialog(self) -> None: ...
+    def set_output(self, key: str, on: bool) -> None: ...
     def open_finetune(self) -> None: ...
     def open_calibration(self) -> None: ...
     def load_model_dialog(self) -> None: ...
@@ -81,6 +87,7 @@ class MenuActions:
     quit: QAction
     record: QAction
     marker: QAction
+    outputs: dict[str, QAction]  # live outputs ("lsl", "lsl_markers", "overlay"), checked when on
     finetune: QAction
     calibrate: QAction
     load_model: QAction
@@ -100,9 +107,9 @@ class MenuActions:
 
 
 def build_menus(window: QMainWindow, slots: MenuSlots, overlay: OverlayOptions, plots: EmotionPlots, side: QWidget,
-                recording_unavailable: str = "") -> MenuActions:
+                recording_unavailable: str = "", settings_outputs: object = None) -> MenuActions:
     """Create the menus in ``window``'s menu bar; ``recording_unavailable`` (why there is no recorder) disables
-    the Session entries."""
+    the Session entries; ``settings_outputs`` (the ``[outputs]`` settings) checks the live outputs that are on."""
     bar = window.menuBar()
     menu = bar.addMenu("&File")
     open_ = add_action(window, menu, "&Open video...", slots.open_video_dialog, "Ctrl+O",
@@ -126,6 +133,10 @@ def build_menus(window: QMainWindow, slots: MenuSlots, overlay: OverlayOptions, 
     else:
         marker.setEnabled(False)
         marker.setToolTip("Start a recording first")
+    menu.addSeparator()
+    outputs = {key: add_action(window, menu, text, lambda on, k=key: slots.set_output(k, on), checkable=True,
+                               checked=bool(getattr(settings_outputs, key, False)), tip=tip)
+               for key, text, tip in OUTPUT_ENTRIES}
 
     menu = bar.addMenu("&Model")
     finetune = add_action(window, menu, "&Fine-tune...", slots.open_finetune,
@@ -157,6 +168,7 @@ def build_menus(window: QMainWindow, slots: MenuSlots, overlay: OverlayOptions, 
     menu = bar.addMenu("&Help")
     about = add_action(window, menu, "&About emolive", slots.show_about)
     return MenuActions(open=open_, live=live, settings=settings, quit=quit_, record=record, marker=marker,
+                       outputs=outputs,
                        finetune=finetune, calibrate=calibrate, load_model=load_model, model_info=model_info,
                        reset_models=reset_models, view=view, show_plots=show_plots, show_side=show_side, pause=pause,
                        about=about)

@@ -27,6 +27,7 @@ from emolive.core.errors import EmoliveError, ModelError
 from emolive.gui.bridge import MessageRelay, PipelineBridge
 from emolive.gui.interfaces import PipelineFactory, PipelineLike, RecorderLike, Sources
 from emolive.models.io import validate_model_folder
+from emolive.outputs.hub import LiveOutputs
 from emolive.runtime.channels import MODEL_FIELDS, validate_models
 
 log = logging.getLogger(__name__)
@@ -43,10 +44,11 @@ def release_memory() -> None:
 
 
 def settings_needing_restart(old: AppConfig, new: AppConfig) -> list[str]:
-    """``section.key`` of every changed setting that needs a pipeline restart (all but [recording])."""
+    """``section.key`` of every changed setting that needs a pipeline restart (all but [recording] and [outputs],
+    which apply to the running session)."""
     changed = []
     for section, values in to_dict(new).items():
-        if section == "recording":
+        if section in ("recording", "outputs"):
             continue
         before = to_dict(old)[section]
         changed.extend(f"{section}.{key}" for key, value in values.items() if before[key] != value)
@@ -83,6 +85,7 @@ class SessionController(QObject):
     problem = Signal(str)  # something went wrong (for the banner); the session goes on
     notice = Signal(str, int)  # a status line and how long to show it (ms, 0: until replaced)
     recording_changed = Signal(bool)
+    outputs_changed = Signal(str)  # the live outputs that run now ("" for none)
 
     def __init__(self, config: AppConfig, sources: Sources, factory: PipelineFactory,
                  recorder: RecorderLike | None = None, config_path: Path | None = None, persist: bool = True,
@@ -103,6 +106,11 @@ class SessionController(QObject):
         self._swap_relay.message.connect(self._on_swapped)
         self._recorder_errors = MessageRelay(self)
         self._recorder_errors.message.connect(self._on_recorder_error)
+        self.outputs: LiveOutputs | None = None  # the live outputs (LSL, overlay) of the running pipeline
+        self._output_problems = MessageRelay(self)  # from the start thread
+        self._output_problems.message.connect(lambda message: self.problem.emit(f"Live outputs: {message}"))
+        self._output_news = MessageRelay(self)  # the LSL marker inlet's thread
+        self._output_news.message.connect(self._on_output_news)
         self._closed = False
         if recorder is not None:
             recorder.on_error = self._recorder_errors  # called from recording threads
@@ -129,18 +137,31 @@ class SessionController(QObject):
     def _build(self, bridge: PipelineBridge, config: AppConfig, sources: Sources) -> None:
         """Helper thread: construct and start the pipeline, then hand it over through ``bridge``."""
         try:
+            outputs = self._make_outputs(config, sources)
             sinks: tuple[PipelineSink, ...] = (bridge,) if self.recorder is None else (bridge, self.recorder)
-            pipeline = self.factory(config, sources, sinks)
+            pipeline = self.factory(config, sources, (*sinks, outputs))
             bridge.pipeline = pipeline
+            bridge.outputs = outputs
+            outputs.clock = pipeline.clock
+            for problem in outputs.start():
+                self._output_problems(problem)
             pipeline.start()
         except EmoliveError as exc:
+            self._stop_outputs(bridge)
             bridge.failed.emit(str(exc))
             return
         except Exception as exc:  # noqa: BLE001 - any failure is reported in the window, which stays usable
             log.exception("the pipeline failed to start")
+            self._stop_outputs(bridge)
             bridge.failed.emit(f"{type(exc).__name__}: {exc}")
             return
         bridge.ready.emit(pipeline)
+
+    @staticmethod
+    def _stop_outputs(bridge: PipelineBridge) -> None:
+        outputs, bridge.outputs = bridge.outputs, None
+        if outputs is not None:
+            outputs.stop()
 
     def _current(self) -> bool:
         return self.bridge is not None and self.sender() is self.bridge
@@ -151,6 +172,8 @@ class SessionController(QObject):
         self.pipeline = pipeline
         if self.recorder is not None:  # markers on the session clock, raw capture from the rings
             self.recorder.attach(pipeline.clock, pipeline.frames, pipeline.audio)
+        self.outputs = getattr(self.bridge, "outputs", None)
+        self.outputs_changed.emit(self.outputs.describe() if self.outputs is not None else "")
         self.ready.emit(pipeline)
         self.started.emit()
 
@@ -188,6 +211,9 @@ class SessionController(QObject):
                 pipeline.stop()
             except Exception:  # noqa: BLE001 - closing must go on
                 log.exception("pipeline.stop() failed")
+        self.outputs = None
+        if bridge is not None:
+            self._stop_outputs(bridge)  # after the pipeline: nothing is passed on any more
         if bridge is not None:
             bridge.closed = True  # kept (parented here) so a late callback never meets a deleted object
             bridge.pipeline = None  # ... but it lets go of the pipeline: its models and threads are released
@@ -232,7 +258,10 @@ class SessionController(QObject):
         changed = settings_needing_restart(self.config, config)
         if not changed:
             self._save(config)
+            outputs_changed = config.outputs != self.config.outputs
             self.config = config
+            if outputs_changed:
+                self._apply_outputs()
             return
         if self.recording_dir is not None:
             choice = ask(changed)
@@ -332,10 +361,44 @@ class SessionController(QObject):
             self.stop_recording()
 
     def add_marker(self, label: str) -> float | None:
-        """Mark this moment of the recording; its session time (None when not recording)."""
+        """Mark this moment of the recording (and send it out on the live outputs); its session time (None when
+        not recording)."""
         if self.recorder is None or self.recording_dir is None:
             return None
-        return self.recorder.add_marker(label)
+        t = self.recorder.add_marker(label)
+        if t is not None and self.outputs is not None:
+            self.outputs.marker(label, t)
+        return t
+
+    # --- live outputs (LSL, WebSocket and overlay) --------------------------------------------------
+    def _make_outputs(self, config: AppConfig, sources: Sources) -> LiveOutputs:
+        recorder = self.recorder
+        return LiveOutputs(config, None, write_marker=getattr(recorder, "add_marker", None),
+                           record_meta=getattr(recorder, "put_meta", None), source=sources.describe(),
+                           on_status=self._output_news)
+
+    def set_outputs(self, **changes: object) -> None:
+        """Change ``[outputs]`` settings (e.g. ``lsl=True``): saved, and applied to the running session."""
+        config = with_changes(self.config, "outputs", **changes)
+        if config == self.config:
+            return
+        self._save(config)
+        self.config = config
+        self._apply_outputs()
+
+    def _apply_outputs(self) -> None:
+        if self.outputs is not None:
+            for problem in self.outputs.apply(self.config):
+                self.problem.emit(f"Live outputs: {problem}")
+        self.outputs_changed.emit(self.outputs_text())
+
+    def outputs_text(self) -> str:
+        """The running live outputs, for the status bar ("" for none)."""
+        return self.outputs.describe() if self.outputs is not None else ""
+
+    def _on_output_news(self, text: str) -> None:
+        self.notice.emit(f"LSL markers: {text}", 6000)
+        self.outputs_changed.emit(self.outputs_text())
 
     @property
     def rows_recorded(self) -> int | None:

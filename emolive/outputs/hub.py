@@ -41,9 +41,10 @@ class LiveOutputs:
     ``write_marker(label, t)``: where markers from an LSL marker stream go (the recorder's ``add_marker``);
     ``record_meta(entries)``: where the clock mapping goes for session.json (the recorder's ``put_meta``);
     ``source``: the camera or file (part of the LSL source id); ``on_status(text)``: the marker inlet's news.
+    ``clock`` may be set after construction (the pipeline's, once it is built), before ``start``.
     """
 
-    def __init__(self, config: AppConfig, clock: SessionClock, write_marker: MarkerWriter | None = None,
+    def __init__(self, config: AppConfig, clock: SessionClock | None, write_marker: MarkerWriter | None = None,
                  record_meta: Callable[[dict[str, Any]], None] | None = None, source: str = "",
                  on_status: Callable[[str], None] | None = None) -> None:
         self.config, self.settings, self.clock = config, config.outputs, clock
@@ -63,6 +64,9 @@ class LiveOutputs:
 
     def start(self) -> list[str]:
         """Start every enabled output; returns the problems (one message per output that could not start)."""
+        if self.clock is None:
+            raise ValueError("LiveOutputs.start needs the pipeline's clock")
+        self.problems = []
         s, hop = self.settings, self.config.inference.hop_s
         lsl_clock = None
         if s.lsl or s.lsl_markers:
@@ -103,6 +107,13 @@ class LiveOutputs:
     def _problem(self, message: str) -> None:
         log.warning("live outputs: %s", message)
         self.problems.append(message)
+
+    def apply(self, config: AppConfig) -> list[str]:
+        """Switch to the outputs ``config`` enables (the running ones stop first); returns the problems."""
+        self.stop()
+        self.config, self.settings = config, config.outputs
+        self.lsl = self.inlet = self.websocket = None
+        return self.start()
 
     def stop(self) -> None:
         """Stop every output (bounded waits); no item is passed on afterwards."""

@@ -80,3 +80,21 @@ def test_eval_clip_warns_about_segments_outside_the_clip(tmp_path, capsys):
     labels.write_text("start,end,emotion\n20,25,anger\n")
     assert main(["eval", "clip", "--labels", str(labels), "--from-steps", str(steps)]) == 2
     assert "no label segment lies within the clip" in capsys.readouterr().err
+
+
+def test_replay_without_audio_wav_says_it_is_missing_when_the_sidecar_says_recorded(tmp_path):
+    from emolive.recording.files import RecordingError
+    from emolive.recording.replay import open_bundle
+
+    folder = tmp_path / "session"
+    folder.mkdir()
+    sidecar = {"started_session_s": 0.0, "config": {"recording": {"raw_audio": True, "raw_video": False}},
+               "raw": {"audio": {"file": "audio.wav", "start_session_s": 0.0}}}
+    (folder / "session.json").write_text(json.dumps(sidecar))
+    with pytest.raises(RecordingError, match="says audio.wav was recorded, but it is missing") as info:
+        open_bundle(folder)
+    assert "off" not in str(info.value)
+    sidecar = {"started_session_s": 0.0, "config": {"recording": {"raw_audio": False, "raw_video": False}}, "raw": {}}
+    (folder / "session.json").write_text(json.dumps(sidecar))
+    with pytest.raises(RecordingError, match="raw_audio and raw_video off"):
+        open_bundle(folder)

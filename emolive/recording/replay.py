@@ -45,6 +45,19 @@ class RawBundle:
         return min(starts)
 
 
+def _recorded_tracks(meta: dict) -> set[str]:
+    """The raw files the sidecar says were recorded (its ``raw`` entries, else the recording settings)."""
+    raw = meta.get("raw") if isinstance(meta.get("raw"), dict) else {}
+    settings = (meta.get("config") or {}).get("recording") if isinstance(meta.get("config"), dict) else None
+    settings = settings if isinstance(settings, dict) else {}
+    found = set()
+    if raw.get("audio") or settings.get("raw_audio") is True:
+        found.add(AUDIO_NAME)
+    if raw.get("video") or settings.get("raw_video") is True:
+        found.add(VIDEO_NAME)
+    return found
+
+
 def open_bundle(folder: Path) -> RawBundle:
     """Check ``folder`` is a session with raw capture; RecordingError saying what is missing otherwise."""
     folder = Path(folder)
@@ -58,9 +71,19 @@ def open_bundle(folder: Path) -> RawBundle:
     origin = float(origin if origin is not None else meta.get("started_session_s") or 0.0)
     audio = folder / AUDIO_NAME if (folder / AUDIO_NAME).is_file() else None
     video = folder / VIDEO_NAME if (folder / VIDEO_NAME).is_file() and (folder / VIDEO_NAME).stat().st_size else None
+    recorded = _recorded_tracks(meta)
+    missing = [name for name, path in ((AUDIO_NAME, audio), (VIDEO_NAME, video))
+               if path is None and name in recorded]
     if audio is None and video is None:
+        if missing:
+            raise RecordingError(f"{folder}: {SIDECAR_NAME} says {' and '.join(missing)} "
+                                 f"{'were' if len(missing) > 1 else 'was'} recorded, but "
+                                 f"{'they are' if len(missing) > 1 else 'it is'} missing or empty (moved or deleted?); "
+                                 "there is nothing to re-analyse")
         raise RecordingError(f"{folder} has no raw capture ({AUDIO_NAME} / {VIDEO_NAME}): it was recorded with "
                              "recording.raw_audio and raw_video off, so there is nothing to re-analyse")
+    for name in missing:
+        log.warning("%s: %s was recorded but is missing or empty; replaying the other track only", folder, name)
     audio_start = (raw.get("audio") or {}).get("start_session_s")
     video_start = (raw.get("video") or {}).get("start_session_s")
     for name, path, start in (("audio", audio, audio_start), ("video", video, video_start)):

@@ -125,7 +125,7 @@ class VoiceAhead:
         step = self._start_step
         try:
             while not self._stopped():
-                t = round((step + 1) * hop, 6)  # the step times of offline analysis (analysis._Run.next_t)
+                t = round((step + 1) * hop, 6)  # the step times of offline analysis (steps.StepRun.next_t)
                 scheduled = schedule(step, 0, self.detect_every, self.config.voice_every)[2]
                 step += 1
                 if not windows.due(scheduled):

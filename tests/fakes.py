@@ -78,6 +78,10 @@ class FakePipeline:
         self._thread = threading.Thread(target=self._run, daemon=True)
         self.started = self.stopped = False
         self.swaps: list[InferenceConfig] = []
+        self.smoothing: list[float] = []  # set_smoothing calls
+
+    def set_smoothing(self, seconds: float) -> None:
+        self.smoothing.append(seconds)
 
     def start(self) -> None:
         self.started = True

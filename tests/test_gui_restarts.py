@@ -71,9 +71,18 @@ def test_restart_now_ends_the_recording_first(qtbot, recording_window):  # noqa:
     win = recording_window
     answer(win, "now")
     with qtbot.waitSignal(win.started, timeout=10_000):
-        win.apply_config(with_changes(win.config, "inference", smoothing_s=1.0))
+        win.apply_config(with_changes(win.config, "inference", budget_ms=120.0))
     assert win.recording_dir is None and ("stop",) in win.recorder.calls and len(win.factory_made) == 2
-    assert "inference.smoothing_s" in win.statusBar().currentMessage()
+    assert "inference.budget_ms" in win.statusBar().currentMessage()
+
+
+def test_smoothing_applies_live_during_a_recording(recording_window, tmp_path):  # noqa: ANN001
+    win = recording_window
+    answer(win, "cancel")
+    win.apply_config(with_changes(win.config, "inference", smoothing_s=1.0))
+    assert win.asked == [] and len(win.factory_made) == 1 and win.recording_dir is not None
+    assert win.factory_made[0].smoothing == [1.0] and win.config.inference.smoothing_s == 1.0
+    assert load_config(tmp_path / "config.toml").inference.smoothing_s == 1.0
 
 
 def test_recording_settings_apply_without_a_restart_or_a_question(recording_window):  # noqa: ANN001

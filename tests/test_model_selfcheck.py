@@ -219,3 +219,17 @@ def test_gui_refuses_nan_weights_and_keeps_the_old_model(qtbot, tmp_path):  # no
     assert "kept the current models" in win.banner.message.text() and str(folder) in win.banner.message.text()
     assert win.config.inference.face_model == "" and not (tmp_path / "config.toml").exists()
     win.close()
+
+
+def test_the_fuser_takes_a_new_smoothing_without_losing_its_state():
+    from emolive.fusion.fuser import Fuser
+
+    fuser = Fuser(smoothing_s=0.25)
+    joy = ModalityOutput("face", 0.0, True, emotion=(0.0, 1.0, 0, 0, 0, 0, 0), quality=1.0)
+    anger = ModalityOutput("face", 0.1, True, emotion=(0, 0, 0, 1.0, 0, 0, 0), quality=1.0)
+    fuser.fuse({"face": joy}, 0.0)
+    fast = fuser.fuse({"face": anger}, 0.1).emotion[3]
+    fuser.fuse({"face": joy}, 0.2)
+    fuser.set_smoothing(5.0)
+    slow = fuser.fuse({"face": anger}, 0.3).emotion[3]
+    assert slow < fast

@@ -109,6 +109,11 @@ class Fuser:
         for s in (self._emotion, self._sentiment, self._va):
             s.reset()
 
+    def set_smoothing(self, seconds: float) -> None:
+        """A new smoothing time constant from the next step on (the smoothed values carry over)."""
+        for s in (self._emotion, self._sentiment, self._va):
+            s.tau_s = max(0.0, float(seconds))
+
     def state(self) -> dict:
         """The smoothers' memory (the learned parameters come from the model folder, not from here)."""
         return {"emotion": self._emotion.state(), "sentiment": self._sentiment.state(), "va": self._va.state()}

@@ -43,15 +43,19 @@ def release_memory() -> None:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
+LIVE_SETTINGS = frozenset({"inference.smoothing_s"})  # applied to the running pipeline without a restart
+
+
 def settings_needing_restart(old: AppConfig, new: AppConfig) -> list[str]:
     """``section.key`` of every changed setting that needs a pipeline restart (all but [recording] and [outputs],
-    which apply to the running session)."""
+    which apply to the running session, and LIVE_SETTINGS)."""
     changed = []
     for section, values in to_dict(new).items():
         if section in ("recording", "outputs"):
             continue
         before = to_dict(old)[section]
-        changed.extend(f"{section}.{key}" for key, value in values.items() if before[key] != value)
+        changed.extend(f"{section}.{key}" for key, value in values.items()
+                       if before[key] != value and f"{section}.{key}" not in LIVE_SETTINGS)
     return changed
 
 
@@ -259,6 +263,11 @@ class SessionController(QObject):
         if not changed:
             self._save(config)
             outputs_changed = config.outputs != self.config.outputs
+            smoothing = config.inference.smoothing_s
+            if smoothing != self.config.inference.smoothing_s and self.pipeline is not None \
+                    and callable(getattr(self.pipeline, "set_smoothing", None)):
+                self.pipeline.set_smoothing(smoothing)  # live: the recording goes on
+                self.notice.emit(f"Smoothing set to {smoothing:g} s", 5000)
             self.config = config
             if outputs_changed:
                 self._apply_outputs()

@@ -214,6 +214,13 @@ class LivePipeline:
             log.info("pipeline stopped in %.0f ms", (time.monotonic() - started) * 1000)
         return late
 
+    def set_smoothing(self, seconds: float) -> None:
+        """Change the fused estimate's smoothing (``inference.smoothing_s``) while running: no restart."""
+        worker = self.worker
+        if worker is not None and hasattr(worker.fuser, "set_smoothing"):
+            worker.fuser.set_smoothing(seconds)
+        self.config = replace(self.config, inference=replace(self.config.inference, smoothing_s=float(seconds)))
+
     def swap_models(self, inference: InferenceConfig, on_done: Callable[[str], None] = _ignore) -> None:
         """Load the channels and fusion of ``inference`` in the background, then switch to them between two steps.
 

@@ -197,7 +197,7 @@ def test_audio_device_that_disappears_mid_run_is_reported_not_fatal(monkeypatch)
     source.join(2.0)
     assert any(e.kind == "error" and "stopped" in e.message for e in events)
     assert ring.written >= 5 * 320  # what arrived before the loss was kept
-    assert not source.running
+    assert not source.is_alive()
 
 
 def test_exception_inside_a_source_thread_becomes_an_error_event(tmp_path):

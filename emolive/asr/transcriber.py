@@ -12,6 +12,7 @@ from emolive.asr.streaming import STEP_S, StreamConfig, StreamingTranscriber
 from emolive.asr.vad import SpeechTimeline
 from emolive.core.clock import SessionClock
 from emolive.core.contracts import AudioBlock, TranscriptSegment
+from emolive.core.threads import OwnThread
 
 log = logging.getLogger(__name__)
 
@@ -27,8 +28,8 @@ class AudioSource(Protocol):
     def between(self, t0: float, t1: float) -> AudioBlock: ...
 
 
-class Transcriber:
-    """Owns a daemon thread that turns the ring's audio into ``TranscriptSegment``s.
+class Transcriber(OwnThread):
+    """Owns a daemon thread (``core.threads.OwnThread``) that turns the ring's audio into ``TranscriptSegment``s.
 
     ``on_segment`` and ``on_error`` are called from the transcriber's thread. The model is loaded and warmed
     up inside the thread, so ``start()`` returns at once; a load failure goes to ``on_error`` and the thread
@@ -65,6 +66,7 @@ class Transcriber:
     ) -> None:
         if max_backlog_s is not None and max_backlog_s <= 0:
             raise ValueError("max_backlog_s must be positive (or None: never skip)")
+        super().__init__("transcriber")
         self.audio_ring = audio_ring
         self.clock = clock
         self.on_segment = on_segment
@@ -82,34 +84,20 @@ class Transcriber:
         self.skipped_s = 0.0  # audio not transcribed to keep up (live only)
         self.skips = 0
         self.ready = threading.Event()  # set once the model is loaded and warmed up
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="transcriber", daemon=True)
 
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        """Ask the thread to finish (it commits the open utterance first); returns at once."""
-        self._stop.set()
-
-    def join(self, timeout: float | None = None) -> None:
-        if self._thread.is_alive() or self._thread.ident is not None:
-            self._thread.join(timeout)
-
-    def is_alive(self) -> bool:
-        return self._thread.is_alive()
-
-    # ---------------------------------------------------------------- thread body
-    def _run(self) -> None:
+    # ---------------------------------------------------------------- thread body (``stop``: the open
+    # utterance is committed before it ends)
+    def _main(self) -> None:
         try:
             stream = self._build()
         except Exception as exc:  # any load failure must reach the user
-            self._report(f"transcription unavailable: {exc}", exc)
+            self.error = f"transcription unavailable: {exc}"
+            self._report(self.error, exc)
             return
         self.ready.set()
         cursor = self.audio_ring.end_time if self.start_at is None else self.start_at
         failures = 0
-        while not self._stop.is_set():
+        while not self.stopping.is_set():
             woke = time.monotonic()
             try:
                 cursor = self._feed(stream, cursor)
@@ -119,9 +107,10 @@ class Transcriber:
                 failures += 1
                 self._report(f"transcription error: {exc}", exc)
                 if failures >= MAX_CONSECUTIVE_FAILURES:
-                    self._report(f"transcription stopped after {failures} errors in a row")
+                    self.error = f"transcription stopped after {failures} errors in a row"
+                    self._report(self.error)
                     return
-            self._stop.wait(max(0.0, self.poll_s - (time.monotonic() - woke)))
+            self.stopping.wait(max(0.0, self.poll_s - (time.monotonic() - woke)))
         try:
             cursor = self._feed(stream, cursor)
             self._emit(stream.finish(self.clock.now()), stream)

@@ -1,4 +1,4 @@
-"""The common life cycle of a capture thread."""
+"""The common life cycle of a capture thread (the shared ``OwnThread``) and its events."""
 
 from __future__ import annotations
 
@@ -8,41 +8,25 @@ from collections.abc import Callable
 
 from emolive.core.clock import SessionClock
 from emolive.core.contracts import EventKind, SourceEvent
+from emolive.core.threads import OwnThread
 
 log = logging.getLogger(__name__)
 
 EventSink = Callable[[SourceEvent], None]
 
 
-class CaptureSource:
-    """A daemon thread running ``_run`` until ``stop()``; exceptions become ``error`` events, not silence."""
+class CaptureSource(OwnThread):
+    """A daemon thread running ``_run`` until ``stop()`` (``core.threads.OwnThread``); an exception becomes an
+    ``error`` event, not silence, and ``finished`` is set when the thread ends."""
 
     name: str = "source"  # a SourceKind in the real sources
     measured_fps: float = 0.0  # frames per second delivered lately (sources with video that measure it)
 
     def __init__(self, clock: SessionClock, on_event: EventSink | None = None) -> None:
+        super().__init__(f"emolive-{self.name}")
         self.clock = clock
         self._on_event = on_event
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self.finished = threading.Event()
-
-    def start(self) -> None:
-        if self._thread is not None:
-            raise RuntimeError(f"{self.name} already started")
-        self._thread = threading.Thread(target=self._main, name=f"emolive-{self.name}", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-
-    def join(self, timeout: float | None = None) -> None:
-        if self._thread is not None:
-            self._thread.join(timeout)
-
-    @property
-    def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
 
     def emit(self, kind: EventKind, message: str = "") -> None:
         event = SourceEvent(t=self.clock.now(), source=self.name, kind=kind, message=message)
@@ -54,13 +38,13 @@ class CaptureSource:
                 log.exception("event sink failed")
 
     def _main(self) -> None:
-        try:
-            self._run()
-        except Exception as exc:
-            log.exception("%s crashed", self.name)
-            self.emit(EventKind.ERROR, f"{type(exc).__name__}: {exc}")
-        finally:
-            self.finished.set()
+        self._run()
+
+    def _report(self, message: str) -> None:
+        self.emit(EventKind.ERROR, message)
+
+    def _ended(self) -> None:
+        self.finished.set()
 
     def _run(self) -> None:  # pragma: no cover - abstract
         raise NotImplementedError

@@ -61,9 +61,9 @@ class CameraSource(CaptureSource):
         cap, index, failures = self._cap, 0, 0
         window_start, window_count = time.monotonic(), 0
         try:
-            while not self._stop.is_set():
+            while not self.stopping.is_set():
                 if cap is None:
-                    if self._stop.wait(RECONNECT_EVERY_S):
+                    if self.stopping.wait(RECONNECT_EVERY_S):
                         return
                     try:
                         cap = open_capture(self.device, self.width, self.height, self.fps)

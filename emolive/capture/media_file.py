@@ -163,17 +163,17 @@ class MediaFileSource(CaptureSource):
 
     def _run(self) -> None:
         last = 0.0  # file time reached (end of the last frame or audio block)
-        while not self._stop.is_set():
+        while not self.stopping.is_set():
             offset = self.clock.now()
             last = 0.0
             for item in self.iter_media():
-                if self._stop.is_set():
+                if self.stopping.is_set():
                     return
                 last = max(last, item.t + (item.duration if isinstance(item, AudioBlock) else 0.0))
                 t = offset + item.t
                 if self.realtime:
                     delay = t - self.clock.now()
-                    if delay > 0 and self._stop.wait(delay):
+                    if delay > 0 and self.stopping.wait(delay):
                         return
                 if isinstance(item, VideoFrame):
                     if self.frames is not None:

@@ -114,7 +114,7 @@ class MicSource(CaptureSource):
             resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
         stream = None
         try:
-            while not self._stop.is_set():
+            while not self.stopping.is_set():
                 if stream is None or not stream.active:
                     if stream is not None:
                         self.emit(EventKind.ERROR, f"audio input {self.info['name']!r} stopped; retrying")
@@ -124,7 +124,7 @@ class MicSource(CaptureSource):
                         stream = self._open_stream()
                     except (sd.PortAudioError, OSError) as exc:
                         self.emit(EventKind.ERROR, f"cannot open audio input {self.info['name']!r}: {exc}")
-                        if self._stop.wait(RECONNECT_EVERY_S):
+                        if self.stopping.wait(RECONNECT_EVERY_S):
                             return
                         continue
                 try:

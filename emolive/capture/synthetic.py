@@ -90,13 +90,13 @@ class SyntheticSource(CaptureSource):
     def _run(self) -> None:
         offset = self.clock.now()
         for item in self.iter_media():
-            if self._stop.is_set():
+            if self.stopping.is_set():
                 return
             # Items are stamped when they would have been complete: a frame at its time, a block at its end.
             due = offset + item.t + (item.duration if isinstance(item, AudioBlock) else 0.0)
             if self.realtime:
                 delay = due - self.clock.now()
-                if delay > 0 and self._stop.wait(delay):
+                if delay > 0 and self.stopping.wait(delay):
                     return
             if isinstance(item, VideoFrame):
                 if self.frames is not None:

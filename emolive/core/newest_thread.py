@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from emolive.core.threads import OwnThread
+
 In = TypeVar("In")
 Out = TypeVar("Out")
 T = TypeVar("T")
@@ -29,23 +31,19 @@ class Finished(Generic[In, Out]):
     compute_ms: float
 
 
-class NewestOnlyThread(Generic[In, Out]):
-    """Runs ``work(item)`` on its own thread for the newest item handed over."""
+class NewestOnlyThread(OwnThread, Generic[In, Out]):
+    """Runs ``work(item)`` on its own thread (``OwnThread``) for the newest item handed over."""
 
     def __init__(self, work: Callable[[In], Out], name: str) -> None:
+        super().__init__(name)
         self.work = work
         self.replaced = 0  # items dropped because a newer one came before they were started
         self._pending: In | None = None
         self._has_pending = False
         self._done: list[Finished[In, Out]] = []
         self._busy = False
-        self._stop = False
         self._cond = threading.Condition()
         self._work_lock = threading.Lock()
-        self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
 
     def submit(self, item: In) -> None:
         """Hand an item over; it replaces an item still waiting to be started."""
@@ -68,7 +66,7 @@ class NewestOnlyThread(Generic[In, Out]):
         with self._cond:
             while self._has_pending or self._busy:
                 left = deadline - time.monotonic()
-                if left <= 0 or not self._thread.is_alive():
+                if left <= 0 or not self.is_alive():
                     return False
                 self._cond.wait(left)
         return True
@@ -81,28 +79,21 @@ class NewestOnlyThread(Generic[In, Out]):
     def stop(self) -> None:
         """The item being worked on is finished; one still waiting is dropped."""
         with self._cond:
-            self._stop = True
+            super().stop()
             self._pending, self._has_pending = None, False
             self._cond.notify_all()
-
-    def join(self, timeout: float | None = None) -> None:
-        if self._thread.is_alive():
-            self._thread.join(timeout)
 
     def close(self, timeout: float) -> None:
         """``stop``, then wait up to ``timeout`` seconds for the item being worked on."""
         self.stop()
         self.join(timeout)
 
-    def is_alive(self) -> bool:
-        return self._thread.is_alive()
-
-    def _loop(self) -> None:
+    def _main(self) -> None:
         while True:
             with self._cond:
-                while not self._has_pending and not self._stop:
+                while not self._has_pending and not self.stopping.is_set():
                     self._cond.wait()
-                if self._stop:
+                if self.stopping.is_set():
                     self._cond.notify_all()
                     return
                 item, self._pending, self._has_pending, self._busy = self._pending, None, False, True

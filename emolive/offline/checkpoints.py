@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from emolive.config import AppConfig
+from emolive.core.abilities import Snapshotable, SnapshotableStream, is_stateless
 from emolive.core.snapshot import SnapshotError, component_state, restore_component
 from emolive.offline.steps import ResumePoint, StepRun
 from emolive.offline.voice_ahead import VoiceAhead
@@ -36,10 +37,9 @@ def cannot_snapshot(worker: InferenceWorker, stream: Any) -> str:
     """Why this run's state cannot be snapshot ("" when it can)."""
     for name, part in (("face channel", worker.face), ("voice channel", worker.voice),
                        ("text channel", worker.text), ("fuser", worker.fuser)):
-        if part is not None and not getattr(part, "stateless", False) and not (
-                hasattr(part, "state") and hasattr(part, "restore")):
+        if part is not None and not is_stateless(part) and not isinstance(part, Snapshotable):
             return f"the {name} ({type(part).__name__}) has no state()/restore()"
-    if stream is not None and not (hasattr(stream, "state") and getattr(stream, "can_snapshot", False)):
+    if stream is not None and not (isinstance(stream, SnapshotableStream) and stream.can_snapshot):
         return f"the transcription stream ({type(stream).__name__}) cannot be snapshot"
     return ""
 

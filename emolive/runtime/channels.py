@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from emolive.config import InferenceConfig
+from emolive.core.abilities import Movable, Resettable
 from emolive.core.contracts import FaceLike, TextLike, VideoFrame, VoiceLike
 from emolive.core.errors import EmoliveError, ModelError
 from emolive.models.device import limit_torch_threads, resolve_device
@@ -111,7 +112,7 @@ def load_channels(config: InferenceConfig, face: bool = True, voice: bool = True
     out.device = device
     if out.device != "cpu":
         for channel in (out.face, out.voice, out.text):
-            if channel is not None and hasattr(channel, "to"):
+            if isinstance(channel, Movable):
                 channel.to(out.device)
     for problem in problems:
         log.warning(problem)
@@ -126,12 +127,12 @@ def _warm_up(channels: Channels) -> None:
     """One throw-away call per channel so the first real step is not slow (lazy init, allocator)."""
     if channels.face is not None:
         channels.face.process(VideoFrame(t=0.0, index=-1, image=np.zeros((480, 640, 3), np.uint8)))
-        if hasattr(channels.face, "reset"):
+        if isinstance(channels.face, Resettable):
             channels.face.reset()
     if channels.voice is not None:
         rng = np.random.default_rng(0)
         channels.voice.process((0.01 * rng.standard_normal(32000)).astype(np.float32), 0.0)
-        if hasattr(channels.voice, "reset"):
+        if isinstance(channels.voice, Resettable):
             channels.voice.reset()  # the warm-up window must not count as the session's speech
     if channels.text is not None:
         channels.text.process("warm up", 0.0)

@@ -7,6 +7,7 @@ from typing import Any
 
 from emolive.asr.vad import SpeechTimeline
 from emolive.config import AppConfig
+from emolive.core.abilities import Resettable
 from emolive.core.rings import AudioRing, FrameRing
 from emolive.fusion.fuser import fuser_for
 from emolive.runtime.channels import Channels
@@ -49,7 +50,7 @@ def build_engine(config: AppConfig, channels: Channels, rings: tuple[FrameRing, 
     """
     frames, audio = rings or new_rings(config)
     for channel in (channels.face, channels.voice):
-        if channel is not None and hasattr(channel, "reset"):
+        if isinstance(channel, Resettable):
             channel.reset()
     speech = channels.voice.speech if isinstance(channels.voice, VoiceChannel) and voice else None
     worker = InferenceWorker(frames, audio, fuser_for(config.inference), config.inference,

@@ -16,6 +16,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="how long to run, above 0 (default 20)")
     parser.add_argument("--no-asr", action="store_true", help="measure without transcription running")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--outputs", action="store_true",
+                        help="measure the live outputs instead: step time and CPU with LSL and the WebSocket off and "
+                             "on in turn (--seconds per phase, 4 phases), and their latency to a real client of each")
     parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                         help="override a setting, e.g. --set inference.budget_ms=60")
 
@@ -68,11 +71,13 @@ def run(args: argparse.Namespace) -> int:
     video = None
     factory = None
     if args.source == "synthetic":
-        factory = _synthetic_factory(args.seconds)
+        factory = _synthetic_factory(args.seconds * 4 + 20 if getattr(args, "outputs", False) else args.seconds)
     else:
         video = Path(args.source)
         if not video.is_file():
             raise EmoliveError(not_a_file(video))
+    if args.outputs:
+        return _bench_outputs(args, config, video, factory)
     estimates = []
     errors: list[str] = []
     lock = threading.Lock()
@@ -141,3 +146,28 @@ def run(args: argparse.Namespace) -> int:
     for error in errors:
         print(f"warning: {error}")
     return 0
+
+
+def _bench_outputs(args: argparse.Namespace, config, video, factory) -> int:  # noqa: ANN001
+    """``--outputs``: emolive.outputs.bench on the same pipeline as the plain bench."""
+    from emolive.outputs.bench import measure
+    from emolive.runtime.pipeline import LivePipeline
+
+    def build(config, sinks):  # noqa: ANN001, ANN202
+        return LivePipeline(config, video=video, camera=None, microphone=None, asr=not args.no_asr, sinks=sinks,
+                            source_factory=factory, loop=True)
+
+    result = measure(config, build, args.seconds)
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    for kind in ("off", "on"):
+        s = result["step_ms"][kind]
+        print(f"outputs {kind:<3}: step p50 {s['p50']} ms, p95 {s['p95']} ms ({s['n']} steps), "
+              f"CPU {result['cpu_percent'][kind]}% of one core")
+    for kind, h in result["hand_over_us"].items():
+        print(f"hand-over on the worker thread, outputs {kind}: p50 {h['p50']} us, p95 {h['p95']} us per step")
+    for kind, v in result["latency_ms"].items():
+        print(f"latency to the {kind} client: p50 {v['p50']} ms, p95 {v['p95']} ms, max {v['max']} ms ({v['n']} steps)")
+    return 0
+

@@ -7,6 +7,8 @@ that cannot start is left out with one clear message (``problems``); the others,
 from __future__ import annotations
 
 import logging
+import threading
+from collections import deque
 from collections.abc import Callable
 from importlib import resources
 from typing import Any
@@ -27,6 +29,42 @@ log = logging.getLogger(__name__)
 def overlay_page() -> str:
     """The overlay page's HTML (package data)."""
     return (resources.files("emolive.outputs") / "overlay" / "overlay.html").read_text(encoding="utf-8")
+
+
+DISPATCH_POLL_S = 0.01  # how often the dispatch thread looks for new items (adds 5 ms latency on average)
+DISPATCH_KEPT = 256  # items waiting for it; the oldest go first if it ever lags that far
+
+
+class _Dispatch:
+    """Fans items out to the outputs on a thread of its own that polls a bounded deque: the pipeline's worker only
+    appends (no lock, no wake-up, no system call), so handing a step over never lets another thread in first."""
+
+    def __init__(self, sinks: tuple[Any, ...]) -> None:
+        self.sinks = sinks
+        self._items: deque[tuple[str, Any]] = deque(maxlen=DISPATCH_KEPT)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._main, name="emolive-outputs", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def offer(self, item: tuple[str, Any]) -> None:
+        self._items.append(item)
+
+    def stop(self, timeout: float = 2.0) -> bool:
+        self._stop.set()
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    def _main(self) -> None:
+        while not self._stop.wait(DISPATCH_POLL_S):
+            while self._items:
+                kind, payload = self._items.popleft()
+                for sink in self.sinks:
+                    try:
+                        getattr(sink, kind)(payload)
+                    except Exception:  # noqa: BLE001 - one broken output must not stop the others
+                        log.exception("%s.%s failed", type(sink).__name__, kind)
 
 
 def check_outputs(settings: OutputsConfig) -> None:
@@ -56,6 +94,7 @@ class LiveOutputs:
         self.websocket: WebSocketServer | None = None
         self.problems: list[str] = []
         self._sinks: tuple[Any, ...] = ()
+        self._dispatch: _Dispatch | None = None
 
     @property
     def wanted(self) -> bool:
@@ -94,6 +133,9 @@ class LiveOutputs:
             else:
                 self.websocket = self._start(server)
         self._sinks = tuple(x for x in (self.lsl, self.inlet, self.websocket) if x is not None)
+        if self._sinks:
+            self._dispatch = _Dispatch(self._sinks)
+            self._dispatch.start()
         return list(self.problems)
 
     def _start(self, output: Any) -> Any:
@@ -118,6 +160,9 @@ class LiveOutputs:
     def stop(self) -> None:
         """Stop every output (bounded waits); no item is passed on afterwards."""
         sinks, self._sinks = self._sinks, ()
+        dispatch, self._dispatch = self._dispatch, None
+        if dispatch is not None and not dispatch.stop():
+            log.warning("shutdown: the outputs' dispatch thread did not stop in time")
         for output in sinks:
             try:
                 if not output.stop():
@@ -150,12 +195,14 @@ class LiveOutputs:
 
     # --- contracts.PipelineSink ---------------------------------------------------------------------
     def on_estimate(self, estimate: EmotionEstimate) -> None:
-        for sink in self._sinks:
-            sink.on_estimate(estimate)
+        dispatch = self._dispatch
+        if dispatch is not None:
+            dispatch.offer(("on_estimate", estimate))
 
     def on_segment(self, segment: TranscriptSegment) -> None:
-        for sink in self._sinks:
-            sink.on_segment(segment)
+        dispatch = self._dispatch
+        if dispatch is not None:
+            dispatch.offer(("on_segment", segment))
 
     def on_event(self, event: SourceEvent) -> None:
         return None

@@ -7,6 +7,7 @@ import pytest
 pytest.importorskip("PySide6")
 pytest.importorskip("pytestqt")
 
+import numpy as np  # noqa: E402
 from fakes import Factory, FakeRecorder  # noqa: E402
 
 from emolive.config import AppConfig  # noqa: E402
@@ -214,3 +215,37 @@ def test_the_pipeline_knows_whether_a_source_gives_pictures():
     assert not _gives_pictures(SimpleNamespace(info=SimpleNamespace(has_video=False), frames=object()))
     assert _gives_pictures(SimpleNamespace(info=SimpleNamespace(has_video=True), frames=object()))
     assert _gives_pictures(SimpleNamespace(frames=object())) and not _gives_pictures(SimpleNamespace(audio=object()))
+
+
+def test_finetune_dialog_asks_before_using_a_chance_level_model(qtbot, tmp_path):  # noqa: ANN001
+    import sys
+
+    from fakes import FakeSwitcher
+
+    from emolive.gui.finetune_dialog import FineTuneDialog
+    from emolive.personal.trainer_protocol import TrainerRun
+
+    pipeline = FakeSwitcher()
+    dialog = FineTuneDialog(None, pipeline, AppConfig(), program=[sys.executable, "-c", "pass"],
+                            root=tmp_path / "models")
+    qtbot.addWidget(dialog)
+    from safetensors.numpy import save_file
+
+    (tmp_path / "m").mkdir()
+    save_file({"weight_logits": np.zeros(3, np.float32), "class_bias": np.zeros(7, np.float32)},
+              str(tmp_path / "m" / "model.safetensors"))
+    (tmp_path / "m" / "config.json").write_text('{"kind": "late_fusion"}')
+    dialog.run, dialog.run_kind = TrainerRun(), "fusion"
+    dialog.run.handle({"event": "epoch", "epoch": 1, "epochs": 1, "train_loss": 1.9, "monitor": "macro_f1",
+                       "val": {"macro_f1": 0.03}})
+    dialog._redraw()
+    assert dialog.loss_curve.opts["symbol"] == "o"  # one epoch is a visible point, not an empty line
+    dialog.run.handle({"event": "done", "monitor": "macro_f1", "out": str(tmp_path / "m"), "before": {},
+                       "after": {"macro_f1": 0.03, "accuracy": 0.1429}})
+    asked: list[str] = []
+    dialog.confirm = lambda question: asked.append(question) or False
+    dialog.use_model()
+    assert "chance level" in asked[0] and pipeline.swaps == [] and "Kept the current model" in dialog.status.text()
+    dialog.confirm = lambda question: True
+    dialog.use_model()
+    qtbot.waitUntil(lambda: len(pipeline.swaps) == 1, timeout=5000)

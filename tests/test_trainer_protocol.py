@@ -65,8 +65,9 @@ def test_the_run_follows_chunks_of_output_and_compares_before_after() -> None:
     assert updates[1].progress == 0.5 and updates[1].curves and updates[1].monitor == "macro_f1"
     assert run.losses == [(1, 0.8)] and run.scores == [(1, 0.4)]
     assert updates[2].done and updates[2].progress == 1.0 and run.result["out"] == "/o"
-    assert run.comparison() == ["validation macro_f1: before 0.2500, after 0.5000",
-                                "validation accuracy: before 0.3000, after 0.5500"]
+    assert run.comparison()[:2] == ["validation macro_f1: before 0.2500, after 0.5000",
+                                    "validation accuracy: before 0.3000, after 0.5500"]
+    assert "not the model in use" in run.comparison()[2] and run.warning() == ""
     assert run.ended(0, cancelled=False) == ("", False)
 
 
@@ -87,3 +88,18 @@ def test_the_source_checkout_is_found_from_the_package() -> None:
     root = source_root()
     assert root is not None and (root / "training" / "cli.py").is_file()
     assert source_root(Path("/nowhere/emolive/x.py")) is None
+
+
+def test_a_weak_result_is_a_warning_and_before_says_what_it_scored() -> None:
+    """Issue 39 item 16: a from-scratch run's "before" is its untrained network; a chance-level or worse model
+    warns before it is used."""
+    run = TrainerRun()
+    run.handle({"event": "done", "monitor": "macro_f1", "out": "/o", "before": {"macro_f1": 0.02, "accuracy": 0.1429},
+                "after": {"macro_f1": 0.05, "accuracy": 0.1429}})
+    assert "chance level" in run.warning() and "untrained network" in run.comparison()[-1]
+    adapted = TrainerRun(from_model_in_use=True)
+    adapted.handle({"event": "done", "monitor": "macro_f1", "out": "/o", "before": {"macro_f1": 0.6, "accuracy": 0.7},
+                    "after": {"macro_f1": 0.5, "accuracy": 0.62}})
+    assert "lower than the model in use" in adapted.warning() and "the model in use" in adapted.comparison()[-1]
+    adapted.result["after"] = {"macro_f1": 0.65, "accuracy": 0.72}
+    assert adapted.warning() == ""

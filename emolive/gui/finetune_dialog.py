@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QMessageBox,
     QPlainTextEdit,
     QProgressBar,
     QPushButton,
@@ -121,7 +122,8 @@ class FineTuneDialog(QDialog):
         self.plot.getPlotItem().getViewBox().setDefaultPadding(0.08)  # the top tick label stays inside
         self.plot.addLegend()
         self.plot.setLabel("bottom", "epoch")
-        self.loss_curve = self.plot.plot([], [], pen=pg.mkPen("#ff7043", width=2), name="train loss")
+        self.loss_curve = self.plot.plot([], [], pen=pg.mkPen("#ff7043", width=2), name="train loss",
+                                         symbol="o", symbolSize=5, symbolBrush="#ff7043")  # one epoch: a dot
         self.score_curve = self.plot.plot([], [], pen=pg.mkPen("#42a5f5", width=2), symbol="o", symbolSize=5,
                                           name="validation")
         self.metrics = QLabel()
@@ -241,7 +243,8 @@ class FineTuneDialog(QDialog):
         except ValueError as exc:
             self._say(f"Cannot read the options: {exc}", error=True)
             return False
-        self.run, self._cancelled = TrainerRun(epochs_total=self.epochs.value()), False
+        self.run = TrainerRun(epochs_total=self.epochs.value(), from_model_in_use=self.request().init is not None)
+        self._cancelled = False
         self.run_kind, self.new_model = args[0], None
         self._redraw()
         self.use_button.setEnabled(False)
@@ -355,6 +358,10 @@ class FineTuneDialog(QDialog):
         if not self.result or not self.result.get("out"):
             return
         folder = str(self.result["out"])
+        warning = self.run.warning()
+        if warning and not self.confirm(f"{warning}\n\nUse it anyway?"):
+            self._say(f"Kept the current model. {warning}", error=True)
+            return
         if self.pipeline is None:
             self.model_ready.emit(self.run_kind, folder)
             return
@@ -366,6 +373,13 @@ class FineTuneDialog(QDialog):
         self.previous = self._inference()
         self._switch(target, "trained model")
         self.back_button.setEnabled(True)
+
+    def confirm(self, question: str) -> bool:
+        """Ask before a doubtful switch (tests replace this)."""
+        answer = QMessageBox.question(self, "Use this model?", question,
+                                      QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                                      QMessageBox.StandardButton.No)
+        return answer == QMessageBox.StandardButton.Yes
 
     def go_back(self) -> None:
         """Switch back to the models in use before ``use_model``."""

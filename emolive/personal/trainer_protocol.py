@@ -129,6 +129,10 @@ def source_root(here: Path | None = None) -> Path | None:
 
 
 # --- following a run ---------------------------------------------------------------------------------------
+CHANCE_ACCURACY = 1 / 7  # guessing among the seven emotions
+CHANCE_MARGIN = 0.05  # an accuracy this close to chance: the model learned (next to) nothing
+
+
 def fmt(value: Any) -> str:
     return f"{value:.4f}" if isinstance(value, int | float) else "n/a"
 
@@ -155,6 +159,7 @@ class TrainerRun:
     scores: list[tuple[int, float]] = field(default_factory=list)
     result: dict[str, Any] | None = None
     stderr: str = ""
+    from_model_in_use: bool = False  # the run started from the model in use (--init): "before" scores that model
     _buffer: str = ""
 
     def feed(self, text: str) -> list[str | dict[str, Any]]:
@@ -206,8 +211,26 @@ class TrainerRun:
         monitor = event.get("monitor") or ""
         before, after = event.get("before") or {}, event.get("after") or {}
         lines = [f"validation {monitor}: before {fmt(before.get(monitor))}, after {fmt(after.get(monitor))}"]
-        return lines + [f"validation {k}: before {fmt(before.get(k))}, after {fmt(after.get(k))}"
-                        for k in ("accuracy", "macro_f1", "weighted_f1") if k != monitor and k in after]
+        lines += [f"validation {k}: before {fmt(before.get(k))}, after {fmt(after.get(k))}"
+                  for k in ("accuracy", "macro_f1", "weighted_f1") if k != monitor and k in after]
+        if self.from_model_in_use:
+            return [*lines, "(before: the model in use, on this data's validation split)"]
+        return [*lines, "(before: the untrained network of this from-scratch run, not the model in use; "
+                        "'Start from the model in use' compares with it)"]
+
+    def warning(self) -> str:
+        """Why switching to the trained model may be a mistake ("" when nothing speaks against it)."""
+        event = self.result or {}
+        monitor = str(event.get("monitor") or "")
+        before, after = event.get("before") or {}, event.get("after") or {}
+        accuracy = after.get("accuracy")
+        if isinstance(accuracy, int | float) and accuracy <= CHANCE_ACCURACY + CHANCE_MARGIN:
+            return (f"The trained model is at chance level: validation accuracy {accuracy:.2f}, guessing gives about "
+                    f"{CHANCE_ACCURACY:.2f}.")
+        old, new = before.get(monitor), after.get(monitor)
+        if self.from_model_in_use and isinstance(old, int | float) and isinstance(new, int | float) and new < old:
+            return f"The trained model scores lower than the model in use (validation {monitor} {new:.2f} < {old:.2f})."
+        return ""
 
     def ended(self, code: int, cancelled: bool) -> tuple[str, bool]:
         """(status line, is it an error) once the process has exited; ("", False) when a result came."""

@@ -7,7 +7,6 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-import torch
 from fakes import BrokenVoice, FakeFace, FakeText, FakeVoice, probs
 
 from emolive.config import InferenceConfig
@@ -18,7 +17,6 @@ from emolive.core.rings import AudioRing, FrameRing
 from emolive.fusion.circumplex import sentiment_from_emotion, valence_arousal
 from emolive.fusion.fuser import UNCERTAIN, Fuser
 from emolive.fusion.late import TrustPolicy, evidence
-from emolive.fusion.late_model import LateFusion
 from emolive.fusion.smoothing import ExponentialSmoother
 from emolive.runtime.worker import InferenceWorker, LoadGovernor
 
@@ -60,7 +58,6 @@ def test_low_quality_and_flat_outputs_are_trusted_less():
     flat = ModalityOutput("face", 0.0, True, emotion=tuple([1 / 7] * 7), quality=0.9)
     assert policy.trust(blurry, 0.0) < policy.trust(sharp, 0.0)
     assert policy.trust(flat, 0.0) < policy.trust(sharp, 0.0)
-
 
 
 def test_a_scored_voice_window_counts_in_full_whatever_its_pauses():
@@ -126,15 +123,6 @@ def test_agreeing_modalities_are_more_confident_than_one():
     three = fuser.fuse({m: output(m, "anger") for m in ("face", "voice", "text")}, 0.0)
     assert three.dominant == one.dominant == "anger"
     assert three.confidence >= one.confidence
-
-
-def test_learned_weights_are_non_negative_and_sum_to_one():
-    import torch
-
-    model = LateFusion()
-    model.weight_logits.data[:] = torch.tensor([3.0, -1.0, -8.0])
-    w = model.modality_weights().detach().numpy()
-    assert (w >= 0).all() and w.sum() == pytest.approx(1.0)
 
 
 def test_text_sentiment_is_used_when_words_are_trusted():
@@ -327,17 +315,6 @@ def test_native_thread_pools_are_capped_for_the_live_pipeline():
         threadpool_limits(limits=original)
 
 
-def test_cuda_requested_without_a_gpu_runs_on_the_cpu(monkeypatch):
-    import torch
-
-    from emolive.models.device import resolve_device
-
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    assert resolve_device("cuda") == "cpu"
-    assert resolve_device("auto") == "cpu"
-    assert resolve_device("cpu") == "cpu"
-
-
 class GpuFace(FakeFace):
     def __init__(self):
         super().__init__()
@@ -365,33 +342,6 @@ def test_a_cuda_error_moves_the_channels_to_the_cpu_and_continues():
     assert face.device == "cpu" and worker.device == "cpu"
     assert errors and "CPU" in errors[0]
     assert estimate.dominant == "joy"
-
-
-def test_crossmodal_fusion_handles_missing_modalities_and_loads_from_a_folder(tmp_path):
-    import torch
-
-    from emolive.fusion.crossmodal import CrossModalConfig, CrossModalTransformer
-    from emolive.fusion.fuser import make_fuser
-    from emolive.models.io import save_model
-
-    config = CrossModalConfig(face_dim=8, voice_dim=6, text_dim=4, hidden=16, heads=2, layers=1)
-    net = CrossModalTransformer(config).eval()
-    batch = {"face": torch.randn(2, 5, 8), "voice": torch.randn(2, 3, 6), "text": torch.randn(2, 1, 4)}
-    masks = {"face": torch.tensor([[1, 1, 1, 0, 0], [0, 0, 0, 0, 0]], dtype=torch.bool),
-             "voice": torch.zeros(2, 3, dtype=torch.bool), "text": torch.ones(2, 1, dtype=torch.bool)}
-    out = net(batch, masks)
-    assert out["emotion"].shape == (2, 7) and out["sentiment"].shape == (2, 3)
-    assert torch.isfinite(out["emotion"]).all()
-    assert ((out["valence_arousal"] >= 0) & (out["valence_arousal"] <= 1)).all()
-    save_model(net, config.to_dict(), tmp_path / "xm")
-    fuser = make_fuser("crossmodal", tmp_path / "xm", smoothing_s=0)
-    face = ModalityOutput("face", 1.0, True, emotion=probs("joy"), quality=0.9,
-                          embedding=np.ones(8, np.float32))
-    result = fuser.fuse({"face": face}, 1.0)
-    assert result.dominant in EMOTIONS and abs(sum(result.emotion) - 1) < 1e-5
-    assert fuser.fuse({}, 2.0).dominant == UNCERTAIN
-    with pytest.raises(Exception, match="fine-tuned model folder"):
-        make_fuser("crossmodal", None, 0.5)
 
 
 def test_neutral_words_do_not_outvote_face_and_voice():
@@ -470,19 +420,3 @@ def test_agreement_function_bounds():
     assert agreement(one_hot[[0, 1]], np.array([0.95, 0.05])) is None  # the second is not trusted
 
 
-def test_numpy_late_pooling_equals_the_trainable_torch_layer() -> None:
-    from emolive.fusion.late import late_pool
-
-    rng = np.random.default_rng(3)
-    layer = LateFusion()
-    with torch.no_grad():
-        layer.weight_logits.copy_(torch.tensor([0.4, -0.2, 0.1]))
-        layer.class_bias.copy_(torch.from_numpy(rng.normal(0, 0.3, 7)))
-    for trust in ([1.0, 0.5, 0.2], [0.0, 0.8, 0.0], [0.3, 0.0, 1.0]):
-        log_probs = np.log(rng.dirichlet(np.ones(7), size=3))
-        fused, a = late_pool(log_probs, np.array(trust), layer.weight_logits.detach().double().numpy(),
-                             layer.class_bias.detach().double().numpy())
-        with torch.no_grad():
-            ref_fused, ref_a = layer(torch.from_numpy(log_probs[None]).float(), torch.tensor([trust]))
-        assert np.allclose(fused, ref_fused[0].numpy(), atol=1e-5) and np.allclose(a, ref_a[0].numpy(), atol=1e-6)
-    assert np.allclose(Fuser(layer).model.class_bias.detach().numpy(), layer.class_bias.detach().numpy())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 import numpy as np
 import pytest
@@ -84,35 +85,63 @@ def test_aligned_window_spans_the_same_time():
     assert window_audio.duration == pytest.approx(2.0)
 
 
-def test_concurrent_readers_never_see_torn_audio():
-    ring = AudioRing(seconds=0.5, sample_rate=SR)
-    stop = threading.Event()
-    problems: list[str] = []
+class Interleaver(np.ndarray):
+    """An audio ring's buffer that lets "the other side" (``hook``) run in the middle of every copy out of it
+    (between the reader's index arithmetic and its copy) and in the middle of every write into it (after each
+    slice assignment): the interleavings a thread switch could produce at those points."""
 
-    def reader() -> None:
-        while not stop.is_set():
-            block = ring.latest(0.25)
-            if block.samples.size > 1:
-                steps = np.diff(block.samples.astype(np.float64))
-                if not np.all(steps == 1.0):
-                    problems.append("non-contiguous read")
-                    return
-                if abs(block.t - block.samples[0] / SR) > 1e-6:
-                    problems.append("time does not match samples")
-                    return
+    hook: Any = None
 
-    readers = [threading.Thread(target=reader) for _ in range(3)]
-    for thread in readers:
-        thread.start()
+    def __getitem__(self, key):  # noqa: ANN001, ANN204
+        if self.hook is not None:
+            self.hook("read")
+        return np.asarray(super().__getitem__(key))
+
+    def __setitem__(self, key, value) -> None:  # noqa: ANN001
+        super().__setitem__(key, value)
+        if self.hook is not None:
+            self.hook("write")
+
+
+def test_a_write_never_lands_inside_a_read_nor_a_read_inside_a_write():
+    """Deterministic torn-read check: whenever the ring's lock would let another thread in (it is free), a writer
+    runs in the middle of each read's copy and a reader in the middle of each write. Holding the lock around both
+    keeps them out, so every read is whole; without it (in ``write`` or in the readers) the first forced
+    interleaving tears a read: samples from two writes, or a time that does not match them."""
+    ring = AudioRing(seconds=0.01, sample_rate=SR)  # 160 samples: each write overwrites part of every read
+    reads: list[AudioBlock] = []
     written = 0
-    for _ in range(3000):
-        ring.write(ramp_block(written, 160))
-        written += 160
-    stop.set()
-    for thread in readers:
-        thread.join()
-    assert not problems
-    assert ring.written == written
+    inside = False
+
+    def other_side(where: str) -> None:
+        nonlocal written, inside
+        if inside or not ring._lock.acquire(blocking=False):
+            return  # the lock is held: no other thread could get in here
+        ring._lock.release()
+        inside = True
+        try:
+            if where == "read":  # a reader is copying: a writer gets in
+                ring.write(ramp_block(written, 60))
+                written += 60
+            else:  # a writer is half-way: a reader gets in
+                reads.append(ring.latest(1.0))
+        finally:
+            inside = False
+
+    buffer = ring._buf.view(Interleaver)
+    buffer.hook = other_side
+    ring._buf = buffer
+    for _ in range(20):
+        block = ramp_block(written, 70)
+        written += 70
+        ring.write(block)
+        reads.append(ring.latest(1.0))
+        reads.append(ring.between(block.t - 0.005, block.t + 0.004))
+    assert ring.written == written and len(reads) >= 40
+    for block in reads:
+        assert block.samples.size > 1
+        assert np.all(np.diff(block.samples.astype(np.float64)) == 1.0), "torn read: samples of two writes"
+        assert abs(block.t - block.samples[0] / SR) < 1e-9, "torn read: time does not match the samples"
 
 
 def test_concurrent_frame_readers_get_consistent_lists():

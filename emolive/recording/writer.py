@@ -7,7 +7,6 @@ import json
 import logging
 import os
 import queue
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from emolive.core.contracts import TranscriptSegment
+from emolive.core.threads import OwnThread
 from emolive.recording.files import AppendFile, RowFile, describe_os_error, report_failure
 from emolive.recording.metadata import SIDECAR_NAME, TRANSCRIPT_NAME, utc_now, write_json_atomic
 from emolive.recording.schema import Cell
@@ -74,8 +74,8 @@ class WriterStats:
     last_t: float | None = None
 
 
-class RecordingWriter:
-    """Owns session.csv, transcript.jsonl and session.json of one session folder, in its own thread.
+class RecordingWriter(OwnThread):
+    """Owns session.csv, transcript.jsonl and session.json of one session folder, in its own thread (``OwnThread``).
 
     Producers call ``put_row`` / ``put_marker`` / ``put_segment`` from any thread (never blocking); the
     thread formats, appends whole batches with ``os.write`` and fsyncs per ``SyncPolicy``. An OS error
@@ -85,6 +85,7 @@ class RecordingWriter:
     def __init__(self, directory: Path, csv_file: RowFile, sidecar: Callable[[], dict[str, Any]],
                  on_error: Callable[[str], None], sync_interval: float = DEFAULT_SYNC_INTERVAL,
                  max_queue: int = MAX_QUEUE) -> None:
+        super().__init__("emolive-recorder")
         self.directory = Path(directory)
         self._csv = csv_file
         self._transcript: AppendFile | None = None
@@ -96,13 +97,8 @@ class RecordingWriter:
         self._held_markers: list[tuple[float, list[Cell]]] = []
         self._pending_lines: list[str] = []
         self.stats = WriterStats()
-        self.error: str | None = None
-        self._thread = threading.Thread(target=self._main, name="emolive-recorder", daemon=True)
 
     # --- producers (any thread) ------------------------------------------------------------------
-    def start(self) -> None:
-        self._thread.start()
-
     def put_row(self, cells: list[Cell]) -> bool:
         return self._put(("row", cells))
 
@@ -118,18 +114,18 @@ class RecordingWriter:
 
     def finish(self, final: dict[str, Any], timeout: float | None = 10.0) -> None:
         """Sync what is queued, write the final sidecar (``final`` merged in) and end the thread."""
-        if self._thread.is_alive():
+        if self.is_alive():
             self._queue.put(("stop", final))
-        self._thread.join(timeout)
+        self.join(timeout)
+
+    def stop(self) -> None:
+        """Ask the thread to finish (what is queued is written first); returns at once."""
+        self.request_stop({})
 
     def request_stop(self, final: dict[str, Any]) -> None:
         """Ask the thread to finish without waiting (safe from any thread, the writer's own included)."""
         with contextlib.suppress(queue.Full):
             self._queue.put_nowait(("stop", final))
-
-    @property
-    def alive(self) -> bool:
-        return self._thread.is_alive()
 
     def _put(self, item: tuple[str, Any]) -> bool:
         try:

@@ -1,4 +1,6 @@
-"""The `emolive` command line: a GUI by default, plus analyze, bench, devices, eval, train, sessions."""
+"""The `emolive` command line: the desktop app by default (`emolive`, or `emolive --video FILE` to replay a file as
+if it were live; `emolive run --help` lists its options), plus analyze, bench, devices, eval, train, sessions and
+replay."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from emolive import __version__
+from emolive.commands.helptext import Formatter, add_verbose, plain
 from emolive.core.errors import EmoliveError
 
 log = logging.getLogger(__name__)
@@ -31,7 +34,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="emolive", description=__doc__)
+    parser = argparse.ArgumentParser(prog="emolive", description=plain(__doc__), formatter_class=Formatter)
     parser.add_argument("--version", action="version", version=f"emolive {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv for debug)")
     parser.add_argument("--config", help="configuration TOML (default: the user's config directory)")
@@ -44,8 +47,11 @@ def build_parser() -> argparse.ArgumentParser:
             if exc.name != module_name:
                 raise
             continue  # a command whose module is not part of this build
-        child = sub.add_parser(name, help=help_text, description=getattr(module, "__doc__", None))
+        child = sub.add_parser(name, help=help_text, description=plain(getattr(module, "__doc__", None)),
+                               formatter_class=Formatter)
         module.configure(child)
+        if name != "eval":  # eval's kinds take it after themselves
+            add_verbose(child)
         if not any("--config" in action.option_strings for action in child._actions):
             # `emolive COMMAND --config FILE` works as well as `emolive --config FILE COMMAND`
             child.add_argument("--config", default=argparse.SUPPRESS, help="configuration TOML (as the global option)")

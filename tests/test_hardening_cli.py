@@ -98,3 +98,49 @@ def test_replay_without_audio_wav_says_it_is_missing_when_the_sidecar_says_recor
     (folder / "session.json").write_text(json.dumps(sidecar))
     with pytest.raises(RecordingError, match="raw_audio and raw_video off"):
         open_bundle(folder)
+
+
+def _help(capsys, *argv: str) -> str:  # noqa: ANN001
+    with pytest.raises(SystemExit):
+        main([*argv, "--help"])
+    return capsys.readouterr().out
+
+
+def test_help_texts_are_complete_and_plain(capsys):
+    top = _help(capsys)
+    assert "--video" in top and "replay" in top.split("positional arguments")[0]
+    evaluate = _help(capsys, "eval")
+    assert "EmoBank's format)" in evaluate and "(a real-video protocol)" in evaluate
+    clip = _help(capsys, "eval", "clip")
+    assert "\n    emolive eval clip VIDEO --labels LABELS.csv [--json]\n" in clip
+    fusion = _help(capsys, "eval", "fusion")
+    assert "second run skips the models" in fusion and "seed of the composite draw" in fusion
+    for text in (top, evaluate, clip, fusion, _help(capsys, "analyze"), _help(capsys, "run")):
+        assert "``" not in text
+
+
+def test_verbose_works_after_the_command_too():
+    from emolive.cli import build_parser
+
+    parser = build_parser()
+    assert parser.parse_args(["sessions", "-v"]).verbose == 1
+    assert parser.parse_args(["-v", "sessions"]).verbose == 1
+    assert parser.parse_args(["eval", "clip", "--labels", "x.csv", "-vv"]).verbose == 2
+    assert parser.parse_args(["sessions"]).verbose == 0
+
+
+def test_train_speaks_of_itself_not_of_the_module():
+    from emolive.commands.train import as_emolive
+
+    text = ("usage: python -m training face [-h] --data DATA\npython -m training face: error: bad\n"
+            "see python -m training\n")
+    assert as_emolive(text) == ("usage: emolive train face [-h] --data DATA\nemolive train face: error: bad\n"
+                                "see python -m training\n")
+
+
+def test_one_file_is_not_files(tmp_path, capsys):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    main(["analyze", str(empty), "--no-asr", "--no-progress"])
+    out = capsys.readouterr().out
+    assert "1 file: 1 failed" in out and "1 files" not in out

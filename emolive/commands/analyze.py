@@ -44,6 +44,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from emolive.capture.media_file import probe_media
+    from emolive.commands.helptext import plural
     from emolive.config import load_config
     from emolive.core.errors import EmoliveError
     from emolive.offline.inputs import expand_inputs, output_paths
@@ -91,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
     failed = [r for r in results if r.status == "failed"]
     if batch:
         counts = {s: sum(r.status == s for r in results) for s in ("done", "partial", "skipped", "failed")}
-        print(f"{len(results)} files: " + ", ".join(f"{n} {s}" for s, n in counts.items() if n)
+        print(f"{plural(len(results), 'file')}: " + ", ".join(f"{n} {s}" for s, n in counts.items() if n)
               + (f"; summary in {args.output / 'summary.csv'}" if args.output is not None and not summary_error
                  else ""))
         if failed:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 import importlib
 
+from emolive.commands.helptext import Formatter, add_verbose, plain, summary
+
 # kind -> module in emolive.evaluation with configure(parser) and run(args) -> int
 KINDS: dict[str, str] = {
     "face": "emolive.evaluation.face",
@@ -26,9 +28,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError:
             continue
-        child = sub.add_parser(kind, help=(module.__doc__ or "").strip().splitlines()[0] if module.__doc__ else None,
-                               description=module.__doc__)
+        child = sub.add_parser(kind, help=summary(module.__doc__), description=plain(module.__doc__),
+                               formatter_class=Formatter)
         module.configure(child)
+        add_verbose(child)
         child.add_argument("--json", action="store_true", help="print one JSON object")
         child.set_defaults(_eval_module=module_name)
 

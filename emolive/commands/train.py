@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
+import re
 import subprocess
 import sys
 
@@ -28,4 +29,22 @@ def run(args: argparse.Namespace) -> int:
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(root), env.get("PYTHONPATH", "")) if p)
     elif importlib.util.find_spec("training") is None:
         raise EmoliveError("training needs the `training` package, which comes with a source checkout of emolive")
-    return subprocess.call([sys.executable, "-m", "training", args.kind, *args.options], env=env)
+    command = [sys.executable, "-m", "training", args.kind, *args.options]
+    if any(option in ("-h", "--help") for option in args.options):
+        shown = subprocess.run(command, env=env, capture_output=True, text=True)
+        sys.stdout.write(as_emolive(shown.stdout))
+        sys.stderr.write(as_emolive(shown.stderr))
+        return shown.returncode
+    child = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True, bufsize=1)
+    try:
+        assert child.stderr is not None
+        for line in child.stderr:  # the trainer's usage and error lines name this command, not its module
+            sys.stderr.write(as_emolive(line))
+    except KeyboardInterrupt:  # the trainer got it too: let it save its last epoch and end
+        pass
+    return child.wait()
+
+
+def as_emolive(text: str) -> str:
+    """Trainer output with ``python -m training KIND`` said as ``emolive train KIND`` (usage and error lines)."""
+    return re.sub(r"(?m)^(usage: |)python -m training ", r"\1emolive train ", text)

@@ -32,8 +32,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--n", type=int, default=5000, help="composite samples (default 5000)")
     parser.add_argument("--fusion-model", type=Path, help="late-fusion folder (default assets/fusion)")
     parser.add_argument("--all", action="store_true", help="draw from whole pools, not the held-out half")
-    parser.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "emolive" / "pools")
-    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "emolive" / "pools",
+                        help="folder keeping each channel's outputs on its pool, so a second run skips the models "
+                             "(default ~/.cache/emolive/pools)")
+    parser.add_argument("--seed", type=int, default=1, help="seed of the composite draw (default 1)")
     parser.add_argument("--text-mode", choices=("realistic", "matched"), default="realistic",
                         help="realistic (default): mostly the neutral words of the speech itself; matched: "
                              "an utterance of the same label every time")

@@ -366,3 +366,61 @@ def test_the_session_menu_switches_the_overlay_on_a_running_session(qtbot, demo_
     finally:
         controller.shutdown()
     assert controller.outputs is None
+
+
+def test_a_vanished_client_is_let_go_and_the_server_goes_on() -> None:
+    from websockets.sync.client import connect
+
+    server = WebSocketServer(map_clocks(SessionClock()), HOP, port=0)
+    server.start()
+    try:
+        gone = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+        gone.sendall(f"GET / HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                     "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n".encode())
+        assert b"101" in gone.recv(200)
+        assert wait_for(lambda: server.clients == 1)
+        gone.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+        gone.close()  # no closing handshake: a reset
+        for k in range(5):
+            server.on_estimate(estimate(k * HOP))
+        assert wait_for(lambda: server.clients == 0)
+        with connect(server.url, open_timeout=5, close_timeout=2) as client:
+            assert json.loads(client.recv(timeout=5))["type"] == "hello"
+            server.on_estimate(estimate(7.0, dominant="fear"))
+            assert json.loads(client.recv(timeout=5))["dominant"] == "fear"
+    finally:
+        assert server.stop()
+
+
+def test_the_marker_inlet_finds_its_sender_again_after_it_vanished() -> None:
+    import pylsl
+
+    from emolive.outputs.markers import LslMarkerInlet
+
+    name = f"emolive-test-vanishing-{os.getpid()}"
+    written: list[tuple[str, float]] = []
+    mapping = map_clocks(SessionClock(), pylsl.local_clock)
+    inlet = LslMarkerInlet(name, mapping, lambda label, t: written.append((label, t)))
+    inlet.start()
+    try:
+        for round_ in range(2):
+            sender = pylsl.StreamOutlet(pylsl.StreamInfo(name, "Markers", 1, pylsl.IRREGULAR_RATE, pylsl.cf_string,
+                                                         f"{name}-{round_}"))
+            assert wait_for(lambda: inlet.connected, timeout=20)
+            sender.push_sample([f"cue {round_}"])
+            assert wait_for(lambda r=round_: any(label == f"cue {r}" for label, _ in written), timeout=10)
+            del sender  # the sender goes away: the inlet looks for it again
+            assert wait_for(lambda: not inlet.connected, timeout=20)
+    finally:
+        assert inlet.stop(timeout=5)
+    assert [label for label, _ in written] == ["cue 0", "cue 1"]
+
+
+def test_the_command_line_refuses_another_host_without_a_token(capsys) -> None:  # noqa: ANN001
+    from emolive.cli import main
+
+    assert main(["run", "--overlay-host", "0.0.0.0", "--no-camera", "--no-mic"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "set a token too" in err[0] and "Traceback" not in err[0]
+    assert main(["run", "--overlay-port", "70000", "--no-camera", "--no-mic"]) == 2
+    assert "port = 70000 is out of range" in capsys.readouterr().err

@@ -207,14 +207,21 @@ def test_an_audio_only_source_is_not_a_capture_warning():
     assert format_status(PipelineStatus(capture_fps=0.0))[0].warn  # a camera that stopped still warns
 
 
-def test_the_pipeline_knows_whether_a_source_gives_pictures():
-    from types import SimpleNamespace
+def test_the_pipeline_knows_whether_a_source_gives_pictures(tmp_path):  # noqa: ANN001
+    from fakes import write_tone_clip
 
-    from emolive.runtime.pipeline import _gives_pictures
+    from emolive.capture.media_file import MediaFileSource
+    from emolive.capture.synthetic import SyntheticSource
+    from emolive.core.clock import SessionClock
+    from emolive.core.rings import AudioRing, FrameRing
 
-    assert not _gives_pictures(SimpleNamespace(info=SimpleNamespace(has_video=False), frames=object()))
-    assert _gives_pictures(SimpleNamespace(info=SimpleNamespace(has_video=True), frames=object()))
-    assert _gives_pictures(SimpleNamespace(frames=object())) and not _gives_pictures(SimpleNamespace(audio=object()))
+    clock, frames, audio = SessionClock(), FrameRing(4), AudioRing(1.0)
+    sound = write_tone_clip(tmp_path / "sound.mp4", seconds=1.0, video=False)
+    film = write_tone_clip(tmp_path / "film.mp4", seconds=1.0)
+    assert not MediaFileSource(sound, clock, frames, audio).gives_pictures
+    assert MediaFileSource(film, clock, frames, audio).gives_pictures
+    assert SyntheticSource(clock, frames, audio).gives_pictures
+    assert not SyntheticSource(clock, None, audio).gives_pictures
 
 
 def test_finetune_dialog_asks_before_using_a_chance_level_model(qtbot, tmp_path):  # noqa: ANN001

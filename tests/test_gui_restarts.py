@@ -142,7 +142,6 @@ def test_shutdown_joins_every_thread_with_a_timeout_and_names_the_late_one(caplo
 
         def __init__(self, pipeline) -> None:  # noqa: ANN001
             self._thread = threading.Thread(target=release.wait, daemon=True)
-            self.running = False
 
         def start(self) -> None:
             self._thread.start()
@@ -153,8 +152,7 @@ def test_shutdown_joins_every_thread_with_a_timeout_and_names_the_late_one(caplo
         def join(self, timeout: float | None = None) -> None:
             self._thread.join(timeout)
 
-        @property
-        def alive(self) -> bool:
+        def is_alive(self) -> bool:
             return self._thread.is_alive()
 
     class Channels:
@@ -165,7 +163,6 @@ def test_shutdown_joins_every_thread_with_a_timeout_and_names_the_late_one(caplo
     pipeline = LivePipeline(AppConfig(), camera=None, microphone=None, asr=False, channels=Channels(),
                             source_factory=StuckSource)
     pipeline.start()
-    pipeline.sources[0].running = True
     with caplog.at_level(logging.WARNING, logger="emolive.runtime.pipeline"):
         late = pipeline.stop(timeout=0.5)
     release.set()

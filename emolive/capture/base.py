@@ -28,6 +28,11 @@ class CaptureSource(OwnThread):
         self._on_event = on_event
         self.finished = threading.Event()
 
+    @property
+    def gives_pictures(self) -> bool:
+        """Whether it delivers video frames (a camera, a file with a video track, a synthetic picture)."""
+        return False
+
     def emit(self, kind: EventKind, message: str = "") -> None:
         event = SourceEvent(t=self.clock.now(), source=self.name, kind=kind, message=message)
         (log.warning if kind == EventKind.ERROR else log.info)("%s %s: %s", self.name, kind, message)

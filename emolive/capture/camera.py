@@ -57,6 +57,10 @@ class CameraSource(CaptureSource):
         self.measured_fps = 0.0
         self._cap = open_capture(self.device, width, height, fps)  # fail early, in the caller's thread
 
+    @property
+    def gives_pictures(self) -> bool:
+        return True
+
     def _run(self) -> None:
         cap, index, failures = self._cap, 0, 0
         window_start, window_count = time.monotonic(), 0

@@ -83,6 +83,10 @@ class MediaFileSource(CaptureSource):
         self.frames, self.audio = frames, audio
         self.realtime, self.loop, self.max_width = realtime, loop, max_width
 
+    @property
+    def gives_pictures(self) -> bool:
+        return self.info.has_video
+
     def iter_media(self, images_from: int = 0, step_s: float | None = None) -> Iterator[VideoFrame | AudioBlock]:
         """Every video frame and audio block in presentation order, stamped from the file's start.
 

@@ -34,6 +34,10 @@ class SyntheticSource(CaptureSource):
         self.seconds, self.fps, self.size = seconds, fps, size
         self.image, self.audio, self.realtime, self.block_s, self.seed = image, audio, realtime, block_s, seed
 
+    @property
+    def gives_pictures(self) -> bool:
+        return self.frames is not None
+
     def frame_at(self, index: int) -> np.ndarray:
         width, height = self.size
         if self.image is not None:

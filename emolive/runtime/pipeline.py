@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from emolive.asr.vad import SpeechTimeline
 from emolive.capture.base import CaptureSource
@@ -34,6 +34,7 @@ from emolive.core.contracts import (
 )
 from emolive.core.errors import EmoliveError
 from emolive.core.memory import release_free_memory
+from emolive.core.threads import Lifecycle
 from emolive.fusion.fuser import fuser_for
 from emolive.models.device import limit_native_threads
 from emolive.runtime.channels import Channels, load_channels
@@ -41,6 +42,9 @@ from emolive.runtime.engine import build_engine, new_rings
 from emolive.runtime.sinks import SinkList
 from emolive.runtime.worker import InferenceWorker
 from emolive.voice.channel import VoiceChannel
+
+if TYPE_CHECKING:
+    from emolive.asr.transcriber import Transcriber
 
 log = logging.getLogger(__name__)
 
@@ -50,26 +54,6 @@ LIVE_ASR_BACKLOG_S = 4.0  # live: unread audio beyond this is skipped, so the wo
 
 def _ignore(_: Any) -> None:
     return None
-
-
-def _gives_pictures(source: Any) -> bool:
-    """Whether a capture source delivers frames (a file with a video track, a camera, a synthetic picture)."""
-    info = getattr(source, "info", None)
-    if info is not None and hasattr(info, "has_video"):
-        return bool(info.has_video)
-    return getattr(source, "frames", None) is not None
-
-
-def _alive(worker: Any) -> bool:
-    """Whether a thread-owning object (thread, source, worker, transcriber) still runs."""
-    if isinstance(worker, threading.Thread):
-        return worker.is_alive()
-    if callable(getattr(worker, "is_alive", None)):
-        return bool(worker.is_alive())
-    if isinstance(getattr(worker, "running", None), bool):
-        return worker.running
-    thread = getattr(worker, "_thread", None)
-    return isinstance(thread, threading.Thread) and thread.is_alive()
 
 
 class LivePipeline:
@@ -100,7 +84,7 @@ class LivePipeline:
         self._source_factory = source_factory
         self.loop = loop
         self.sources: list[CaptureSource] = []
-        self.transcriber: Any = None
+        self.transcriber: Transcriber | None = None
         self.worker: InferenceWorker | None = None
         self.speech: SpeechTimeline | None = None  # the session's speech probabilities (voice channel + transcriber)
         self.device = "cpu"
@@ -202,10 +186,10 @@ class LivePipeline:
                 thread.join(max(0.1, deadline - time.monotonic()))
         for loader in list(self._loaders):
             loader.join(max(0.1, deadline - time.monotonic()))
-        named = [(getattr(s, "name", "source"), s) for s in self.sources]
+        named: list[tuple[str, Lifecycle | None]] = [(s.name, s) for s in self.sources]
         named += [("transcriber", self.transcriber), ("inference worker", self.worker)]
         named += [(loader.name, loader) for loader in self._loaders]
-        late = [name for name, thread in named if thread is not None and _alive(thread)]
+        late = [name for name, part in named if part is not None and part.is_alive()]
         self.sinks.clear()  # a thread left behind must not write into the next session's recording
         if late:
             log.warning("shutdown: %s still running after %.1f s (left behind as daemon threads)",
@@ -217,7 +201,7 @@ class LivePipeline:
     def set_smoothing(self, seconds: float) -> None:
         """Change the fused estimate's smoothing (``inference.smoothing_s``) while running: no restart."""
         worker = self.worker
-        if worker is not None and hasattr(worker.fuser, "set_smoothing"):
+        if worker is not None:
             worker.fuser.set_smoothing(seconds)
         self.config = replace(self.config, inference=replace(self.config.inference, smoothing_s=float(seconds)))
 
@@ -246,16 +230,15 @@ class LivePipeline:
         loader.start()
 
     # --- status ---------------------------------------------------------------------------------
-    def _asr_figure(self, name: str) -> float | None:
-        """A figure of the running transcriber; None when there is none, or it is loading or has stopped."""
+    def _running_transcriber(self) -> Transcriber | None:
+        """The transcriber while it runs with its model loaded (None: none, still loading, or stopped)."""
         transcriber = self.transcriber
         if transcriber is None or not transcriber.ready.is_set() or not transcriber.is_alive():
             return None
-        value = getattr(transcriber, name, None)
-        return float(value) if isinstance(value, int | float) else None
+        return transcriber
 
     def status(self) -> PipelineStatus:
-        worker = self.worker
+        worker, asr = self.worker, self._running_transcriber()
         summary = worker.latency_summary() if worker is not None else {"p50": 0.0, "p95": 0.0}
         fps = 0.0
         for source in self.sources:
@@ -264,11 +247,11 @@ class LivePipeline:
             recent = self.frames.last_seconds(2.0)
             if len(recent) > 1:
                 fps = (len(recent) - 1) / max(recent[-1].t - recent[0].t, 1e-6)
-        picture = any(_gives_pictures(source) for source in self.sources)
+        picture = any(source.gives_pictures for source in self.sources)
         return PipelineStatus(
             picture=picture, capture_fps=fps if picture else None,
             step_p50_ms=summary["p50"], step_p95_ms=summary["p95"],
             budget_ms=self.config.inference.budget_ms, device=worker.device if worker is not None else self.device,
-            asr_lag_s=self._asr_figure("lag_s"), asr_skipped_s=self._asr_figure("skipped_s"),
+            asr_lag_s=asr.lag_s if asr is not None else None, asr_skipped_s=asr.skipped_s if asr is not None else None,
             dropped_steps=worker.dropped if worker is not None else 0,
             degraded=worker.governor.describe() if worker is not None else "")

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
+from emolive.asr.language import LanguageGate
 from emolive.asr.models import BASE_EXTRA_HINT
 from emolive.core.contracts import Word
 from emolive.core.errors import ModelError
@@ -49,11 +50,16 @@ class WhisperDecoder:
 
     For a multilingual model without a fixed language, the language is detected on the first pass of an
     utterance and kept until ``reset()`` (the next utterance), so it is not detected again on every pass.
+    ``spoken`` is the latest pass's verdict on the language (emolive.asr.language): "en", "other" (an
+    English-only model whose figures say the speech is not English), a detected code, or "" (nothing decoded).
     """
 
-    def __init__(self, model: WhisperModel, options: DecodeOptions | None = None) -> None:
+    def __init__(self, model: WhisperModel, options: DecodeOptions | None = None,
+                 gate: LanguageGate | None = None) -> None:
         self.model = model
         self.options = options or DecodeOptions()
+        self.gate = gate or LanguageGate()
+        self.spoken = ""
         self._multilingual = bool(getattr(model.model, "is_multilingual", False))
         if not self._multilingual and self.options.language not in (None, "en"):
             raise ModelError(
@@ -70,10 +76,11 @@ class WhisperDecoder:
 
     def state(self) -> dict:
         """The language detected for the current utterance (the model itself keeps nothing between calls)."""
-        return {"detected": self._detected, "last_language": self.last_language}
+        return {"detected": self._detected, "last_language": self.last_language, "spoken": self.spoken}
 
     def restore(self, state: dict) -> None:
         self._detected, self.last_language = state["detected"], state["last_language"]
+        self.spoken = str(state.get("spoken", ""))
 
     def __call__(self, audio: np.ndarray, prompt: str = "") -> list[Word]:
         opts = self.options
@@ -95,7 +102,9 @@ class WhisperDecoder:
             max_new_tokens=opts.max_new_tokens,
         )
         words: list[Word] = []
+        seen = []
         for seg in segments:
+            seen.append(seg)
             if not self._keep(seg):
                 continue
             for w in seg.words or ():
@@ -105,6 +114,9 @@ class WhisperDecoder:
         if language is None and info.language_probability >= 0.5:
             self._detected = info.language
         self.last_language = language or info.language
+        stated = language if language is not None and self._multilingual else None
+        self.spoken = self.gate.verdict(seen, stated or (info.language if self._multilingual else None),
+                                        1.0 if stated else float(info.language_probability))
         return words
 
     def _keep(self, seg: object) -> bool:

@@ -317,7 +317,7 @@ class StreamingTranscriber:
         if not words:
             return []
         self._utt_words += words
-        return [_segment(words, True, self._emitted())]
+        return [_segment(words, True, self._emitted(), self._spoken())]
 
     def _set_partial(self, words: list[Word]) -> list[TranscriptSegment]:
         text = " ".join(w.text for w in words)
@@ -327,7 +327,11 @@ class StreamingTranscriber:
         if not words:
             t = self.policy.committed_end
             return [TranscriptSegment("", t, t, False, 0.0, (), self._emitted())]
-        return [_segment(words, False, self._emitted())]
+        return [_segment(words, False, self._emitted(), self._spoken())]
+
+    def _spoken(self) -> str:
+        """The decoder's verdict on the language of its latest pass ("" when it gives none)."""
+        return str(getattr(self.decoder, "spoken", ""))
 
     def _duration(self) -> float:
         return len(self._buf) / self.config.sample_rate
@@ -345,7 +349,7 @@ class StreamingTranscriber:
             self._cut(self._vad_at - int(self.config.pre_roll_s * self.config.sample_rate))
 
 
-def _segment(words: list[Word], committed: bool, t_emitted: float) -> TranscriptSegment:
+def _segment(words: list[Word], committed: bool, t_emitted: float, language: str = "") -> TranscriptSegment:
     confidence = float(np.mean([w.probability for w in words]))
     return TranscriptSegment(
         text=" ".join(w.text for w in words),
@@ -355,4 +359,5 @@ def _segment(words: list[Word], committed: bool, t_emitted: float) -> Transcript
         confidence=confidence,
         words=tuple(words),
         t_emitted=t_emitted,
+        language=language,
     )

@@ -144,6 +144,7 @@ class TranscriptSegment:
     confidence: float
     words: tuple[Word, ...] = ()
     t_emitted: float = 0.0
+    language: str = ""  # the transcriber's verdict: "en", "other" (not English), a language code, "" (none)
 
 
 @dataclass(frozen=True)

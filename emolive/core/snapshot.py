@@ -158,13 +158,13 @@ def restore_modality(state: dict[str, Any] | None) -> ModalityOutput | None:
 def segment_state(segment: TranscriptSegment) -> dict[str, Any]:
     return {"text": segment.text, "start": segment.start, "end": segment.end, "committed": segment.committed,
             "confidence": segment.confidence, "t_emitted": segment.t_emitted,
-            "words": [word_state(w) for w in segment.words]}
+            "words": [word_state(w) for w in segment.words], "language": segment.language}
 
 
 def restore_segment(state: dict[str, Any]) -> TranscriptSegment:
     return TranscriptSegment(state["text"], float(state["start"]), float(state["end"]), bool(state["committed"]),
                              float(state["confidence"]), tuple(restore_word(w) for w in state["words"]),
-                             float(state["t_emitted"]))
+                             float(state["t_emitted"]), str(state.get("language", "")))
 
 
 def word_state(word: Word) -> list[Any]:

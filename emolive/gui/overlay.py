@@ -35,6 +35,14 @@ class Indicator:
     text: str  # short explanation, e.g. "no speech" or "q 0.82"
 
 
+CHIP_NAMES: dict[str, str] = {"face": "face", "voice": "voice", "text": "words"}  # what a person reads
+
+
+def chip_text(item: Indicator) -> str:
+    """A modality chip's words, e.g. "voice: clear" or "words: not English"."""
+    return f"{CHIP_NAMES.get(item.modality, item.modality)}: {item.text}"
+
+
 def indicator(name: str, output: ModalityOutput | None, staleness: float | None) -> Indicator:
     """The indicator for one modality of an estimate."""
     if output is None or not output.present:

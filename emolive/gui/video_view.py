@@ -14,6 +14,7 @@ from emolive.gui.overlay import (
     ESTIMATE_STALE_S,
     OverlayOptions,
     agreement_chip,
+    chip_text,
     indicators,
     label_text,
     label_top,
@@ -200,7 +201,7 @@ class VideoView(QWidget):
         painter.setFont(font)
         metrics = painter.fontMetrics()
         x = target.x() + 8
-        chips = [(f"{item.modality}: {item.text}", item.state) for item in indicators(self.estimate)]
+        chips = [(chip_text(item), item.state) for item in indicators(self.estimate)]
         agree = agreement_chip(self.estimate)
         if agree is not None:
             chips.append(agree)

@@ -17,6 +17,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from emolive.asr.language import is_english
 from emolive.config import InferenceConfig
 from emolive.core.clock import SessionClock
 from emolive.core.contracts import (
@@ -319,6 +320,9 @@ class InferenceWorker:
                 self._last["text"] = None
             return new_text
         latest = recent[-1]
+        if not is_english(latest.language):  # tiny.en makes English-looking words of other languages
+            self._last["text"] = ModalityOutput(modality="text", t=latest.end, present=False, reason="not English")
+            return new_text
         context = tuple(s.text for s in recent[:-1][-2:])
         t0 = time.perf_counter()
         try:

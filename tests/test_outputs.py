@@ -424,3 +424,31 @@ def test_the_command_line_refuses_another_host_without_a_token(capsys) -> None: 
     assert len(err) == 1 and "set a token too" in err[0] and "Traceback" not in err[0]
     assert main(["run", "--overlay-port", "70000", "--no-camera", "--no-mic"]) == 2
     assert "port = 70000 is out of range" in capsys.readouterr().err
+
+
+def test_the_window_s_session_menu_serves_the_overlay_and_the_status_bar_says_so(qtbot, demo_clip, tmp_path) -> None:  # noqa: ANN001
+    pytest.importorskip("pytestqt")
+    from fakes import Factory
+    from websockets.sync.client import connect
+
+    from emolive.config import load_config
+    from emolive.gui.interfaces import Sources
+    from emolive.gui.main_window import MainWindow
+
+    win = MainWindow(AppConfig(outputs=OutputsConfig(port=0)), Sources(video=demo_clip), Factory(),
+                     config_path=tmp_path / "config.toml")
+    qtbot.addWidget(win)
+    with qtbot.waitSignal(win.started, timeout=10_000):
+        win.start()
+    try:
+        assert set(win.actions.outputs) == {"lsl", "lsl_markers", "overlay"}
+        assert not win.actions.outputs["overlay"].isChecked()
+        win.actions.outputs["overlay"].setChecked(True)  # Session > Serve overlay
+        qtbot.waitUntil(lambda: "out: overlay :" in win.status_panel.text(), timeout=5000)
+        assert load_config(tmp_path / "config.toml").outputs.overlay  # saved for the next start
+        with connect(win.session.outputs.websocket.url, open_timeout=5, close_timeout=2) as client:
+            assert json.loads(client.recv(timeout=5))["type"] == "hello"
+        win.actions.outputs["overlay"].setChecked(False)
+        qtbot.waitUntil(lambda: "out:" not in win.status_panel.text(), timeout=5000)
+    finally:
+        win.close()

@@ -87,6 +87,24 @@ def test_identity_split_keeps_each_person_on_one_side(seed: int) -> None:
     assert np.array_equal(val, identity_split(names, 0.2, seed))
 
 
+def test_stratified_identity_split_gives_a_rare_class_validation_photos() -> None:
+    # 40 people with 5 neutral photos each; the rare class (disgust, index 5) is shown by three people only
+    names = [f"P{p}_{k:04d}.jpg" for p in range(40) for k in range(5)]
+    labels = [0] * len(names)
+    for person, count in (("Actor_A", 6), ("Actor_B", 5), ("Actor_C", 5)):
+        names += [f"{person}_{k:04d}.jpg" for k in range(count + 20)]
+        labels += [5] * count + [0] * 20
+    for seed in range(4):
+        val = identity_split(names, 0.2, seed, labels)
+        rare = np.asarray(labels) == 5
+        assert rare[val].any() and rare[~val].any()  # a rare-class actor on each side
+        sides = {}
+        for name, v in zip(names, val, strict=True):
+            sides.setdefault(identity_of(name), set()).add(bool(v))
+        assert all(len(s) == 1 for s in sides.values())
+        assert 0.1 <= val.mean() <= 0.35
+
+
 def test_identity_split_rejects_a_share_outside_0_1() -> None:
     with pytest.raises(EmoliveError, match="between 0 and 1"):
         identity_split(["A_0001.jpg"], 1.0)

@@ -90,7 +90,7 @@ def web_sets(web: Path, val_share: float, seed: int) -> tuple[list[tuple[Path, i
     items, skipped = list_web(web)
     if skipped:
         log.info("web photos skipped: %s", dict(skipped))
-    val = identity_split([p.name for p, _ in items], val_share, seed)
+    val = identity_split([p.name for p, _ in items], val_share, seed, [y for _, y in items])
     return [it for it, v in zip(items, val, strict=True) if not v], [it for it, v in zip(items, val, strict=True) if v]
 
 

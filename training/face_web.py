@@ -75,26 +75,48 @@ def list_web(root: Path) -> tuple[list[tuple[Path, int]], Counter[str]]:
     return items, skipped
 
 
-def identity_split(names: Sequence[str], val_share: float, seed: int = 0) -> np.ndarray:
-    """Boolean mask of the validation photos: whole identities, drawn in a seeded random order until at least
-    ``val_share`` of the photos are in; every photo of a person lands on the same side."""
+def identity_split(names: Sequence[str], val_share: float, seed: int = 0,
+                   labels: Sequence[int] | None = None) -> np.ndarray:
+    """Boolean mask of the validation photos: whole identities, so every photo of a person lands on one side.
+
+    People are visited in a seeded random order. Without ``labels`` each is taken until ``val_share`` of the
+    photos are in (a person who would overshoot it by more than 5% is passed over). With ``labels`` the split is
+    stratified: a person is taken when that brings the validation counts closer to ``val_share`` x each class's
+    count (distance: the sum over classes of |count - target| / target), so a rare class that only a few people
+    show (disgust, fear) still gets validation photos.
+    """
     if not 0.0 < val_share < 1.0:
         raise EmoliveError(f"the validation share must lie between 0 and 1 (got {val_share})")
     who = [identity_of(n) for n in names]
     people = sorted(set(who))
     order = np.random.default_rng(seed).permutation(len(people))
-    want = val_share * len(names)
-    sizes = Counter(who)
     chosen: set[str] = set()
-    taken = 0
-    for i in order:
-        if taken >= want:
-            break
-        person = people[i]
-        if taken + sizes[person] > want * 1.05 and sizes[person] > 1:
-            continue  # a person too big for the remaining room stays in train (keeps the share near its value)
-        chosen.add(person)
-        taken += sizes[person]
+    if labels is None:
+        want = val_share * len(names)
+        sizes = Counter(who)
+        taken = 0
+        for i in order:
+            if taken >= want:
+                break
+            person = people[i]
+            if taken + sizes[person] > want * 1.05 and sizes[person] > 1:
+                continue  # too big for the remaining room: stays in train (keeps the share near its value)
+            chosen.add(person)
+            taken += sizes[person]
+    else:
+        y = np.asarray(labels, dtype=int)
+        n_classes = int(y.max()) + 1 if y.size else 0
+        index = {p: k for k, p in enumerate(people)}
+        per_person = np.zeros((len(people), n_classes))
+        np.add.at(per_person, ([index[w] for w in who], y), 1.0)
+        target = val_share * per_person.sum(0)
+        scale = np.maximum(target, 1.0)  # relative distance: a rare class counts as much as a common one
+        val = np.zeros(n_classes)
+        for i in order:
+            after = val + per_person[i]
+            if (np.abs(after - target) / scale).sum() < (np.abs(val - target) / scale).sum():
+                chosen.add(people[i])
+                val = after
     return np.array([w in chosen for w in who], dtype=bool)
 
 

@@ -130,8 +130,17 @@ def test_nothing_is_recorded_without_a_source(qtbot, factory, tmp_path):  # noqa
 def test_the_window_has_a_minimum_size(qtbot, factory, demo_clip):  # noqa: ANN001
     win = MainWindow(AppConfig(), Sources(video=demo_clip), factory, persist=False)
     qtbot.addWidget(win)
-    win.resize(800, 600)
-    assert win.width() >= 960 and win.height() >= 600
+    from emolive.gui.main_window import MINIMUM_SIZE
+    from emolive.gui.plots import MIN_HEIGHT
+
+    win.show()
+    win.resize(800, 500)
+    qtbot.waitUntil(lambda: (win.width(), win.height()) == MINIMUM_SIZE, timeout=5000)
+    top, plots = win.splitter.sizes()
+    assert plots >= MIN_HEIGHT and top >= win.side.minimumSizeHint().height()  # nothing squeezed below its minimum
+    assert win.bars.height() >= win.bars.minimumHeight() and win.bars.row_height >= 13
+    ticks = win.plots.emotion_plot.getAxis("left")._tickLevels  # three labels: none overlap when the plot is short
+    assert [value for value, _ in ticks[0]] == [0.0, 0.5, 1.0]
     win.close()
 
 

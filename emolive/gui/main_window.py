@@ -57,7 +57,7 @@ FROZEN_AFTER_S = 2.0  # no new frame for this long: the picture is marked as fro
 VIDEO_FILTER = "Media files (*.mp4 *.mkv *.avi *.mov *.webm *.m4v *.wav *.mp3 *.flac *.ogg);;All files (*)"
 
 
-MINIMUM_SIZE = (960, 600)  # below it the plots' legend and tick labels no longer fit
+MINIMUM_SIZE = (960, 620)  # below it the plots, the bars and the legend no longer all fit
 
 
 class MainWindow(QMainWindow):

@@ -32,6 +32,9 @@ QUADRANTS = (("tense", 0.03, 0.97), ("excited", 0.97, 0.97), ("sad / tired", 0.0
 CHANNEL_SYMBOLS: dict[str, str] = {"face": "s", "voice": "t", "text": "o"}
 
 
+MIN_HEIGHT = 270  # controls plus two plots and the nine-entry legend: the window's splitter keeps at least this
+
+
 class EmotionPlots(QWidget):
     """Three linked views of the estimate history with pause / scroll-back controls."""
 
@@ -52,6 +55,7 @@ class EmotionPlots(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(self._controls)
         layout.addWidget(self.canvas, 1)
+        self.setMinimumHeight(MIN_HEIGHT)
 
     # --- construction ---------------------------------------------------------------------------
     def _build_controls(self) -> None:
@@ -100,6 +104,7 @@ class EmotionPlots(QWidget):
         self.va_plot.setXLink(self.emotion_plot)
         for plot in (self.emotion_plot, self.va_plot):
             plot.setYRange(0, 1, padding=0.02)
+            plot.getAxis("left").setTicks([[(0.0, "0"), (0.5, "0.5"), (1.0, "1")]])  # never crowded when short
             plot.setClipToView(True)
             plot.setDownsampling(auto=True, mode="peak")
             plot.setMouseEnabled(x=False, y=False)

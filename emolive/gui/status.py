@@ -29,7 +29,7 @@ def _asr_text(asr: bool, lag: float | None, skipped: float | None) -> str:
         return "transcript --"
     text = f"transcript {lag:.1f} s behind"
     if skipped:
-        text += f", {skipped:.0f} s skipped to keep up"
+        text += f", {skipped:.0f} s skipped"  # the tooltip says why
     return text
 
 

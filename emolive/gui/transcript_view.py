@@ -53,7 +53,7 @@ class TranscriptView(QTextBrowser):
         self.model = model
         self._shown_version = -1
         self.setOpenLinks(False)
-        self.setMinimumHeight(90)
+        self.setMinimumHeight(48)  # two lines: a small window keeps room for the plots
         self.setPlaceholderText("No speech transcribed yet.")
 
     def refresh(self) -> bool:

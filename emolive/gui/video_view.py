@@ -205,6 +205,9 @@ class VideoView(QWidget):
         agree = agreement_chip(self.estimate)
         if agree is not None:
             chips.append(agree)
+            room = target.width() - 16 - sum(metrics.horizontalAdvance(t) + h + 16 for t, _ in chips)
+            if room < 0:  # a narrow picture: "disagree 0.21" instead of "channels disagree 0.21"
+                chips[-1] = (agree[0].removeprefix("channels "), agree[1])
         for text, state in chips:
             w = metrics.horizontalAdvance(text) + h + 10
             chip = QRectF(x, y, w, h)

@@ -1,7 +1,7 @@
 """Offline analysis: the voice channel's windows computed in a thread of their own, ahead of the steps.
 
 A step's face and voice work are independent until fusion, and offline the audio of later steps is already
-decoded. ``VoiceAhead`` replays the worker's voice decisions (``worker.schedule`` + ``worker.VoiceWindows``, the
+decoded. ``VoiceAhead`` replays the worker's voice decisions (``scheduling.schedule`` + ``scheduling.VoiceWindows``, the
 same code) on its own copy of the audio, calls the voice channel in the same order with the same windows, and
 hands each result to the worker when its step asks for it (``process``, standing in for the channel). So the
 voice channel's state (running speaker statistics) goes through exactly the sequence of the step-wise run, and
@@ -28,7 +28,7 @@ import numpy as np
 from emolive.config import InferenceConfig
 from emolive.core.contracts import AudioBlock, ModalityOutput, VoiceLike
 from emolive.core.rings import AudioRing
-from emolive.runtime.worker import VoiceWindows, schedule
+from emolive.runtime.scheduling import VoiceWindows, schedule
 
 log = logging.getLogger(__name__)
 

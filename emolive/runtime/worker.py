@@ -5,6 +5,7 @@ The thread runs ``step`` on a fixed hop of the session clock, never queues work 
 counted as dropped), measures every stage, and degrades before it breaks the latency budget.
 Live (``voice_in_background``, ``detect_in_background``), the voice windows and the face channel's detection
 rounds run on threads of their own (``newest_thread``): a hop hands its work over and uses the newest results.
+When each part runs (load shedding, the hop schedule, the voice windows) is ``runtime.scheduling``.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import numpy as np
 
 from emolive.asr.language import is_english
 from emolive.config import InferenceConfig
+from emolive.core.abilities import DetectsInBackground, Movable
 from emolive.core.clock import SessionClock
 from emolive.core.contracts import (
     EmotionEstimate,
@@ -39,117 +41,23 @@ from emolive.core.snapshot import (
     restore_segment,
     segment_state,
 )
+from emolive.core.threads import OwnThread
 from emolive.fusion.fuser import Fuser
 from emolive.models.device import is_cuda_error
+from emolive.runtime.scheduling import LoadGovernor, VoiceWindows, schedule
 from emolive.runtime.voice_background import BackgroundVoice
 
 log = logging.getLogger(__name__)
 
-MIN_VOICE_S = 0.5  # less audio than this in the window: the voice channel is not asked
-
-
-class LoadGovernor:
-    """Pure policy: from recent step times, how much work to shed (0 = none ... 3 = most)."""
-
-    def __init__(self, budget_ms: float, window: int = 30, high: float = 0.8, low: float = 0.5,
-                 warmup: int = 20, enabled: bool = True) -> None:
-        self.budget_ms, self.high, self.low = budget_ms, high, low
-        self.warmup, self.enabled = warmup, enabled
-        self.times: deque[float] = deque(maxlen=window)
-        self.level = 0
-        self._calm = 0
-        self._seen = 0
-
-    def record(self, total_ms: float) -> int:
-        """Take one step time; the first ``warmup`` steps (models and caches still warming) are not judged."""
-        self._seen += 1
-        if not self.enabled or self._seen <= self.warmup:
-            return self.level
-        self.times.append(total_ms)
-        if len(self.times) < min(10, self.times.maxlen or 10):
-            return self.level
-        p95 = float(np.percentile(self.times, 95))
-        if p95 > self.high * self.budget_ms and self.level < 3:
-            self.level += 1
-            self.times.clear()
-            self._calm = 0
-        elif p95 < self.low * self.budget_ms and self.level > 0:
-            self._calm += 1
-            if self._calm >= 30:
-                self.level -= 1
-                self._calm = 0
-        return self.level
-
-    def describe(self) -> str:
-        return ("", "face detection less often", "+ voice less often", "+ face every other step")[self.level]
-
-    def state(self) -> dict:
-        return {"level": self.level, "calm": self._calm, "seen": self._seen, "times": list(self.times)}
-
-    def restore(self, state: dict) -> None:
-        self.level, self._calm, self._seen = int(state["level"]), int(state["calm"]), int(state["seen"])
-        self.times.clear()
-        self.times.extend(float(v) for v in state["times"])
-
-
-def schedule(step: int, level: int, detect_every: int, voice_every: int) -> tuple[bool, bool, bool]:
-    """(run the face channel, run face detection, run the voice channel) on hop number ``step`` (from 0).
-
-    The two costly parts, face detection and the voice window, go on different hops (detection on
-    multiples of its period, voice one hop later) so that no hop pays for both when both periods are
-    even (the default 2 and 2); under load (``level``) each period doubles, then the face channel itself runs
-    every other hop.
-    """
-    detect_every = max(1, detect_every) * (2 if level >= 1 else 1)
-    voice_every = max(1, voice_every) * (2 if level >= 2 else 1)
-    run_face = not (level >= 3 and step % 2)
-    detect = step % detect_every == 0
-    run_voice = step % voice_every == (1 % voice_every)
-    return run_face, detect, run_voice
-
-
-class VoiceWindows:
-    """Which hops ask the voice channel, and about which audio; offline look-ahead replays the same decisions.
-
-    A hop asks when its schedule says so, and every hop until the channel has been asked once. It asks about the
-    ``window_s`` before ``min(now, end of the audio)``, unless that end is no newer than the last one asked about
-    or the window holds less than ``MIN_VOICE_S`` of audio.
-    """
-
-    def __init__(self, window_s: float) -> None:
-        self.window_s = window_s
-        self.last_end = -1.0
-        self.asked = False
-
-    def due(self, scheduled: bool) -> bool:
-        return scheduled or not self.asked
-
-    def state(self) -> dict:
-        return {"last_end": self.last_end, "asked": self.asked}
-
-    def restore(self, state: dict) -> None:
-        self.last_end, self.asked = float(state["last_end"]), bool(state["asked"])
-
-    def request(self, now: float, audio: AudioRing) -> tuple[np.ndarray, float] | None:
-        """(samples, session time of their end) to score now, or None."""
-        end = min(now, audio.end_time)
-        if end <= self.last_end:
-            return None
-        block = audio.between(end - self.window_s, end)
-        if block.duration < MIN_VOICE_S:
-            return None
-        self.last_end, self.asked = end, True
-        return block.samples, end
-
-
-class InferenceWorker:
-    """Runs the channels and the fuser; publishes one EmotionEstimate per hop."""
+class InferenceWorker(OwnThread):
+    """Runs the channels and the fuser; publishes one EmotionEstimate per hop (live: in its own thread)."""
 
     def __init__(self, frames: FrameRing, audio: AudioRing, fuser: Fuser, config: InferenceConfig,
                  clock: SessionClock | None = None, face: FaceLike | None = None, voice: VoiceLike | None = None,
                  text: TextLike | None = None, on_estimate: Callable[[EmotionEstimate], None] | None = None,
                  on_error: Callable[[str], None] | None = None, device: str = "cpu", shed_load: bool = True,
                  voice_in_background: bool = False, detect_in_background: bool = False) -> None:
+        super().__init__("emolive-inference")
         self.frames, self.audio, self.fuser, self.config = frames, audio, fuser, config
         self.device = device
         self.clock = clock or SessionClock()
@@ -174,8 +82,6 @@ class InferenceWorker:
         self.voice_in_background = voice_in_background
         self._voice_thread: BackgroundVoice | None = None
         self.detect_in_background = detect_in_background  # live only, as the voice thread
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
     # --- inputs from other threads -----------------------------------------------------------------
     def add_segment(self, segment: TranscriptSegment) -> None:
@@ -280,8 +186,7 @@ class InferenceWorker:
         except Exception as exc:
             self._channel_failed("face", exc, now)
         latency["face"] = (time.perf_counter() - t0) * 1000
-        pop = getattr(self.face, "pop_detection_ms", None)
-        if callable(pop) and (detection_ms := pop()) is not None:
+        if isinstance(self.face, DetectsInBackground) and (detection_ms := self.face.pop_detection_ms()) is not None:
             latency["detect"] = detection_ms  # a round on the detection thread: beside the hop, not in its total
 
     def _run_voice(self, now: float, latency: dict[str, float]) -> None:
@@ -349,10 +254,10 @@ class InferenceWorker:
 
     def _channel_failed(self, name: str, exc: Exception, now: float) -> None:
         channel = getattr(self, name)
-        if is_cuda_error(exc) and hasattr(channel, "to") and self.device != "cpu":
+        if is_cuda_error(exc) and isinstance(channel, Movable) and self.device != "cpu":
             log.warning("%s channel failed on the GPU (%s): moving every channel to the CPU", name, exc)
             for other in (self.face, self.voice, self.text):
-                if other is None or not hasattr(other, "to"):
+                if not isinstance(other, Movable):
                     continue
                 if other is self.voice and self._voice_thread is not None:
                     self._voice_thread.locked(lambda channel=other: channel.to("cpu"))
@@ -390,38 +295,31 @@ class InferenceWorker:
     @staticmethod
     def _set_detection_thread(face: FaceLike | None, on: bool) -> None:
         """Start or stop the face channel's detection thread (channels without one detect in line)."""
-        name = "start_detection_thread" if on else "stop_detection_thread"
-        if face is not None and callable(getattr(face, name, None)):
-            getattr(face, name)()
+        if isinstance(face, DetectsInBackground):
+            face.start_detection_thread() if on else face.stop_detection_thread()
 
     def start(self) -> None:
         if self.voice_in_background:
             self.start_voice_thread()
         if self.detect_in_background:
             self._set_detection_thread(self.face, True)
-        self._thread = threading.Thread(target=self._loop, name="emolive-inference", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
+        super().start()
 
     def join(self, timeout: float | None = None) -> None:
-        if self._thread is not None:
-            self._thread.join(timeout)
+        super().join(timeout)
         if self._voice_thread is not None:
             self._voice_thread.join(timeout)
 
     def is_alive(self) -> bool:
         """The worker's thread or its voice thread still runs."""
-        threads = [self._thread, self._voice_thread]
-        return any(t is not None and t.is_alive() for t in threads)
+        return super().is_alive() or (self._voice_thread is not None and self._voice_thread.is_alive())
 
-    def _loop(self) -> None:
+    def _main(self) -> None:
         hop = self.config.hop_s
         due = self.clock.now() + hop
-        while not self._stop.is_set():
+        while not self.stopping.is_set():
             wait = due - self.clock.now()
-            if wait > 0 and self._stop.wait(wait):
+            if wait > 0 and self.stopping.wait(wait):
                 break
             now = self.clock.now()
             late = int((now - due) // hop)

@@ -192,7 +192,7 @@ class MediaFileSource(CaptureSource):
         """The end-of-file event's message: the path, or how early it ended (truncated or damaged file)."""
         duration = self.info.duration
         if duration > 0 and reached_s < duration - max(0.5, 0.01 * duration):  # as offline analysis judges it
-            return f"{self.path} ended early: played {reached_s:.1f} of {duration:.1f} s (truncated or damaged)"
+            return f"{self.path} ended early: played {reached_s:.1f} of {duration:.1f} s, truncated or damaged"
         return str(self.path)
 
 

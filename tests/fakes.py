@@ -104,7 +104,7 @@ class FakePipeline:
 
     @property
     def alive(self) -> bool:
-        return self._thread.is_alive() or (self.source is not None and self.source.running)
+        return self._thread.is_alive() or (self.source is not None and self.source.is_alive())
 
     def status(self) -> PipelineStatus:
         return FAKE_STATUS
@@ -157,7 +157,7 @@ class FakeRecorder:
         self.recording = False
         return None
 
-    def add_marker(self, label: str = "") -> float | None:
+    def add_marker(self, label: str = "", t: float | None = None) -> float | None:
         self.calls.append(("marker", label))
         return None
 

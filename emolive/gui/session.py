@@ -90,6 +90,7 @@ class SessionController(QObject):
     notice = Signal(str, int)  # a status line and how long to show it (ms, 0: until replaced)
     recording_changed = Signal(bool)
     outputs_changed = Signal(str)  # the live outputs that run now ("" for none)
+    lsl_marker = Signal(str, float)  # a marker from an LSL stream written into the recording: label, session time
 
     def __init__(self, config: AppConfig, sources: Sources, factory: PipelineFactory,
                  recorder: RecorderLike | None = None, config_path: Path | None = None, persist: bool = True,
@@ -382,7 +383,15 @@ class SessionController(QObject):
     # --- live outputs (LSL, WebSocket and overlay) --------------------------------------------------
     def _make_outputs(self, config: AppConfig, sources: Sources) -> LiveOutputs:
         recorder = self.recorder
-        return LiveOutputs(config, None, write_marker=getattr(recorder, "add_marker", None),
+
+        def write_marker(label: str, t: float) -> float | None:
+            """The marker inlet's thread: into the recording at ``t``, then (queued) onto the window's traces."""
+            written = recorder.add_marker(label, t) if recorder is not None else None
+            if written is not None:
+                self.lsl_marker.emit(label, float(written))
+            return written
+
+        return LiveOutputs(config, None, write_marker=write_marker if recorder is not None else None,
                            record_meta=getattr(recorder, "put_meta", None), source=sources.describe(),
                            on_status=self._output_news)
 

@@ -21,7 +21,9 @@ log = logging.getLogger(__name__)
 
 HOLD_S = 1.0  # longest a marker waits for the step after it (then the nearest step seen so far is used)
 STEPS_KEPT = 600  # step times remembered (a minute at the default hop)
-RESOLVE_S = 0.5  # one look for the stream; repeated until it appears or the inlet stops
+LOOK_S = 0.25  # how often the inlet asks its resolver whether the stream is there
+FORGET_S = 2.0  # a stream not heard of for this long is no longer offered by the resolver
+OPEN_S = 1.0  # longest wait for a found stream to answer
 
 MarkerWriter = Callable[[str, float], Any]  # (label, session time) -> e.g. SessionRecorder.add_marker
 
@@ -115,28 +117,35 @@ class LslMarkerInlet:
 
     def _main(self) -> None:
         pylsl = self._pylsl
-        while not self._stop.is_set():
-            try:
-                found = pylsl.resolve_bypred(self.predicate, 1, RESOLVE_S)
-            except (RuntimeError, OSError, ValueError) as exc:
-                self._status(f"cannot look for {self.query!r}: {exc}")
-                self._stop.wait(2.0)
-                continue
-            if not found:
-                self._flush(force=True)
-                continue
-            try:
-                self._listen(pylsl, found[0])
-            except (RuntimeError, OSError, ValueError) as exc:  # the sender went away (LostError is a RuntimeError)
-                self._status(f"lost {self.query!r} ({exc}); looking for it again")
-            finally:
-                self.connected = False
-        self._flush(force=True)
+        try:
+            # a resolver in the background: asking it never blocks (a one-off resolve can outlast its timeout)
+            resolver = pylsl.ContinuousResolver(pred=self.predicate, forget_after=FORGET_S)
+        except (RuntimeError, OSError, ValueError) as exc:
+            self._status(f"cannot look for {self.query!r}: {exc}")
+            return
+        try:
+            while not self._stop.is_set():
+                found = resolver.results()
+                if not found:
+                    self._flush(force=True)
+                    self._stop.wait(LOOK_S)
+                    continue
+                try:
+                    self._listen(pylsl, found[0])
+                except (RuntimeError, OSError, ValueError) as exc:  # gone (LostError, TimeoutError: RuntimeErrors)
+                    if self.connected:
+                        self._status(f"lost {self.query!r} ({exc}); looking for it again")
+                    self._stop.wait(LOOK_S)
+                finally:
+                    self.connected = False
+            self._flush(force=True)
+        finally:
+            del resolver
 
     def _listen(self, pylsl: ModuleType, info: Any) -> None:
         inlet = pylsl.StreamInlet(info, max_buflen=60, recover=False, processing_flags=pylsl.proc_clocksync)
         try:
-            inlet.open_stream(timeout=2.0)
+            inlet.open_stream(timeout=OPEN_S)
             self.connected = True
             self._status(f"listening to {info.name()!r} (type {info.type()}) from {info.hostname()}")
             while not self._stop.is_set():
@@ -159,8 +168,11 @@ class LslMarkerInlet:
         for t, label, received in self._pending:
             if force or now - received > HOLD_S or (latest is not None and latest >= t):
                 step = self.steps.nearest(t)
-                self.write(label or "lsl marker", t if step is None else step)
-                self.written += 1
+                try:
+                    self.write(label or "lsl marker", t if step is None else step)
+                    self.written += 1
+                except Exception:  # noqa: BLE001 - a failing writer must not end the inlet
+                    log.exception("LSL markers: writing %r failed", label)
             else:
                 keep.append((t, label, received))
         self._pending = keep

@@ -1,6 +1,6 @@
 """The main window: video + overlay, transcript, traces, status bar, menus. It only wires: the session
 controller (emolive.gui.session) runs the pipeline, the recording and the model switches; the window shows what
-it reports.
+it reports. What the menus do is ``window_commands.MenuCommands``.
 
 Data arrives as queued signals from the pipeline's bridge (through the controller) and only updates state
 (history, latest estimate, transcript model). A fixed-rate timer redraws from that state and reads the newest
@@ -12,26 +12,20 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
-    QFileDialog,
-    QInputDialog,
     QLabel,
     QMainWindow,
-    QMessageBox,
     QSplitter,
     QVBoxLayout,
     QWidget,
 )
 
-from emolive.config import AppConfig, InferenceConfig
+from emolive.config import AppConfig
 from emolive.core.contracts import EmotionEstimate, EventKind, PipelineStatus, SourceEvent, TranscriptSegment
-from emolive.gui import dialogs
 from emolive.gui.bridge import PipelineBridge
 from emolive.gui.calibration_dialog import CalibrationDialog
 from emolive.gui.estimate_view import EstimateBars
@@ -41,12 +35,11 @@ from emolive.gui.interfaces import PipelineFactory, PipelineLike, RecorderLike, 
 from emolive.gui.menus import build_menus
 from emolive.gui.plots import EmotionPlots
 from emolive.gui.session import ModelSwitcher, SessionController
-from emolive.gui.settings_dialog import SettingsDialog
 from emolive.gui.status import ErrorBanner, StatusPanel, format_status
 from emolive.gui.transcript import TranscriptModel
 from emolive.gui.transcript_view import TranscriptView
 from emolive.gui.video_view import VideoView
-from emolive.runtime.channels import MODEL_FIELDS
+from emolive.gui.window_commands import MenuCommands
 
 log = logging.getLogger(__name__)
 
@@ -54,13 +47,12 @@ REDRAW_HZ = 20  # video + overlay
 PLOT_EVERY = 2  # plots redraw every 2nd tick (10 Hz)
 STATUS_EVERY = 10  # status bar every 10th tick (2 Hz)
 FROZEN_AFTER_S = 2.0  # no new frame for this long: the picture is marked as frozen
-VIDEO_FILTER = "Media files (*.mp4 *.mkv *.avi *.mov *.webm *.m4v *.wav *.mp3 *.flac *.ogg);;All files (*)"
 
 
 MINIMUM_SIZE = (960, 620)  # below it the plots, the bars and the legend no longer all fit
 
 
-class MainWindow(QMainWindow):
+class MainWindow(MenuCommands, QMainWindow):
     """The app's window. ``start()`` builds and starts a pipeline from ``factory(config, sources, sinks)``."""
 
     started = Signal()  # a start attempt finished (pipeline running, or failed and said why)
@@ -235,6 +227,12 @@ class MainWindow(QMainWindow):
         else:
             self.statusBar().clearMessage()
 
+    def _on_recording_changed(self, recording: bool) -> None:
+        if recording:
+            self._markers_added = 0
+        self.actions.set_recording(recording)
+        self._refresh_status()
+
     # --- data slots (GUI thread, from the current pipeline only) --------------------------------
     def _on_estimate(self, estimate: EmotionEstimate) -> None:
         self.estimates_received += 1
@@ -323,136 +321,6 @@ class MainWindow(QMainWindow):
         recording = f"REC {self.recording_dir.name} ({rows} rows)" if self.recording_dir is not None else ""
         self.status_panel.show(format_status(status, recording, asr=self.sources.asr and self.config.asr.enabled,
                                              outputs=self.session.outputs_text()))
-
-    # --- File -----------------------------------------------------------------------------------
-    def open_video_dialog(self) -> None:
-        start = str(self.sources.video.parent) if self.sources.video is not None else ""
-        path, _ = QFileDialog.getOpenFileName(self, "Open video", start, VIDEO_FILTER)
-        if path:
-            self.open_video(Path(path))
-
-    def open_video(self, path: Path) -> None:
-        self.restart(sources=replace(self.sources, video=Path(path)))
-
-    def use_live_sources(self) -> None:
-        self.restart(sources=self.session.live_sources())
-
-    def open_settings(self) -> None:
-        dialog = SettingsDialog(self.config, self)
-        if dialog.exec():
-            self.apply_config(dialog.result_config())
-
-    def apply_config(self, config: AppConfig) -> None:
-        """Persist ``config`` and restart when needed; during a recording the user is asked first."""
-        self.session.apply_config(config, ask=self.ask_restart)
-
-    def ask_restart(self, changed: list[str]) -> str:
-        """Ask whether to end the recording for a restart: "now", "later" (when it ends) or "cancel"."""
-        box = QMessageBox(self)
-        box.setWindowTitle("Restart needed")
-        box.setIcon(QMessageBox.Icon.Question)
-        box.setText("These settings need a restart, which ends the recording:\n" + "\n".join(changed))
-        now = box.addButton("Restart now", QMessageBox.ButtonRole.AcceptRole)
-        later = box.addButton("After the recording", QMessageBox.ButtonRole.ApplyRole)
-        box.addButton(QMessageBox.StandardButton.Cancel)
-        box.exec()
-        clicked = box.clickedButton()
-        return "now" if clicked is now else "later" if clicked is later else "cancel"
-
-    # --- Session --------------------------------------------------------------------------------
-    def toggle_recording(self) -> None:
-        self.session.toggle_recording()
-
-    def source_description(self) -> dict[str, str]:
-        return self.session.source_description()
-
-    def start_recording(self, directory: Path | None = None) -> bool:
-        return self.session.start_recording(directory)
-
-    def stop_recording(self) -> None:
-        self.session.stop_recording()
-
-    def _on_recording_changed(self, recording: bool) -> None:
-        if recording:
-            self._markers_added = 0
-        self.actions.set_recording(recording)
-        self._refresh_status()
-
-    def set_output(self, key: str, on: bool) -> None:
-        """Session menu: switch a live output (LSL, LSL markers, overlay) on or off for this and later sessions."""
-        value: object = bool(on)
-        if key == "lsl_markers":
-            value = ""
-            if on:
-                name, ok = QInputDialog.getText(self, "Listen for LSL markers",
-                                                "Name or type of the marker stream (e.g. PsychoPy's):",
-                                                text=self.config.outputs.lsl_markers or "Markers")
-                value = name.strip() if ok else ""
-                if not value:
-                    action = self.actions.outputs["lsl_markers"]
-                    action.blockSignals(True)
-                    action.setChecked(False)
-                    action.blockSignals(False)
-        self.session.set_outputs(**{key: value})
-
-    def add_marker_dialog(self) -> None:
-        label, ok = QInputDialog.getText(self, "Add marker", "Label for this moment (empty: numbered):")
-        if ok:
-            self.add_marker(label.strip())
-
-    def add_marker(self, label: str) -> None:
-        """Mark this moment of the recording; an empty label becomes ``marker N`` (N counts this recording's)."""
-        if self.recording_dir is None:
-            return
-        self._markers_added += 1
-        label = label.strip() or f"marker {self._markers_added}"
-        t = self.session.add_marker(label)
-        if t is not None:
-            self.plots.add_marker(t, label)
-        self.statusBar().showMessage(f"Marker added: {label}", 4000)
-
-    # --- Model ----------------------------------------------------------------------------------
-    def load_model_dialog(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Model folder (model.safetensors + config.json)")
-        if not folder:
-            return
-        kinds = list(MODEL_FIELDS)
-        guess = dialogs.guess_model_kind(Path(folder))
-        kind, ok = QInputDialog.getItem(self, "Load model", "Which model does this folder hold?", kinds,
-                                        kinds.index(guess) if guess in kinds else 0, False)
-        if ok:
-            self.load_model(kind, Path(folder))
-
-    def load_model(self, kind: str, folder: Path) -> bool:
-        """Use the model in ``folder`` for ``kind``, persisted, without restarting (see SessionController)."""
-        return self.session.load_model(kind, folder)
-
-    def reset_models(self) -> None:
-        self.banner.dismiss()  # earlier model errors no longer apply to the shipped models
-        self.session.reset_models()
-
-    def switch_models(self, inference: InferenceConfig, on_done: Callable[[str], None] | None = None) -> None:
-        self.session.switch_models(inference, on_done)
-
-    def open_finetune(self) -> None:
-        if self.finetune is None:  # one dialog, so a run keeps going while it is hidden
-            self.finetune = FineTuneDialog(self, self.model_switcher, self.config)
-            self.finetune.model_ready.connect(lambda kind, folder: self.load_model(kind, Path(folder)))
-        self.finetune.show()
-        self.finetune.raise_()
-
-    def open_calibration(self) -> None:
-        if self.calibration is None:
-            self.calibration = CalibrationDialog(self, self.model_switcher, self.config,
-                                                 file_source=lambda: str(self.sources.video or ""))
-        self.calibration.show()
-        self.calibration.raise_()
-
-    def show_model_cards(self) -> None:
-        dialogs.ModelCardsDialog(self).exec()
-
-    def show_about(self) -> None:
-        QMessageBox.about(self, "About emolive", dialogs.about_html())
 
     # --- closing --------------------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override

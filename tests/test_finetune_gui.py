@@ -111,7 +111,7 @@ def test_dialog_reports_progress_compares_metrics_and_hot_swaps(dialog_factory, 
     assert dialog.start()
     qtbot.waitUntil(lambda: dialog.result is not None and not dialog.running, timeout=20_000)
     assert dialog.progress.value() == 1000
-    assert list(dialog.score_curve.getData()[1]) == pytest.approx([0.4, 0.5])
+    assert list(dialog.plot.score_curve.getData()[1]) == pytest.approx([0.4, 0.5])
     assert "before 0.2500, after 0.5000" in dialog.metrics.text()
     assert "accuracy: before 0.3000, after 0.5500" in dialog.metrics.text()
     assert [m.path.name for m in finetune.list_models("fusion", tmp_path / "models")] == [dialog.new_model.path.name]
@@ -203,4 +203,4 @@ def test_progress_plot_names_the_metric_in_a_title_that_fits(qtbot, tmp_path):
     item = dialog.plot.getPlotItem()
     assert "validation macro f1" in item.titleLabel.text
     assert not item.getAxis("left").labelText  # no rotated axis label to be cut off at the top
-    assert dialog.score_curve.getData()[1].tolist() == [0.3, 0.6]
+    assert dialog.plot.score_curve.getData()[1].tolist() == [0.3, 0.6]

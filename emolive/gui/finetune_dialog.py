@@ -19,7 +19,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import pyqtgraph as pg
 from PySide6.QtCore import QObject, QProcess, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -42,6 +41,7 @@ from PySide6.QtWidgets import (
 from emolive.config import AppConfig, InferenceConfig
 from emolive.core.errors import EmoliveError
 from emolive.gui.interfaces import ModelSwitcherLike
+from emolive.gui.training_plot import TrainingPlot
 from emolive.personal import finetune
 from emolive.personal.trainer_protocol import DATA_HINTS, INIT_KINDS, TrainerRun, TrainRequest, Update, source_root
 
@@ -117,15 +117,7 @@ class FineTuneDialog(QDialog):
         self.status = QLabel("Not started. Training runs in the background; stopping keeps the last epoch, "
                              "and starting again with the same output folder resumes.")
         self.status.setWordWrap(True)
-        self.plot = pg.PlotWidget()
-        self.plot.setMinimumHeight(200)
-        self.plot.getPlotItem().getViewBox().setDefaultPadding(0.08)  # the top tick label stays inside
-        self.plot.addLegend()
-        self.plot.setLabel("bottom", "epoch")
-        self.loss_curve = self.plot.plot([], [], pen=pg.mkPen("#ff7043", width=2), name="train loss",
-                                         symbol="o", symbolSize=5, symbolBrush="#ff7043")  # one epoch: a dot
-        self.score_curve = self.plot.plot([], [], pen=pg.mkPen("#42a5f5", width=2), symbol="o", symbolSize=5,
-                                          name="validation")
+        self.plot = TrainingPlot()
         self.metrics = QLabel()
         self.metrics.setWordWrap(True)
         self.log_view = QPlainTextEdit()
@@ -246,7 +238,7 @@ class FineTuneDialog(QDialog):
         self.run = TrainerRun(epochs_total=self.epochs.value(), from_model_in_use=self.request().init is not None)
         self._cancelled = False
         self.run_kind, self.new_model = args[0], None
-        self._redraw()
+        self.plot.clear_run()
         self.use_button.setEnabled(False)
         self.metrics.clear()
         self.progress.setValue(0)
@@ -305,18 +297,11 @@ class FineTuneDialog(QDialog):
         if update.status:
             self._say(update.status, error=update.error)
         if update.curves:
-            self._redraw()
-            # A title, not a rotated axis label: a long metric name no longer gets cut off at the plot's top.
-            self.plot.setTitle(f"train loss and validation {update.monitor.replace('_', ' ')} per epoch", size="9pt")
+            self.plot.show_run(self.run.losses, self.run.scores, update.monitor)
         if update.log:
             self.log_view.appendPlainText(update.log)
         if update.done:
             self._done()
-
-    def _redraw(self) -> None:
-        losses, scores = self.run.losses, self.run.scores
-        self.loss_curve.setData([e for e, _ in losses], [v for _, v in losses])
-        self.score_curve.setData([e for e, _ in scores], [v for _, v in scores])
 
     def _done(self) -> None:
         event = self.run.result or {}

@@ -101,6 +101,7 @@ class MainWindow(MenuCommands, QMainWindow):
         session.notice.connect(self._notice)
         session.recording_changed.connect(self._on_recording_changed)
         session.outputs_changed.connect(lambda _: self._refresh_status())
+        session.lsl_marker.connect(lambda label, t: self.plots.add_marker(t, label))  # as if typed
 
     # --- what the session holds (read-only views for dialogs and tests) ----------------------------
     @property

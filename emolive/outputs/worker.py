@@ -27,9 +27,6 @@ class QueueThread:
     def handle(self, item: Any) -> None:
         raise NotImplementedError
 
-    def begin(self) -> None:
-        """Called on the thread before the first item (e.g. to open a connection)."""
-
     def end(self) -> None:
         """Called on the thread after the last item."""
 
@@ -64,12 +61,6 @@ class QueueThread:
 
     def _main(self) -> None:
         try:
-            self.begin()
-        except Exception as exc:  # noqa: BLE001 - reported by the subclass; the producer side goes on
-            log.error("%s could not start: %s", self.name, exc)
-            self._drain()
-            return
-        try:
             while (item := self._queue.get()) is not _STOP:
                 try:
                     self.handle(item)
@@ -80,8 +71,3 @@ class QueueThread:
                         log.exception("%s: %s", self.name, exc)
         finally:
             self.end()
-
-    def _drain(self) -> None:
-        """After a failed start: keep taking (and dropping) items until stopped, so producers never fill up."""
-        while self._queue.get() is not _STOP:
-            pass

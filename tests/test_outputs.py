@@ -452,3 +452,29 @@ def test_the_window_s_session_menu_serves_the_overlay_and_the_status_bar_says_so
         qtbot.waitUntil(lambda: "out:" not in win.status_panel.text(), timeout=5000)
     finally:
         win.close()
+
+
+def test_typed_markers_and_committed_segments_go_out_on_the_markers_stream() -> None:
+    import pylsl
+
+    from emolive.core.contracts import TranscriptSegment
+
+    live = LiveOutputs(AppConfig(outputs=OutputsConfig(lsl=True)), SessionClock(), source="markers-test")
+    assert live.start() == []
+    try:
+        found = pylsl.resolve_bypred(f"type='Markers' and source_id='{live.lsl.ident}-markers'", 1, 10.0)
+        assert len(found) == 1 and found[0].name() == "emolive-markers"
+        inlet = pylsl.StreamInlet(found[0])
+        inlet.open_stream(5.0)
+        time.sleep(0.3)  # the connection is up before anything is pushed
+        live.on_segment(TranscriptSegment("so  happy", 1.0, 1.5, committed=False, confidence=0.5))  # not committed
+        live.on_segment(TranscriptSegment("so  happy", 1.0, 1.6, committed=True, confidence=0.9))
+        time.sleep(0.1)  # the segment passes the dispatch thread first
+        live.marker("laugh", 2.25)
+        got = [inlet.pull_sample(timeout=5.0) for _ in range(2)]
+        inlet.close_stream()
+    finally:
+        live.stop()
+    assert [sample for sample, _ in got] == [["transcript: so happy"], ["laugh"]]
+    assert [stamp for _, stamp in got] == [pytest.approx(live.mapping.to_lsl(1.0), abs=1e-6),
+                                           pytest.approx(live.mapping.to_lsl(2.25), abs=1e-6)]

@@ -159,8 +159,13 @@ def test_a_failed_open_video_says_not_running_in_title_and_status(qtbot, demo_cl
     with qtbot.waitSignal(win.started, timeout=10_000):
         win.start()
     assert win.windowTitle() == "emolive - file demo.mp4"
-    with qtbot.waitSignal(win.started, timeout=10_000):
-        win.open_video(tmp_path / "broken.mp4")
+    broken = tmp_path / "broken.mp4"
+    broken.write_text("not a video")
+    win.open_video(broken)  # refused before anything stops: the demo keeps playing
+    assert "Could not open the video" in win.banner.message.text() and len(working.made) == 1
+    assert win.windowTitle() == "emolive - file demo.mp4" and win.pipeline is not None
+    with qtbot.waitSignal(win.started, timeout=10_000):  # a source that fails only once it starts
+        win.restart(sources=Sources(video=broken))
     assert not win.statusBar().currentMessage().startswith("Loading the models")
     assert "not running" in win.windowTitle() and "demo.mp4" not in win.windowTitle()
     win.close()
@@ -254,8 +259,8 @@ def test_finetune_dialog_asks_before_using_a_chance_level_model(qtbot, tmp_path)
     dialog.run, dialog.run_kind = TrainerRun(), "fusion"
     dialog.run.handle({"event": "epoch", "epoch": 1, "epochs": 1, "train_loss": 1.9, "monitor": "macro_f1",
                        "val": {"macro_f1": 0.03}})
-    dialog._redraw()
-    assert dialog.loss_curve.opts["symbol"] == "o"  # one epoch is a visible point, not an empty line
+    dialog.plot.show_run(dialog.run.losses, dialog.run.scores, "macro_f1")
+    assert dialog.plot.loss_curve.opts["symbol"] == "o"  # one epoch is a visible point, not an empty line
     dialog.run.handle({"event": "done", "monitor": "macro_f1", "out": str(tmp_path / "m"), "before": {},
                        "after": {"macro_f1": 0.03, "accuracy": 0.1429}})
     asked: list[str] = []

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox
 
 from emolive.config import AppConfig, InferenceConfig
+from emolive.core.errors import EmoliveError
 from emolive.gui import dialogs
 from emolive.gui.calibration_dialog import CalibrationDialog
 from emolive.gui.finetune_dialog import FineTuneDialog
@@ -47,6 +48,14 @@ class MenuCommands:
             self.open_video(Path(path))
 
     def open_video(self, path: Path) -> None:
+        """Play ``path`` instead of the current source; a file that cannot be played leaves the session running."""
+        from emolive.capture.media_file import probe_media
+
+        try:
+            probe_media(path)  # milliseconds: no need to stop what runs for a file that cannot play
+        except EmoliveError as exc:
+            self.banner.add(f"Could not open the video: {exc}")
+            return
         self.restart(sources=replace(self.sources, video=Path(path)))
 
     def use_live_sources(self) -> None:

@@ -4,7 +4,8 @@ The window only wires it to the widgets: the controller says what happened throu
 ``started``, ``failed``, ``problem``, ``notice``, ``recording_changed``, ``restarting``) and forwards the
 current pipeline's estimates, segments and events (``estimate``, ``segment``, ``event``); output of a pipeline
 that was let go is dropped here. It owns no widget, so it asks the window (``ask``) before a restart would end
-a recording.
+a recording. Its recording commands are ``session_recording.RecordingControl``, its model switches
+``session_models.ModelControl``.
 """
 
 from __future__ import annotations
@@ -23,12 +24,12 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from emolive.config import AppConfig, InferenceConfig, save_config, to_dict, with_changes
 from emolive.core.contracts import EmotionEstimate, PipelineSink, SourceEvent, TranscriptSegment
-from emolive.core.errors import EmoliveError, ModelError
+from emolive.core.errors import EmoliveError
 from emolive.gui.bridge import MessageRelay, PipelineBridge
 from emolive.gui.interfaces import PipelineFactory, PipelineLike, RecorderLike, Sources
-from emolive.models.io import validate_model_folder
+from emolive.gui.session_models import ModelControl
+from emolive.gui.session_recording import RecordingControl
 from emolive.outputs.hub import LiveOutputs
-from emolive.runtime.channels import MODEL_FIELDS, validate_models
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +75,7 @@ class ModelSwitcher:
         self._session.switch_models(inference, on_done)
 
 
-class SessionController(QObject):
+class SessionController(RecordingControl, ModelControl, QObject):
     """One session at a time: ``factory(config, sources, sinks)`` builds its pipeline, sending to the GUI's
     bridge and, side by side, to the recorder."""
 
@@ -295,6 +296,13 @@ class SessionController(QObject):
         if changed:
             self.notice.emit(f"Restarted to apply: {', '.join(changed)}", 8000)
 
+    def _recording_ended(self) -> None:
+        """Settings that waited for the recording to end are applied now (a restart)."""
+        pending = self._pending_config
+        if pending is not None and not self._closed:
+            self._pending_config = None
+            QTimer.singleShot(0, lambda: self._restart_with(pending, settings_needing_restart(self.config, pending)))
+
     def _save(self, config: AppConfig) -> None:
         if not self.persist:
             return
@@ -303,82 +311,6 @@ class SessionController(QObject):
             self.notice.emit(f"Settings saved to {path}", 5000)
         except OSError as exc:
             self.problem.emit(f"Could not save the settings: {exc}")
-
-    # --- recording --------------------------------------------------------------------------------
-    def source_description(self) -> dict[str, str]:
-        """What the pipeline reads: ``{"kind": "file", "file": PATH}`` or the camera and microphone in use."""
-        sources = self.sources
-        if sources.video is not None:
-            return {"kind": "file", "file": str(Path(sources.video).resolve())}
-        return {"kind": "live", "camera": "" if sources.camera is None else str(sources.camera),
-                "microphone": "none" if sources.microphone is None else (sources.microphone or "default")}
-
-    def start_recording(self, directory: Path | None = None) -> bool:
-        """Start recording (into ``directory``, else a new timestamped session folder chosen by the recorder)."""
-        if self.recorder is None or self.recording_dir is not None:
-            return False
-        why = self.nothing_to_record()
-        if why:
-            self.problem.emit(f"Could not start recording: {why}")
-            return False
-        self.recorder.config = self.config  # the session's sidecar records the settings in use now
-        self.recorder.devices = {**self.recorder.devices, "source": self.source_description()}  # ... and its source
-        try:
-            folder = self.recorder.start(directory)
-        except (EmoliveError, OSError, RuntimeError) as exc:
-            self.problem.emit(f"Could not start recording: {exc}")
-            return False
-        self.recording_dir = Path(folder)
-        self.recording_changed.emit(True)
-        self.notice.emit(f"Recording to {self.recording_dir}", 5000)
-        return True
-
-    def nothing_to_record(self) -> str:
-        """Why a recording now would hold nothing captured ("" when there is something to record)."""
-        sources = self.sources
-        if sources.video is None and sources.camera is None and sources.microphone is None:
-            return "no camera, microphone or video is open"
-        if self.source_ended:
-            return "the file has ended (File > Open video... to play it again)"
-        return ""
-
-    def source_finished(self) -> None:
-        """The replayed file ended: a running recording stops here (nothing after the end is recorded)."""
-        self.source_ended = True
-        if self.recording_dir is not None:
-            self.stop_recording()
-
-    def stop_recording(self) -> None:
-        """Finish the recording (files flushed and closed by the recorder)."""
-        if self.recorder is None or self.recording_dir is None:
-            return
-        directory, self.recording_dir = self.recording_dir, None
-        try:
-            self.recorder.stop()
-            self.notice.emit(f"Recording saved in {directory}", 8000)
-        except (EmoliveError, OSError) as exc:
-            self.problem.emit(f"Recording could not be finished: {exc}")
-        self.recording_changed.emit(False)
-        pending = self._pending_config
-        if pending is not None and not self._closed:  # settings that waited for the recording to end
-            self._pending_config = None
-            QTimer.singleShot(0, lambda: self._restart_with(pending, settings_needing_restart(self.config, pending)))
-
-    def toggle_recording(self) -> None:
-        if self.recording_dir is None:
-            self.start_recording()
-        else:
-            self.stop_recording()
-
-    def add_marker(self, label: str) -> float | None:
-        """Mark this moment of the recording (and send it out on the live outputs); its session time (None when
-        not recording)."""
-        if self.recorder is None or self.recording_dir is None:
-            return None
-        t = self.recorder.add_marker(label)
-        if t is not None and self.outputs is not None:
-            self.outputs.marker(label, t)
-        return t
 
     # --- live outputs (LSL, WebSocket and overlay) --------------------------------------------------
     def _make_outputs(self, config: AppConfig, sources: Sources) -> LiveOutputs:
@@ -417,74 +349,3 @@ class SessionController(QObject):
     def _on_output_news(self, text: str) -> None:
         self.notice.emit(f"LSL markers: {text}", 6000)
         self.outputs_changed.emit(self.outputs_text())
-
-    @property
-    def rows_recorded(self) -> int | None:
-        """Rows of the running recording on disk; None when not recording."""
-        if self.recorder is None or self.recording_dir is None:
-            return None
-        return self.recorder.rows_written
-
-    def _on_recorder_error(self, message: str) -> None:
-        self.problem.emit(f"Recording stopped: {message}")
-        self.stop_recording()
-
-    # --- models -----------------------------------------------------------------------------------
-    def load_model(self, kind: str, folder: Path) -> bool:
-        """Use the model in ``folder`` for ``kind`` (face/voice/text/fusion), persisted, without restarting.
-
-        The folder is checked first (config, weights, kind); one that cannot be used changes nothing and
-        ``problem`` says why. The setting is saved only once the new model has loaded.
-        """
-        try:
-            validate_model_folder(kind, Path(folder))
-        except ModelError as exc:
-            self.problem.emit(f"Kept the current {kind} model: {exc}")
-            return False
-        self.switch_models(with_changes(self.config, "inference", **{MODEL_FIELDS[kind]: str(folder)}).inference)
-        return True
-
-    def reset_models(self) -> None:
-        self.switch_models(with_changes(self.config, "inference", **dict.fromkeys(MODEL_FIELDS.values(), "")).inference)
-
-    def switch_models(self, inference: InferenceConfig, on_done: Callable[[str], None] | None = None) -> None:
-        """Hot-swap the running pipeline to ``inference`` (start one with it when none runs), then persist it.
-
-        Nothing switches or is saved when a model folder cannot be used: the old models keep running and
-        ``problem`` says why. ``on_done(problem)`` ("" when fine) is called once it is settled.
-        """
-        config = replace(self.config, inference=inference)
-        if config == self.config:
-            return
-        try:
-            validate_models(inference)
-        except ModelError as exc:
-            self._swap_settled(config, f"kept the current models: {exc}", on_done)
-            return
-        if self.pipeline is not None:
-            self.notice.emit("Loading the model; the current one keeps running meanwhile...", 0)
-            self._swaps.append((config, on_done))
-            self.pipeline.swap_models(inference, self._swap_relay)
-            return
-        self._save(config)
-        self.restart(config=config)
-        if on_done is not None:
-            on_done("")
-
-    def _on_swapped(self, problem: str) -> None:
-        """GUI thread: a hot swap started by ``switch_models`` finished (``problem`` "" when it switched)."""
-        if not self._swaps:
-            return
-        config, on_done = self._swaps.popleft()
-        self._swap_settled(config, f"kept the current models: {problem}" if problem else "", on_done)
-
-    def _swap_settled(self, config: AppConfig, problem: str, on_done: Callable[[str], None] | None) -> None:
-        if problem:
-            self.problem.emit(f"Model switch: {problem}")
-            self.notice.emit("", 0)
-        else:
-            self.config = config
-            self._save(config)
-            self.notice.emit("Switched models without restarting", 6000)
-        if on_done is not None:
-            on_done(problem)

@@ -5,7 +5,10 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import as_completed as completed_futures
 from dataclasses import dataclass, replace
+from multiprocessing import get_context
 from pathlib import Path
 from typing import IO
 
@@ -91,12 +94,9 @@ def _run_here(job: FileJob, on_progress: Callable[[float], None] | None, stream:
 
 def run_in_pool(jobs: list[FileJob], workers: int, finished: Finished) -> None:
     """Each job in one of ``workers`` spawned processes (each loads the models once)."""
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-    from multiprocessing import get_context
-
     with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
         futures = {pool.submit(safe_run_job, replace(job, progress=False)): i for i, job in enumerate(jobs)}
-        for future in as_completed(futures):
+        for future in completed_futures(futures):
             finished(futures[future], future.result())
 
 

@@ -24,6 +24,7 @@ import numpy as np
 
 from emolive.core.contracts import AudioBlock, VideoFrame
 from emolive.core.rings import AudioRing, FrameRing
+from emolive.core.threads import OwnThread
 from emolive.recording.files import describe_os_error, report_failure
 from emolive.recording.metadata import AUDIO_NAME, VIDEO_NAME
 
@@ -166,8 +167,9 @@ class Mp4Track:
                 self.path.unlink(missing_ok=True)
 
 
-class RawCaptureWriter:
-    """Writes raw audio/video in its own thread, fed by ``put_audio``/``put_frame`` or by polling the rings.
+class RawCaptureWriter(OwnThread):
+    """Writes raw audio/video in its own thread (``OwnThread``), fed by ``put_audio``/``put_frame`` or by polling
+    the rings.
 
     Polling (``frames``/``audio`` rings given) takes everything newer than what was written, every
     ``poll_s``; the frame ring must hold more than ``poll_s`` of video (the default 30 frames, 1 s at 30 fps, do).
@@ -178,6 +180,7 @@ class RawCaptureWriter:
                  frame_ring: FrameRing | None = None, audio_ring: AudioRing | None = None,
                  poll_s: float = 0.1, sync_interval: float = 0.5,
                  on_info: Callable[[dict[str, Any]], None] | None = None) -> None:
+        super().__init__("emolive-raw-capture")
         self.directory, self.origin = Path(directory), origin
         self._on_error = on_error
         self._on_info = on_info  # told ``info()`` when a track's start on the session clock becomes known
@@ -188,7 +191,6 @@ class RawCaptureWriter:
         self._queue: queue.Queue[AudioBlock | VideoFrame] = queue.Queue()
         self._pending_frames = 0
         self._lock = threading.Lock()
-        self._stop = threading.Event()
         self.wav: WavTrack | None = None
         self.mp4: Mp4Track | None = None
         self.dropped_frames = 0
@@ -197,7 +199,6 @@ class RawCaptureWriter:
         self._last_frame_t: float | None = None if origin is None else origin - 1e-9
         self._audio_next_t: float | None = origin
         self._last_frame_index: int | None = None
-        self._thread = threading.Thread(target=self._main, name="emolive-raw-capture", daemon=True)
 
     def open(self) -> None:
         """Create the files (raises OSError at once when the folder is not writable)."""
@@ -206,15 +207,12 @@ class RawCaptureWriter:
         if self._want_video:
             self.mp4 = Mp4Track(self.directory / VIDEO_NAME, self.origin, self.fps)
 
-    def start(self) -> None:
-        self._thread.start()
-
     def put_audio(self, block: AudioBlock) -> None:
-        if self.wav is not None and not self._stop.is_set():
+        if self.wav is not None and not self.stopping.is_set():
             self._queue.put_nowait(block)
 
     def put_frame(self, frame: VideoFrame) -> None:
-        if self.mp4 is None or self._stop.is_set():
+        if self.mp4 is None or self.stopping.is_set():
             return
         with self._lock:
             if self._pending_frames >= MAX_PENDING_FRAMES:
@@ -223,13 +221,10 @@ class RawCaptureWriter:
             self._pending_frames += 1
         self._queue.put_nowait(frame)
 
-    def stop(self, timeout: float | None = 10.0) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout)
-
-    def request_stop(self) -> None:
-        self._stop.set()
+    def close(self, timeout: float | None = 10.0) -> None:
+        """``stop``, then wait up to ``timeout`` seconds for the files to be finished."""
+        self.stop()
+        self.join(timeout)
 
     def info(self) -> dict[str, Any]:
         """The sidecar's ``raw`` section: files, origin and what was written."""
@@ -251,7 +246,7 @@ class RawCaptureWriter:
     def _main(self) -> None:
         try:
             last_sync = time.monotonic()
-            while not self._stop.is_set():
+            while not self.stopping.is_set():
                 self._poll_rings()
                 self._drain(self._poll_s)
                 if time.monotonic() - last_sync >= self._sync_interval:

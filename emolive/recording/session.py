@@ -179,7 +179,7 @@ class SessionRecorder:
             hashing.join(timeout)
         final: dict[str, Any] = {}
         if raw is not None:
-            raw.stop(timeout)
+            raw.close(timeout)
             final["raw"] = raw.info()
         writer.finish(final, timeout)
         log.info("recording stopped: %s (%d rows)", self.path, writer.stats.rows)
@@ -273,7 +273,7 @@ class SessionRecorder:
             self.error = message
             raw = self._raw
         if raw is not None:
-            raw.request_stop()
+            raw.stop()
         writer = self._writer
         if writer is not None:
             writer.request_stop({"stop_reason": "error", "error": message})

@@ -23,7 +23,7 @@ OTHER = "other"  # not English, language unknown (an English-only model)
 class LanguageGate:
     """Thresholds of the verdict (checked on real speech: see docs/experiments/2026-12-07-voice-moods.md)."""
 
-    min_logprob: float = -0.75
+    min_logprob: float = -0.9
     max_compression_ratio: float = 2.4
     min_word_probability: float = 0.5
     min_language_probability: float = 0.5

@@ -203,3 +203,23 @@ def test_tiny_fine_tuning_run_writes_a_model_and_resumes(tmp_path: Path, capsys:
         face_mix.main(argv)
     assert face_mix.main([*argv, "--epochs", "2", "--resume"]) == 0
     assert "epoch 2" in capsys.readouterr().out
+    assert face_mix.main([*argv, "--calibrate-only", "--bn-refresh", "8"]) == 0
+    assert "BatchNorm refresh on 8 crops" in capsys.readouterr().out
+    assert json.loads((out / "config.json").read_text())["training"]["bn_refresh"]["n"] == 8
+
+
+def test_batchnorm_refresh_measures_the_given_crops() -> None:
+    from training.face_mix import refresh_batchnorm
+
+    config = {**DEFAULT_CONFIG, "widths": [4, 8], "convs_per_stage": 1, "embedding_dim": 8,
+              "labels": list(EMOTIONS)}
+    torch.manual_seed(0)
+    model = build_model(config).eval()
+    x = torch.randn(64, 1, 48, 48) * 2 + 3
+    refresh_batchnorm(model, x, batch=16)
+    conv = model.body[0][0]
+    bn = model.body[0][1]
+    with torch.no_grad():
+        features = conv(x)
+    assert torch.allclose(bn.running_mean, features.mean(dim=(0, 2, 3)), atol=1e-4)
+    assert bn.momentum == 0.1 and not bn.training

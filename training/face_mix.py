@@ -35,7 +35,7 @@ from emolive.evaluation.metrics import classification_report, format_report
 from emolive.face.model import build_model
 from emolive.face.predictor import prepare_crops
 from emolive.models.device import limit_torch_threads
-from emolive.models.io import WEIGHTS_NAME, load_config, load_into, save_config
+from emolive.models.io import WEIGHTS_NAME, load_config, load_into, save_config, save_model
 from training.calibration import fit_temperature
 from training.common import FitConfig, fit
 from training.face import _init_config, load_ferplus, load_split, predict_logits, soft_cross_entropy, soft_targets
@@ -79,6 +79,11 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "emolive-face-cache")
+    p.add_argument("--calibrate-only", action="store_true",
+                   help="do not train: finish the model in OUT (--bn-refresh, temperatures) as a run's end does")
+    p.add_argument("--bn-refresh", type=int, default=0, metavar="N",
+                   help="after training, re-estimate the BatchNorm statistics on N un-augmented training crops "
+                        "(drawn with the sampling weights); kept only when the validation score rises")
     p.add_argument("--write-val", type=Path, default=None,
                    help="only write the web validation split as a class folder of links (for `emolive eval face`) "
                         "into this folder and stop")
@@ -117,7 +122,7 @@ def main(argv: Sequence[str]) -> int:
         n = write_split_folder(web_val, args.write_val)
         print(f"web validation split: {n} photos linked under {args.write_val}")
         return 0
-    if (args.out / "last.pt").is_file() and not args.resume:
+    if (args.out / "last.pt").is_file() and not args.resume and not args.calibrate_only:
         raise EmoliveError(f"{args.out} holds a checkpoint (last.pt): pass --resume to continue it, "
                            "or choose another --out")
     limit_torch_threads(args.threads)
@@ -202,13 +207,59 @@ def main(argv: Sequence[str]) -> int:
     cfg = FitConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
                     schedule="cosine", warmup_frac=0.05, patience=args.patience, monitor="score",
                     class_weights=False, seed=args.seed, threads=args.threads, device="cpu")
-    if not args.resume:
-        log.info("shipped model before fine-tuning: %s", evaluate(model))
-    fit(model, train_set, loss_fn, evaluate, cfg, args.out, model_config, resume=args.resume,
-        train_sampler=sampler)
+    if not args.calibrate_only:
+        if not args.resume:
+            log.info("shipped model before fine-tuning: %s", evaluate(model))
+        fit(model, train_set, loss_fn, evaluate, cfg, args.out, model_config, resume=args.resume,
+            train_sampler=sampler)
     if not (args.out / WEIGHTS_NAME).is_file():
-        raise EmoliveError(f"training produced no model in {args.out}")
+        raise EmoliveError(f"no trained model in {args.out}")
+    if args.bn_refresh > 0:
+        pick = np.random.default_rng(args.seed + 2).choice(len(images), size=args.bn_refresh, p=weights)
+        grey = np.stack([_grey(im) for im in images[pick]])
+        flip = np.random.default_rng(args.seed + 3).random(len(grey)) < 0.5
+        grey[flip] = grey[flip][:, :, ::-1]
+        refresh_kept(args.out, norm(grey), evaluate)
     return calibrate(args.out, val_sets)
+
+
+def refresh_batchnorm(model: torch.nn.Module, x: torch.Tensor, batch: int = 256) -> None:
+    """Re-estimate every BatchNorm layer's running mean and variance on ``x`` (a plain average over the batches;
+    dropout stays off)."""
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    momenta = [m.momentum for m in norms]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None
+    model.eval()
+    for m in norms:
+        m.train()
+    with torch.no_grad():
+        for i in range(0, len(x), batch):
+            model(x[i:i + batch])
+    for m, momentum in zip(norms, momenta, strict=True):
+        m.momentum = momentum
+    model.eval()
+
+
+def refresh_kept(out: Path, x: torch.Tensor, evaluate: Any) -> bool:
+    """``refresh_batchnorm`` on the model in ``out``; written back only when the validation score rises."""
+    config = load_config(out)
+    model = load_into(build_model(config), out)
+    before = evaluate(model)
+    refresh_batchnorm(model, x)
+    after = evaluate(model)
+    kept = after["score"] > before["score"]
+    print(f"BatchNorm refresh on {len(x)} crops: score {before['score']:.4f} -> {after['score']:.4f} "
+          f"({'kept' if kept else 'not kept'})", flush=True)
+    config.setdefault("training", {})["bn_refresh"] = {
+        "n": len(x), "kept": kept, "before": {k: round(float(v), 4) for k, v in before.items()},
+        "after": {k: round(float(v), 4) for k, v in after.items()}}
+    if kept:
+        save_model(model, config, out)
+    else:
+        save_config(config, out)
+    return kept
 
 
 def _grey(bgr: np.ndarray) -> np.ndarray:

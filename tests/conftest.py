@@ -11,6 +11,7 @@ import pytest
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")  # as emolive/__init__.py does: no look-ups by onnxruntime
 # LSL discovery stays on this machine in every test (before anything imports pylsl): see tests/lsl_api.cfg
 os.environ["LSLAPICFG"] = str(Path(__file__).resolve().parent / "lsl_api.cfg")
 

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from emolive.core.abilities import Snapshotable, is_stateless
 from emolive.core.contracts import FaceBox, ModalityOutput, TranscriptSegment, Word, frozen_array
 from emolive.core.errors import EmoliveError
 
@@ -185,15 +186,14 @@ def restore_box(state: list[Any]) -> FaceBox:
 
 def component_state(component: Any) -> dict[str, Any] | None:
     """``component.state()``, ``{}`` for a component marked ``stateless``, None when it cannot be snapshot."""
-    if component is None or getattr(component, "stateless", False):
+    if component is None or is_stateless(component):
         return {}
-    state = getattr(component, "state", None)
-    if state is None or not hasattr(component, "restore"):
+    if not isinstance(component, Snapshotable):
         return None
-    return state()
+    return component.state()
 
 
 def restore_component(component: Any, state: dict[str, Any]) -> None:
-    if component is None or getattr(component, "stateless", False):
+    if component is None or is_stateless(component):
         return
     component.restore(state)

@@ -30,8 +30,8 @@ def test_the_final_sidecar_is_written_after_the_disk_fills_up(tmp_path, monkeypa
                                raw_audio=False, raw_video=False)
     folder = recorder.start()
     reserve = folder / writer_module.RESERVE_NAME
-    assert wait_for(lambda: reserve.is_file() and (folder / "session.json").is_file())
-    assert reserve.stat().st_size == writer_module.RESERVE_BYTES
+    assert wait_for(lambda: (folder / "session.json").is_file() and reserve.is_file()
+                    and reserve.stat().st_size == writer_module.RESERVE_BYTES)  # written by the recording's thread
     real_write = writer_module.write_json_atomic
 
     def full_until_the_reserve_is_freed(path, data):  # noqa: ANN001, ANN202 - a full disk: no new blocks

@@ -91,9 +91,12 @@ def test_a_resumed_run_says_so_and_what_its_speed_counts(tmp_path, fakes, monkey
         main(["analyze", str(clip), "-o", str(out), "--no-progress", "--checkpoint-every", "2"])
     monkeypatch.setattr(analysis, "analyze_file", real)
     capsys.readouterr()
-    assert main(["analyze", str(clip), "-o", str(out), "--no-progress", "--resume"]) == 0
-    line = capsys.readouterr().out.splitlines()[0]
+    assert main(["analyze", str(clip), "-o", str(out), "--resume"]) == 0
+    captured = capsys.readouterr()
+    line = captured.out.splitlines()[0]
     assert "resumed at 4.0 s: 2.0 s computed at " in line and "x real time" in line
+    progress = [x for x in captured.err.splitlines() if x.startswith("talk.mp4: ")]
+    assert progress and all(", resumed at 4.0 s, " in x for x in progress), captured.err
 
     out2 = tmp_path / "again.csv"  # no snapshot to start from: the start is computed again, and it says so
     crash_analysis_after(monkeypatch, 15, RuntimeError)

@@ -74,3 +74,12 @@ def test_a_run_that_ends_early_shows_its_last_line_once():
     moved.close()
     assert [line.split(",")[0] for line in out2.getvalue().splitlines()] == ["cut.mp4: 5.0/10.0 s (50%)",
                                                                              "cut.mp4: 5.4/10.0 s (54%)"]
+
+
+def test_a_resumed_run_counts_only_what_it_computes_in_its_speed():
+    out, clock = io.StringIO(), FakeClock()
+    progress = Progress(10.0, desc="talk.mp4", stream=out, clock=clock, start=4.0)
+    clock.t = 1.0
+    progress.update(6.0)  # 2 s computed in 1 s: 2x real time (not 6x)
+    progress.close()
+    assert out.getvalue().splitlines() == ["talk.mp4: 6.0/10.0 s (60%), resumed at 4.0 s, 2.00x real time, ETA 2s"]

@@ -32,22 +32,24 @@ class Progress:
 
     ``update(done)`` sets the amount done, ``advance(n)`` adds to it; ``close()`` ends the bar or writes the last
     line. ``tty`` forces the terminal/plain choice (default: ``stream.isatty()``); ``clock`` is for tests.
+    ``start``: the amount done before this run (a resumed analysis): it counts as done, not towards the speed.
     """
 
     def __init__(self, total: float, desc: str = "", unit: str = "s", stream: IO[str] | None = None,
                  enabled: bool = True, tty: bool | None = None, position: int | None = None,
                  every_fraction: float = 0.1, every_s: float = 30.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, start: float = 0.0) -> None:
         self.total, self.desc, self.unit = max(0.0, float(total)), desc, unit
         self.stream = stream if stream is not None else sys.stderr
         self.enabled = enabled
         self.every_fraction, self.every_s = every_fraction, every_s
         self.clock = clock
-        self.done = 0.0
+        self.start = max(0.0, float(start))
+        self.done = self.start
         self.note = ""  # shown after the speed, e.g. "loss 0.4120"
         self._started = clock()
         self._last_line_at = self._started
-        self._last_line_fraction = 0.0
+        self._last_line_fraction = self.start / self.total if self.total else 0.0
         self._last_line_done: float | None = None  # the amount the last plain line showed
         self._closed = False
         self._bar: Any = None
@@ -59,7 +61,7 @@ class Progress:
             fmt = (f"{{desc}}: {{percentage:3.0f}}%|{{bar}}| {{n:.{digits}f}}/{{total:.{digits}f}} {unit} "
                    "[{elapsed}<{remaining}{postfix}]")
             self._bar = tqdm(total=self.total or None, desc=desc, file=self.stream, leave=position in (None, 0),
-                             position=position, bar_format=fmt, dynamic_ncols=True)
+                             position=position, bar_format=fmt, dynamic_ncols=True, initial=self.start)
 
     # ------------------------------------------------------------------ figures
     @property
@@ -68,9 +70,9 @@ class Progress:
 
     @property
     def rate(self) -> float:
-        """Units done per second of wall-clock time (for media seconds: x real time)."""
+        """Units done by this run per second of wall-clock time (for media seconds: x real time)."""
         elapsed = self.elapsed
-        return self.done / elapsed if elapsed > 0 else 0.0
+        return (self.done - self.start) / elapsed if elapsed > 0 else 0.0
 
     @property
     def eta_s(self) -> float | None:
@@ -81,6 +83,8 @@ class Progress:
 
     def speed_text(self) -> str:
         speed = f"{self.rate:.2f}x real time" if self.unit == "s" else f"{self.rate:.1f} {self.unit}/s"
+        if self.start:
+            speed = f"resumed at {self.start:.1f} {self.unit}, {speed}"
         return f"{speed}, {self.note}" if self.note else speed
 
     def line(self) -> str:

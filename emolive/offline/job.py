@@ -89,7 +89,7 @@ def run_job(job: FileJob, on_progress: Callable[[float], None] | None = None,
                           start.snapshot["t"] if start.snapshot else None)
     write_sidecar(out, sidecar)
     bar = Progress(info.duration, desc=path.name, enabled=job.progress, stream=progress_stream,
-                   position=1 if on_progress is not None else None)
+                   position=1 if on_progress is not None else None, start=sidecar["resumed_from_s"] or 0.0)
 
     def progress(done: float) -> None:
         bar.update(done)

@@ -1,12 +1,12 @@
-"""Compare a candidate face model with the shipped one on the same validation folders, in one run:
+"""Compare candidate face models with the shipped one on the same validation folders, in one run:
 
-    python -m training.face_gate --candidate OUT --fer-val ../shared/data/fer2013/val --web-val WEB_VAL [--json]
+    python -m training.face_gate --candidate OUT [OUT2 ...] --fer-val ../shared/data/fer2013/val --web-val WEB_VAL
 
-Both models go through `emolive eval face --crops --by-source` on the same images. The candidate passes when, on
-FER2013 val, its accuracy is at least ``--fer-min`` (0.70) and its macro F1 at least the shipped model's, and on the
-web validation split its neutral recall is at least ``--neutral-min`` (0.75), at most ``--negative-max`` (0.15) of
-its neutral faces read as a negative emotion, and its macro F1 is at least the shipped model's. Exit 0 when it
-passes, 1 when not.
+The shipped model and every candidate go through `emolive eval face --crops --by-source` on the same images.
+A candidate passes when, on FER2013 val, its accuracy is at least ``--fer-min`` (0.70) and its macro F1 at least
+the shipped model's, and on the web validation split its neutral recall is at least ``--neutral-min`` (0.75), at
+most ``--negative-max`` (0.15) of its neutral faces read as a negative emotion, and its macro F1 is at least the
+shipped model's. Exit 0 when a candidate passes, 1 when none does.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from emolive.core.errors import EmoliveError
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m training.face_gate", description=__doc__)
-    p.add_argument("--candidate", type=Path, required=True, help="the candidate face model folder")
+    p.add_argument("--candidate", type=Path, nargs="+", required=True, help="candidate face model folder(s)")
     p.add_argument("--shipped", type=Path, default=Path("assets/face"), help="the model to beat")
     p.add_argument("--fer-val", type=Path, required=True, help="FER2013 val image folder")
     p.add_argument("--web-val", type=Path, required=True, help="web validation split (training.face_mix --write-val)")
@@ -68,14 +68,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     try:
         folders = [args.fer_val, args.web_val]
-        reports = {name: evaluate(model, folders, args.threads)
-                   for name, model in (("shipped", args.shipped), ("candidate", args.candidate))}
+        models = {"shipped": args.shipped, **{str(c): c for c in args.candidate}}
+        reports = {name: evaluate(model, folders, args.threads) for name, model in models.items()}
     except EmoliveError as exc:
         print(f"face_gate: error: {exc}", file=sys.stderr)
         return 2
-    checks = gate(reports["candidate"], reports["shipped"], args)
+    checks = {str(c): gate(reports[str(c)], reports["shipped"], args) for c in args.candidate}
+    passed = [name for name, c in checks.items() if all(c.values())]
     if args.json:
-        print(json.dumps({"checks": checks, "passed": all(checks.values()), **reports}))
+        print(json.dumps({"checks": checks, "passed": passed, "reports": reports}))
     else:
         for folder in map(str, folders):
             print(f"== {folder}")
@@ -84,11 +85,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 recall = " ".join(f"{e[:4]} {'-' if v is None else f'{v:.3f}'}"
                                   for e, v in r["per_class_recall"].items())
                 negative = r["neutral_as_negative"]
-                print(f"{name:<10} n {r['n']}  acc {r['accuracy']:.4f}  macro F1 {r['macro_f1']:.4f}  "
+                print(f"{name} n {r['n']}  acc {r['accuracy']:.4f}  macro F1 {r['macro_f1']:.4f}  "
                       f"neutral->negative {'-' if negative is None else f'{negative:.3f}'}  recall: {recall}")
-        for check, ok in checks.items():
-            print(f"{'PASS' if ok else 'FAIL'}  {check}")
-    return 0 if all(checks.values()) else 1
+        for name, results in checks.items():
+            print(f"== {name}: {'passes' if name in passed else 'does not pass'}")
+            for check, ok in results.items():
+                print(f"{'PASS' if ok else 'FAIL'}  {check}")
+    return 0 if passed else 1
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 # One-step set-up on a fresh Debian/Ubuntu machine: system packages, a virtual environment with emolive and
 # its bundled offline models, then (unless --no-demo) emolive's main job on the bundled demo clip.
 # Usage: bash packaging/setup.sh [--no-demo] [--runtime]
-#   default: .venv with everything (the app, training, tests, cluster extra; torch included)
+#   default: .venv with everything (the app, training, tests, cluster and people extras; torch included)
 #   --runtime: .venv-runtime with the run time only (ONNX Runtime, no torch): what the desktop build bundles
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,7 +28,7 @@ fi
 if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
   echo "setup: emolive needs Python 3.11 or newer ($PYTHON is $("$PYTHON" --version))" >&2; exit 1
 fi
-DEMO=1 VENV=.venv EXTRAS='[dev,train,cluster]' CHECK='import emolive, torch, torchaudio, onnx, cv2, faster_whisper, PySide6'
+DEMO=1 VENV=.venv EXTRAS='[dev,train,cluster,people]' CHECK='import emolive, torch, torchaudio, onnx, cv2, faster_whisper, PySide6'
 for arg in "$@"; do
   case "$arg" in
     --no-demo) DEMO=0 ;;

@@ -18,6 +18,7 @@ KINDS: dict[str, str] = {
     "fusion": "emolive.evaluation.fusion",
     "clip": "emolive.evaluation.clip",
     "clips": "emolive.evaluation.clips",
+    "identity": "emolive.evaluation.identity",
 }
 
 

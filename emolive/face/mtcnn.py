@@ -7,7 +7,7 @@ own Python module imports `imghdr`, which Python 3.13 removed, so the cascade ar
 
 Why MTCNN beside the Haar cascade: on FER2013 faces pasted into frames (the frames protocol) the Haar cascade finds
 about 60% of them, mostly missing tight crops without hair or chin, while MTCNN, trained on such crops, finds about
-90% at a similar cost on a half-size frame (README, face detection).
+90% at a similar cost on a half-size frame (docs/experiments/2026-12-02-mtcnn-face-detector.md).
 """
 
 from __future__ import annotations

@@ -7,7 +7,8 @@ import math
 import numpy as np
 
 # The fused estimate's default time constant (``inference.smoothing_s``): 0.25 s was at least as good as 0.5 s on
-# every development and one-actor clip of the README's fusion benchmark, at half the lag.
+# every development and one-actor clip of the fusion clip benchmark, at half the lag
+# (docs/experiments/2026-12-03-fusion-smoothing.md).
 DEFAULT_SMOOTHING_S = 0.25
 
 

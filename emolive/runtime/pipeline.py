@@ -247,7 +247,7 @@ class LivePipeline:
             recent = self.frames.last_seconds(2.0)
             if len(recent) > 1:
                 fps = (len(recent) - 1) / max(recent[-1].t - recent[0].t, 1e-6)
-        picture = any(source.gives_pictures for source in self.sources)
+        picture = any(source.gives_pictures for source in self.sources) if self.sources else True  # not opened yet
         return PipelineStatus(
             picture=picture, capture_fps=fps if picture else None,
             step_p50_ms=summary["p50"], step_p95_ms=summary["p95"],

@@ -58,3 +58,21 @@ def test_a_swap_that_fails_keeps_the_config_and_says_why(qtbot, session, tmp_pat
     session.switch_models(with_changes(session.config, "inference", fusion_model=str(tmp_path / "gone")).inference,
                           done.append)
     assert done and "kept the current models" in done[0] and session.config.inference.fusion_model == ""
+
+
+def test_threads_a_stop_left_behind_are_kept_for_the_exit(qtbot, session):  # noqa: ANN001
+    assert session.left_behind == []
+    pipeline = session.pipeline
+    pipeline.stop = lambda: ["transcriber"]  # a decode still inside native code when the time ran out
+    session.shutdown()
+    assert session.left_behind == ["transcriber"]
+
+
+def test_the_exit_does_not_wait_for_threads_left_behind() -> None:
+    import subprocess
+    import sys
+
+    code = ("import threading, time\nfrom emolive.gui.app import end_process_now\n"
+            "threading.Thread(target=time.sleep, args=(120,)).start()\nend_process_now(3, ['transcriber'])\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 3 and "exiting without waiting for transcriber" in result.stderr

@@ -118,6 +118,7 @@ class SessionController(RecordingControl, ModelControl, QObject):
         self._output_news = MessageRelay(self)  # the LSL marker inlet's thread
         self._output_news.message.connect(self._on_output_news)
         self._closed = False
+        self.left_behind: list[str] = []  # threads the last stop could not join (a decode in native code)
         if recorder is not None:
             recorder.on_error = self._recorder_errors  # called from recording threads
 
@@ -214,7 +215,7 @@ class SessionController(RecordingControl, ModelControl, QObject):
         pipeline = bridge.pipeline if bridge is not None else None
         if pipeline is not None:
             try:
-                pipeline.stop()
+                self.left_behind = pipeline.stop()
             except Exception:  # noqa: BLE001 - closing must go on
                 log.exception("pipeline.stop() failed")
         self.outputs = None

@@ -10,6 +10,7 @@ import pytest
 
 from emolive.core.errors import EmoliveError
 from emolive.evaluation import identity as ev
+from emolive.face.identity import IdentitySettings
 
 
 def test_people_photos_and_pairs(tmp_path: Path):
@@ -90,3 +91,60 @@ def test_dlib_embedding_of_one_face_moved_and_scaled_stays_close():
     d, = embedder.embed(noise, [(90, 130, 160, 170)])
     assert np.linalg.norm(a - c) < 0.6  # a grey frame works too (measured 0.44: colour helps)
     assert np.linalg.norm(a - d) > np.linalg.norm(a - c)
+
+
+class ColourEmbedder:
+    """Stands in for dlib: a face's vector is a fixed projection of the mean colour in its box's centre."""
+
+    def __init__(self) -> None:
+        self.projection = np.random.default_rng(0).normal(0, 1, (3, 128)) / np.sqrt(128)
+        self.calls = 0
+
+    def embed(self, image, boxes):
+        out = []
+        for x, y, w, h in boxes:
+            self.calls += 1
+            patch = image[int(y + h / 3):int(y + 2 * h / 3), int(x + w / 3):int(x + 2 * w / 3)]
+            out.append((patch.reshape(-1, 3).mean(axis=0) / 255.0 * 3) @ self.projection if patch.size else None)
+        return out
+
+
+def _colour_people(tmp_path: Path) -> dict[str, list[Path]]:
+    import cv2
+
+    rng = np.random.default_rng(1)
+    people = {}
+    for name, colour in (("Red", (40, 40, 220)), ("Green", (40, 200, 40)), ("Blue", (220, 60, 40))):
+        people[name] = []
+        for k in range(4):
+            image = np.clip(np.array(colour) + rng.normal(0, 6, (96, 96, 3)), 0, 255).astype(np.uint8)
+            path = tmp_path / f"{name}_{k + 1:04d}.png"
+            cv2.imwrite(str(path), image)
+            people[name].append(path)
+    return people
+
+
+def test_scene_score_counts_right_share_and_switches():
+    from emolive.evaluation.identity_scenes import score
+
+    got = score({0: [1, 1, 0, 1, 2, 2], 1: [2, 2, 2], 2: [3]}, seconds=30)
+    # face 0's main id is 1, face 1 gets 2, face 2 gets 3; face 0 is wrong when it has none or id 2
+    assert got["face_rounds"] == 10 and got["right"] == 3 + 3 + 1
+    assert got["switches"] == 1 and got["minutes"] == 0.5
+
+
+def test_rendered_scenes_keep_three_people_apart(tmp_path: Path):
+    from emolive.evaluation.identity_scenes import pick_people, render_scene, run_scenes
+
+    people = _colour_people(tmp_path)
+    embedder = ColourEmbedder()
+    one = render_scene(pick_people(people, 0), 0, embedder)
+    assert one["people_made"] == 3
+    assert one["right"] >= 0.95 * one["face_rounds"] and one["switches"] <= 1
+    assert embedder.calls < one["rounds"] * 3 / 2  # not every face every round
+    blind = render_scene(pick_people(people, 0), 0, ColourEmbedder(), IdentitySettings(enabled=False))
+    assert blind["people_made"] > 3  # tracks only: the one who came back is somebody new
+    totals = run_scenes(people, 1, 0, ColourEmbedder())
+    assert totals["right_share"] == pytest.approx(one["right"] / one["face_rounds"])
+    with pytest.raises(ValueError, match="fewer than 3 people"):
+        pick_people({"A": people["Red"]}, 0)

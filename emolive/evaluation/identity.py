@@ -5,7 +5,9 @@ People are read from file names of the form NAME_NNNN.jpg anywhere under --data 
 people the different-person pairs (several per same-person pair, drawn from the photos already embedded). Each
 photo is taken as a face crop (the whole image, inset by --inset on each side, is the face's box). Reports the
 true-accept rate at 1% (and 0.1%) false-accept, the rates at the matcher's threshold, and the cost per face.
-Needs the [people] extra.
+Then --scenes rendered scenes of three of these people (two crossing, one leaving for 3 s; see
+``identity_scenes``) give the share of face-rounds with the right person id and the id switches per minute,
+with identities on and off (tracks only). Needs the [people] extra.
 """
 
 from __future__ import annotations
@@ -110,6 +112,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--impostors", type=int, default=10,
                         help="different-person pairs per same-person pair (default 10)")
     parser.add_argument("--inset", type=float, default=0.0, help="share of the photo cut from each side for the box")
+    parser.add_argument("--scenes", type=int, default=3,
+                        help="rendered scenes of three people crossing, leaving and coming back (0: none; "
+                             "see emolive.evaluation.identity_scenes)")
     parser.add_argument("--seed", type=int, default=0)
 
 
@@ -118,9 +123,10 @@ def run(args: argparse.Namespace) -> int:
 
     from emolive.face.embedding import load_embedder
 
-    if args.pairs < 1 or args.impostors < 1 or not 0 <= args.inset < 0.4:
-        raise DataError("--pairs and --impostors must be 1 or more, --inset in [0, 0.4)")
-    same, different = make_pairs(people_photos(args.data), args.pairs, args.impostors, args.seed)
+    if args.pairs < 1 or args.impostors < 1 or not 0 <= args.inset < 0.4 or args.scenes < 0:
+        raise DataError("--pairs and --impostors must be 1 or more, --scenes 0 or more, --inset in [0, 0.4)")
+    people = people_photos(args.data)
+    same, different = make_pairs(people, args.pairs, args.impostors, args.seed)
     embedder = load_embedder()
     photos = sorted({p for pair in same for p in pair})
     vectors: dict[Path, np.ndarray] = {}
@@ -150,6 +156,15 @@ def run(args: argparse.Namespace) -> int:
                    "ms_per_face_p95": 1000 * float(np.percentile(wall, 95)) if wall else 0.0,
                    "cpu_ms_per_face_median": 1000 * float(np.median(cpu)) if cpu else 0.0,
                    "embedding": "dlib ResNet 128-d (face-recognition-models 0.3.0)", "data": str(args.data)})
+    if args.scenes:
+        from emolive.evaluation.identity_scenes import run_scenes
+
+        try:
+            report["scenes"] = run_scenes(people, args.scenes, args.seed, embedder)
+            report["scenes_tracks_only"] = run_scenes(people, args.scenes, args.seed, embedder,
+                                                      IdentitySettings(enabled=False))
+        except ValueError as exc:
+            raise DataError(f"{args.data}: {exc}") from exc
     if args.json:
         print(json.dumps(report))
         return 0
@@ -163,4 +178,13 @@ def run(args: argparse.Namespace) -> int:
           f"different {report['different_median_distance']:.3f}")
     print(f"  cost per face: median {report['ms_per_face_median']:.1f} ms wall "
           f"(p95 {report['ms_per_face_p95']:.1f}), {report['cpu_ms_per_face_median']:.1f} ms CPU")
+    if "scenes" in report:
+        sc = report["scenes"]
+        print(f"rendered scenes ({sc['scenes']} x 20 s, 3 people, two crossings, one away for 3 s): "
+              f"right person {sc['right_share']:.3f} of found face-rounds, {sc['switches_per_minute']:.2f} "
+              f"switches/min, {sc['faces_embedded_per_round']:.2f} faces embedded per round "
+              f"({sc['embed_ms_per_round']:.1f} ms per round), persons made per scene {sc['people_made_per_scene']}")
+        off = report["scenes_tracks_only"]
+        print(f"  the same scenes with identities off (tracks only): right person {off['right_share']:.3f}, "
+              f"{off['switches_per_minute']:.2f} switches/min, persons made per scene {off['people_made_per_scene']}")
     return 0

@@ -157,7 +157,7 @@ class FakeRecorder:
         self.recording = False
         return None
 
-    def add_marker(self, label: str = "") -> float | None:
+    def add_marker(self, label: str = "", t: float | None = None) -> float | None:
         self.calls.append(("marker", label))
         return None
 

@@ -4,6 +4,7 @@ re-identification after a gap, crossing faces, turning away, tracks-only mode, '
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from emolive.face.detector import Detection
 from emolive.face.identity import FaceObservation, IdentitySettings, PersonRegistry
@@ -195,3 +196,75 @@ def test_empty_round_and_reset():
     reg.reset()
     assert reg.person_ids == []
     assert reg.update(0.2, [FaceObservation(5, _box(100), _identities(1)[0])]) == {5: 1}
+
+
+class ScriptedDetector:
+    """Finds the faces ``script`` lists for the current frame (by index), around known faces or not."""
+
+    def __init__(self) -> None:
+        self.faces: list[tuple[float, float, float, float]] = []
+
+    def detect(self, grey):
+        return [Detection(*box, confidence=0.9) for box in self.faces]
+
+    def detect_near(self, grey, box, margin=0.6, face_px=40):
+        near = [d for d in self.detect(grey) if abs(d.x - box[0]) < box[2] and abs(d.y - box[1]) < box[3]]
+        return near[:1]
+
+
+class PaintedEmbedder:
+    """The identity painted into the frame: face k is a box filled with grey level 40 * (k + 1)."""
+
+    def __init__(self) -> None:
+        self.centres = _identities(4, seed=7)
+        self.calls = 0
+
+    def embed(self, image, boxes):
+        self.calls += len(boxes)
+        out = []
+        for x, y, w, h in boxes:
+            level = float(np.median(image[int(y + h / 3):int(y + 2 * h / 3), int(x + w / 3):int(x + 2 * w / 3), 0]))
+            out.append(self.centres[int(round(level / 40)) - 1].astype(np.float32))
+        return out
+
+
+def _painted(faces: dict[int, tuple[float, float, float, float]]) -> np.ndarray:
+    image = np.zeros((480, 640, 3), np.uint8)
+    for k, (x, y, w, h) in faces.items():
+        image[int(y):int(y + h), int(x):int(x + w)] = 40 * (k + 1)
+    return image
+
+
+@pytest.mark.parametrize("threaded", [False, True])
+def test_face_channel_keeps_persons_across_a_gap(threaded):
+    from emolive.core.contracts import VideoFrame
+    from emolive.face.channel import FaceChannel
+
+    detector, embedder = ScriptedDetector(), PaintedEmbedder()
+    channel = FaceChannel(detect_every=1, detector=detector, identities=PersonRegistry(), embedder=embedder)
+    if threaded:
+        channel.start_detection_thread()
+
+    def show(index: int, faces: dict[int, tuple[float, float, float, float]]) -> dict[int, int]:
+        detector.faces = list(faces.values())
+        channel.process(VideoFrame(index / 10, index, _painted(faces)))
+        if threaded:
+            channel._detection_thread.wait_idle(5.0)
+            channel.process(VideoFrame((index + 0.5) / 10, index, _painted(faces)), detect=False)
+        by_track = {tuple(np.round(t.box)): t.track_id for t in channel.tracker.tracks}
+        return {k: channel.persons.get(by_track.get(tuple(np.round(np.array(box, float))), -1)) for k, box in
+                faces.items()}
+
+    try:
+        both = {0: _box(150), 1: _box(450)}
+        for i in range(4):
+            first = show(i, both)
+        assert sorted(first.values()) == [1, 2]
+        for i in range(4, 40):  # face 1 is gone for 3.6 s: its track dies
+            show(i, {0: _box(150)})
+        for i in range(40, 44):
+            back = show(i, {0: _box(150), 1: _box(320, 100)})
+        assert back == first
+        assert embedder.calls < 44 * 2 / 2  # the registry asks for a fraction of the faces
+    finally:
+        channel.stop_detection_thread()

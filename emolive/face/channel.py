@@ -6,6 +6,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import cv2
 import numpy as np
@@ -14,6 +15,7 @@ from emolive.core.contracts import FaceBox, ModalityOutput, VideoFrame, frozen_a
 from emolive.core.newest_thread import NewestOnlyThread
 from emolive.face.detector import Detection, HaarFaceDetector
 from emolive.face.detectors import DEFAULT_DETECTOR, new_detector
+from emolive.face.identity import FaceObservation, PersonRegistry
 from emolive.face.mtcnn import MtcnnFaceDetector
 from emolive.face.predictor import ExpressionPredictor, crop_face
 from emolive.face.quality import face_quality
@@ -35,6 +37,12 @@ class DetectionJob:
     grey: np.ndarray = field(repr=False)
     near: tuple[tuple[float, float, float, float], ...]
     session: int
+    colour: np.ndarray | None = field(default=None, repr=False)  # for identity embeddings only
+    embed: tuple[tuple[int, tuple[float, float, float, float]], ...] = ()  # (track id, box) to embed
+
+
+class Embedder(Protocol):
+    def embed(self, image: np.ndarray, boxes: list[tuple[float, float, float, float]]) -> list[np.ndarray | None]: ...
 
 
 class FaceChannel:
@@ -49,12 +57,15 @@ class FaceChannel:
     The crop around the detector's box is ``crop_scale`` x its side, centred ``crop_shift_y`` x its side
     below the box centre: measured with `emolive eval face --frames` so the live crop frames a face as the
     FER2013 training crops do (CROP_SCALE, CROP_SHIFT_Y).
+    With ``identities`` (a ``PersonRegistry``) and an ``embedder`` each detection round also embeds the tracks
+    the registry asks for (on the detection thread when it runs) and maps tracks to persons (``persons``).
     """
 
     def __init__(self, model_dir: Path | None = None, detect_every: int = 3, threads: int = 1,
                  full_scan_every: int = 4, detector: HaarFaceDetector | MtcnnFaceDetector | str = DEFAULT_DETECTOR,
                  flip: bool | None = None, crop_scale: float | None = None,
-                 crop_shift_y: float | None = None, runtime: str = "onnx", device: str = "cpu") -> None:
+                 crop_shift_y: float | None = None, runtime: str = "onnx", device: str = "cpu",
+                 identities: PersonRegistry | None = None, embedder: Embedder | None = None) -> None:
         self.predictor = ExpressionPredictor(model_dir, flip=flip, runtime=runtime, threads=max(1, threads),
                                              device=device)
         if threads > 0:
@@ -74,12 +85,17 @@ class FaceChannel:
         self._detection_thread: NewestOnlyThread[DetectionJob, list[Detection]] | None = None
         self._session = 0
         self._detection_ms: float | None = None
+        if identities is not None and identities.settings.enabled and embedder is None:
+            raise ValueError("face identities need an embedder")
+        self.identities = identities
+        self.embedder = embedder
+        self.persons: dict[int, int] = {}  # track id -> person id after the latest detection round
 
     def start_detection_thread(self) -> None:
         """Live: run the detection rounds on a thread of their own from now on. A round's frame is handed over
         and the tracks coast; its detections correct the tracks on the first frame after they are found."""
         if self._detection_thread is None:
-            self._detection_thread = NewestOnlyThread(self._detect, name="emolive-face-detection")
+            self._detection_thread = NewestOnlyThread(self._round, name="emolive-face-detection")
             self._detection_thread.start()
 
     def stop_detection_thread(self, timeout: float = 2.0) -> None:
@@ -96,6 +112,9 @@ class FaceChannel:
         self._rounds = 0
         self._subject = None
         self.last_subject_box = None
+        self.persons = {}
+        if self.identities is not None:
+            self.identities.reset()
 
     def state(self) -> dict:
         """Tracks, frame and detection-round counters and the subject (the models keep no state)."""
@@ -123,7 +142,7 @@ class FaceChannel:
         image = frame.image
         grey = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
         height, width = grey.shape
-        tracks = self._track(grey, detect)
+        tracks = self._track(grey, detect, image, frame.t)
         subject = pick_subject(tracks, width, height, self._subject)
         self._subject = subject.track_id if subject is not None else None
         if subject is None:
@@ -143,34 +162,43 @@ class FaceChannel:
                              latency_ms=(time.perf_counter() - started) * 1e3, prior=self.predictor.class_prior)
         return out, boxes
 
-    def _track(self, grey: np.ndarray, detect: bool | None) -> list[Track]:
+    def _track(self, grey: np.ndarray, detect: bool | None, image: np.ndarray, t: float) -> list[Track]:
         detect_now = self._frames % max(1, self.detect_every) == 0 if detect is None else detect
         self._frames += 1
         if self._detection_thread is not None:
-            return self._track_in_background(self._detection_thread, grey, detect_now)
+            return self._track_in_background(self._detection_thread, grey, detect_now, image, t)
         if not detect_now:
             self.tracker.predict()
             return self.tracker.tracks
+        detections, vectors = self._round(self._job(grey, image, copy=False))
+        return self._identify(t, self.tracker.update(detections), vectors)
+
+    def _job(self, grey: np.ndarray, image: np.ndarray, copy: bool) -> DetectionJob:
+        """The next detection round: a full scan every ``full_scan_every`` rounds, else around the tracks; the
+        colour frame and the tracks to embed when identities are on."""
         full = not self.tracker.tracks or self._rounds % max(1, self.full_scan_every) == 0
         self._rounds += 1
-        if full:
-            detections = self.detector.detect(grey)
-        else:
-            detections = []
-            for track in self.tracker.tracks:
-                near = self.detector.detect_near(grey, tuple(float(v) for v in track.box))
-                detections.extend(near[:1])
-        return self.tracker.update(detections)
+        near = () if full else tuple(tuple(float(v) for v in t.box) for t in self.tracker.tracks)
+        embed: tuple[tuple[int, tuple[float, float, float, float]], ...] = ()
+        if self.identities is not None and self.embedder is not None:
+            boxes = [(t.track_id, tuple(float(v) for v in t.box)) for t in self.tracker.tracks]
+            wanted = self.identities.wanted(boxes)
+            embed = tuple(b for b in boxes if b[0] in wanted)
+        colour = (image.copy() if copy else image) if embed else None
+        return DetectionJob(grey.copy() if copy else grey, near, self._session, colour, embed)
 
-    def _track_in_background(self, thread: NewestOnlyThread[DetectionJob, list[Detection]], grey: np.ndarray,
-                             detect_now: bool) -> list[Track]:
+    def _identify(self, t: float, tracks: list[Track], vectors: dict[int, np.ndarray]) -> list[Track]:
+        if self.identities is not None:
+            self.persons = self.identities.update(t, [FaceObservation(tr.track_id, tuple(float(v) for v in tr.box),
+                                                                      vectors.get(tr.track_id)) for tr in tracks])
+        return tracks
+
+    def _track_in_background(self, thread: NewestOnlyThread[DetectionJob, tuple[list[Detection], dict]],
+                             grey: np.ndarray, detect_now: bool, image: np.ndarray, t: float) -> list[Track]:
         """Apply the newest round the detection thread finished (or coast), and hand this frame over if due."""
         finished = [f for f in thread.collect() if f.item.session == self._session]
         if detect_now:
-            full = not self.tracker.tracks or self._rounds % max(1, self.full_scan_every) == 0
-            self._rounds += 1
-            near = () if full else tuple(tuple(float(v) for v in t.box) for t in self.tracker.tracks)
-            thread.submit(DetectionJob(grey.copy(), near, self._session))
+            thread.submit(self._job(grey, image, copy=True))
         if not finished:
             self.tracker.predict()
             return self.tracker.tracks
@@ -178,12 +206,21 @@ class FaceChannel:
         self._detection_ms = newest.compute_ms
         if newest.error is not None:
             raise newest.error
-        return self.tracker.update(newest.result or [])
+        detections, vectors = newest.result or ([], {})
+        return self._identify(t, self.tracker.update(detections), vectors)
 
     def pop_detection_ms(self) -> float | None:
         """The compute time of the detection round applied since the last call (detection thread only)."""
         ms, self._detection_ms = self._detection_ms, None
         return ms
+
+    def _round(self, job: DetectionJob) -> tuple[list[Detection], dict[int, np.ndarray]]:
+        """One detection round and the identity embeddings it was asked for (track id -> vector)."""
+        detections = self._detect(job)
+        if not job.embed or job.colour is None or self.embedder is None:
+            return detections, {}
+        vectors = self.embedder.embed(job.colour, [box for _, box in job.embed])
+        return detections, {tid: v for (tid, _), v in zip(job.embed, vectors, strict=True) if v is not None}
 
     def _detect(self, job: DetectionJob) -> list[Detection]:
         """One detection round (the detection thread's work; the detector keeps no state)."""

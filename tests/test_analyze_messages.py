@@ -106,3 +106,15 @@ def test_a_resumed_run_says_so_and_what_its_speed_counts(tmp_path, fakes, monkey
     capsys.readouterr()
     assert main(["analyze", str(clip), "-o", str(out2), "--no-progress", "--resume"]) == 0
     assert "resumed, the start computed again: " in capsys.readouterr().out
+
+
+def test_a_model_refused_at_load_marks_the_sidecar_failed(tmp_path, capsys) -> None:
+    import json
+
+    clip = write_tone_clip(tmp_path / "clip.mp4", seconds=1.0)
+    out = tmp_path / "out" / "clip.csv"
+    code = main(["analyze", str(clip), "-o", str(out), "--no-asr", "--no-progress",
+                 "--set", f"inference.face_model={tmp_path / 'no_such_model'}"])
+    assert code == 2 and "no_such_model" in capsys.readouterr().err
+    sidecar = json.loads(out.with_suffix(".json").read_text())
+    assert sidecar["status"] == "failed" and "no_such_model" in sidecar["error"]  # was left "running"

@@ -98,9 +98,18 @@ def run_job(job: FileJob, on_progress: Callable[[float], None] | None = None,
 
     try:
         summary, rows = _analyse(job, info, asr, start, mark, sidecar, progress)
+    except EmoliveError as exc:  # e.g. a model folder refused at load, a full disk: the sidecar says so
+        _record_failure(out, sidecar, str(exc))
+        raise
     finally:
         bar.close()
     return _finish(job, info, sidecar, summary, rows)
+
+
+def _record_failure(out: Path, sidecar: dict[str, Any], message: str) -> None:
+    """Mark the sidecar failed with the reason (it said ``running``); a sidecar that cannot be written is left."""
+    with contextlib.suppress(EmoliveError):
+        write_sidecar(out, {**sidecar, "status": "failed", "error": message, "finished_utc": utc_now()})
 
 
 def _analyse(job: FileJob, info: MediaInfo, asr: bool, start: Start, mark: dict[str, Any], sidecar: dict[str, Any],

@@ -148,3 +148,58 @@ def test_rendered_scenes_keep_three_people_apart(tmp_path: Path):
     assert totals["right_share"] == pytest.approx(one["right"] / one["face_rounds"])
     with pytest.raises(ValueError, match="fewer than 3 people"):
         pick_people({"A": people["Red"]}, 0)
+
+
+def test_cost_run_on_a_two_face_clip(tmp_path: Path):
+    import cv2
+    from skimage import data
+
+    from emolive.evaluation.identity_cost import FPS, _run, two_face_frames
+
+    face = cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)[0:260, 100:340]
+    paths = (tmp_path / "a.png", tmp_path / "b.png")
+    cv2.imwrite(str(paths[0]), face)
+    cv2.imwrite(str(paths[1]), face[:, ::-1])
+    frames = two_face_frames(paths, 0.5)
+    assert len(frames) == FPS // 2 and frames[0].shape == (480, 640, 3)
+    assert not np.array_equal(frames[0], frames[-1])  # the faces drift
+    embedder = ColourEmbedder()
+    on = _run(frames, True, embedder)
+    off = _run(frames, False, embedder)
+    assert on["rounds"] >= 1 and on["faces_embedded"] == embedder.calls
+    assert off["faces_embedded"] == 0 and embedder.calls == on["faces_embedded"]
+    assert set(on) == set(off) >= {"step_ms_p50", "step_ms_p95", "round_ms_p50", "persons"}
+
+
+def test_crop_around_keeps_the_boxes_content():
+    from emolive.face.embedding_process import crop_around
+
+    image = np.arange(480 * 640 * 3, dtype=np.uint32).reshape(480, 640, 3)
+    boxes = [(100.0, 50.0, 40.0, 40.0), (300.0, 200.0, 60.0, 60.0), (620.0, 460.0, 40.0, 40.0)]
+    part, moved = crop_around(image, boxes, margin=0.5)
+    assert part.shape[0] < 480 and part.shape[1] < 640
+    for (x, y, w, h), (mx, my, mw, mh) in zip(boxes, moved, strict=True):
+        assert (mw, mh) == (w, h)
+        assert part[int(my), int(mx)].tolist() == image[int(y), int(x)].tolist()
+
+
+def test_embedder_process_matches_in_process_and_ends():
+    pytest.importorskip("dlib")
+    import cv2
+    from skimage import data
+
+    from emolive.face.embedding import load_embedder, models_folder
+    from emolive.face.embedding_process import EmbedderProcess
+
+    if models_folder() is None:
+        pytest.skip("face-recognition-models is not installed")
+    frame = np.full((480, 640, 3), 120, np.uint8)
+    frame[100:360, 50:290] = cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)[0:260, 100:340]
+    box = (90.0, 130.0, 160.0, 170.0)
+    with EmbedderProcess() as apart:
+        far, = apart.embed(frame, [box])
+        assert apart.embed(frame, []) == []
+        process = apart._process
+    assert not process.is_alive()
+    near, = load_embedder().embed(frame, [box])
+    assert np.linalg.norm(far - near) < 0.05  # only the part of the frame around the face was sent

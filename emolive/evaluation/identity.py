@@ -115,6 +115,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scenes", type=int, default=3,
                         help="rendered scenes of three people crossing, leaving and coming back (0: none; "
                              "see emolive.evaluation.identity_scenes)")
+    parser.add_argument("--cost-seconds", type=float, default=0.0,
+                        help="also time the live face channel on a two-face clip of this length, identities off and "
+                             "on in turn (see emolive.evaluation.identity_cost; 0: skip)")
     parser.add_argument("--seed", type=int, default=0)
 
 
@@ -165,6 +168,16 @@ def run(args: argparse.Namespace) -> int:
                                                       IdentitySettings(enabled=False))
         except ValueError as exc:
             raise DataError(f"{args.data}: {exc}") from exc
+    if args.cost_seconds > 0:
+        from emolive.evaluation.identity_cost import measure_cost
+
+        if len(same) < 2:
+            raise DataError("--cost-seconds needs --pairs 2 or more (two people)")
+        two = (same[0][0], same[1][0])  # same pairs take people in turn: two different people
+        from emolive.face.embedding_process import EmbedderProcess
+
+        with EmbedderProcess() as apart:  # live, dlib must not hold this process's GIL (see embedding_process)
+            report["cost"] = measure_cost(two, args.cost_seconds, apart)
     if args.json:
         print(json.dumps(report))
         return 0
@@ -187,4 +200,11 @@ def run(args: argparse.Namespace) -> int:
         off = report["scenes_tracks_only"]
         print(f"  the same scenes with identities off (tracks only): right person {off['right_share']:.3f}, "
               f"{off['switches_per_minute']:.2f} switches/min, persons made per scene {off['people_made_per_scene']}")
+    if "cost" in report:
+        print(f"live face channel on a two-face clip ({report['cost']['seconds_per_run']:g} s per run, off/on/off/on):")
+        for way in ("off", "on"):
+            for r in report["cost"][way]:
+                print(f"  identities {way:3}: face step p50 {r['step_ms_p50']:.1f} ms, p95 {r['step_ms_p95']:.1f} ms; "
+                      f"detection round p50 {r['round_ms_p50']:.1f} ms, p95 {r['round_ms_p95']:.1f} ms "
+                      f"({r['rounds']} rounds); {r['faces_embedded']} faces embedded; {r['persons']} persons")
     return 0

@@ -40,6 +40,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                         help="override a setting, e.g. --set inference.hop_s=0.2")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar or progress lines")
+    parser.add_argument("--profile", action="store_true",
+                        help="print CPU-seconds per media second by stage (decode, detection, face CNN, voice, "
+                             "transcription, text, fusion, recording) and the process total; in --json as 'profile'")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -80,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
         jobs.append(FileJob(str(f), str(out), config,
                             asr=not args.no_asr, resume=args.resume, allow_partial=args.allow_partial,
                             overwrite=args.overwrite or not batch, progress=not args.no_progress,
-                            duration_s=info.duration, checkpoint_every_s=every))
+                            duration_s=info.duration, checkpoint_every_s=every, profile=args.profile))
     for result in early:
         _report_failure(result)
     results = run_batch(jobs, workers=args.workers or 1, cluster=cluster, show_progress=not args.no_progress,
@@ -158,6 +161,10 @@ def _print_result(result, args: argparse.Namespace) -> None:
     note = " (ended early: partial)" if result.status == "partial" else ""
     print(f"{result.file}: {s['steps']} steps, {s['media_s']:.1f} s of media in {s['wall_s']:.1f} s "
           f"({_speed(s)}; models loaded in {s['load_s']:.1f} s){note} -> {result.csv}")
+    if s.get("profile"):
+        from emolive.runtime.profiling import format_table
+
+        print(format_table(s["profile"]))
     if args.summary:
         shares = sorted(s["time_share"].items(), key=lambda kv: -kv[1])
         print("  time share: " + ", ".join(f"{k} {v:.0%}" for k, v in shares if v > 0))

@@ -19,6 +19,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--outputs", action="store_true",
                         help="measure the live outputs instead: step time and CPU with LSL and the WebSocket off and "
                              "on in turn (--seconds per phase, 4 phases), and their latency to a real client of each")
+    parser.add_argument("--profile", action="store_true",
+                        help="also measure CPU-seconds per second of input by stage (capture, colour conversion, "
+                             "detection, face CNN, voice VAD and encoder, transcription, text, fusion) and the total")
     parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                         help="override a setting, e.g. --set inference.budget_ms=60")
 
@@ -95,13 +98,18 @@ def run(args: argparse.Namespace) -> int:
                             loop=True)
     pipeline.start()  # loads and warms up the models before the clock of the measurement starts
     loaded_mb = rss_mb().get("rss")
+    profile = _start_profile(pipeline, config) if args.profile else None
     cpu0, wall0 = time.process_time(), time.perf_counter()
     with lock:
         estimates.clear()
     time.sleep(args.seconds)
     cpu1, wall1 = time.process_time(), time.perf_counter()
+    if profile is not None:
+        profile.stop(wall1 - wall0)  # live: a second of input per second
     status = pipeline.status()
     pipeline.stop()
+    if profile is not None:
+        profile.unwrap()
     with lock:
         taken = list(estimates)
     stages: dict[str, list[float]] = {}
@@ -125,6 +133,7 @@ def run(args: argparse.Namespace) -> int:
         "degraded": status.degraded,
         "degraded_share": round(sum(1 for e in taken if e.degraded) / max(len(taken), 1), 3),
         "errors": errors,
+        **({"profile": profile.as_dict()} if profile is not None else {}),
     }
     if args.json:
         print(json.dumps(result))
@@ -143,9 +152,28 @@ def run(args: argparse.Namespace) -> int:
           f"({result['rss_loaded_mb']} MB with the models loaded); "
           f"{100 * result['degraded_share']:.0f}% of steps shed work"
           + (f" (at the end: {result['degraded']})" if result["degraded"] else ""))
+    if profile is not None:
+        from emolive.runtime.profiling import format_table
+
+        print(format_table(result["profile"]))
     for error in errors:
         print(f"warning: {error}")
     return 0
+
+
+def _start_profile(pipeline, config):  # noqa: ANN001, ANN202
+    """A started ``runtime.profiling.CpuProfile`` over the running pipeline (its stages wrapped)."""
+    from emolive.runtime.profiling import CpuProfile, instrument_live
+
+    whisper = None
+    if pipeline.transcriber is not None:
+        from emolive.asr.models import shared_whisper
+
+        whisper = shared_whisper(config.asr.model, threads=config.asr.threads)  # the transcriber's, already loaded
+    profile = CpuProfile()
+    instrument_live(profile, pipeline, whisper)
+    profile.start()
+    return profile
 
 
 def _bench_outputs(args: argparse.Namespace, config, video, factory) -> int:  # noqa: ANN001

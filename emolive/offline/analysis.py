@@ -28,6 +28,13 @@ from emolive.offline.pipelined import run_pipelined
 from emolive.offline.steps import AnalysisSummary, StepRun
 from emolive.runtime.channels import Channels, load_channels
 from emolive.runtime.engine import build_engine, new_rings
+from emolive.runtime.profiling import (
+    RECORDING,
+    CpuProfile,
+    instrument_channels,
+    instrument_source,
+    instrument_stream,
+)
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +60,7 @@ def analyze_file(path: str | Path, config: AppConfig, asr: bool = True, channels
                  on_segment: Callable[[TranscriptSegment], None] | None = None,
                  progress: Callable[[float], None] | None = None, stream: Any = None,
                  skip_until: float | None = None, pipelined: bool = True, checkpoints: Checkpoints | None = None,
-                 restore: dict[str, Any] | None = None) -> AnalysisSummary:
+                 restore: dict[str, Any] | None = None, profile: CpuProfile | None = None) -> AnalysisSummary:
     """Analyse one file; ``on_estimate`` receives every step's estimate in time order.
 
     ``progress`` receives the media seconds done so far. ``skip_until`` (resuming): steps at or before this
@@ -67,6 +74,7 @@ def analyze_file(path: str | Path, config: AppConfig, asr: bool = True, channels
     ``pipelined`` (default): decoding and transcription run in their own threads, ahead of the steps, as fast as
     they go; ``pipelined=False`` is the step-wise reference (one thread, decode -> transcribe -> step in turn).
     Both give the same rows: each step waits until the transcriber has seen the audio up to its time.
+    ``profile``: CPU-seconds by stage over the run (models loaded before it) go there (``runtime.profiling``).
     """
     loading = time.perf_counter()
     source = MediaFileSource(path, SessionClock(), realtime=False)
@@ -97,13 +105,32 @@ def analyze_file(path: str | Path, config: AppConfig, asr: bool = True, channels
                 log.info("no checkpoints for %s: %s", path, problem)
             else:
                 run.snapshots = Snapshotter(checkpoints, run, config)
+    if profile is not None:
+        _instrument(profile, source, worker, stream, run)
     started = time.perf_counter()
-    end = run_pipelined(source, run, stream, progress) if pipelined else _stepwise(source, run, stream, progress)
+    try:
+        end = run_pipelined(source, run, stream, progress) if pipelined else _stepwise(source, run, stream, progress)
+    finally:
+        if profile is not None:
+            profile.unwrap()
+    if profile is not None:
+        profile.stop(end - (summary.resumed_from_s or 0.0))
     summary.media_s = end
     summary.wall_s = time.perf_counter() - started
     if progress is not None:
         progress(end)
     return summary
+
+
+def _instrument(profile: CpuProfile, source: MediaFileSource, worker: Any, stream: Any, run: StepRun) -> None:
+    """Count every stage of this run into ``profile`` and start it (the models are loaded by now)."""
+    instrument_channels(profile, worker.face, worker.voice, worker.text, worker.fuser, worker)
+    instrument_source(profile, source)
+    if stream is not None:
+        instrument_stream(profile, stream)
+    if run.on_estimate is not None:
+        run.on_estimate = profile.timed(RECORDING, run.on_estimate)
+    profile.start()
 
 
 def _stepwise(source: MediaFileSource, run: StepRun, stream: Any, progress: Callable[[float], None] | None) -> float:

@@ -30,6 +30,7 @@ from emolive.offline.sidecar import new_sidecar, read_sidecar, write_sidecar
 from emolive.recording import schema
 from emolive.recording.files import RowFile
 from emolive.recording.metadata import utc_now
+from emolive.runtime.profiling import CpuProfile
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,7 @@ class FileJob:
     progress: bool = False
     duration_s: float = 0.0  # from the probe, for the batch's overall progress
     checkpoint_every_s: float = CHECKPOINT_EVERY_S  # media seconds between state snapshots (0: none)
+    profile: bool = False  # CPU-seconds by stage into the summary's "profile" (runtime.profiling)
 
 
 @dataclass
@@ -144,7 +146,8 @@ def _analyse(job: FileJob, info: MediaInfo, asr: bool, start: Start, mark: dict[
             log.warning("cannot write a snapshot into %s: %s", states, plain_reason(exc))
 
     every = job.checkpoint_every_s
-    options = {"asr": asr, "channels": channels, "progress": progress, "on_estimate": write,
+    profile = CpuProfile() if job.profile else None
+    options = {"profile": profile, "asr": asr, "channels": channels, "progress": progress, "on_estimate": write,
                "skip_until": start.skip_until, "checkpoints": analysis.Checkpoints(every, save) if every > 0 else None}
     try:
         try:
@@ -161,6 +164,8 @@ def _analyse(job: FileJob, info: MediaInfo, asr: bool, start: Start, mark: dict[
     finally:
         _close(rows)
     summary.load_s = load_s
+    if profile is not None:
+        summary.profile = profile.as_dict()
     return summary, start.rows + written
 
 

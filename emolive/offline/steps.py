@@ -54,6 +54,7 @@ class AnalysisSummary:
     asr_s: float = 0.0
     load_s: float = 0.0
     resumed_from_s: float | None = None  # restored from a snapshot at this file time (computed from there on)
+    profile: dict[str, Any] | None = None  # CPU-seconds by stage (``runtime.profiling``), when asked for
 
     def add(self, estimate: EmotionEstimate) -> None:
         self.steps += 1
@@ -84,6 +85,7 @@ class AnalysisSummary:
             "mean_valence": round(self.valence_sum / n, 4), "mean_arousal": round(self.arousal_sum / n, 4),
             "transcript": " ".join(self.transcript), "asr_s": round(self.asr_s, 3),
             "load_s": round(self.load_s, 3), "resumed_from_s": self.resumed_from_s,
+            **({"profile": self.profile} if self.profile is not None else {}),
         }
 
 

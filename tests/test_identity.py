@@ -248,8 +248,9 @@ def test_face_channel_keeps_persons_across_a_gap(threaded):
     def show(index: int, faces: dict[int, tuple[float, float, float, float]]) -> dict[int, int]:
         detector.faces = list(faces.values())
         channel.process(VideoFrame(index / 10, index, _painted(faces)))
-        if threaded:
+        if threaded:  # both threads done before the next frame applies their results
             channel._detection_thread.wait_idle(5.0)
+            channel._identity_thread.wait_idle(5.0)
             channel.process(VideoFrame((index + 0.5) / 10, index, _painted(faces)), detect=False)
         by_track = {tuple(np.round(t.box)): t.track_id for t in channel.tracker.tracks}
         return {k: channel.persons.get(by_track.get(tuple(np.round(np.array(box, float))), -1)) for k, box in

@@ -90,6 +90,8 @@ class FaceChannel:
         self.identities = identities
         self.embedder = embedder
         self.persons: dict[int, int] = {}  # track id -> person id after the latest detection round
+        self._identity_thread: NewestOnlyThread[DetectionJob, dict[int, np.ndarray]] | None = None
+        self._vectors: dict[int, np.ndarray] = {}  # embeddings finished since the last detection round applied
 
     def start_detection_thread(self) -> None:
         """Live: run the detection rounds on a thread of their own from now on. A round's frame is handed over
@@ -97,12 +99,18 @@ class FaceChannel:
         if self._detection_thread is None:
             self._detection_thread = NewestOnlyThread(self._round, name="emolive-face-detection")
             self._detection_thread.start()
+        if self._identity_thread is None and self.identities is not None and self.embedder is not None:
+            # embeddings take longer than a detection round: their own thread keeps the rounds' pace
+            self._identity_thread = NewestOnlyThread(self._embed, name="emolive-face-identity")
+            self._identity_thread.start()
 
     def stop_detection_thread(self, timeout: float = 2.0) -> None:
         """Finish the round in progress and detect in line again."""
-        thread, self._detection_thread = self._detection_thread, None
-        if thread is not None:
-            thread.close(timeout)
+        for name in ("_detection_thread", "_identity_thread"):
+            thread = getattr(self, name)
+            setattr(self, name, None)
+            if thread is not None:
+                thread.close(timeout)
 
     def reset(self) -> None:
         """Forget all tracks (a new source starts)."""
@@ -113,6 +121,7 @@ class FaceChannel:
         self._subject = None
         self.last_subject_box = None
         self.persons = {}
+        self._vectors = {}
         if self.identities is not None:
             self.identities.reset()
 
@@ -173,19 +182,24 @@ class FaceChannel:
         detections, vectors = self._round(self._job(grey, image, copy=False))
         return self._identify(t, self.tracker.update(detections), vectors)
 
-    def _job(self, grey: np.ndarray, image: np.ndarray, copy: bool) -> DetectionJob:
+    def _job(self, grey: np.ndarray, image: np.ndarray, copy: bool, embed_too: bool = True) -> DetectionJob:
         """The next detection round: a full scan every ``full_scan_every`` rounds, else around the tracks; the
         colour frame and the tracks to embed when identities are on."""
         full = not self.tracker.tracks or self._rounds % max(1, self.full_scan_every) == 0
         self._rounds += 1
         near = () if full else tuple(tuple(float(v) for v in t.box) for t in self.tracker.tracks)
-        embed: tuple[tuple[int, tuple[float, float, float, float]], ...] = ()
-        if self.identities is not None and self.embedder is not None:
-            boxes = [(t.track_id, tuple(float(v) for v in t.box)) for t in self.tracker.tracks]
-            wanted = self.identities.wanted(boxes)
-            embed = tuple(b for b in boxes if b[0] in wanted)
-        colour = (image.copy() if copy else image) if embed else None
+        colour, embed = self._embed_request(image, copy) if embed_too else (None, ())
         return DetectionJob(grey.copy() if copy else grey, near, self._session, colour, embed)
+
+    def _embed_request(self, image: np.ndarray, copy: bool
+                       ) -> tuple[np.ndarray | None, tuple[tuple[int, tuple[float, float, float, float]], ...]]:
+        """The colour frame and the (track id, box) pairs the registry wants embedded (none: None, ())."""
+        if self.identities is None or self.embedder is None:
+            return None, ()
+        boxes = [(t.track_id, tuple(float(v) for v in t.box)) for t in self.tracker.tracks]
+        wanted = self.identities.wanted(boxes)
+        embed = tuple(b for b in boxes if b[0] in wanted)
+        return ((image.copy() if copy else image) if embed else None), embed
 
     def _identify(self, t: float, tracks: list[Track], vectors: dict[int, np.ndarray]) -> list[Track]:
         if self.identities is not None:
@@ -197,8 +211,14 @@ class FaceChannel:
                              grey: np.ndarray, detect_now: bool, image: np.ndarray, t: float) -> list[Track]:
         """Apply the newest round the detection thread finished (or coast), and hand this frame over if due."""
         finished = [f for f in thread.collect() if f.item.session == self._session]
+        self._collect_embeddings()
         if detect_now:
-            thread.submit(self._job(grey, image, copy=True))
+            job = self._job(grey, image, copy=True, embed_too=self._identity_thread is None)
+            thread.submit(job)
+            if self._identity_thread is not None:
+                colour, embed = self._embed_request(image, copy=True)
+                if embed:
+                    self._identity_thread.submit(DetectionJob(grey[:0, :0], (), self._session, colour, embed))
         if not finished:
             self.tracker.predict()
             return self.tracker.tracks
@@ -207,7 +227,28 @@ class FaceChannel:
         if newest.error is not None:
             raise newest.error
         detections, vectors = newest.result or ([], {})
+        vectors, self._vectors = {**self._vectors, **vectors}, {}
         return self._identify(t, self.tracker.update(detections), vectors)
+
+    def _collect_embeddings(self) -> None:
+        if self._identity_thread is None:
+            return
+        for done in self._identity_thread.collect():
+            if done.error is not None:
+                log.warning("face identities off for this session: %s", done.error)
+                thread, self._identity_thread, self.embedder = self._identity_thread, None, None
+                thread.stop()
+                return
+            if done.item.session == self._session and done.result:
+                self._vectors.update(done.result)
+
+    def _embed(self, job: DetectionJob) -> dict[int, np.ndarray]:
+        """The identity thread's work: the embeddings a round asked for (track id -> vector)."""
+        embedder = self.embedder
+        if embedder is None or job.colour is None:
+            return {}
+        vectors = embedder.embed(job.colour, [box for _, box in job.embed])
+        return {tid: v for (tid, _), v in zip(job.embed, vectors, strict=True) if v is not None}
 
     def pop_detection_ms(self) -> float | None:
         """The compute time of the detection round applied since the last call (detection thread only)."""
@@ -217,10 +258,7 @@ class FaceChannel:
     def _round(self, job: DetectionJob) -> tuple[list[Detection], dict[int, np.ndarray]]:
         """One detection round and the identity embeddings it was asked for (track id -> vector)."""
         detections = self._detect(job)
-        if not job.embed or job.colour is None or self.embedder is None:
-            return detections, {}
-        vectors = self.embedder.embed(job.colour, [box for _, box in job.embed])
-        return detections, {tid: v for (tid, _), v in zip(job.embed, vectors, strict=True) if v is not None}
+        return detections, (self._embed(job) if job.embed else {})
 
     def _detect(self, job: DetectionJob) -> list[Detection]:
         """One detection round (the detection thread's work; the detector keeps no state)."""

@@ -274,21 +274,22 @@ def _recall(y: np.ndarray, pred: np.ndarray, label: int) -> float:
 
 
 def calibrate(out: Path, val_sets: dict[str, tuple[torch.Tensor, np.ndarray]]) -> int:
-    """Fit softmax temperatures (flip and single pass) of the exported epoch on both validation sets together
-    and print each set's report."""
+    """Fit softmax temperatures (flip and single pass, after the config's ``logit_bias``) of the model in ``out``
+    on both validation sets together and print each set's report."""
     config = load_config(out)
     model = load_into(build_model(config), out)
+    bias = torch.tensor(config.get("logit_bias") or [0.0] * len(EMOTIONS), dtype=torch.float32)
     x = torch.cat([v[0] for v in val_sets.values()])
     y = torch.from_numpy(np.concatenate([v[1] for v in val_sets.values()]))
     calibration: dict[str, float] = {}
     for flip, key in ((True, "temperature"), (False, "temperature_single")):
-        logits = predict_logits(model, x, flip=flip)
+        logits = predict_logits(model, x, flip=flip) + bias
         temperature = fit_temperature(logits, y)
         config[key] = round(temperature, 4)
         calibration[f"nll_{'flip' if flip else 'single'}"] = round(
             F.cross_entropy(logits / temperature, y).item(), 4)
     for name, (xs, ys) in val_sets.items():
-        pred = predict_logits(model, xs).argmax(1).numpy()
+        pred = (predict_logits(model, xs) + bias).argmax(1).numpy()
         print(format_report(classification_report(ys, pred, EMOTIONS), f"{name} validation, best epoch, flip"))
         calibration[f"{name}_neutral_negative"] = round(neutral_negative_share(ys, pred), 4)
     config.setdefault("training", {})["calibration"] = calibration

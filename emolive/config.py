@@ -74,6 +74,9 @@ class AsrConfig:
     interval_s: float = _num(1.0, 0.1, 30.0)
     allow_download: bool = False
     offline_partials: bool = False  # analyze: decode each utterance once at its end (True: the live cadence)
+    # live: decode unfinished utterances every interval_s so words show while someone speaks; false: once per
+    # utterance at its end, as analyze does (the text channel then gets the words at the utterance's end)
+    live_partials: bool = True
 
 
 @dataclass(frozen=True)

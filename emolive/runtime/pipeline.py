@@ -150,6 +150,7 @@ class LivePipeline:
 
     def _start_transcriber(self, speech: SpeechTimeline | None = None) -> None:
         try:
+            from emolive.asr.streaming import StreamConfig
             from emolive.asr.transcriber import Transcriber
 
             asr = self.config.asr
@@ -161,8 +162,8 @@ class LivePipeline:
 
             self.transcriber = Transcriber(self.audio, self.clock, on_segment, on_error=self._error("transcriber"),
                                            model=asr.model, language=asr.language or None, threads=asr.threads,
-                                           interval_s=asr.interval_s, max_backlog_s=LIVE_ASR_BACKLOG_S,
-                                           speech=speech)
+                                           max_backlog_s=LIVE_ASR_BACKLOG_S, speech=speech,
+                                           config=StreamConfig(interval_s=asr.interval_s, partials=asr.live_partials))
             self.transcriber.start()
         except (EmoliveError, ImportError) as exc:
             self.transcriber = None

@@ -203,3 +203,21 @@ def test_embedder_process_matches_in_process_and_ends():
     assert not process.is_alive()
     near, = load_embedder().embed(frame, [box])
     assert np.linalg.norm(far - near) < 0.05  # only the part of the frame around the face was sent
+
+
+def test_rendered_scene_uses_a_real_detector_when_given(tmp_path: Path):
+    from emolive.evaluation.identity_scenes import pick_people, render_scene
+
+    class Blind:
+        def __init__(self) -> None:
+            self.frames = 0
+
+        def detect(self, grey):
+            self.frames += 1
+            assert grey.ndim == 2
+            return []
+
+    blind = Blind()
+    got = render_scene(pick_people(_colour_people(tmp_path), 0), 0, ColourEmbedder(), detector=blind)
+    assert blind.frames == got["rounds"]
+    assert got["right"] == 0 and got["people_made"] == 0 and got["face_rounds"] > 0

@@ -115,6 +115,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scenes", type=int, default=3,
                         help="rendered scenes of three people crossing, leaving and coming back (0: none; "
                              "see emolive.evaluation.identity_scenes)")
+    parser.add_argument("--scene-detector", choices=("oracle", "mtcnn", "haar"), default="oracle",
+                        help="who finds the faces in the scenes: the drawn boxes (default) or a real detector")
     parser.add_argument("--cost-seconds", type=float, default=0.0,
                         help="also time the live face channel on a two-face clip of this length, identities off and "
                              "on in turn (see emolive.evaluation.identity_cost; 0: skip)")
@@ -161,11 +163,13 @@ def run(args: argparse.Namespace) -> int:
                    "embedding": "dlib ResNet 128-d (face-recognition-models 0.3.0)", "data": str(args.data)})
     if args.scenes:
         from emolive.evaluation.identity_scenes import run_scenes
+        from emolive.face.detectors import new_detector
 
+        detector = None if args.scene_detector == "oracle" else new_detector(args.scene_detector)
         try:
-            report["scenes"] = run_scenes(people, args.scenes, args.seed, embedder)
+            report["scenes"] = run_scenes(people, args.scenes, args.seed, embedder, detector=detector)
             report["scenes_tracks_only"] = run_scenes(people, args.scenes, args.seed, embedder,
-                                                      IdentitySettings(enabled=False))
+                                                      IdentitySettings(enabled=False), detector)
         except ValueError as exc:
             raise DataError(f"{args.data}: {exc}") from exc
     if args.cost_seconds > 0:
@@ -193,7 +197,8 @@ def run(args: argparse.Namespace) -> int:
           f"(p95 {report['ms_per_face_p95']:.1f}), {report['cpu_ms_per_face_median']:.1f} ms CPU")
     if "scenes" in report:
         sc = report["scenes"]
-        print(f"rendered scenes ({sc['scenes']} x 20 s, 3 people, two crossings, one away for 3 s): "
+        print(f"rendered scenes ({sc['scenes']} x 20 s, 3 people, two crossings, one away for 3 s; detector "
+              f"{args.scene_detector}): "
               f"right person {sc['right_share']:.3f} of found face-rounds, {sc['switches_per_minute']:.2f} "
               f"switches/min, {sc['faces_embedded_per_round']:.2f} faces embedded per round "
               f"({sc['embed_ms_per_round']:.1f} ms per round), persons made per scene {sc['people_made_per_scene']}")

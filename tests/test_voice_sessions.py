@@ -144,21 +144,20 @@ def test_voice_only_normalisation_keeps_a_constant_mood_where_the_full_one_loses
     balanced = (centres[np.arange(40) % 4] + new_voice + 0.5 * rng.normal(size=(40, 10))).astype(np.float32)
     moods = [(centres[k] + new_voice + 0.5 * rng.normal(size=(30, 10))).astype(np.float32) for k in range(4)]
     kept, on_balance = {}, {}
-    for mode in ("full", "voice"):
-        recipe = Recipe(c=1.0, speaker_norm="running",
-                        norm=NormSettings(2.0, 1000.0, mode, 4 if mode == "voice" else 0))
+    for mode, rank in (("full", 0), ("voice", 4), ("emotion", 3)):
+        recipe = Recipe(c=1.0, speaker_norm="running", norm=NormSettings(2.0, 1000.0, mode, rank))
         head = fit_head(pool, np.ones(len(pool.y), bool), recipe)
         # one session per mood, the new speaker's clips of that class in a row; scored after the first 10 clips
         kept[mode] = np.mean([np.mean(head.logits(x, np.array(["new"] * 30))[10:].argmax(1) == k)
                               for k, x in enumerate(moods)])
         on_balance[mode] = np.mean(head.logits(balanced, np.array(["new"] * 40)).argmax(1) == np.arange(40) % 4)
-    assert kept["voice"] > 0.9
+    assert kept["voice"] > 0.9 and kept["emotion"] > 0.9
     assert kept["full"] < 0.6  # the lasting mood became the baseline
-    assert on_balance["voice"] > 0.9 and on_balance["full"] > 0.9  # both adapt to the new voice
+    assert min(on_balance.values()) > 0.9  # all adapt to the new voice
 
 
-def test_voice_basis_finds_the_voice_directions():
-    from emolive.voice.norm import voice_basis
+def test_voice_and_emotion_bases_find_their_directions():
+    from emolive.voice.norm import emotion_basis, voice_basis
 
     pool, _, _, _ = _voices_and_moods()
     z = (pool.x - pool.x.mean(0)) / pool.x.std(0)
@@ -169,3 +168,9 @@ def test_voice_basis_finds_the_voice_directions():
     voice[:4], emotion[4:] = 1.0, 1.0
     assert np.linalg.norm(projection @ voice) > 0.9 * np.linalg.norm(voice)
     assert np.linalg.norm(projection @ emotion) < 0.2 * np.linalg.norm(emotion)
+    left, right = emotion_basis(z, pool.speaker, pool.y, rank=3)
+    keep = left @ right.T
+    assert np.linalg.norm(keep @ voice) < 0.2 * np.linalg.norm(voice)
+    shift = np.zeros(10)
+    shift[4:] = z[pool.y == 1].mean(0)[4:] - z.mean(0)[4:]  # an emotion's offset: kept
+    assert np.linalg.norm(keep @ shift - shift) < 0.2 * np.linalg.norm(shift)

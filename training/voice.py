@@ -251,9 +251,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--norm-memory", type=float, default=200.0,
                    help="whisper: effective memory (updates) of the running normalisation")
     p.add_argument("--norm-mode", choices=NORM_MODES, default="full",
-                   help="whisper: the running normalisation centres and scales by all it heard (full), or takes off "
-                        "only the session mean's part along --norm-rank voice/room directions (voice)")
-    p.add_argument("--norm-rank", type=int, default=32, help="whisper, --norm-mode voice: voice/room directions")
+                   help="whisper: the running normalisation centres and scales by all it heard (full), takes off "
+                        "only the session mean's part along --norm-rank voice/room directions (voice), or takes it "
+                        "off in all but --norm-rank emotion directions (emotion)")
+    p.add_argument("--norm-rank", type=int, default=32,
+                   help="whisper, --norm-mode voice/emotion: directions of the basis")
     p.add_argument("--train-moods", action="store_true",
                    help="whisper, --speaker-norm running: also train on the clean clips normalised as one-mood "
                         "sessions (each speaker's clips of one class in a row)")

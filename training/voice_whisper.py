@@ -35,6 +35,7 @@ from emolive.models.io import save_model
 from emolive.voice.data import Clip
 from emolive.voice.norm import (
     NormSettings,
+    emotion_basis,
     norm_rank,
     running_standardise,
     speaker_standardise,
@@ -223,12 +224,13 @@ def fit_head(pool: Pool, train: np.ndarray, recipe: Recipe) -> HeadFit:
     parts = [head.prepare(v[train]) for v in (pool.x, *pool.aug)]
     if recipe.speaker_norm != "none":
         head.norm_mean, head.norm_var = within_group_stats(parts[0], speakers)
-        if recipe.norm.mode == "voice":
+        if recipe.norm.mode != "full":
             z = (parts[0] - head.norm_mean) / np.sqrt(head.norm_var + 1e-6)
             corpus = pool.corpus[train]
             per_corpus = {c: len(set(speakers[corpus == c].tolist())) for c in set(corpus.tolist())}
             weights = {str(s): 1.0 / per_corpus[c] for s, c in zip(speakers, corpus, strict=True)}
-            head.basis = voice_basis(z, speakers, pool.y[train], recipe.norm.rank, weights)
+            basis = voice_basis if recipe.norm.mode == "voice" else emotion_basis
+            head.basis = basis(z, speakers, pool.y[train], recipe.norm.rank, weights)
     if recipe.speaker_norm == "speaker":
         parts = [speaker_standardise(p, speakers) for p in parts]
     elif recipe.speaker_norm == "running":

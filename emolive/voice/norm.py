@@ -13,6 +13,9 @@ by the training statistics, and only the part of the session's running mean that
 where training speakers (and corpora) differ most relative to how emotions differ within a speaker is taken off
 (``voice_basis``). A lasting mood moves the running mean along emotion directions, which this leaves alone; it
 assumes a new speaker or microphone differs from the training pool in the way training speakers differ.
+``mode="emotion"`` turns that round: the running mean's drift is taken off in every direction but the ``rank``
+directions that best tell a speaker's emotions apart (``emotion_basis``), so a voice, a room or a corpus unlike any
+in training is still removed, and a lasting mood (which moves the mean along those directions) is kept.
 """
 
 from __future__ import annotations
@@ -30,8 +33,8 @@ class NormSettings:
 
     prior_weight: float = 20.0
     memory: float = 200.0
-    mode: str = "full"  # "full": centre and scale by the running statistics; "voice": see the module docstring
-    rank: int = 0  # mode "voice": how many voice/room directions the running mean is taken off along
+    mode: str = "full"  # "full": centre and scale by the running statistics; "voice"/"emotion": module docstring
+    rank: int = 0  # modes "voice"/"emotion": how many directions the basis holds
 
     def __post_init__(self) -> None:
         if self.mode not in NORM_MODES:
@@ -49,12 +52,12 @@ class NormSettings:
                    str(data.get("mode", "full")), int(data.get("rank", 0)))
 
 
-NORM_MODES = ("full", "voice")
+NORM_MODES = ("full", "voice", "emotion")
 
 
 def norm_rank(settings: NormSettings | None) -> int:
     """How many voice/room directions a model with these settings stores (0: none)."""
-    return settings.rank if settings is not None and settings.mode == "voice" else 0
+    return settings.rank if settings is not None and settings.mode != "full" else 0
 
 
 class RunningNorm:
@@ -71,9 +74,9 @@ class RunningNorm:
         self._var0 = np.asarray(var, dtype=np.float64).copy()
         self._scale0 = np.sqrt(self._var0 + 1e-6)
         self.basis: tuple[np.ndarray, np.ndarray] | None = None
-        if self.settings.mode == "voice":
+        if self.settings.mode != "full":
             if basis is None:
-                raise ValueError("the voice-only running normalisation needs its basis")
+                raise ValueError(f"the running normalisation mode {self.settings.mode!r} needs its basis")
             left, right = (np.asarray(b, dtype=np.float64) for b in basis)
             if left.shape != right.shape or left.shape[0] != self._mean0.shape[0]:
                 raise ValueError(f"basis shapes {left.shape}/{right.shape} do not fit {self._mean0.shape[0]} features")
@@ -101,7 +104,9 @@ class RunningNorm:
             return ((x - self.mean) / np.sqrt(self.var + 1e-6)).astype(np.float32)
         left, right = self.basis
         drift = (self.mean - self._mean0) / self._scale0
-        return ((x - self._mean0) / self._scale0 - left @ (right.T @ drift)).astype(np.float32)
+        along = left @ (right.T @ drift)
+        taken = along if self.settings.mode == "voice" else drift - along
+        return ((x - self._mean0) / self._scale0 - taken).astype(np.float32)
 
     def update(self, x: np.ndarray, weight: float = 1.0) -> None:
         """Add ``x`` to the statistics as ``weight`` updates' worth (live: the share of the window that is new
@@ -162,6 +167,45 @@ def within_group_stats(x: np.ndarray, groups: np.ndarray) -> tuple[np.ndarray, n
     return x.mean(0), var
 
 
+def _scatters(z: np.ndarray, speakers: np.ndarray, labels: np.ndarray,
+              speaker_weights: dict[str, float] | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(between-speaker scatter of class-balanced speaker means, within-speaker scatter of class means, scatter
+    of clips around their speaker/class mean), speakers weighted by ``speaker_weights`` (default equal)."""
+    dim = z.shape[1]
+    speaker_means, weights = [], []
+    emotion, noise = np.zeros((dim, dim)), np.zeros((dim, dim))
+    for s in np.unique(speakers):
+        rows = speakers == s
+        classes = np.unique(labels[rows])
+        class_means = np.stack([z[rows & (labels == k)].mean(0) for k in classes])
+        centre = class_means.mean(0)
+        speaker_means.append(centre)
+        weight = 1.0 if speaker_weights is None else float(speaker_weights[str(s)])
+        weights.append(weight)
+        dev = class_means - centre
+        emotion += weight * dev.T @ dev / len(class_means)
+        resid = np.concatenate([z[rows & (labels == k)] - m for k, m in zip(classes, class_means, strict=True)])
+        noise += weight * resid.T @ resid / len(resid)
+    w = np.asarray(weights) / np.sum(weights)
+    means = np.stack(speaker_means)
+    dev = means - w @ means
+    return (dev * w[:, None]).T @ dev, emotion / np.sum(weights), noise / np.sum(weights)
+
+
+def _oblique_basis(between: np.ndarray, within: np.ndarray, rank: int, ridge: float
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """The ``rank`` directions where ``between`` is largest relative to ``within`` (plus ``ridge`` times its
+    mean variance), as ``(left, right)``: ``left @ right.T`` projects onto them along the others."""
+    dim = between.shape[0]
+    rank = int(min(max(rank, 0), dim))
+    values, vectors = np.linalg.eigh(within + ridge * np.trace(within) / dim * np.eye(dim))
+    root = (vectors * np.sqrt(values)) @ vectors.T
+    inv_root = (vectors / np.sqrt(values)) @ vectors.T
+    gains, directions = np.linalg.eigh(inv_root @ between @ inv_root)
+    top = directions[:, np.argsort(gains)[::-1][:rank]]
+    return (root @ top).astype(np.float32), (inv_root @ top).astype(np.float32)
+
+
 def voice_basis(z: np.ndarray, speakers: np.ndarray, labels: np.ndarray, rank: int,
                 speaker_weights: dict[str, float] | None = None, ridge: float = 0.1
                 ) -> tuple[np.ndarray, np.ndarray]:
@@ -169,28 +213,16 @@ def voice_basis(z: np.ndarray, speakers: np.ndarray, labels: np.ndarray, rank: i
     speakers' class-balanced means differ most relative to how a speaker's emotions differ (a generalised
     eigenproblem of the between-speaker scatter against the within-speaker emotion scatter, ``ridge`` times
     its mean variance added), as the oblique projection ``left @ right.T`` onto them that leaves the emotion
-    scatter's other directions alone. ``speaker_weights`` (default equal) weigh the between-speaker scatter."""
-    z = np.asarray(z, dtype=np.float64)
-    dim = z.shape[1]
-    rank = int(min(max(rank, 0), dim))
-    speaker_means, weights, emotion = [], [], np.zeros((dim, dim))
-    for s in np.unique(speakers):
-        rows = speakers == s
-        class_means = np.stack([z[rows & (labels == k)].mean(0) for k in np.unique(labels[rows])])
-        centre = class_means.mean(0)
-        speaker_means.append(centre)
-        weights.append(1.0 if speaker_weights is None else float(speaker_weights[str(s)]))
-        dev = class_means - centre
-        emotion += dev.T @ dev / len(class_means)
-    emotion /= len(speaker_means)
-    w = np.asarray(weights) / np.sum(weights)
-    means = np.stack(speaker_means)
-    dev = means - w @ means
-    between = (dev * w[:, None]).T @ dev
-    ridge_scatter = emotion + ridge * np.trace(emotion) / dim * np.eye(dim)
-    values, vectors = np.linalg.eigh(ridge_scatter)
-    root = (vectors * np.sqrt(values)) @ vectors.T
-    inv_root = (vectors / np.sqrt(values)) @ vectors.T
-    gains, directions = np.linalg.eigh(inv_root @ between @ inv_root)
-    top = directions[:, np.argsort(gains)[::-1][:rank]]
-    return (root @ top).astype(np.float32), (inv_root @ top).astype(np.float32)
+    scatter's other directions alone. ``speaker_weights`` (default equal) weigh the speakers."""
+    between, emotion, _ = _scatters(np.asarray(z, dtype=np.float64), speakers, labels, speaker_weights)
+    return _oblique_basis(between, emotion, rank, ridge)
+
+
+def emotion_basis(z: np.ndarray, speakers: np.ndarray, labels: np.ndarray, rank: int,
+                  speaker_weights: dict[str, float] | None = None, ridge: float = 0.1
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """``(left, right)``, each ``[D, rank]``: the directions along which a speaker's class means differ most
+    relative to how single clips scatter around them (a discriminant analysis within speakers), as the oblique
+    projection ``left @ right.T`` onto them (mode "emotion" keeps the running mean's drift along these)."""
+    _, emotion, noise = _scatters(np.asarray(z, dtype=np.float64), speakers, labels, speaker_weights)
+    return _oblique_basis(emotion, noise, rank, ridge)

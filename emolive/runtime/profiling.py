@@ -2,12 +2,12 @@
 
 ``CpuProfile`` adds up, for each named stage, the CPU time of the thread that runs it (``time.thread_time``,
 exclusive: a stage nested in another counts once, in the inner one). Work that Python threads hand to native
-threads (FFmpeg's frame threads, CTranslate2's Whisper workers) is read per native thread from the kernel's
-per-thread CPU clocks and put in its own rows. ``total`` is the process's CPU time over the same span
-(``time.process_time``); what no row explains is ``unattributed``.
+threads is read from the kernel's per-thread CPU clocks: FFmpeg's frame threads count as decoding, CTranslate2's
+Whisper workers go to the stage waiting on them (``NATIVE_SUFFIX`` rows). ``total`` is the process's CPU time over
+the same span (``time.process_time``); what no row explains is ``unattributed``.
 
-``instrument_*`` wrap the methods of one session's objects (instance attributes, nothing global): a profiled run
-computes exactly what an unprofiled one does, plus two clock reads per call.
+``instrument_*`` wrap the methods of one session's objects (instance attributes, removed by ``unwrap``; nothing
+global): a profiled run computes exactly what an unprofiled one does, plus a few clock reads per call.
 """
 
 from __future__ import annotations
@@ -54,9 +54,14 @@ def _thread_clock(native_id: int) -> int:
 
 
 def _thread_cpu(native_id: int) -> float | None:
+    """CPU seconds of one thread of this process; None when it has ended or the system has no such clocks
+    (not Linux: the native threads and watched threads are then not counted, they stay unattributed)."""
+    gettime = getattr(time, "clock_gettime", None)  # absent on Windows
+    if gettime is None:
+        return None
     try:
-        return time.clock_gettime(_thread_clock(native_id))
-    except OSError:  # the thread has ended (or not Linux)
+        return gettime(_thread_clock(native_id))
+    except OSError:
         return None
 
 

@@ -21,8 +21,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
                              "on in turn (--seconds per phase, 4 phases), and their latency to a real client of each")
     parser.add_argument("--profile", action="store_true",
                         help="also measure CPU-seconds per second of input by stage (capture, colour conversion, "
-                             "detection, face CNN, voice VAD and encoder, transcription, text, fusion) and the total (not with "
-                             "--outputs)")
+                             "detection, face CNN, voice VAD and encoder, transcription, text, fusion) and the total "
+                             "(not with --outputs)")
     parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                         help="override a setting, e.g. --set inference.budget_ms=60")
 

@@ -72,7 +72,7 @@ def test_the_exit_does_not_wait_for_threads_left_behind() -> None:
     import subprocess
     import sys
 
-    code = ("import threading, time\nfrom emolive.gui.app import end_process_now\n"
-            "threading.Thread(target=time.sleep, args=(120,)).start()\nend_process_now(3, ['transcriber'])\n")
+    code = ("import threading, time\nfrom emolive.core.threads import exit_leaving_threads\n"
+            "threading.Thread(target=time.sleep, args=(120,)).start()\nexit_leaving_threads(3, ['transcriber'])\n")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.returncode == 3 and "exiting without waiting for transcriber" in result.stderr

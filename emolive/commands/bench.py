@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from emolive.commands.argtypes import positive_seconds
+from emolive.core.threads import exit_leaving_threads
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -108,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
     if profile is not None:
         profile.stop(wall1 - wall0)  # live: a second of input per second
     status = pipeline.status()
-    pipeline.stop()
+    late = pipeline.stop()
     if profile is not None:
         profile.unwrap()
     with lock:
@@ -138,7 +139,7 @@ def run(args: argparse.Namespace) -> int:
     }
     if args.json:
         print(json.dumps(result))
-        return 0
+        return _finished(late)
     s = result["step_ms"]
     print(f"{result['steps_per_s']} steps/s over {result['seconds']} s, dropped {result['dropped']}, "
           f"transcription {'on' if result['asr'] else 'off'}")
@@ -159,6 +160,13 @@ def run(args: argparse.Namespace) -> int:
         print(format_table(result["profile"]))
     for error in errors:
         print(f"warning: {error}")
+    return _finished(late)
+
+
+def _finished(left_behind: list[str]) -> int:
+    """0, or the process ends here when the pipeline's stop left threads behind (see exit_leaving_threads)."""
+    if left_behind:
+        exit_leaving_threads(0, left_behind)
     return 0
 
 

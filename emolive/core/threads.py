@@ -11,6 +11,8 @@ an error event, an ``on_error`` callback).
 from __future__ import annotations
 
 import logging
+import os
+import sys
 import threading
 from typing import Protocol, runtime_checkable
 
@@ -77,3 +79,17 @@ class OwnThread:
 
     def _ended(self) -> None:
         """Called in the thread when ``_main`` has returned or raised."""
+
+
+def exit_leaving_threads(code: int, left_behind: list[str]) -> None:
+    """Exit at once with ``code``, skipping the interpreter's clean-up, because ``left_behind`` threads still run.
+
+    Call it only after everything is written and closed. A thread left inside native code (the transcriber in a
+    CTranslate2 decode, seconds long on a loaded machine) makes that clean-up abort the process ("terminate called
+    without an active exception", exit 134) or crash it.
+    """
+    log.warning("exiting without waiting for %s", ", ".join(left_behind))
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QApplication
 from emolive.config import AppConfig
 from emolive.core.contracts import PipelineSink
 from emolive.core.errors import EmoliveError
+from emolive.core.threads import exit_leaving_threads
 from emolive.gui.interfaces import PipelineFactory, PipelineLike, RecorderLike, Sources
 from emolive.gui.main_window import MainWindow
 from emolive.gui.stalls import StallMeter
@@ -145,21 +146,9 @@ def run_app(config: AppConfig, sources: Sources, config_path: Path | None = None
     if meter is not None:
         print(json.dumps(stall_report(meter, window, options.measure_stalls)))
     if window.session.left_behind:
-        end_process_now(int(code), window.session.left_behind)
+        exit_leaving_threads(int(code), window.session.left_behind)
     return int(code)
 
-
-def end_process_now(code: int, left_behind: list[str]) -> None:
-    """Exit at once, skipping the interpreter's clean-up, when threads are still inside native code.
-
-    The recording is closed by then. A thread left in a CTranslate2 decode (the transcriber, seconds on a loaded
-    machine) makes that clean-up abort the process ("terminate called without an active exception", exit 134).
-    """
-    log.warning("exiting without waiting for %s", ", ".join(left_behind))
-    logging.shutdown()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
 
 
 def stall_report(meter: StallMeter, window: MainWindow, seconds: float | None) -> dict[str, float | str]:

@@ -24,7 +24,7 @@ from typing import Any
 
 from emolive.config import load_config
 from emolive.core.errors import EmoliveError
-from emolive.core.labels import EMOTIONS, emotion_index
+from emolive.core.labels import EMOTIONS, class_folder_files
 
 log = logging.getLogger(__name__)
 
@@ -39,17 +39,7 @@ def list_clips(root: Path, suffixes: Iterable[str] = VIDEO_SUFFIXES) -> tuple[li
     root = Path(root)
     if not root.is_dir():
         raise EmoliveError(f"clip folder not found: {root}")
-    wanted = {s.lower() for s in suffixes}
-    items: list[tuple[Path, int]] = []
-    skipped: Counter[str] = Counter()
-    for sub in sorted(p for p in root.iterdir() if p.is_dir()):
-        files = sorted(f for f in sub.iterdir() if f.is_file() and f.suffix.lower() in wanted)
-        label = emotion_index(sub.name)
-        if label is None:
-            if files:
-                skipped[f"unknown class: {sub.name}"] += len(files)
-            continue
-        items.extend((f, label) for f in files)
+    items, skipped = class_folder_files(root, suffixes)
     if not items:
         raise EmoliveError(f"no labelled clips in {root} (expected <emotion>/<clip> with a video suffix)")
     return items, skipped

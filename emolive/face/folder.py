@@ -7,7 +7,7 @@ from collections import Counter
 from pathlib import Path
 
 from emolive.core.errors import EmoliveError
-from emolive.core.labels import emotion_index
+from emolive.core.labels import class_folder_files
 
 log = logging.getLogger(__name__)
 
@@ -23,16 +23,7 @@ def list_image_folder(root: Path) -> tuple[list[tuple[Path, int]], Counter[str]]
     root = Path(root)
     if not root.is_dir():
         raise EmoliveError(f"image folder not found: {root}")
-    items: list[tuple[Path, int]] = []
-    skipped: Counter[str] = Counter()
-    for sub in sorted(p for p in root.iterdir() if p.is_dir()):
-        files = sorted(f for f in sub.rglob("*") if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES)
-        label = emotion_index(sub.name)
-        if label is None:
-            if files:
-                skipped[f"unknown class: {sub.name}"] += len(files)
-            continue
-        items.extend((f, label) for f in files)
+    items, skipped = class_folder_files(root, IMAGE_SUFFIXES, recursive=True)
     if not items:
         raise EmoliveError(f"no labelled images in {root} (expected one subfolder per emotion class)")
     log.info("%s: %d images, skipped %s", root, len(items), dict(skipped) or "none")

@@ -38,3 +38,17 @@ def sync_clip(tmp_path_factory) -> Path:
     from helpers.media import write_sync_clip
 
     return write_sync_clip(tmp_path_factory.mktemp("media") / "sync.mp4", seconds=60.0)
+
+
+@pytest.fixture
+def no_user_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No user's config.toml is read or written: the config folder is the test's own."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+
+
+@pytest.fixture
+def fakes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`emolive analyze` on stand-in models (tests/helpers/fake_analyze.py)."""
+    from helpers.fake_analyze import install
+
+    install(monkeypatch.setattr)

@@ -419,3 +419,33 @@ def crash_analysis_after(monkeypatch, n: int, error: type[BaseException] = Keybo
     monkeypatch.setattr(analysis, "analyze_file", analyze)
     return real
 
+
+
+class IdlePipeline:
+    """The smallest pipeline a window accepts: rings and a clock, nothing runs; ``swap_models`` is the subclass's."""
+
+    def __init__(self, config: AppConfig, sources: Sources, bridge: Any) -> None:
+        self.clock, self.frames, self.audio = SessionClock(), FrameRing(4), AudioRing(5.0)
+
+    def start(self) -> None:
+        return None
+
+    def stop(self) -> None:
+        return None
+
+    def status(self) -> PipelineStatus:
+        return PipelineStatus()
+
+
+def recording_window(qtbot: Any, factory: Any, clip: Path, root: Path) -> tuple[Any, Any]:
+    """A started MainWindow on ``clip`` recording with the real SessionRecorder into ``root``: (window, recorder)."""
+    from emolive.gui.main_window import MainWindow
+    from emolive.recording import SessionRecorder
+
+    recorder = SessionRecorder(AppConfig(), root=root, raw_audio=False, raw_video=False)
+    win = MainWindow(AppConfig(), Sources(video=clip), factory, recorder=recorder, persist=False)
+    qtbot.addWidget(win)
+    with qtbot.waitSignal(win.started, timeout=10_000):
+        win.start()
+    assert win.start_recording()
+    return win, recorder

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 from fakes import crash_analysis_after, write_tone_clip
-from helpers.fake_analyze import install
 
 from emolive.cli import main
 from emolive.offline import loaders
@@ -23,14 +22,8 @@ HELPER = Path(__file__).parent / "helpers" / "fake_analyze.py"
 LATENCY = schema.header().index("latency_ms")
 
 
-@pytest.fixture(autouse=True)
-def no_user_config(tmp_path, monkeypatch):
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+pytestmark = pytest.mark.usefixtures("no_user_config")
 
-
-@pytest.fixture
-def fakes(monkeypatch):
-    install(monkeypatch.setattr)
 
 
 def rows_of(path: Path) -> list[list[str]]:

@@ -8,19 +8,11 @@ from pathlib import Path
 
 import pytest
 from fakes import crash_analysis_after, write_tone_clip
-from helpers.fake_analyze import install
 
 from emolive.cli import main
 
+pytestmark = pytest.mark.usefixtures("no_user_config")
 
-@pytest.fixture(autouse=True)
-def no_user_config(tmp_path, monkeypatch):
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-
-
-@pytest.fixture
-def fakes(monkeypatch):
-    install(monkeypatch.setattr)
 
 
 def fail_writes_under(monkeypatch, folder: Path, code: int) -> None:

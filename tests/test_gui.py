@@ -11,7 +11,7 @@ import pytest
 pytest.importorskip("PySide6")
 pytest.importorskip("pytestqt")
 
-from fakes import BOX, Factory, FakeRecorder, estimate  # noqa: E402
+from fakes import BOX, Factory, FakeRecorder, estimate, recording_window  # noqa: E402
 
 from emolive.config import AppConfig, load_config  # noqa: E402
 from emolive.core.contracts import SourceEvent, TranscriptSegment  # noqa: E402
@@ -261,14 +261,7 @@ def test_model_cards_dialog_lists_the_cards(qtbot, tmp_path):  # noqa: ANN001
 
 
 def test_recording_with_the_real_session_recorder(qtbot, factory, demo_clip, tmp_path):  # noqa: ANN001
-    from emolive.recording import SessionRecorder
-
-    recorder = SessionRecorder(AppConfig(), root=tmp_path, raw_audio=False, raw_video=False)
-    win = MainWindow(AppConfig(), Sources(video=demo_clip), factory, recorder=recorder, persist=False)
-    qtbot.addWidget(win)
-    with qtbot.waitSignal(win.started, timeout=10_000):
-        win.start()
-    assert win.start_recording()
+    win, recorder = recording_window(qtbot, factory, demo_clip, tmp_path)
     folder = win.recording_dir
     assert folder is not None and folder.parent == tmp_path
     qtbot.waitUntil(lambda: recorder.rows_written >= 3, timeout=10_000)

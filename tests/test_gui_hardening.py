@@ -8,7 +8,7 @@ pytest.importorskip("PySide6")
 pytest.importorskip("pytestqt")
 
 import numpy as np  # noqa: E402
-from fakes import Factory, FakeRecorder  # noqa: E402
+from fakes import Factory, FakeRecorder, recording_window  # noqa: E402
 
 from emolive.config import AppConfig  # noqa: E402
 from emolive.gui.interfaces import Sources  # noqa: E402
@@ -41,14 +41,7 @@ def test_an_unlabelled_marker_is_numbered_and_written(qtbot, factory, demo_clip,
 
 
 def test_a_restart_forgets_the_old_clocks_markers(qtbot, factory, demo_clip, tmp_path):  # noqa: ANN001
-    from emolive.recording import SessionRecorder
-
-    recorder = SessionRecorder(AppConfig(), root=tmp_path, raw_audio=False, raw_video=False)
-    win = MainWindow(AppConfig(), Sources(video=demo_clip), factory, recorder=recorder, persist=False)
-    qtbot.addWidget(win)
-    with qtbot.waitSignal(win.started, timeout=10_000):
-        win.start()
-    assert win.start_recording()
+    win, recorder = recording_window(qtbot, factory, demo_clip, tmp_path)
     qtbot.waitUntil(lambda: recorder.rows_written >= 2, timeout=10_000)
     win.add_marker("old")
     assert [label for _, label in win.plots.markers] == ["old"]

@@ -10,9 +10,9 @@ import threading
 from pathlib import Path
 
 import pytest
+from fakes import IdlePipeline
 
 from emolive.config import AppConfig, load_config, with_changes
-from emolive.core.contracts import PipelineStatus
 from emolive.core.errors import ModelError
 from emolive.models.assets import default_model_dir
 from emolive.models.io import validate_model_folder
@@ -102,24 +102,12 @@ pytest.importorskip("PySide6")
 pytest.importorskip("pytestqt")
 
 
-class SwapPipeline:
+class SwapPipeline(IdlePipeline):
     """A minimal pipeline whose ``swap_models`` answers from another thread with a given problem."""
 
     def __init__(self, config, sources, bridge, problem: str = "") -> None:  # noqa: ANN001
-        from emolive.core.clock import SessionClock
-        from emolive.core.rings import AudioRing, FrameRing
-
-        self.clock, self.frames, self.audio = SessionClock(), FrameRing(4), AudioRing(5.0)
+        super().__init__(config, sources, bridge)
         self.problem, self.swaps = problem, []
-
-    def start(self) -> None:
-        return None
-
-    def stop(self) -> None:
-        return None
-
-    def status(self) -> PipelineStatus:
-        return PipelineStatus()
 
     def swap_models(self, inference, on_done) -> None:  # noqa: ANN001
         self.swaps.append(inference)

@@ -174,28 +174,15 @@ def test_fuser_alone_never_returns_nan():
 
 def test_gui_refuses_nan_weights_and_keeps_the_old_model(qtbot, tmp_path):  # noqa: ANN001
     pytest.importorskip("pytestqt")
-    from emolive.core.clock import SessionClock
-    from emolive.core.contracts import PipelineStatus
+    from fakes import IdlePipeline
+
     from emolive.core.errors import EmoliveError
-    from emolive.core.rings import AudioRing, FrameRing
     from emolive.gui.interfaces import Sources
     from emolive.gui.main_window import MainWindow
     from emolive.runtime.channels import load_channels
 
-    class LoadingPipeline:
+    class LoadingPipeline(IdlePipeline):
         """Loads the face channel for real when asked to swap, as the app's pipeline does."""
-
-        def __init__(self, config, sources, bridge) -> None:  # noqa: ANN001
-            self.clock, self.frames, self.audio = SessionClock(), FrameRing(4), AudioRing(5.0)
-
-        def start(self) -> None:
-            return None
-
-        def stop(self) -> None:
-            return None
-
-        def status(self) -> PipelineStatus:
-            return PipelineStatus()
 
         def swap_models(self, inference, on_done) -> None:  # noqa: ANN001
             def load() -> None:

@@ -24,7 +24,6 @@ from fakes import (
     crash_analysis_after,
     write_tone_clip,
 )
-from helpers.fake_analyze import install
 
 import emolive.offline.analysis as analysis
 from emolive.cli import main
@@ -44,9 +43,7 @@ RATE = 16_000
 SPEECH = Path(__file__).parent / "assets" / "voice_speech_espeak.opus"
 
 
-@pytest.fixture(autouse=True)
-def no_user_config(tmp_path, monkeypatch):
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+pytestmark = pytest.mark.usefixtures("no_user_config")
 
 
 def through_file(state: dict, tmp_path: Path) -> dict:
@@ -323,11 +320,6 @@ def test_demo_clip_with_the_real_models_and_tiny_en_resumes_exactly(demo_clip, t
 
 
 # ---------------------------------------------------------------------------------------------- emolive analyze
-@pytest.fixture
-def fakes(monkeypatch):
-    install(monkeypatch.setattr)
-
-
 def crash_after(monkeypatch, n: int):  # noqa: ANN201
     return crash_analysis_after(monkeypatch, n)
 

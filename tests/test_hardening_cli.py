@@ -138,6 +138,13 @@ def test_train_speaks_of_itself_not_of_the_module():
                                 "see python -m training\n")
 
 
+def test_train_offers_every_trainer_kind():
+    from emolive.cli import build_parser
+
+    for kind in ("face", "face_mix", "voice", "text", "fusion"):
+        assert build_parser().parse_args(["train", kind]).kind == kind
+
+
 def test_one_file_is_not_files(tmp_path, capsys):
     empty = tmp_path / "empty"
     empty.mkdir()

@@ -18,7 +18,8 @@ from emolive.personal.trainer_protocol import source_root
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("kind", choices=("face", "voice", "text", "fusion"), help="which model")
+    parser.add_argument("kind", choices=("face", "face_mix", "voice", "text", "fusion"),
+                        help="which model (face_mix: the face model on FER2013 together with web photos)")
     parser.add_argument("options", nargs=argparse.REMAINDER, help="options of that trainer (KIND --help)")
 
 

@@ -4,12 +4,13 @@ saved steps with known answers and end to end on a generated clip."""
 from __future__ import annotations
 
 import json
-from fractions import Fraction
+from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+from helpers.media import mux_video
 
 from emolive.cli import main
 from emolive.core.errors import EmoliveError
@@ -86,18 +87,16 @@ def write_face_clip(path: Path, seconds: float = 2.0, fps: int = 10) -> Path:
         stream = container.add_stream("mpeg4", rate=fps)
         stream.width, stream.height = 320, 240
         stream.pix_fmt = "yuv420p"
-        for i in range(int(seconds * fps)):
-            frame = np.full((240, 320, 3), 120, np.uint8)
-            small = cv2.resize(face, (160, 173))
-            x = 60 + (i % 5)
-            frame[30:203, x:x + 160] = small
-            video = av.VideoFrame.from_ndarray(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB), format="rgb24")
-            video.pts = i
-            video.time_base = Fraction(1, fps)
-            for packet in stream.encode(video):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
+        small = cv2.resize(face, (160, 173))
+
+        def frames() -> Iterator[np.ndarray]:
+            for i in range(int(seconds * fps)):
+                frame = np.full((240, 320, 3), 120, np.uint8)
+                x = 60 + (i % 5)
+                frame[30:203, x:x + 160] = small
+                yield cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+
+        mux_video(container, stream, frames(), fps)
     return path
 
 

@@ -2,13 +2,29 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 FLASH_EVERY_S = 5.0
 FLASH_FRAMES = 3
+
+
+def mux_video(container: Any, stream: Any, frames: Iterable[np.ndarray], fps: int) -> None:
+    """Encode RGB uint8 ``frames`` into the PyAV video ``stream`` (pts in frame units), then flush the encoder."""
+    import av
+
+    for i, rgb in enumerate(frames):
+        frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+        frame.pts = i
+        frame.time_base = Fraction(1, fps)
+        for packet in stream.encode(frame):
+            container.mux(packet)
+    for packet in stream.encode():
+        container.mux(packet)
 
 
 def write_sync_clip(path: Path, seconds: float = 60.0, fps: int = 30, video: bool = True, audio: bool = True,
@@ -27,17 +43,13 @@ def write_sync_clip(path: Path, seconds: float = 60.0, fps: int = 30, video: boo
             astream.layout = "stereo" if channels == 2 else "mono"
         n_frames = int(seconds * fps)
         if vstream is not None:
-            for i in range(n_frames):
-                t = i / fps
-                bright = (t % FLASH_EVERY_S) < FLASH_FRAMES / fps - 1e-9 and t >= FLASH_EVERY_S
-                img = np.full((size[1], size[0], 3), 255 if bright else 0, np.uint8)
-                frame = av.VideoFrame.from_ndarray(img, format="rgb24")
-                frame.pts = i
-                frame.time_base = Fraction(1, fps)
-                for packet in vstream.encode(frame):
-                    container.mux(packet)
-            for packet in vstream.encode():
-                container.mux(packet)
+            def flashes() -> Iterator[np.ndarray]:
+                for i in range(n_frames):
+                    t = i / fps
+                    bright = (t % FLASH_EVERY_S) < FLASH_FRAMES / fps - 1e-9 and t >= FLASH_EVERY_S
+                    yield np.full((size[1], size[0], 3), 255 if bright else 0, np.uint8)
+
+            mux_video(container, vstream, flashes(), fps)
         if astream is not None:
             n = int(seconds * rate)
             t = np.arange(n) / rate

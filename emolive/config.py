@@ -99,12 +99,24 @@ class OutputsConfig:
 
 
 @dataclass(frozen=True)
+class PeopleConfig:
+    """Several people in view (emolive.face.identity): who is who, kept on this machine only."""
+
+    # persons that outlive a track (face-identity embeddings, never written to CSVs); false: tracks only
+    identities: bool = True
+    max_faces: int = _num(4, 1, 16)  # faces scored every step, largest first; the others are boxed only
+    # keep names and reference embeddings for the next session (opt-in; stored in the user's data directory)
+    remember: bool = False
+
+
+@dataclass(frozen=True)
 class AppConfig:
     capture: CaptureConfig = field(default_factory=CaptureConfig)
     inference: InferenceConfig = field(default_factory=InferenceConfig)
     asr: AsrConfig = field(default_factory=AsrConfig)
     recording: RecordingConfig = field(default_factory=RecordingConfig)
     outputs: OutputsConfig = field(default_factory=OutputsConfig)
+    people: PeopleConfig = field(default_factory=PeopleConfig)
 
 
 def default_config_path() -> Path:

@@ -87,7 +87,7 @@ class SourceEvent:
 
 @dataclass(frozen=True)
 class FaceBox:
-    """A face in frame pixel coordinates with a stable tracker id."""
+    """A face in frame pixel coordinates with a stable tracker id and, with identities, the person it is."""
 
     x: int
     y: int
@@ -95,6 +95,8 @@ class FaceBox:
     h: int
     track_id: int
     score: float = 1.0
+    person_id: int | None = None  # outlives the track (emolive.face.identity); None: no person assigned
+    person: str = ""  # the person's display name: the user's name for them, else "person N"
 
 
 @dataclass(frozen=True)
@@ -148,6 +150,18 @@ class TranscriptSegment:
 
 
 @dataclass(frozen=True)
+class PersonEstimate:
+    """One person in view at a step: their face box and their face channel's output. ``primary`` marks the
+    person the voice and the words are fused with: the estimate's fused fields are theirs."""
+
+    person_id: int
+    name: str
+    box: FaceBox
+    face: ModalityOutput
+    primary: bool = False
+
+
+@dataclass(frozen=True)
 class EmotionEstimate:
     """The fused estimate published by the inference worker every hop."""
 
@@ -166,6 +180,7 @@ class EmotionEstimate:
     transcript: str = ""  # text committed during this step
     degraded: str = ""  # what the worker switched off to keep the budget, if anything
     agreement: float | None = None  # how much the trusted channels agree, 0-1; None with fewer than two
+    people: tuple[PersonEstimate, ...] = ()  # every scored person, the primary first; () with people off
 
     def modality(self, name: str) -> ModalityOutput | None:
         return next((m for m in self.modalities if m.modality == name), None)

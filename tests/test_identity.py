@@ -269,3 +269,15 @@ def test_face_channel_keeps_persons_across_a_gap(threaded):
         assert embedder.calls < 44 * 2 / 2  # the registry asks for a fraction of the faces
     finally:
         channel.stop_detection_thread()
+
+
+def test_names_replace_the_default_label_until_cleared_or_reset():
+    registry = PersonRegistry()
+    registry.set_name(2, "  Dr   Ames ")
+    assert registry.name_of(2) == "Dr Ames"
+    assert registry.name_of(3) == "person 3"
+    registry.set_name(2, "")
+    assert registry.name_of(2) == "person 2"
+    registry.set_name(2, "Ames")
+    registry.reset()
+    assert registry.name_of(2) == "person 2"

@@ -100,17 +100,31 @@ class PersonRegistry:
         self._next_id = 1
         self._round = 0
         self._embedded_at: dict[int, int] = {}  # track id -> round of its last embedding
+        self._names: dict[int, str] = {}  # person id -> the name the user gave
 
     def reset(self) -> None:
         """Forget every person (ids restart at 1)."""
         self._people.clear()
         self._embedded_at.clear()
+        self._names.clear()
         self._next_id = 1
         self._round = 0
 
     @staticmethod
     def label(person_id: int) -> str:
         return f"person {person_id}"
+
+    def set_name(self, person_id: int, name: str) -> None:
+        """Give a person the user's name ("" goes back to ``person N``)."""
+        name = " ".join(name.split())
+        if name:
+            self._names[person_id] = name
+        else:
+            self._names.pop(person_id, None)
+
+    def name_of(self, person_id: int) -> str:
+        """The user's name for the person, else ``person N``."""
+        return self._names.get(person_id) or self.label(person_id)
 
     @property
     def person_ids(self) -> list[int]:
@@ -214,6 +228,7 @@ class PersonRegistry:
             if free:
                 oldest = min(free, key=lambda p: p.last_seen)
                 del self._people[oldest.person_id]
+                self._names.pop(oldest.person_id, None)
                 log.info("identities: forgot %s (more than %d people)", self.label(oldest.person_id),
                          self.settings.max_people)
         person = _Person(self._next_id)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from emolive.face.detector import Detection
-from emolive.face.identity import FaceObservation, IdentitySettings, PersonRegistry
+from emolive.face.identity import FaceObservation, IdentitySettings, KnownPerson, PersonRegistry
 from emolive.face.tracker import IoUTracker
 
 DIM = 128
@@ -281,3 +281,38 @@ def test_names_replace_the_default_label_until_cleared_or_reset():
     registry.set_name(2, "Ames")
     registry.reset()
     assert registry.name_of(2) == "person 2"
+
+
+def test_named_persons_are_exported_and_recognised_in_the_next_session():
+    centres = _identities(3)
+    first = Scene(centres)
+    for k in range(10):
+        got = first.step(k / 10, {0: _box(150), 1: _box(450)})
+    first.registry.set_name(got[0], "Ames")  # person of face 0 named; face 1 stays "person N"
+    known = first.registry.export_people()
+    assert [(k.person_id, k.name) for k in known] == [(got[0], "Ames")]
+    assert known[0].exemplars and known[0].exemplars[0].shape == (DIM,)
+
+    second = Scene(centres, seed=7)  # a new session: face 2 arrives first, then face 0 on the other side
+    second.registry.import_people(known)
+    assert second.registry.name_of(got[0]) == "Ames"
+    for k in range(5):
+        newcomer = second.step(k / 10, {2: _box(150)})
+    assert newcomer[2] != got[0]
+    for k in range(5, 15):
+        back = second.step(k / 10, {2: _box(150), 0: _box(450)})
+    assert back[0] == got[0]
+    assert second.registry.name_of(back[0]) == "Ames"
+
+
+def test_known_persons_survive_reset_and_new_ids_follow_them():
+    registry = PersonRegistry()
+    vec = _identities(1)[0].astype(np.float32)
+    registry.import_people([KnownPerson(4, " Dr  Ames ", (vec,)), KnownPerson(2, "no looks", ())])
+    registry.reset()
+    assert registry.person_ids == [4]  # a person without embeddings cannot be recognised: left out
+    assert registry.name_of(4) == "Dr Ames"
+    got = registry.update(0.0, [FaceObservation(1, _box(300), _identities(2, seed=9)[1].astype(np.float32))])
+    assert got == {1: 5}
+    registry.set_name(4, "")  # a cleared name is no longer exported
+    assert registry.export_people() == []

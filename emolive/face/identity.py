@@ -13,11 +13,18 @@ person who outlives it. Once per detection round the caller passes every live tr
   persons nor teach their person new looks: their embeddings are mixed.
 
 ``IdentitySettings(enabled=False)`` gives tracks only: each new track is a new person, nothing is embedded.
+
+Named persons can be carried to another session: ``export_people`` gives them as ``KnownPerson`` (id, name,
+reference embeddings), ``import_people`` takes them back; they then survive ``reset``. Storing them is
+``emolive.face.identity_store``'s job. Every public method holds one lock: the detection thread updates while the
+GUI names, pins and exports.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -51,6 +58,15 @@ class FaceObservation:
     track_id: int
     box: Box
     embedding: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class KnownPerson:
+    """A person to recognise in a later session: their id, the user's name and reference embeddings."""
+
+    person_id: int
+    name: str
+    exemplars: tuple[np.ndarray, ...]
 
 
 @dataclass
@@ -101,14 +117,42 @@ class PersonRegistry:
         self._round = 0
         self._embedded_at: dict[int, int] = {}  # track id -> round of its last embedding
         self._names: dict[int, str] = {}  # person id -> the name the user gave
+        self._known: tuple[KnownPerson, ...] = ()  # persons from an earlier session: they survive reset
+        self._lock = threading.RLock()
 
     def reset(self) -> None:
-        """Forget every person (ids restart at 1)."""
-        self._people.clear()
-        self._embedded_at.clear()
-        self._names.clear()
-        self._next_id = 1
-        self._round = 0
+        """Forget every person of this session (ids restart at 1, or after the known persons, who stay)."""
+        with self._lock:
+            self._people.clear()
+            self._embedded_at.clear()
+            self._names.clear()
+            self._next_id = 1
+            self._round = 0
+            for known in self._known:
+                self._people[known.person_id] = _Person(known.person_id, [np.array(e, np.float32)
+                                                                          for e in known.exemplars],
+                                                        last_seen=float("-inf"))
+                self._names[known.person_id] = known.name
+                self._next_id = max(self._next_id, known.person_id + 1)
+
+    def import_people(self, people: Iterable[KnownPerson]) -> None:
+        """Start over knowing ``people`` (from ``export_people`` of an earlier session): each keeps their id and
+        name and is recognised by their embeddings; they survive ``reset``. Call it as a session starts: the
+        persons found so far are forgotten (their tracks get a person again on the next round)."""
+        size = self.settings.gallery_size
+        known = tuple(KnownPerson(int(k.person_id), " ".join(k.name.split()),
+                                  tuple(np.asarray(e, np.float32).copy() for e in k.exemplars[:size]))
+                      for k in people if k.person_id > 0 and k.exemplars)
+        with self._lock:
+            self._known = known
+            self.reset()
+
+    def export_people(self) -> list[KnownPerson]:
+        """The named persons with their reference embeddings (unnamed ones stay in this session only)."""
+        with self._lock:
+            return [KnownPerson(p.person_id, self._names[p.person_id], tuple(e.copy() for e in p.exemplars))
+                    for p in sorted(self._people.values(), key=lambda p: p.person_id)
+                    if p.person_id in self._names and p.exemplars]
 
     @staticmethod
     def label(person_id: int) -> str:
@@ -117,21 +161,25 @@ class PersonRegistry:
     def set_name(self, person_id: int, name: str) -> None:
         """Give a person the user's name ("" goes back to ``person N``)."""
         name = " ".join(name.split())
-        if name:
-            self._names[person_id] = name
-        else:
-            self._names.pop(person_id, None)
+        with self._lock:
+            if name:
+                self._names[person_id] = name
+            else:
+                self._names.pop(person_id, None)
 
     def name_of(self, person_id: int) -> str:
         """The user's name for the person, else ``person N``."""
-        return self._names.get(person_id) or self.label(person_id)
+        with self._lock:
+            return self._names.get(person_id) or self.label(person_id)
 
     @property
     def person_ids(self) -> list[int]:
-        return sorted(self._people)
+        with self._lock:
+            return sorted(self._people)
 
     def person_of(self, track_id: int) -> int | None:
-        return next((p.person_id for p in self._people.values() if p.track_id == track_id), None)
+        with self._lock:
+            return next((p.person_id for p in self._people.values() if p.track_id == track_id), None)
 
     def wanted(self, tracks: list[tuple[int, Box]]) -> set[int]:
         """The track ids that need an embedding this round: those without a person, those near another face,
@@ -140,16 +188,21 @@ class PersonRegistry:
             return set()
         crowded = _crowded([box for _, box in tracks], self.settings.crowd_margin)
         out = set()
-        for (track_id, _), near in zip(tracks, crowded, strict=True):
-            last = self._embedded_at.get(track_id)
-            if (near or self.person_of(track_id) is None or last is None
-                    or self._round + 1 - last >= self.settings.refresh_rounds):
-                out.add(track_id)
+        with self._lock:
+            for (track_id, _), near in zip(tracks, crowded, strict=True):
+                last = self._embedded_at.get(track_id)
+                if (near or self.person_of(track_id) is None or last is None
+                        or self._round + 1 - last >= self.settings.refresh_rounds):
+                    out.add(track_id)
         return out
 
     def update(self, t: float, observations: list[FaceObservation]) -> dict[int, int]:
         """One detection round at time ``t`` (seconds): every live track, embeddings where computed.
         Returns track id -> person id for the tracks that have a person (a new face crossing another may wait)."""
+        with self._lock:
+            return self._update(t, observations)
+
+    def _update(self, t: float, observations: list[FaceObservation]) -> dict[int, int]:
         self._round += 1
         live = {o.track_id for o in observations}
         for person in self._people.values():
@@ -225,8 +278,8 @@ class PersonRegistry:
     def _new_person(self) -> _Person:
         if len(self._people) >= self.settings.max_people:
             free = [p for p in self._people.values() if p.track_id is None]
-            if free:
-                oldest = min(free, key=lambda p: p.last_seen)
+            if free:  # the unnamed go first
+                oldest = min(free, key=lambda p: (p.person_id in self._names, p.last_seen))
                 del self._people[oldest.person_id]
                 self._names.pop(oldest.person_id, None)
                 log.info("identities: forgot %s (more than %d people)", self.label(oldest.person_id),

@@ -1,6 +1,6 @@
 """The `emolive` command line: the desktop app by default (`emolive`, or `emolive --video FILE` to replay a file as
-if it were live; `emolive run --help` lists its options), plus analyze, bench, devices, eval, train, sessions and
-replay."""
+if it were live; `emolive run --help` lists its options), plus analyze, bench, devices, eval, train, sessions,
+replay and people."""
 
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "eval": ("emolive.commands.evaluate", "evaluate a channel on a labelled data set"),
     "train": ("emolive.commands.train", "train or fine-tune a model (see `python -m training`)"),
     "sessions": ("emolive.commands.sessions", "list recorded sessions"),
+    "people": ("emolive.commands.people", "list or forget the saved people (names kept with people.remember)"),
     "replay": ("emolive.commands.replay", "re-analyse a recorded session bundle"),
 }
 

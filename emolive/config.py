@@ -50,6 +50,9 @@ class InferenceConfig:
     threads: int = _num(1, 1, 256)  # torch threads of the inference worker
     fusion: str = _choice("late", "late", "crossmodal")
     smoothing_s: float = _num(DEFAULT_SMOOTHING_S, 0.0, 60.0)  # exponential smoothing time constant (0: none)
+    # late fusion: cut the weight of a channel that sounds unlike its training data or disagrees with the fused
+    # estimate for seconds (emolive.fusion.reliability); the reason shows in the chips and the CSV
+    fusion_reliability: bool = False
     face_detector: str = _choice("mtcnn", "mtcnn", "haar")  # MTCNN (ONNX) or OpenCV's Haar cascade
     face_detect_every: int = _num(2, 1, 100)  # full/near face detection every N hops; tracks coast in between
     voice_every: int = _num(2, 1, 100)  # voice channel every N hops, on the hops without face detection

@@ -181,6 +181,8 @@ class EmotionEstimate:
     degraded: str = ""  # what the worker switched off to keep the budget, if anything
     agreement: float | None = None  # how much the trusted channels agree, 0-1; None with fewer than two
     people: tuple[PersonEstimate, ...] = ()  # every scored person, the primary first; () with people off
+    # (modality, reason) of each channel whose fusion weight was cut, e.g. ("voice", "voice: disagrees 5 s")
+    discounts: tuple[tuple[str, str], ...] = ()
 
     def modality(self, name: str) -> ModalityOutput | None:
         return next((m for m in self.modalities if m.modality == name), None)

@@ -21,6 +21,7 @@ from emolive.core.finite import finite_or_dropped
 from emolive.core.labels import EMOTIONS, SENTIMENTS
 from emolive.fusion.circumplex import sentiment_from_emotion
 from emolive.fusion.late import MODALITIES, TrustPolicy, agreement, evidence, late_pool
+from emolive.fusion.reliability import Reliability, ReliabilityPolicy
 from emolive.fusion.smoothing import DEFAULT_SMOOTHING_S, ExponentialSmoother
 from emolive.fusion.va import fuse_va
 from emolive.models.assets import default_model_dir
@@ -43,6 +44,7 @@ class FusedOutput:
     weights: tuple[tuple[str, float], ...]
     staleness: tuple[tuple[str, float], ...]
     agreement: float | None = None  # how much the trusted channels agree (late.agreement); None below two
+    discounts: tuple[tuple[str, str], ...] = ()  # (modality, reason) of each channel whose weight was cut
 
 
 def _floats(values: np.ndarray) -> tuple[float, ...]:
@@ -58,7 +60,8 @@ class Fuser:
     """
 
     def __init__(self, model: Any = None, policy: TrustPolicy | None = None,
-                 smoothing_s: float = DEFAULT_SMOOTHING_S, min_trust: float = 0.05) -> None:
+                 smoothing_s: float = DEFAULT_SMOOTHING_S, min_trust: float = 0.05,
+                 reliability: ReliabilityPolicy | None = None) -> None:
         self.weight_logits = np.zeros(len(MODALITIES))  # equal modality weights
         self.class_bias = np.zeros(len(EMOTIONS))
         if model is not None:  # a trained LateFusion module (training, personal calibration)
@@ -66,6 +69,8 @@ class Fuser:
             self.class_bias = model.class_bias.detach().double().numpy().copy()
         self.policy = policy or TrustPolicy()
         self.min_trust = min_trust
+        self.reliability = Reliability(MODALITIES, reliability)
+        self._last_top: int | None = None  # the fused class of the step before (None: none yet or uncertain)
         self._emotion = ExponentialSmoother(smoothing_s)
         self._sentiment = ExponentialSmoother(smoothing_s)
         self._va = ExponentialSmoother(smoothing_s)
@@ -108,6 +113,8 @@ class Fuser:
     def reset(self) -> None:
         for s in (self._emotion, self._sentiment, self._va):
             s.reset()
+        self.reliability.reset()
+        self._last_top = None
 
     def set_smoothing(self, seconds: float) -> None:
         """A new smoothing time constant from the next step on (the smoothed values carry over)."""
@@ -127,7 +134,10 @@ class Fuser:
         outputs = {m: finite_or_dropped(o)[0] for m, o in outputs.items()}  # NaN never reaches the mix
         trust = np.array([self.policy.trust(outputs.get(m), now) for m in MODALITIES])
         staleness = tuple((m, round(now - outputs[m].t, 3)) for m in MODALITIES if outputs.get(m) is not None)
+        factor, discounts = self.reliability.factors(outputs, trust, self._last_top, now)
+        trust = trust * factor
         if trust.sum() < self.min_trust:
+            self._last_top = None
             return self._uncertain(now, staleness)
         emotion, sentiment, valence, arousal, share = self._combine(outputs, trust, now)
         agree = self._agreement(outputs, share)
@@ -136,9 +146,10 @@ class Fuser:
         sentiment = self._sentiment.update(now, sentiment)
         va = self._va.update(now, np.array([valence, arousal]))
         top = int(np.argmax(emotion))
+        self._last_top = top
         return FusedOutput(_floats(emotion), _floats(sentiment), float(va[0]), float(va[1]), EMOTIONS[top],
                            float(emotion[top] * coverage), tuple(zip(MODALITIES, share.tolist(), strict=True)),
-                           staleness, agree)
+                           staleness, agree, discounts)
 
     @staticmethod
     def _agreement(outputs: dict[str, ModalityOutput | None], share: np.ndarray) -> float | None:
@@ -257,10 +268,11 @@ class CrossModalFuser(Fuser):
         return emotion, sentiment, valence, arousal, share
 
 
-def make_fuser(kind: str, directory: Path | None, smoothing_s: float) -> Fuser:
-    """``late`` (default, works from the per-modality models alone) or ``crossmodal`` (needs a trained folder)."""
+def make_fuser(kind: str, directory: Path | None, smoothing_s: float, reliability: bool = False) -> Fuser:
+    """``late`` (default, works from the per-modality models alone) or ``crossmodal`` (needs a trained folder);
+    ``reliability``: the late fusion discounts channels unlike training or disagreeing (fusion.reliability)."""
     if kind == "late":
-        return Fuser.from_dir(directory, smoothing_s=smoothing_s)
+        return Fuser.from_dir(directory, smoothing_s=smoothing_s, reliability=ReliabilityPolicy(enabled=reliability))
     if kind == "crossmodal":
         return CrossModalFuser.from_dir(directory, smoothing_s=smoothing_s)
     raise ModelError(f"unknown fusion {kind!r}: use 'late' or 'crossmodal'")
@@ -269,4 +281,5 @@ def make_fuser(kind: str, directory: Path | None, smoothing_s: float) -> Fuser:
 def fuser_for(inference) -> Fuser:
     """The fuser an ``InferenceConfig`` asks for (kind, model folder, smoothing)."""
     folder = Path(inference.fusion_model).expanduser() if inference.fusion_model else None
-    return make_fuser(inference.fusion, folder, inference.smoothing_s)
+    return make_fuser(inference.fusion, folder, inference.smoothing_s,
+                      bool(getattr(inference, "fusion_reliability", False)))

@@ -20,13 +20,14 @@ import numpy as np
 
 from emolive.asr.language import is_english
 from emolive.config import InferenceConfig
-from emolive.core.abilities import DetectsInBackground, Movable
+from emolive.core.abilities import DetectsInBackground, Movable, SeesPeople
 from emolive.core.clock import SessionClock
 from emolive.core.contracts import (
     EmotionEstimate,
     FaceBox,
     FaceLike,
     ModalityOutput,
+    PersonEstimate,
     TextLike,
     TranscriptSegment,
     VoiceLike,
@@ -36,8 +37,10 @@ from emolive.core.rings import AudioRing, FrameRing
 from emolive.core.snapshot import (
     box_state,
     modality_state,
+    person_state,
     restore_box,
     restore_modality,
+    restore_person,
     restore_segment,
     segment_state,
 )
@@ -75,6 +78,8 @@ class InferenceWorker(OwnThread):
         self._step_lock = threading.Lock()
         self._last: dict[str, ModalityOutput | None] = {"face": None, "voice": None, "text": None}
         self._faces: tuple[FaceBox, ...] = ()
+        self._people: tuple[PersonEstimate, ...] = ()  # the face channel's persons (one that sees people)
+        self._commands: deque[Callable[[SeesPeople], None]] = deque()  # the user's, applied on the worker's thread
         self._last_frame_index = -1
         self._voice_windows = VoiceWindows(config.voice_window_s)
         self._errors_reported: set[str] = set()
@@ -92,6 +97,27 @@ class InferenceWorker(OwnThread):
             self._segments.append(segment)
             self._new_text.append(segment.text.strip())
 
+    def set_person_name(self, person_id: int, name: str) -> None:
+        """Name a person (any thread; "" goes back to ``person N``): estimates carry it from the next step."""
+        self._command(lambda face: face.name_person(int(person_id), str(name)))
+
+    def set_primary(self, person_id: int | None) -> None:
+        """Pin the person the voice and the words are fused with (any thread; None: the largest, most central
+        face again), from the next step while they are in view."""
+        self._command(lambda face: face.pin(None if person_id is None else int(person_id)))
+
+    def _command(self, command: Callable[[SeesPeople], None]) -> None:
+        with self._lock:
+            self._commands.append(command)
+
+    def _apply_commands(self) -> None:
+        with self._lock:
+            commands, self._commands = list(self._commands), deque()
+        if commands and isinstance(self.face, SeesPeople):
+            for command in commands:
+                command(self.face)
+            self._last_frame_index = -1  # the face channel looks again (a still picture too): names, primary
+
     def swap(self, face: FaceLike | None, voice: VoiceLike | None, text: TextLike | None, fuser: Fuser) -> None:
         """Replace the models between two steps (hot swap after fine-tuning)."""
         with self._step_lock:
@@ -102,11 +128,13 @@ class InferenceWorker(OwnThread):
             if self._detecting_in_background():
                 self._set_detection_thread(self.face, False)
                 self._set_detection_thread(face, True)
+            if isinstance(face, SeesPeople) and isinstance(self.face, SeesPeople) and hasattr(face, "take_people"):
+                face.take_people(self.face)  # the persons (and their names) go on with the new models
             self.face, self.voice, self.text, self.fuser = face, voice, text, fuser
             self.base_detect_every = face.detect_every if face is not None else 1
             self._last = {"face": None, "voice": None, "text": None}
             self._voice_windows.asked = False  # the new voice channel is asked on the next hop
-            self._faces = ()
+            self._faces, self._people = (), ()
 
     # --- snapshots (offline analysis resumes from them) ----------------------------------------------
     def state(self) -> dict:
@@ -115,7 +143,8 @@ class InferenceWorker(OwnThread):
             return {"steps": self.steps, "dropped": self.dropped, "governor": self.governor.state(),
                     "segments": [segment_state(s) for s in self._segments], "new_text": list(self._new_text),
                     "last": {k: modality_state(v) for k, v in self._last.items()},
-                    "faces": [box_state(b) for b in self._faces], "last_frame_index": self._last_frame_index,
+                    "faces": [box_state(b) for b in self._faces], "people": [person_state(p) for p in self._people],
+                    "last_frame_index": self._last_frame_index,
                     "voice_windows": self._voice_windows.state(), "errors_reported": sorted(self._errors_reported)}
 
     def voice_windows_state(self) -> dict:
@@ -132,6 +161,7 @@ class InferenceWorker(OwnThread):
             self._new_text = [str(t) for t in state["new_text"]]
             self._last = {k: restore_modality(state["last"].get(k)) for k in ("face", "voice", "text")}
             self._faces = tuple(restore_box(b) for b in state["faces"])
+            self._people = tuple(restore_person(p) for p in state.get("people", []))
             self._last_frame_index = int(state["last_frame_index"])
             self._voice_windows.restore(state["voice_windows"])
             self._errors_reported = {str(k) for k in state["errors_reported"]}
@@ -145,6 +175,8 @@ class InferenceWorker(OwnThread):
         t_start = time.perf_counter()
         latency: dict[str, float] = {}
         run_face, detect, run_voice = self._schedule(self.steps, self.governor.level)
+        if self._commands:
+            self._apply_commands()
         if self._voice_thread is not None:
             self._collect_voice(now, latency)
         if self.face is not None and run_face:
@@ -167,7 +199,7 @@ class InferenceWorker(OwnThread):
             modalities=tuple(m for m in self._last.values() if m is not None), weights=fused.weights,
             staleness=fused.staleness, faces=self._faces,
             latency_ms=tuple((k, round(v, 3)) for k, v in latency.items()), transcript=new_text,
-            degraded=self.governor.describe(), agreement=fused.agreement,
+            degraded=self.governor.describe(), agreement=fused.agreement, discounts=fused.discounts,
         )
 
     def _schedule(self, step: int, level: int) -> tuple[bool, bool, bool]:
@@ -183,6 +215,7 @@ class InferenceWorker(OwnThread):
         try:
             output, self._faces = self.face.process(frame, detect=detect)
             self._last["face"] = output
+            self._people = tuple(self.face.people) if isinstance(self.face, SeesPeople) else ()
         except Exception as exc:
             self._channel_failed("face", exc, now)
         latency["face"] = (time.perf_counter() - t0) * 1000

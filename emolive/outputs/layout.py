@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from emolive.core.contracts import EmotionEstimate
+from emolive.core.contracts import EmotionEstimate, PersonEstimate
 from emolive.core.labels import EMOTIONS, SENTIMENTS
 from emolive.recording import schema
 
@@ -19,9 +19,17 @@ class Channel:
     type: str
 
 
+PERSON_ID = "person_id"  # the last channel: whose estimate this is (not a CSV column of the same name)
+
+
+def primary_person(estimate: EmotionEstimate) -> PersonEstimate | None:
+    """The person the estimate's fused values belong to (None: people off, or nobody in view)."""
+    return next((p for p in estimate.people if p.primary), None)
+
+
 def channels() -> tuple[Channel, ...]:
     """The outlet's channels in sample order: emotions, sentiments, valence, arousal, confidence, agreement, then
-    each modality's fusion weight and presence."""
+    each modality's fusion weight and presence, then the primary person's id."""
     out = [Channel(f"emo_{name}", "probability", "Emotion") for name in EMOTIONS]
     out += [Channel(f"sent_{name}", "probability", "Sentiment") for name in SENTIMENTS]
     out += [Channel("valence", "normalized", "Valence"), Channel("arousal", "normalized", "Arousal"),
@@ -29,17 +37,18 @@ def channels() -> tuple[Channel, ...]:
     for modality in schema.MODALITIES:
         out += [Channel(f"{modality}_weight", "normalized", "Weight"),
                 Channel(f"{modality}_present", "boolean", "Presence")]
+    out.append(Channel(PERSON_ID, "id", "PersonId"))
     return tuple(out)
 
 
 class SampleLayout:
     """Picks the channels' values out of a step's CSV row, so a sample equals (in float32) what is recorded;
-    an empty cell (no agreement, no weight) becomes NaN."""
+    an empty cell (no agreement, no weight) becomes NaN. ``person_id``: the primary person's id, NaN for none."""
 
     def __init__(self) -> None:
         self.channels = channels()
         header = schema.header()
-        self._columns = [header.index(c.label) for c in self.channels]
+        self._columns = [header.index(c.label) for c in self.channels if c.label != PERSON_ID]
 
     def __len__(self) -> int:
         return len(self.channels)
@@ -50,7 +59,8 @@ class SampleLayout:
 
     def sample(self, estimate: EmotionEstimate) -> list[float]:
         cells = schema.row(estimate)
-        return [_number(cells[i]) for i in self._columns]
+        person = primary_person(estimate)
+        return [_number(cells[i]) for i in self._columns] + [float(person.person_id) if person else math.nan]
 
 
 def _number(cell: schema.Cell) -> float:

@@ -15,7 +15,7 @@ from emolive import __version__
 from emolive.core.contracts import EmotionEstimate, SourceEvent, TranscriptSegment
 from emolive.outputs.clock import ClockMapping
 from emolive.outputs.errors import OutputError
-from emolive.outputs.layout import SampleLayout
+from emolive.outputs.layout import SampleLayout, primary_person
 from emolive.outputs.worker import QueueThread
 
 log = logging.getLogger(__name__)
@@ -66,6 +66,8 @@ def stream_info(pylsl: ModuleType, layout: SampleLayout, hop_s: float, ident: st
     own.append_child_value("version", __version__)
     own.append_child_value("hop_s", f"{hop_s:g}")
     own.append_child_value("timestamps", "LSL clock at the capture time of the step's newest media")
+    own.append_child_value("person_id", "the id of the person the values belong to (NaN: none); the markers "
+                                        "stream says 'person: ID NAME' when that person or their name changes")
     meta = meta or {}
     models = own.append_child("models")
     for kind, entry in sorted((meta.get("models") or {}).items()):
@@ -77,10 +79,16 @@ def stream_info(pylsl: ModuleType, layout: SampleLayout, hop_s: float, ident: st
     return info
 
 
+def person_marker(person_id: int, name: str) -> str:
+    """The markers stream's note of whom the estimate follows, e.g. ``person: 2 Dr Ames``."""
+    return f"person: {person_id} {' '.join(name.split())}"
+
+
 def marker_info(pylsl: ModuleType, ident: str) -> Any:
     info = pylsl.StreamInfo(MARKER_NAME, MARKER_TYPE, 1, pylsl.IRREGULAR_RATE, pylsl.cf_string, f"{ident}-markers")
-    info.desc().append_child_value("content", "emolive's markers (their label) and committed transcript "
-                                              "segments ('transcript: TEXT', stamped at the segment's start)")
+    info.desc().append_child_value("content", "emolive's markers (their label), committed transcript segments "
+                                              "('transcript: TEXT', stamped at the segment's start) and who the "
+                                              "estimate follows ('person: ID NAME', when that changes)")
     return info
 
 
@@ -100,6 +108,7 @@ class LslOutlet(QueueThread):
         self._pylsl = pylsl
         self._outlet: Any = None
         self._markers: Any = None
+        self._person: tuple[int, str] | None = None  # the primary person last announced on the markers stream
         self.sent = 0
 
     def start(self) -> None:
@@ -138,6 +147,11 @@ class LslOutlet(QueueThread):
         if kind == "estimate":
             self._outlet.push_sample(self.layout.sample(payload), self.mapping.to_lsl(payload.t))
             self.sent += 1
+            person = primary_person(payload)
+            if person is not None and (person.person_id, person.name) != self._person:
+                self._person = (person.person_id, person.name)
+                self._markers.push_sample([person_marker(person.person_id, person.name)],
+                                          self.mapping.to_lsl(payload.t))
         elif kind == "segment":
             text = " ".join(payload.text.split())
             self._markers.push_sample([f"transcript: {text}"], self.mapping.to_lsl(payload.start))

@@ -10,9 +10,10 @@ import math
 from typing import Any
 
 from emolive import __version__
-from emolive.core.contracts import EmotionEstimate, TranscriptSegment
+from emolive.core.contracts import EmotionEstimate, PersonEstimate, TranscriptSegment
 from emolive.core.labels import EMOTIONS, SENTIMENTS
 from emolive.outputs.clock import ClockMapping
+from emolive.outputs.layout import primary_person
 from emolive.recording import schema
 
 SCHEMA = "emolive.live"
@@ -60,7 +61,28 @@ class EstimateMessages:
             "sentiment": {s: _num(cell(f"sent_{s}")) for s in SENTIMENTS},
             "valence": _num(cell("valence")), "arousal": _num(cell("arousal")), "agreement": _num(cell("agreement")),
             "channels": channels, "transcript": str(cell("transcript")),
+            "person": _person(primary_person(estimate)), "people": [_face_of(p) for p in estimate.people],
         }
+
+
+def _person(person: PersonEstimate | None) -> dict[str, Any] | None:
+    return None if person is None else {"id": person.person_id, "name": person.name}
+
+
+def _face_of(person: PersonEstimate) -> dict[str, Any]:
+    """One person in view: who, where, and their face channel's reading (the CSV's rounding)."""
+    face, box = person.face, person.box
+    probs = face.emotion if face.present and face.emotion is not None and len(face.emotion) == len(EMOTIONS) else None
+    return {"id": person.person_id, "name": person.name, "primary": person.primary,
+            "box": [int(box.x), int(box.y), int(box.w), int(box.h)], "present": bool(face.present),
+            "quality": _rounded(face.quality) if face.present else None,
+            "top": EMOTIONS[max(range(len(probs)), key=lambda i: probs[i])] if probs else None,
+            "emotion": {e: _rounded(v) for e, v in zip(EMOTIONS, probs, strict=True)} if probs else None}
+
+
+def _rounded(value: float | None) -> float | None:
+    """As the CSV rounds probabilities; None for no value or a non-finite one."""
+    return None if value is None or not math.isfinite(value) else round(float(value), schema.PROB_DIGITS)
 
 
 def segment(seg: TranscriptSegment) -> dict[str, Any]:
@@ -120,4 +142,29 @@ def problems(message: Any) -> list[str]:
             if name not in schema.MODALITIES or not isinstance(channel, dict) or not isinstance(
                     channel.get("present"), bool):
                 out.append(f"estimate: channels.{name} must be an object with a boolean 'present'")
+        out += _people_problems(message)
+    return out
+
+
+def _is_person(value: Any) -> bool:
+    return isinstance(value, dict) and _is(value.get("id"), (int,)) and not isinstance(value.get("id"), bool) \
+        and isinstance(value.get("name"), str)
+
+
+def _people_problems(message: dict[str, Any]) -> list[str]:
+    """``person`` and ``people``: added fields (no version change), so a message without them is valid too."""
+    out = []
+    if message.get("person") is not None and not _is_person(message["person"]):
+        out.append("estimate: person must be null or an object with an integer 'id' and a string 'name'")
+    people = message.get("people", [])
+    if not isinstance(people, list):
+        return [*out, "estimate: people must be a list"]
+    for i, entry in enumerate(people):
+        box = entry.get("box") if isinstance(entry, dict) else None
+        if not (_is_person(entry) and isinstance(entry.get("primary"), bool) and isinstance(entry.get("present"), bool)
+                and isinstance(box, list) and len(box) == 4 and all(_is(v, (int,)) for v in box)):
+            out.append(f"estimate: people[{i}] must have an integer id, a name, booleans primary and present and a "
+                       f"box of 4 integers")
+    if sum(1 for e in people if isinstance(e, dict) and e.get("primary") is True) > 1:
+        out.append("estimate: at most one of people is primary")
     return out

@@ -57,5 +57,20 @@ class DetectsInBackground(Protocol):
     def pop_detection_ms(self) -> float | None: ...
 
 
+@runtime_checkable
+class SeesPeople(Protocol):
+    """A face channel that tells persons apart (``emolive.face.identity``): it scores several faces a step and
+    keeps them as ``people`` (``contracts.PersonEstimate``, the primary first), takes the user's names for persons
+    and the person the user made primary."""
+
+    people: tuple[Any, ...]
+
+    def use_people(self, identities: Any, embedder: Any, max_faces: int) -> None: ...
+
+    def pin(self, person_id: int | None) -> None: ...
+
+    def name_person(self, person_id: int, name: str) -> None: ...
+
+
 def is_stateless(part: Any) -> bool:
     return isinstance(part, MaybeStateless) and bool(part.stateless)

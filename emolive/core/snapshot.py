@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from emolive.core.abilities import Snapshotable, is_stateless
-from emolive.core.contracts import FaceBox, ModalityOutput, TranscriptSegment, Word, frozen_array
+from emolive.core.contracts import FaceBox, ModalityOutput, PersonEstimate, TranscriptSegment, Word, frozen_array
 from emolive.core.errors import EmoliveError
 
 log = logging.getLogger(__name__)
@@ -177,11 +177,26 @@ def restore_word(state: list[Any]) -> Word:
 
 
 def box_state(box: FaceBox) -> list[Any]:
-    return [box.x, box.y, box.w, box.h, box.track_id, box.score]
+    return [box.x, box.y, box.w, box.h, box.track_id, box.score, box.person_id, box.person]
 
 
 def restore_box(state: list[Any]) -> FaceBox:
-    return FaceBox(int(state[0]), int(state[1]), int(state[2]), int(state[3]), int(state[4]), float(state[5]))
+    person_id = state[6] if len(state) > 6 else None  # snapshots before persons hold six fields
+    return FaceBox(int(state[0]), int(state[1]), int(state[2]), int(state[3]), int(state[4]), float(state[5]),
+                   None if person_id is None else int(person_id), str(state[7]) if len(state) > 7 else "")
+
+
+def person_state(person: PersonEstimate) -> dict[str, Any]:
+    return {"person_id": person.person_id, "name": person.name, "box": box_state(person.box),
+            "face": modality_state(person.face), "primary": person.primary}
+
+
+def restore_person(state: dict[str, Any]) -> PersonEstimate:
+    face = restore_modality(state["face"])
+    if face is None:
+        raise SnapshotError("a person in the snapshot has no face output")
+    return PersonEstimate(int(state["person_id"]), str(state["name"]), restore_box(state["box"]), face,
+                          bool(state["primary"]))
 
 
 def component_state(component: Any) -> dict[str, Any] | None:

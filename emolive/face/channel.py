@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
 import cv2
 import numpy as np
 
-from emolive.core.contracts import FaceBox, ModalityOutput, VideoFrame, frozen_array
+from emolive.core.contracts import FaceBox, ModalityOutput, PersonEstimate, VideoFrame, frozen_array
 from emolive.core.newest_thread import NewestOnlyThread
 from emolive.face.detector import Detection, HaarFaceDetector
 from emolive.face.detectors import DEFAULT_DETECTOR, new_detector
 from emolive.face.identity import FaceObservation, PersonRegistry
 from emolive.face.mtcnn import MtcnnFaceDetector
+from emolive.face.people import scored_order
 from emolive.face.predictor import ExpressionPredictor, crop_face
 from emolive.face.quality import face_quality
 from emolive.face.tracker import IoUTracker, Track, pick_subject
@@ -58,14 +59,19 @@ class FaceChannel:
     below the box centre: measured with `emolive eval face --frames` so the live crop frames a face as the
     FER2013 training crops do (CROP_SCALE, CROP_SHIFT_Y).
     With ``identities`` (a ``PersonRegistry``) and an ``embedder`` each detection round also embeds the tracks
-    the registry asks for (on the detection thread when it runs) and maps tracks to persons (``persons``).
+    the registry asks for (on the detection thread when it runs) and maps tracks to persons (``persons``); it then
+    scores up to ``max_faces`` faces a step (the primary first, the others largest first; one CNN call) and keeps
+    them as ``people``. The primary is the person ``pin`` named while in view, else the subject (``pick_subject``):
+    the channel's output is theirs, as without identities. While one face is in view, a face that has a person is
+    not embedded again (no one to confuse it with): one embedding per face that appears.
     """
 
     def __init__(self, model_dir: Path | None = None, detect_every: int = 3, threads: int = 1,
                  full_scan_every: int = 4, detector: HaarFaceDetector | MtcnnFaceDetector | str = DEFAULT_DETECTOR,
                  flip: bool | None = None, crop_scale: float | None = None,
                  crop_shift_y: float | None = None, runtime: str = "onnx", device: str = "cpu",
-                 identities: PersonRegistry | None = None, embedder: Embedder | None = None) -> None:
+                 identities: PersonRegistry | None = None, embedder: Embedder | None = None,
+                 max_faces: int = 4) -> None:
         self.predictor = ExpressionPredictor(model_dir, flip=flip, runtime=runtime, threads=max(1, threads),
                                              device=device)
         if threads > 0:
@@ -85,13 +91,36 @@ class FaceChannel:
         self._detection_thread: NewestOnlyThread[DetectionJob, list[Detection]] | None = None
         self._session = 0
         self._detection_ms: float | None = None
-        if identities is not None and identities.settings.enabled and embedder is None:
-            raise ValueError("face identities need an embedder")
-        self.identities = identities
-        self.embedder = embedder
+        self.identities: PersonRegistry | None = None
+        self.embedder: Embedder | None = None
+        self.max_faces = 1
         self.persons: dict[int, int] = {}  # track id -> person id after the latest detection round
         self._identity_thread: NewestOnlyThread[DetectionJob, dict[int, np.ndarray]] | None = None
         self._vectors: dict[int, np.ndarray] = {}  # embeddings finished since the last detection round applied
+        if identities is not None:
+            self.use_people(identities, embedder, max_faces)
+        self.people: tuple[PersonEstimate, ...] = ()  # the latest step's scored persons (identities only)
+        self._pinned: int | None = None  # the person the user made primary
+        self._failure: str | None = None  # the embedder failed: identities go off on the step thread
+
+    def use_people(self, identities: PersonRegistry, embedder: Embedder | None, max_faces: int) -> None:
+        """Tell persons apart from now on (before the detection thread starts): ``identities`` and its
+        ``embedder`` (None with identities off), up to ``max_faces`` faces scored a step."""
+        if identities.settings.enabled and embedder is None:
+            raise ValueError("face identities need an embedder")
+        self.identities, self.embedder, self.max_faces = identities, embedder, max(1, int(max_faces))
+
+    def take_people(self, other: FaceChannel) -> None:
+        """Go on with ``other``'s persons, names, embedder and pinned person (a model swap mid-session)."""
+        if other.identities is not None and self.identities is None:
+            self.use_people(other.identities, other.embedder, other.max_faces)
+            self._pinned = other._pinned
+
+    def close_embedder(self) -> None:
+        """End the identity embedder's child process if it runs (it starts again when next needed)."""
+        close = getattr(self.embedder, "close", None)
+        if callable(close):
+            close()
 
     def start_detection_thread(self) -> None:
         """Live: run the detection rounds on a thread of their own from now on. A round's frame is handed over
@@ -122,6 +151,8 @@ class FaceChannel:
         self.last_subject_box = None
         self.persons = {}
         self._vectors = {}
+        self.people = ()
+        self._pinned = None
         if self.identities is not None:
             self.identities.reset()
 
@@ -152,24 +183,54 @@ class FaceChannel:
         grey = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
         height, width = grey.shape
         tracks = self._track(grey, detect, image, frame.t)
-        subject = pick_subject(tracks, width, height, self._subject)
+        subject = self._pinned_track(tracks) or pick_subject(tracks, width, height, self._subject)
         self._subject = subject.track_id if subject is not None else None
         if subject is None:
+            self.people = ()
             out = ModalityOutput(modality="face", t=frame.t, present=False, reason="no face",
                                  latency_ms=(time.perf_counter() - started) * 1e3)
             return out, ()
         box = tuple(float(v) for v in subject.box)
         self.last_subject_box = box
-        crop = crop_face(grey, box, self.predictor.size, self.crop_scale, self.crop_shift_y)
-        probs, emb = self.predictor.predict(crop)
-        quality = face_quality(crop, min(box[2], box[3]), subject.confidence).total
+        scored = scored_order(subject, tracks, self.max_faces) if self.identities is not None else [subject]
+        boxes_of = [tuple(float(v) for v in t.box) for t in scored]
+        crops = np.stack([crop_face(grey, b, self.predictor.size, self.crop_scale, self.crop_shift_y)
+                          for b in boxes_of])
+        probs, emb = self.predictor.predict(crops)  # one call for every scored face
+        ms = (time.perf_counter() - started) * 1e3
+        outs = [ModalityOutput(modality="face", t=frame.t, present=True,
+                               emotion=tuple(float(p) for p in probs[i]),
+                               quality=face_quality(crops[i], min(b[2], b[3]), t.confidence).total,
+                               embedding=frozen_array(np.array(emb[i], dtype=np.float32)),  # crosses threads
+                               latency_ms=ms, prior=self.predictor.class_prior)
+                for i, (t, b) in enumerate(zip(scored, boxes_of, strict=True))]
         ordered = [subject, *[t for t in tracks if t is not subject]]
         boxes = tuple(self._face_box(t, width, height) for t in ordered)
-        out = ModalityOutput(modality="face", t=frame.t, present=True,
-                             emotion=tuple(float(p) for p in probs[0]), quality=quality,
-                             embedding=frozen_array(np.array(emb[0], dtype=np.float32)),  # crosses threads
-                             latency_ms=(time.perf_counter() - started) * 1e3, prior=self.predictor.class_prior)
-        return out, boxes
+        self.people = self._people(scored, outs, {b.track_id: b for b in boxes})
+        return outs[0], boxes
+
+    def pin(self, person_id: int | None) -> None:
+        """Make ``person_id`` the primary person while in view (None: the subject again)."""
+        self._pinned = person_id
+
+    def name_person(self, person_id: int, name: str) -> None:
+        """The user's name for a person ("" goes back to ``person N``)."""
+        if self.identities is not None:
+            self.identities.set_name(person_id, name)
+
+    def _pinned_track(self, tracks: list[Track]) -> Track | None:
+        if self._pinned is None:
+            return None
+        return next((t for t in tracks if self.persons.get(t.track_id) == self._pinned), None)
+
+    def _people(self, scored: list[Track], outs: list[ModalityOutput], boxes: dict[int, FaceBox]
+                ) -> tuple[PersonEstimate, ...]:
+        out = []
+        for i, (track, face) in enumerate(zip(scored, outs, strict=True)):
+            box = boxes[track.track_id]
+            if box.person_id is not None:
+                out.append(PersonEstimate(box.person_id, box.person, box, face, primary=i == 0))
+        return tuple(out)
 
     def _track(self, grey: np.ndarray, detect: bool | None, image: np.ndarray, t: float) -> list[Track]:
         detect_now = self._frames % max(1, self.detect_every) == 0 if detect is None else detect
@@ -198,10 +259,14 @@ class FaceChannel:
             return None, ()
         boxes = [(t.track_id, tuple(float(v) for v in t.box)) for t in self.tracker.tracks]
         wanted = self.identities.wanted(boxes)
+        if len(boxes) == 1:  # alone in view: a face that has its person keeps it without a new look
+            wanted = {tid for tid in wanted if tid not in self.persons}
         embed = tuple(b for b in boxes if b[0] in wanted)
         return ((image.copy() if copy else image) if embed else None), embed
 
     def _identify(self, t: float, tracks: list[Track], vectors: dict[int, np.ndarray]) -> list[Track]:
+        if self._failure is not None:
+            self._identities_off()
         if self.identities is not None:
             self.persons = self.identities.update(t, [FaceObservation(tr.track_id, tuple(float(v) for v in tr.box),
                                                                       vectors.get(tr.track_id)) for tr in tracks])
@@ -235,20 +300,31 @@ class FaceChannel:
             return
         for done in self._identity_thread.collect():
             if done.error is not None:
-                log.warning("face identities off for this session: %s", done.error)
-                thread, self._identity_thread, self.embedder = self._identity_thread, None, None
-                thread.stop()
-                return
+                self._failure = str(done.error)
             if done.item.session == self._session and done.result:
                 self._vectors.update(done.result)
 
     def _embed(self, job: DetectionJob) -> dict[int, np.ndarray]:
         """The identity thread's work: the embeddings a round asked for (track id -> vector)."""
         embedder = self.embedder
-        if embedder is None or job.colour is None:
+        if embedder is None or job.colour is None or self._failure is not None:
             return {}
-        vectors = embedder.embed(job.colour, [box for _, box in job.embed])
+        try:
+            vectors = embedder.embed(job.colour, [box for _, box in job.embed])
+        except Exception as exc:  # noqa: BLE001 - a missing or broken embedder: tracks only from now on
+            self._failure = str(exc) or type(exc).__name__
+            return {}
         return {tid: v for (tid, _), v in zip(job.embed, vectors, strict=True) if v is not None}
+
+    def _identities_off(self) -> None:
+        """The embedder failed: one log line, then tracks only (persons seen so far keep their tracks)."""
+        log.warning("face identities off for this session (tracks only): %s", self._failure)
+        self._failure = None
+        thread, self._identity_thread, self.embedder = self._identity_thread, None, None
+        if thread is not None:
+            thread.stop()
+        if self.identities is not None:
+            self.identities.settings = replace(self.identities.settings, enabled=False)
 
     def pop_detection_ms(self) -> float | None:
         """The compute time of the detection round applied since the last call (detection thread only)."""
@@ -269,9 +345,10 @@ class FaceChannel:
             detections.extend(self.detector.detect_near(job.grey, box)[:1])
         return detections
 
-    @staticmethod
-    def _face_box(track: Track, width: int, height: int) -> FaceBox:
+    def _face_box(self, track: Track, width: int, height: int) -> FaceBox:
         x, y, w, h = track.box
         x0, y0 = int(np.clip(round(x), 0, width - 1)), int(np.clip(round(y), 0, height - 1))
         x1, y1 = int(np.clip(round(x + w), x0 + 1, width)), int(np.clip(round(y + h), y0 + 1, height))
-        return FaceBox(x0, y0, x1 - x0, y1 - y0, track.track_id, float(track.confidence))
+        person = self.persons.get(track.track_id) if self.identities is not None else None
+        name = self.identities.name_of(person) if person is not None and self.identities is not None else ""
+        return FaceBox(x0, y0, x1 - x0, y1 - y0, track.track_id, float(track.confidence), person, name)

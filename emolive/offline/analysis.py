@@ -11,6 +11,7 @@ live view would have shown for the same input. The step side is ``steps.StepRun`
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -21,10 +22,10 @@ from emolive.asr.streaming import StreamConfig, StreamingTranscriber
 from emolive.capture.media_file import MediaFileSource
 from emolive.config import AppConfig, AsrConfig
 from emolive.core.clock import SessionClock
-from emolive.core.contracts import AudioBlock, EmotionEstimate, TranscriptSegment
+from emolive.core.contracts import EmotionEstimate, TranscriptSegment
 from emolive.core.snapshot import SnapshotError
 from emolive.offline.checkpoints import Checkpoints, Snapshotter, cannot_snapshot, restore_run
-from emolive.offline.pipelined import run_pipelined
+from emolive.offline.pipelined import Transcription, run_pipelined
 from emolive.offline.steps import AnalysisSummary, StepRun
 from emolive.runtime.channels import Channels, load_channels
 from emolive.runtime.engine import build_engine, new_rings
@@ -41,7 +42,8 @@ log = logging.getLogger(__name__)
 
 def offline_stream_config(config: AsrConfig) -> StreamConfig:
     """The transcription policy offline: on the file's clock, one decode per utterance unless asked otherwise."""
-    return StreamConfig(interval_s=config.interval_s, file_clock=True, partials=config.offline_partials)
+    return StreamConfig(interval_s=config.interval_s, file_clock=True, partials=config.offline_partials,
+                        pack_s=config.offline_pack_s)
 
 
 def make_stream(decoder: Any, config: AsrConfig, vad: Any = None) -> StreamingTranscriber:
@@ -79,7 +81,8 @@ def analyze_file(path: str | Path, config: AppConfig, asr: bool = True, channels
     loading = time.perf_counter()
     source = MediaFileSource(path, SessionClock(), realtime=False)
     info = source.info
-    channels = channels or load_channels(config.inference, face=info.has_video, voice=info.has_audio)
+    channels = channels or load_channels(config.inference, face=info.has_video, voice=info.has_audio,
+                                         people=config.people)
     if asr and info.has_audio and stream is None and config.asr.enabled:
         stream = build_stream(config.asr)
     if not info.has_audio:
@@ -134,26 +137,22 @@ def _instrument(profile: CpuProfile, source: MediaFileSource, worker: Any, strea
 
 
 def _stepwise(source: MediaFileSource, run: StepRun, stream: Any, progress: Callable[[float], None] | None) -> float:
-    """The reference: decode an item, feed the transcriber, run every step that is due, in one thread."""
-    next_asr = run.asr_every
+    """The reference: decode an item, run every step that is due, in one thread; before each step the transcriber
+    (on its own reading of the audio, as pipelined) is pulled until it has every segment up to the step."""
+    asr = Transcription(stream, run, threading.Event(), source.iter_media(video=False)) if stream is not None else None
     for item in source.iter_media():
         run.write(item)
-        if isinstance(item, AudioBlock) and stream is not None:
-            stream.feed(item)
-            if run.audio_t >= next_asr:
-                t0 = time.perf_counter()
-                run.take(stream.step(run.audio_t))
-                run.summary.asr_s += time.perf_counter() - t0
-                next_asr = run.audio_t + run.asr_every
         while run.next_t() <= run.ready:
+            if asr is not None:
+                run.take(asr.pump_until(run.next_t()))
             run.emit()
         if progress is not None:
             progress(run.ready)
     end = run.end()
-    if stream is not None:
-        t0 = time.perf_counter()
-        run.take(stream.finish(end))
-        run.summary.asr_s += time.perf_counter() - t0
+    if asr is not None:
+        run.take(asr.pump_until(float("inf")))
+        run.take(asr.finish(end))
+        run.summary.asr_s += asr.compute_s
     while run.next_t() <= end + 1e-9:
         run.emit()
     if run.pending:  # words committed at the very end get one last estimate (one hop on), as live

@@ -121,7 +121,7 @@ def _analyse(job: FileJob, info: MediaInfo, asr: bool, start: Start, mark: dict[
 
     out = Path(job.out)
     loading = time.perf_counter()
-    channels = loaders.channels(job.config.inference)
+    channels = loaders.channels(job.config.inference, job.config.people)
     if asr:
         loaders.whisper(job.config.asr.model, job.config.asr.threads)
     load_s = time.perf_counter() - loading

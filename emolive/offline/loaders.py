@@ -9,15 +9,16 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from emolive.config import AsrConfig, InferenceConfig
+from emolive.config import AsrConfig, InferenceConfig, PeopleConfig
 
 
 @lru_cache(maxsize=1)
-def channels(inference: InferenceConfig) -> Any:
-    """The face, voice and text channels for ``inference`` (the last settings asked for stay loaded)."""
+def channels(inference: InferenceConfig, people: PeopleConfig | None = None) -> Any:
+    """The face, voice and text channels for ``inference`` and ``people`` (the last settings asked for stay
+    loaded; a new file resets the face channel's persons with its tracks)."""
     from emolive.runtime.channels import load_channels  # heavy: the model runtimes
 
-    return load_channels(inference)
+    return load_channels(inference, people=people)
 
 
 def whisper(model: str, threads: int) -> Any:

@@ -10,8 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from emolive.config import InferenceConfig
-from emolive.core.abilities import Movable, Resettable
+from emolive.config import InferenceConfig, PeopleConfig
+from emolive.core.abilities import Movable, Resettable, SeesPeople
 from emolive.core.contracts import FaceLike, TextLike, VideoFrame, VoiceLike
 from emolive.core.errors import EmoliveError, ModelError
 from emolive.models.device import limit_torch_threads, resolve_device
@@ -53,8 +53,11 @@ def validate_models(config: InferenceConfig, kinds: tuple[str, ...] = tuple(MODE
 
 
 def load_channels(config: InferenceConfig, face: bool = True, voice: bool = True, text: bool = True,
-                  warm_up: bool = True, strict: bool = True) -> Channels:
+                  warm_up: bool = True, strict: bool = True, people: PeopleConfig | None = None) -> Channels:
     """Load the requested channels.
+
+    ``people`` (the ``[people]`` settings) gives the face channel persons: identities (or tracks only) and up to
+    ``max_faces`` faces scored a step; None leaves it as without them (the subject only, no person ids).
 
     A model folder set in ``config`` that cannot be used (missing, corrupt, another kind, weights that do not
     fit) is a ModelError naming the folder when ``strict``; otherwise, and for a bundled model that cannot
@@ -110,6 +113,8 @@ def load_channels(config: InferenceConfig, face: bool = True, voice: bool = True
 
         out.text = build("text", make_text)
     out.device = device
+    if people is not None:
+        add_people(out, people)
     if out.device != "cpu":
         for channel in (out.face, out.voice, out.text):
             if isinstance(channel, Movable):
@@ -121,6 +126,19 @@ def load_channels(config: InferenceConfig, face: bool = True, voice: bool = True
     out.problems = tuple(problems)
     out.load_s = time.perf_counter() - started
     return out
+
+
+def add_people(channels: Channels, people: PeopleConfig) -> None:
+    """Give the face channel persons by the ``[people]`` settings, unless it has them already (a preloaded
+    channel gets them here): identities (tracks only when off, or when dlib is not installed: one log line) and
+    up to ``max_faces`` faces scored a step."""
+    face = channels.face
+    if not isinstance(face, SeesPeople) or getattr(face, "identities", None) is not None:
+        return
+    from emolive.face.people import people_parts
+
+    registry, embedder = people_parts(people.identities)
+    face.use_people(registry, embedder, people.max_faces)
 
 
 def _warm_up(channels: Channels) -> None:

@@ -37,7 +37,7 @@ from emolive.core.memory import release_free_memory
 from emolive.core.threads import Lifecycle
 from emolive.fusion.fuser import fuser_for
 from emolive.models.device import limit_native_threads
-from emolive.runtime.channels import Channels, load_channels
+from emolive.runtime.channels import Channels, add_people, load_channels
 from emolive.runtime.engine import build_engine, new_rings
 from emolive.runtime.sinks import SinkList
 from emolive.runtime.worker import InferenceWorker
@@ -129,7 +129,10 @@ class LivePipeline:
                 return
             self._started = True
         self._open_sources()
-        channels = self._channels or load_channels(self.config.inference, strict=self.strict_models)
+        channels = self._channels or load_channels(self.config.inference, strict=self.strict_models,
+                                                   people=self.config.people)
+        add_people(channels, self.config.people)  # preloaded channels get their persons here
+        self._channels = channels
         # Live, latency beats throughput: idle BLAS/OpenMP threads spin and take the core the worker needs.
         limit_native_threads(self.config.inference.threads)
         for problem in channels.problems:
@@ -191,6 +194,9 @@ class LivePipeline:
         named += [("transcriber", self.transcriber), ("inference worker", self.worker)]
         named += [(loader.name, loader) for loader in self._loaders]
         late = [name for name, part in named if part is not None and part.is_alive()]
+        face = self._channels.face if self._channels is not None else None
+        if hasattr(face, "close_embedder"):
+            face.close_embedder()  # the identity embedder's child process (started again if needed)
         self.sinks.clear()  # a thread left behind must not write into the next session's recording
         if late:
             log.warning("shutdown: %s still running after %.1f s (left behind as daemon threads)",
@@ -198,6 +204,16 @@ class LivePipeline:
         else:
             log.info("pipeline stopped in %.0f ms", (time.monotonic() - started) * 1000)
         return late
+
+    def set_person_name(self, person_id: int, name: str) -> None:
+        """Name a person seen in this session ("" goes back to ``person N``); see ``InferenceWorker``."""
+        if self.worker is not None:
+            self.worker.set_person_name(person_id, name)
+
+    def set_primary(self, person_id: int | None) -> None:
+        """Pin the person the voice and the words are fused with (None: the largest, most central face)."""
+        if self.worker is not None:
+            self.worker.set_primary(person_id)
 
     def set_smoothing(self, seconds: float) -> None:
         """Change the fused estimate's smoothing (``inference.smoothing_s``) while running: no restart."""

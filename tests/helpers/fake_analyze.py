@@ -32,7 +32,7 @@ def install(setattr_=setattr, delay_s: float = 0.0) -> None:
     from emolive.offline.analysis import make_stream
     from emolive.runtime.channels import Channels
 
-    def channels(_inference):
+    def channels(_inference, _people=None):
         return Channels(face=SlowFace(delay_s) if delay_s else FakeFace(), voice=FakeVoice(), text=FakeText())
 
     setattr_(loaders, "channels", channels)

@@ -15,7 +15,7 @@ from emolive.recording import schema
 def test_header_order_and_uniqueness():
     columns = schema.header()
     assert len(columns) == len(set(columns))
-    assert columns[0] == "t" and columns[-1] == "text_arousal" and "agreement" in columns
+    assert columns[0] == "t" and columns[-1] == "discounts" and "agreement" in columns
     assert schema.header(1)[-1] == "marker" and columns[: len(schema.header(1))] == schema.header(1)
     assert columns[1:8] == [f"emo_{e}" for e in EMOTIONS]
     assert columns[8:11] == [f"sent_{s}" for s in SENTIMENTS]
@@ -25,8 +25,9 @@ def test_header_order_and_uniqueness():
     for name in ("valence", "arousal", "dominant", "confidence", "box_x", "box_y", "box_w", "box_h",
                  "transcript", "latency_ms", "degraded"):
         assert name in columns
-    assert schema.version_of(columns) == schema.SCHEMA_VERSION == 2
+    assert schema.version_of(columns) == schema.SCHEMA_VERSION == 3
     assert schema.version_of(schema.header(1)) == 1  # version 1 files still read
+    assert schema.version_of(schema.header(2)) == 2 and schema.header(2)[-1] == "text_arousal"
 
 
 def test_row_matches_header_and_values():
@@ -49,6 +50,18 @@ def test_agreement_column_is_written():
     estimate = dataclasses.replace(make_estimate(0.0), agreement=0.4242424)
     cells = dict(zip(schema.header(), schema.row(estimate), strict=True))
     assert cells["agreement"] == 0.424242
+
+
+def test_discounts_column_round_trip(tmp_path):
+    import dataclasses
+
+    cut = dataclasses.replace(make_estimate(0.1), discounts=(("voice", "voice: disagrees 5 s"),
+                                                             ("text", "words: unlike training")))
+    path = tmp_path / "d.csv"
+    path.write_text(schema.format_rows([schema.header(), schema.row(cut), schema.row(make_estimate(0.2))]))
+    parsed = schema.read_csv(path)
+    assert parsed[0]["discounts"] == "voice: disagrees 5 s; words: unlike training"
+    assert parsed[1]["discounts"] == ""  # nothing cut: an empty text cell, not None
 
 
 def test_row_without_face_leaves_box_empty():

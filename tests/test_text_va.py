@@ -196,18 +196,18 @@ def test_channel_va_is_own_values_else_its_circumplex_place() -> None:
 def test_csv_schema_2_appends_each_channels_va() -> None:
     from emolive.recording import schema
 
-    columns = schema.header()
-    assert schema.SCHEMA_VERSION == 2 and schema.version_of(columns) == 2
+    columns = schema.header(2)
+    assert schema.version_of(columns) == 2
     assert columns[-6:] == ["face_valence", "face_arousal", "voice_valence", "voice_arousal", "text_valence",
                             "text_arousal"]
     face = ModalityOutput("face", 0.0, True, emotion=onehot("joy"), quality=0.9)
     estimate = EmotionEstimate(t=1.0, emotion=onehot("joy"), sentiment=(0.1, 0.2, 0.7), valence=0.8, arousal=0.5,
                                dominant="joy", confidence=0.6, modalities=(face, text_out(0.91, 0.27)))
-    cells = dict(zip(columns, schema.row(estimate), strict=True))
+    cells = dict(zip(schema.header(), schema.row(estimate), strict=True))
     assert (cells["text_valence"], cells["text_arousal"]) == (0.91, 0.27)
     assert cells["face_valence"] == pytest.approx(valence_arousal(np.array(onehot("joy")))[0], abs=1e-6)
     assert cells["voice_valence"] == "" and cells["voice_arousal"] == ""
-    marker = dict(zip(columns, schema.marker_row(2.0, "here"), strict=True))
+    marker = dict(zip(schema.header(), schema.marker_row(2.0, "here"), strict=True))
     assert marker["marker"] == "here" and marker["text_valence"] == ""
 
 

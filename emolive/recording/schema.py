@@ -16,7 +16,7 @@ from emolive.core.errors import EmoliveError
 from emolive.core.labels import EMOTIONS, SENTIMENTS
 from emolive.fusion.va import channel_va
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 MODALITIES: tuple[str, ...] = ("face", "voice", "text")
 PROB_DIGITS = 6  # probabilities, valence, arousal, quality, weights
 TIME_DIGITS = 4  # seconds on the session clock (0.1 ms)
@@ -42,7 +42,8 @@ VA_COLUMNS: tuple[str, ...] = tuple(f"{m}_{d}" for m in MODALITIES for d in ("va
 
 
 # Columns added after version 1, in file order (each version appends at the end).
-ADDED_COLUMNS: dict[int, tuple[str, ...]] = {2: ("agreement", *VA_COLUMNS)}
+# Schema 3: why a channel's fusion weight was cut (EmotionEstimate.discounts), one text column.
+ADDED_COLUMNS: dict[int, tuple[str, ...]] = {2: ("agreement", *VA_COLUMNS), 3: ("discounts",)}
 
 
 def header(version: int = SCHEMA_VERSION) -> list[str]:
@@ -57,7 +58,7 @@ def header(version: int = SCHEMA_VERSION) -> list[str]:
 
 
 TEXT_COLUMNS: frozenset[str] = frozenset(
-    {"dominant", "transcript", "degraded", "marker", *(f"{m}_top" for m in MODALITIES)})
+    {"dominant", "transcript", "degraded", "marker", "discounts", *(f"{m}_top" for m in MODALITIES)})
 
 
 def _num(value: float | None, digits: int = PROB_DIGITS) -> Cell:
@@ -104,6 +105,7 @@ def row(estimate: EmotionEstimate, marker: str = "") -> list[Cell]:
     for name in MODALITIES:
         va = channel_va(estimate.modality(name))
         cells += [_num(va[0]), _num(va[1])] if va is not None else ["", ""]
+    cells += [_one_line("; ".join(reason for _, reason in estimate.discounts))]
     return cells
 
 

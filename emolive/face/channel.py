@@ -210,7 +210,9 @@ class FaceChannel:
         return outs[0], boxes
 
     def pin(self, person_id: int | None) -> None:
-        """Make ``person_id`` the primary person while in view (None: the subject again)."""
+        """Make ``person_id`` the primary person while in view (None: the largest, most central face again)."""
+        if person_id is None and self._pinned is not None:
+            self._subject = None  # chosen afresh, not kept because the pinned one held the role
         self._pinned = person_id
 
     def name_person(self, person_id: int, name: str) -> None:

@@ -200,6 +200,7 @@ class InferenceWorker(OwnThread):
             staleness=fused.staleness, faces=self._faces,
             latency_ms=tuple((k, round(v, 3)) for k, v in latency.items()), transcript=new_text,
             degraded=self.governor.describe(), agreement=fused.agreement, discounts=fused.discounts,
+            people=self._people,
         )
 
     def _schedule(self, step: int, level: int) -> tuple[bool, bool, bool]:

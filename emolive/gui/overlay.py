@@ -92,7 +92,17 @@ def indicators(estimate: EmotionEstimate | None) -> list[Indicator]:
     if estimate is None:
         return [Indicator(name, "absent", "waiting") for name in MODALITIES]
     staleness = dict(estimate.staleness)
-    return [indicator(name, estimate.modality(name), staleness.get(name)) for name in MODALITIES]
+    shown = [indicator(name, estimate.modality(name), staleness.get(name)) for name in MODALITIES]
+    return [discounted(item, dict(estimate.discounts).get(item.modality)) for item in shown]
+
+
+def discounted(item: Indicator, reason: str | None) -> Indicator:
+    """A present channel whose fusion weight was cut reads as weak with the fusion's reason, e.g. "voice:
+    disagrees 5 s" (the reason's own "voice: " prefix is left to ``chip_text``)."""
+    if not reason or item.state == "absent":
+        return item
+    prefix = f"{CHIP_NAMES.get(item.modality, item.modality)}: "
+    return Indicator(item.modality, "weak", reason[len(prefix):] if reason.startswith(prefix) else reason)
 
 
 def label_text(estimate: EmotionEstimate, emoji: str = "") -> str:

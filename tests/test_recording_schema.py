@@ -15,7 +15,7 @@ from emolive.recording import schema
 def test_header_order_and_uniqueness():
     columns = schema.header()
     assert len(columns) == len(set(columns))
-    assert columns[0] == "t" and columns[-1] == "discounts" and "agreement" in columns
+    assert columns[0] == "t" and columns[-2:] == ["person", "person_id"] and "agreement" in columns
     assert schema.header(1)[-1] == "marker" and columns[: len(schema.header(1))] == schema.header(1)
     assert columns[1:8] == [f"emo_{e}" for e in EMOTIONS]
     assert columns[8:11] == [f"sent_{s}" for s in SENTIMENTS]
@@ -25,9 +25,10 @@ def test_header_order_and_uniqueness():
     for name in ("valence", "arousal", "dominant", "confidence", "box_x", "box_y", "box_w", "box_h",
                  "transcript", "latency_ms", "degraded"):
         assert name in columns
-    assert schema.version_of(columns) == schema.SCHEMA_VERSION == 3
+    assert schema.version_of(columns) == schema.SCHEMA_VERSION == 4
     assert schema.version_of(schema.header(1)) == 1  # version 1 files still read
     assert schema.version_of(schema.header(2)) == 2 and schema.header(2)[-1] == "text_arousal"
+    assert schema.version_of(schema.header(3)) == 3 and schema.header(3)[-1] == "discounts"
 
 
 def test_row_matches_header_and_values():

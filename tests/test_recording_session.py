@@ -106,7 +106,7 @@ def test_rows_markers_transcript_and_sidecar(tmp_path, fake_assets):
     assert len(lines) == 1 and json.loads(lines[0])["words"][1] == {"text": "there", "start": 0.3, "end": 0.6,
                                                                    "probability": 0.8}
     meta = json.loads((folder / "session.json").read_text())
-    assert meta["csv_schema"] == 3 and meta["app_version"] and meta["started_utc"].endswith("+00:00")
+    assert meta["csv_schema"] == 4 and meta["app_version"] and meta["started_utc"].endswith("+00:00")
     assert meta["stop_reason"] == "stopped" and meta["rows"] == 5 and meta["markers"] == 2
     assert meta["devices"]["camera"] == "fake" and "python" in meta["devices"]
     import hashlib

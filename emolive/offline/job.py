@@ -133,8 +133,9 @@ def _analyse(job: FileJob, info: MediaInfo, asr: bool, start: Start, mark: dict[
 
     def write(estimate: Any) -> None:
         nonlocal written
-        rows.add(schema.row(estimate))
-        written += 1
+        for cells in schema.rows(estimate):  # one row per person in view
+            rows.add(cells)
+            written += 1
         if rows.pending >= FLUSH_EVERY:
             rows.flush()
 

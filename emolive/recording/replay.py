@@ -266,7 +266,7 @@ def replay_session(folder: Path, analyze: Analyzer, output: Path | None = None, 
             estimate = dataclasses.replace(estimate, t=estimate.t + bundle.base)
             while markers and markers[0][0] <= estimate.t:
                 writer.writerow(schema.marker_row(*markers.pop(0)))
-            writer.writerow(schema.row(estimate))
+            writer.writerows(schema.rows(estimate))
             rows += 1
             i = bisect.bisect_left(trace.t, estimate.t)
             near = [j for j in (i - 1, i) if 0 <= j < len(trace.t) and abs(trace.t[j] - estimate.t) <= match_s]

@@ -1,6 +1,8 @@
 """The versioned CSV schema shared by session recording, `emolive analyze` and `emolive replay`.
 
-One row per inference step; a marker is a row of its own whose estimate columns are empty. The column
+One row per inference step and person in view (long format, ``rows``): the primary person's row (``row``)
+carries the fused estimate and the voice and words, each other scored person's row only their face; a marker is
+a row of its own whose estimate columns are empty. The column
 set identifies the version (see ``version_of``); docs/csv_schema.md documents every column.
 """
 
@@ -11,12 +13,12 @@ import math
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from emolive.core.contracts import EmotionEstimate
+from emolive.core.contracts import EmotionEstimate, FaceBox, PersonEstimate
 from emolive.core.errors import EmoliveError
 from emolive.core.labels import EMOTIONS, SENTIMENTS
 from emolive.fusion.va import channel_va
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 MODALITIES: tuple[str, ...] = ("face", "voice", "text")
 PROB_DIGITS = 6  # probabilities, valence, arousal, quality, weights
 TIME_DIGITS = 4  # seconds on the session clock (0.1 ms)
@@ -43,7 +45,9 @@ VA_COLUMNS: tuple[str, ...] = tuple(f"{m}_{d}" for m in MODALITIES for d in ("va
 
 # Columns added after version 1, in file order (each version appends at the end).
 # Schema 3: why a channel's fusion weight was cut (EmotionEstimate.discounts), one text column.
-ADDED_COLUMNS: dict[int, tuple[str, ...]] = {2: ("agreement", *VA_COLUMNS), 3: ("discounts",)}
+# Schema 4: who the row is about (FaceBox.person / person_id); several people in view give a row each.
+ADDED_COLUMNS: dict[int, tuple[str, ...]] = {2: ("agreement", *VA_COLUMNS), 3: ("discounts",),
+                                             4: ("person", "person_id")}
 
 
 def header(version: int = SCHEMA_VERSION) -> list[str]:
@@ -58,7 +62,7 @@ def header(version: int = SCHEMA_VERSION) -> list[str]:
 
 
 TEXT_COLUMNS: frozenset[str] = frozenset(
-    {"dominant", "transcript", "degraded", "marker", "discounts", *(f"{m}_top" for m in MODALITIES)})
+    {"dominant", "transcript", "degraded", "marker", "discounts", "person", *(f"{m}_top" for m in MODALITIES)})
 
 
 def _num(value: float | None, digits: int = PROB_DIGITS) -> Cell:
@@ -80,7 +84,8 @@ def _top(probs: Sequence[float] | None) -> str:
 
 
 def row(estimate: EmotionEstimate, marker: str = "") -> list[Cell]:
-    """One CSV row for ``estimate`` (``marker`` labels the step; usually empty)."""
+    """The primary row of ``estimate`` (``marker`` labels the step; usually empty): the fused estimate, every
+    channel, the subject's face box and who they are (empty without a face or a person)."""
     if len(estimate.emotion) != len(EMOTIONS) or len(estimate.sentiment) != len(SENTIMENTS):
         raise ValueError(f"estimate at t={estimate.t} has {len(estimate.emotion)} emotion and "
                          f"{len(estimate.sentiment)} sentiment probabilities")
@@ -94,11 +99,8 @@ def row(estimate: EmotionEstimate, marker: str = "") -> list[Cell]:
         present = out is not None and out.present
         cells += [int(present), _num(out.quality) if out is not None else "",
                   _top(out.emotion) if present else "", _num(weights.get(name))]
-    if estimate.faces:
-        box = estimate.faces[0]  # the subject: the worker puts the tracked subject first
-        cells += [box.x, box.y, box.w, box.h]
-    else:
-        cells += ["", "", "", ""]
+    box = estimate.faces[0] if estimate.faces else None  # the subject: the worker puts the primary face first
+    cells += [box.x, box.y, box.w, box.h] if box is not None else ["", "", "", ""]
     total = dict(estimate.latency_ms).get("total")
     cells += [_one_line(estimate.transcript), _num(total, 2), _one_line(estimate.degraded), _one_line(marker)]
     cells += [_num(estimate.agreement)]
@@ -106,7 +108,38 @@ def row(estimate: EmotionEstimate, marker: str = "") -> list[Cell]:
         va = channel_va(estimate.modality(name))
         cells += [_num(va[0]), _num(va[1])] if va is not None else ["", ""]
     cells += [_one_line("; ".join(reason for _, reason in estimate.discounts))]
+    cells += _person_cells(box)
     return cells
+
+
+def _person_cells(box: FaceBox | None) -> list[Cell]:
+    if box is None or box.person_id is None:
+        return ["", ""]
+    return [_one_line(box.person), box.person_id]
+
+
+def person_row(estimate: EmotionEstimate, person: PersonEstimate) -> list[Cell]:
+    """The row of a scored person other than the primary: time, their face columns (present, quality, top;
+    no fusion weight), box, face valence/arousal and who they are; every fused, voice and words cell empty."""
+    columns = header()
+    cells: list[Cell] = [""] * len(columns)
+    face = person.face
+    values: dict[str, Cell] = {"t": _num(estimate.t, TIME_DIGITS), "face_present": int(face.present),
+                               "face_quality": _num(face.quality), "face_top": _top(face.emotion)}
+    values.update(zip(BOX_COLUMNS, (person.box.x, person.box.y, person.box.w, person.box.h), strict=True))
+    va = channel_va(face)
+    if va is not None:
+        values["face_valence"], values["face_arousal"] = _num(va[0]), _num(va[1])
+    values["person"], values["person_id"] = _person_cells(person.box)
+    for name, value in values.items():
+        cells[columns.index(name)] = value
+    return cells
+
+
+def rows(estimate: EmotionEstimate) -> list[list[Cell]]:
+    """The rows of one step (long format): the primary row (``row``), then one row per other scored person
+    (``person_row``), largest face first; one row when one person, or nobody, is in view."""
+    return [row(estimate), *(person_row(estimate, p) for p in estimate.people if not p.primary)]
 
 
 def marker_row(t: float, label: str) -> list[Cell]:

@@ -194,12 +194,12 @@ class SessionRecorder:
 
     # --- data (any thread) -----------------------------------------------------------------------
     def write(self, estimate: EmotionEstimate) -> bool:
-        """Queue one estimate row; False when not recording."""
+        """Queue one step's rows (one per person in view, ``schema.rows``); False when not recording."""
         writer = self._active()
         if writer is None:
             return False
         self._last_estimate = (estimate.t, time.monotonic())
-        return writer.put_row(schema.row(estimate))
+        return all([writer.put_row(cells) for cells in schema.rows(estimate)])
 
 
     def put_meta(self, changes: dict[str, Any]) -> None:

@@ -125,15 +125,16 @@ def _check_output(output: Path | None, several: bool) -> None:
 
 
 def _write_summary(folder: Path, results: list) -> str:
-    """Write FOLDER/summary.csv; the reason it could not be written, or ""."""
+    """Write FOLDER/summary.csv and FOLDER/people.csv; the reason one could not be written, or ""."""
     from emolive.core.errors import plain_reason
-    from emolive.offline.summary import SUMMARY_NAME, write_summary
+    from emolive.offline.summary import PEOPLE_NAME, SUMMARY_NAME, write_people, write_summary
 
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        write_summary(folder / SUMMARY_NAME, results)
-    except OSError as exc:
-        return f"cannot write {folder / SUMMARY_NAME}: {plain_reason(exc)}"
+    for name, write in ((SUMMARY_NAME, write_summary), (PEOPLE_NAME, write_people)):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            write(folder / name, results)
+        except OSError as exc:
+            return f"cannot write {folder / name}: {plain_reason(exc)}"
     return ""
 
 
@@ -169,6 +170,10 @@ def _print_result(result, args: argparse.Namespace) -> None:
         shares = sorted(s["time_share"].items(), key=lambda kv: -kv[1])
         print("  time share: " + ", ".join(f"{k} {v:.0%}" for k, v in shares if v > 0))
         print(f"  mean valence {s['mean_valence']:.3f}, mean arousal {s['mean_arousal']:.3f}")
+        for person in s.get("people", []):
+            faces = sorted(person["face_share"].items(), key=lambda kv: -kv[1])
+            print(f"  {person['person']}: {person['seconds']:.1f} s in view ({person['primary_s']:.1f} s primary), "
+                  "face: " + ", ".join(f"{k} {v:.0%}" for k, v in faces if v > 0))
         if s.get("transcript"):
             import textwrap
 

@@ -242,8 +242,11 @@ class FaceChannel:
         if not detect_now:
             self.tracker.predict()
             return self.tracker.tracks
-        detections, vectors = self._round(self._job(grey, image, copy=False))
-        return self._identify(t, self.tracker.update(detections), vectors)
+        # in line (offline), the faces found this round are embedded at once: a new face has its person at once
+        tracks = self.tracker.update(self._detect(self._job(grey, image, copy=False, embed_too=False)))
+        colour, embed = self._embed_request(image, copy=False)
+        vectors = self._embed(DetectionJob(grey[:0, :0], (), self._session, colour, embed)) if embed else {}
+        return self._identify(t, tracks, vectors)
 
     def _job(self, grey: np.ndarray, image: np.ndarray, copy: bool, embed_too: bool = True) -> DetectionJob:
         """The next detection round: a full scan every ``full_scan_every`` rounds, else around the tracks; the

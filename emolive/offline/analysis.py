@@ -93,7 +93,7 @@ def analyze_file(path: str | Path, config: AppConfig, asr: bool = True, channels
     frames, audio, worker = engine.frames, engine.audio, engine.worker
     if stream is not None and engine.speech is not None:
         stream.use_speech(engine.speech)  # one VAD pass over the file, read by the voice channel and the transcriber
-    summary = AnalysisSummary(Path(path), duration_s=info.duration)
+    summary = AnalysisSummary(Path(path), duration_s=info.duration, hop_s=config.inference.hop_s)
     summary.load_s = time.perf_counter() - loading
     run = StepRun(worker, frames, audio, summary, config, info, on_estimate, on_segment, skip_until)
     if checkpoints is not None and checkpoints.every_s > 0 or restore is not None:

@@ -55,9 +55,14 @@ class AnalysisSummary:
     load_s: float = 0.0
     resumed_from_s: float | None = None  # restored from a snapshot at this file time (computed from there on)
     profile: dict[str, Any] | None = None  # CPU-seconds by stage (``runtime.profiling``), when asked for
+    hop_s: float = 0.1  # seconds per step: a person's steps in view -> seconds
+    people: dict[int, PersonTally] = field(default_factory=dict)
 
     def add(self, estimate: EmotionEstimate) -> None:
         self.steps += 1
+        for person in estimate.people:
+            tally = self.people.setdefault(person.person_id, PersonTally(person.name))
+            tally.add(person.name, person.primary, person.face.emotion)
         self.dominant[estimate.dominant] += 1
         self.valence_sum += estimate.valence
         self.arousal_sum += estimate.arousal
@@ -85,8 +90,34 @@ class AnalysisSummary:
             "mean_valence": round(self.valence_sum / n, 4), "mean_arousal": round(self.arousal_sum / n, 4),
             "transcript": " ".join(self.transcript), "asr_s": round(self.asr_s, 3),
             "load_s": round(self.load_s, 3), "resumed_from_s": self.resumed_from_s,
+            "people": [tally.as_dict(pid, self.hop_s) for pid, tally in sorted(self.people.items())],
             **({"profile": self.profile} if self.profile is not None else {}),
         }
+
+
+@dataclass
+class PersonTally:
+    """One person's steps in view over an analysis: as the primary, and their face's top class per step."""
+
+    name: str
+    steps: int = 0
+    primary: int = 0
+    top: Counter = field(default_factory=Counter)
+
+    def add(self, name: str, primary: bool, emotion: tuple[float, ...] | None) -> None:
+        self.name = name  # the latest name the person had
+        self.steps += 1
+        self.primary += primary
+        if emotion:
+            self.top[EMOTIONS[max(range(len(emotion)), key=emotion.__getitem__)]] += 1
+
+    def as_dict(self, person_id: int, hop_s: float) -> dict[str, Any]:
+        """Seconds in view (scored), seconds as the primary person, and the share of their steps in view
+        on which each emotion was their face's top class."""
+        n = max(self.steps, 1)
+        return {"person_id": person_id, "person": self.name, "seconds": round(self.steps * hop_s, 3),
+                "primary_s": round(self.primary * hop_s, 3),
+                "face_share": {e: round(self.top.get(e, 0) / n, 4) for e in EMOTIONS}}
 
 
 

@@ -1,4 +1,5 @@
-"""``summary.csv`` of a batch: one row per input with its status, time share per emotion and mean valence/arousal."""
+"""``summary.csv`` of a batch: one row per input with its status, time share per emotion and mean valence/arousal;
+``people.csv``: one row per input and person seen (seconds in view, as primary, their face's top-class shares)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from emolive.offline.job import JobResult
 from emolive.recording.files import replaced_whole
 
 SUMMARY_NAME = "summary.csv"
+PEOPLE_NAME = "people.csv"
 
 
 def summary_columns() -> list[str]:
@@ -31,3 +33,19 @@ def write_summary(path: Path, results: list[JobResult]) -> None:
                              s.get("media_s", ""),
                              *(shares.get(c[len("share_"):], "") for c in columns if c.startswith("share_")),
                              s.get("mean_valence", ""), s.get("mean_arousal", ""), " ".join(r.error.split())])
+
+
+def people_columns() -> list[str]:
+    return ["file", "person_id", "person", "seconds", "primary_s", *(f"face_share_{e}" for e in EMOTIONS)]
+
+
+def write_people(path: Path, results: list[JobResult]) -> None:
+    """Write ``path`` whole: each input's persons (``AnalysisSummary``'s ``people``); none: the header only."""
+    with replaced_whole(path, newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(people_columns())
+        for r in results:
+            for person in r.summary.get("people", []) if r.status != "failed" else []:
+                shares = person.get("face_share", {})
+                writer.writerow([r.file, person["person_id"], " ".join(str(person["person"]).split()),
+                                 person["seconds"], person["primary_s"], *(shares.get(e, "") for e in EMOTIONS)])

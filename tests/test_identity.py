@@ -316,3 +316,11 @@ def test_known_persons_survive_reset_and_new_ids_follow_them():
     assert got == {1: 5}
     registry.set_name(4, "")  # a cleared name is no longer exported
     assert registry.export_people() == []
+
+
+def test_importing_nobody_keeps_the_session_s_persons():
+    registry = PersonRegistry()
+    registry.update(0.0, [FaceObservation(1, _box(300), _identities(1)[0].astype(np.float32))])
+    registry.set_name(1, "Ames")
+    registry.import_people([])  # no saved people: the persons found so far stay
+    assert registry.person_ids == [1] and registry.name_of(1) == "Ames"

@@ -138,12 +138,15 @@ class PersonRegistry:
     def import_people(self, people: Iterable[KnownPerson]) -> None:
         """Start over knowing ``people`` (from ``export_people`` of an earlier session): each keeps their id and
         name and is recognised by their embeddings; they survive ``reset``. Call it as a session starts: the
-        persons found so far are forgotten (their tracks get a person again on the next round)."""
+        persons found so far are forgotten (their tracks get a person again on the next round). Nobody to import
+        and nobody imported before changes nothing; an empty list after an import forgets everyone."""
         size = self.settings.gallery_size
         known = tuple(KnownPerson(int(k.person_id), " ".join(k.name.split()),
                                   tuple(np.asarray(e, np.float32).copy() for e in k.exemplars[:size]))
                       for k in people if k.person_id > 0 and k.exemplars)
         with self._lock:
+            if not known and not self._known:
+                return
             self._known = known
             self.reset()
 

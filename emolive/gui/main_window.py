@@ -33,6 +33,7 @@ from emolive.gui.finetune_dialog import FineTuneDialog
 from emolive.gui.history import EstimateHistory
 from emolive.gui.interfaces import PipelineFactory, PipelineLike, RecorderLike, Sources
 from emolive.gui.menus import build_menus
+from emolive.gui.people_commands import PeopleCommands
 from emolive.gui.plots import EmotionPlots
 from emolive.gui.session import ModelSwitcher, SessionController
 from emolive.gui.status import ErrorBanner, StatusPanel, format_status
@@ -52,7 +53,7 @@ FROZEN_AFTER_S = 2.0  # no new frame for this long: the picture is marked as fro
 MINIMUM_SIZE = (960, 620)  # below it the plots, the bars and the legend no longer all fit
 
 
-class MainWindow(MenuCommands, QMainWindow):
+class MainWindow(MenuCommands, PeopleCommands, QMainWindow):
     """The app's window. ``start()`` builds and starts a pipeline from ``factory(config, sources, sinks)``."""
 
     started = Signal()  # a start attempt finished (pipeline running, or failed and said why)
@@ -68,6 +69,7 @@ class MainWindow(MenuCommands, QMainWindow):
         self._markers_added = 0  # markers of the running recording (numbers the unlabelled ones)
         self.transcript = TranscriptModel()
         self.latest: EmotionEstimate | None = None
+        self.following: tuple[int, str] | None = None  # the person the bars and traces show (id, name)
         self.errors: list[SourceEvent] = []
         self.video_problem = ""  # why there is no picture, from the last camera/file error
         self.ended = False  # the replayed file has ended
@@ -146,6 +148,7 @@ class MainWindow(MenuCommands, QMainWindow):
         self.banner.retry.connect(self.restart)
         self.banner.open_video.connect(self.open_video_dialog)
         self.video = VideoView()
+        self.video.person_clicked.connect(self.on_person_clicked)
         self.transcript_view = TranscriptView(self.transcript)
         self.bars = EstimateBars()
         self.plots = EmotionPlots(window_s=60)
@@ -153,8 +156,9 @@ class MainWindow(MenuCommands, QMainWindow):
         side = QVBoxLayout(self.side)
         side.setContentsMargins(0, 0, 0, 0)
         side.setSpacing(2)
+        self.headers: dict[str, QLabel] = {}
         for title, widget, stretch in (("Current estimate", self.bars, 0), ("Transcript", self.transcript_view, 1)):
-            header = QLabel(title)
+            header = self.headers[title] = QLabel(title)
             header.setStyleSheet("font-weight:bold; padding:2px 4px;")
             side.addWidget(header)
             side.addWidget(widget, stretch)
@@ -221,6 +225,9 @@ class MainWindow(MenuCommands, QMainWindow):
         self.transcript.clear()
         self.latest = None
         self.video.set_estimate(None)
+        self.video.pinned, self.following = None, None
+        self.headers["Current estimate"].setText("Current estimate")
+        self.plots.emotion_plot.setTitle("Emotion probabilities")
 
     def _notice(self, text: str, ms: int) -> None:
         if text:
@@ -240,10 +247,23 @@ class MainWindow(MenuCommands, QMainWindow):
         if self.estimates_received == 1:  # `emolive -v run` prints it: the launch-to-first-estimate measurement
             log.info("first estimate in the window")
         self.latest = estimate
+        self._follow_person(estimate)
         self.history.append(estimate)
         self.transcript.tag(estimate)
         if self.calibration is not None and self.calibration.isVisible():
             self.calibration.on_estimate(estimate)
+
+    def _follow_person(self, estimate: EmotionEstimate) -> None:
+        """The bars and traces are the primary person's: their name in the headers; a switch to another person
+        is marked on the traces."""
+        person = next((p for p in estimate.people if p.primary), None)
+        if person is None or (person.person_id, person.name) == self.following:
+            return
+        if self.following is not None and self.following[0] != person.person_id:
+            self.plots.add_marker(estimate.t, person.name)
+        self.following = (person.person_id, person.name)
+        self.headers["Current estimate"].setText(f"Current estimate: {person.name}")
+        self.plots.emotion_plot.setTitle(f"Emotion probabilities: {person.name}")
 
     def _on_segment(self, segment: TranscriptSegment) -> None:
         self.transcript.add(segment)

@@ -68,6 +68,7 @@ class MenuSlots(Protocol):
     def toggle_recording(self) -> None: ...
     def add_marker_dialog(self) -> None: ...
     def set_output(self, key: str, on: bool) -> None: ...
+    def forget_people_dialog(self) -> None: ...
     def open_finetune(self) -> None: ...
     def open_calibration(self) -> None: ...
     def load_model_dialog(self) -> None: ...
@@ -88,6 +89,7 @@ class MenuActions:
     record: QAction
     marker: QAction
     outputs: dict[str, QAction]  # live outputs ("lsl", "lsl_markers", "overlay"), checked when on
+    forget_people: QAction
     finetune: QAction
     calibrate: QAction
     load_model: QAction
@@ -137,6 +139,10 @@ def build_menus(window: QMainWindow, slots: MenuSlots, overlay: OverlayOptions, 
     outputs = {key: add_action(window, menu, text, lambda on, k=key: slots.set_output(k, on), checkable=True,
                                checked=bool(getattr(settings_outputs, key, False)), tip=tip)
                for key, text, tip in OUTPUT_ENTRIES}
+    menu.addSeparator()
+    forget_people = add_action(window, menu, "Forget saved &people...", slots.forget_people_dialog,
+                               tip="Delete the names and face-identity embeddings kept for the next session "
+                                   "(Settings > remember named people)")
 
     menu = bar.addMenu("&Model")
     finetune = add_action(window, menu, "&Fine-tune...", slots.open_finetune,
@@ -168,7 +174,7 @@ def build_menus(window: QMainWindow, slots: MenuSlots, overlay: OverlayOptions, 
     menu = bar.addMenu("&Help")
     about = add_action(window, menu, "&About emolive", slots.show_about)
     return MenuActions(open=open_, live=live, settings=settings, quit=quit_, record=record, marker=marker,
-                       outputs=outputs,
+                       outputs=outputs, forget_people=forget_people,
                        finetune=finetune, calibrate=calibrate, load_model=load_model, model_info=model_info,
                        reset_models=reset_models, view=view, show_plots=show_plots, show_side=show_side, pause=pause,
                        about=about)

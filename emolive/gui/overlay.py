@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from emolive.core.contracts import EmotionEstimate, ModalityOutput
+from emolive.core.contracts import EmotionEstimate, FaceBox, ModalityOutput
 from emolive.core.labels import EMOTIONS
 
 MODALITIES: tuple[str, ...] = ("face", "voice", "text")
@@ -130,3 +130,33 @@ def agreement_chip(estimate: EmotionEstimate | None) -> tuple[str, str] | None:
     if estimate.agreement >= AGREE_AT:
         return f"channels agree {estimate.agreement:.2f}", "trusted"
     return f"channels disagree {estimate.agreement:.2f}", "weak"
+
+
+def primary_index(estimate: EmotionEstimate) -> int:
+    """Which of ``estimate.faces`` the fused values belong to: the primary person's box, else the first (the
+    subject); -1 without faces."""
+    if not estimate.faces:
+        return -1
+    primary = next((p.person_id for p in estimate.people if p.primary), None)
+    if primary is not None:
+        for i, face in enumerate(estimate.faces):
+            if face.person_id == primary:
+                return i
+    return 0
+
+
+def person_label(estimate: EmotionEstimate, face: FaceBox, primary: bool, pinned: bool = False,
+                 emoji: str = "") -> str:
+    """A face's label: the primary's is the fused estimate with their name (``"Dr Ames (pinned) - joy 82%"``);
+    another person's is their name and what their face alone shows (``"person 2 - face: sadness 51%"``)."""
+    name = face.person + (" (pinned)" if pinned and face.person else "")
+    if primary:
+        text = label_text(estimate, emoji)
+        return f"{name} - {text}" if name else text
+    if not name:
+        return ""
+    mine = next((p.face for p in estimate.people if p.person_id == face.person_id), None)
+    if mine is None or not mine.present or not mine.emotion:
+        return name
+    best = max(range(len(mine.emotion)), key=lambda i: mine.emotion[i])
+    return f"{name} - face: {EMOTIONS[best]} {mine.emotion[best] * 100:.0f}%"

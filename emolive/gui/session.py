@@ -5,7 +5,7 @@ The window only wires it to the widgets: the controller says what happened throu
 current pipeline's estimates, segments and events (``estimate``, ``segment``, ``event``); output of a pipeline
 that was let go is dropped here. It owns no widget, so it asks the window (``ask``) before a restart would end
 a recording. Its recording commands are ``session_recording.RecordingControl``, its model switches
-``session_models.ModelControl``.
+``session_models.ModelControl``, naming and pinning people and the saved people ``session_people.PeopleControl``.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from emolive.core.errors import EmoliveError
 from emolive.gui.bridge import MessageRelay, PipelineBridge
 from emolive.gui.interfaces import PipelineFactory, PipelineLike, RecorderLike, Sources
 from emolive.gui.session_models import ModelControl
+from emolive.gui.session_people import PeopleControl
 from emolive.gui.session_recording import RecordingControl
 from emolive.outputs.hub import LiveOutputs
 
@@ -75,7 +76,7 @@ class ModelSwitcher:
         self._session.switch_models(inference, on_done)
 
 
-class SessionController(RecordingControl, ModelControl, QObject):
+class SessionController(RecordingControl, ModelControl, PeopleControl, QObject):
     """One session at a time: ``factory(config, sources, sinks)`` builds its pipeline, sending to the GUI's
     bridge and, side by side, to the recorder."""
 
@@ -119,6 +120,7 @@ class SessionController(RecordingControl, ModelControl, QObject):
         self._output_news.message.connect(self._on_output_news)
         self._closed = False
         self.left_behind: list[str] = []  # threads the last stop could not join (a decode in native code)
+        self._init_people(None)
         if recorder is not None:
             recorder.on_error = self._recorder_errors  # called from recording threads
 
@@ -181,6 +183,7 @@ class SessionController(RecordingControl, ModelControl, QObject):
             self.recorder.attach(pipeline.clock, pipeline.frames, pipeline.audio)
         self.outputs = getattr(self.bridge, "outputs", None)
         self.outputs_changed.emit(self.outputs.describe() if self.outputs is not None else "")
+        self._people_ready(pipeline)
         self.ready.emit(pipeline)
         self.started.emit()
 
@@ -206,6 +209,7 @@ class SessionController(RecordingControl, ModelControl, QObject):
 
     def stop_pipeline(self) -> None:
         """Stop and join the pipeline's threads; signals already queued from it are ignored."""
+        self.save_people()  # with people.remember: the named people of this session
         bridge, self.pipeline, self.bridge = self.bridge, None, None
         if self._starter is not None:
             self._starter.join(STARTER_TIMEOUT_S)  # models load in seconds; a stuck load must not hang Quit

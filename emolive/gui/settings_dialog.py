@@ -1,4 +1,4 @@
-"""Settings: camera, microphone, inference device, latency budget, smoothing, transcription model/language."""
+"""Settings: camera, microphone, inference device, latency budget, smoothing, transcription model/language, people."""
 
 from __future__ import annotations
 
@@ -25,6 +25,9 @@ log = logging.getLogger(__name__)
 
 DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda")
 ASR_MODELS: tuple[str, ...] = ("tiny.en", "base")
+PEOPLE_NOTE = ("Telling people apart uses face-identity embeddings. They stay on this machine: never in a CSV, "
+               "never in the live outputs. Remembering keeps only the people you name (their name and embeddings) "
+               "for the next session; Session > Forget saved people deletes them.")
 LANGUAGES: tuple[tuple[str, str], ...] = (("", "automatic"), ("en", "English"), ("de", "German"), ("fr", "French"),
                                           ("es", "Spanish"), ("it", "Italian"), ("nl", "Dutch"), ("pt", "Portuguese"))
 
@@ -166,6 +169,17 @@ class SettingsDialog(QDialog):
                                         asr.language)
         self.asr_model.currentTextChanged.connect(self._update_languages)
         self._update_languages()
+        people = config.people
+        self.identities = QCheckBox("tell people apart (a person keeps their id and name)")
+        self.identities.setChecked(people.identities)
+        self.identities.setToolTip("Off: faces are followed as tracks only, as before")
+        self.remember = QCheckBox("remember the people I name for the next session")
+        self.remember.setChecked(people.remember)
+        self.identities.toggled.connect(self.remember.setEnabled)
+        self.remember.setEnabled(people.identities)
+        self.people_note = QLabel(PEOPLE_NOTE)
+        self.people_note.setWordWrap(True)
+        self.people_note.setStyleSheet("color:#888888;")
         form = QFormLayout(self)
         form.addRow("Camera:", self.camera)
         form.addRow("Microphone:", self.microphone)
@@ -175,6 +189,9 @@ class SettingsDialog(QDialog):
         form.addRow("Transcription:", self.asr_enabled)
         form.addRow("Transcription model:", self.asr_model)
         form.addRow("Language:", self.language)
+        form.addRow("People:", self.identities)
+        form.addRow("", self.remember)
+        form.addRow(self.people_note)
         self.why_greyed = QLabel("\n".join(f"Greyed out: {what}: {why}" for what, why in self.greyed.items()))
         self.why_greyed.setWordWrap(True)
         self.why_greyed.setStyleSheet("color:#888888;")
@@ -204,5 +221,7 @@ class SettingsDialog(QDialog):
                               microphone=_combo_value(self.microphone))
         config = with_changes(config, "inference", device=str(self.device.currentData() or "auto"),
                               budget_ms=self.budget.value(), smoothing_s=self.smoothing.value())
+        config = with_changes(config, "people", identities=self.identities.isChecked(),
+                              remember=self.remember.isChecked())
         return with_changes(config, "asr", enabled=self.asr_enabled.isChecked(), model=_combo_value(self.asr_model),
                             language=_combo_value(self.language))

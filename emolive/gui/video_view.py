@@ -1,15 +1,16 @@
-"""The live video with the overlay: face boxes, dominant emotion, per-modality indicators."""
+"""The live video with the overlay: face boxes, dominant emotion, per-modality indicators. One box and label per
+person in view; a click on a person's box asks for their name, a right-click offers to pin them (``person_clicked``)."""
 
 from __future__ import annotations
 
 import logging
 
 import numpy as np
-from PySide6.QtCore import QRectF, Qt
+from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
-from emolive.core.contracts import EmotionEstimate, VideoFrame
+from emolive.core.contracts import EmotionEstimate, FaceBox, VideoFrame
 from emolive.gui.overlay import (
     ESTIMATE_STALE_S,
     OverlayOptions,
@@ -19,6 +20,8 @@ from emolive.gui.overlay import (
     label_text,
     label_top,
     latency_text,
+    person_label,
+    primary_index,
 )
 from emolive.gui.style import EMOTION_COLORS, EMOTION_EMOJI, INDICATOR_COLORS
 
@@ -53,9 +56,12 @@ def fit_rect(width: int, height: int, area: QRectF) -> QRectF:
 class VideoView(QWidget):
     """Paints the latest frame and the latest estimate; set them, then ``update()`` (the main timer does)."""
 
+    person_clicked = Signal(int, str, QPoint, bool)  # person id, their name, global position, right button
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.options = OverlayOptions()
+        self.pinned: int | None = None  # the person pinned as primary (their label says so)
         self.frame: VideoFrame | None = None
         self.estimate: EmotionEstimate | None = None
         self.placeholder = "Waiting for video..."
@@ -66,6 +72,7 @@ class VideoView(QWidget):
         self.setMinimumSize(320, 240)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
+        self.setMouseTracking(True)  # a hand over a person's box: it can be clicked
 
     def set_frame(self, frame: VideoFrame | None) -> bool:
         """Show ``frame``; False (and nothing to repaint) when it is the frame already shown.
@@ -92,6 +99,34 @@ class VideoView(QWidget):
 
     def set_estimate(self, estimate: EmotionEstimate | None) -> None:
         self.estimate = estimate
+
+    # --- people: click a box -----------------------------------------------------------------------
+    def person_at(self, pos: QPointF) -> FaceBox | None:
+        """The person's box under ``pos`` (widget coordinates), the smallest when boxes overlap; None if none."""
+        if self.estimate is None or self._image is None or not self._source_size[0]:
+            return None
+        target = fit_rect(*self._source_size, QRectF(self.rect()))
+        scale = target.width() / self._source_size[0]
+        x, y = (pos.x() - target.x()) / scale, (pos.y() - target.y()) / scale
+        hits = [f for f in self.estimate.faces if f.person_id is not None
+                and f.x <= x <= f.x + f.w and f.y <= y <= f.y + f.h]
+        return min(hits, key=lambda f: f.w * f.h, default=None)
+
+    def mousePressEvent(self, event) -> None:  # noqa: N802, ANN001 - Qt override
+        face = self.person_at(event.position())
+        right = event.button() == Qt.MouseButton.RightButton
+        if face is None or face.person_id is None or event.button() not in (Qt.MouseButton.LeftButton,
+                                                                             Qt.MouseButton.RightButton):
+            super().mousePressEvent(event)
+            return
+        self.person_clicked.emit(face.person_id, face.person, event.globalPosition().toPoint(), right)
+        event.accept()
+
+    def mouseMoveEvent(self, event) -> None:  # noqa: N802, ANN001 - Qt override
+        over = self.person_at(event.position()) is not None
+        self.setCursor(Qt.CursorShape.PointingHandCursor if over else Qt.CursorShape.ArrowCursor)
+        self.setToolTip("Click to name this person; right-click to pin them" if over else "")
+        super().mouseMoveEvent(event)
 
     def resizeEvent(self, event) -> None:  # noqa: N802, ANN001 - Qt override
         super().resizeEvent(event)
@@ -133,17 +168,24 @@ class VideoView(QWidget):
             color = QColor(EMOTION_COLORS.get(estimate.dominant, "#ffffff") if opts.colors else "#ffffff")
             scale = target.width() / self._source_size[0] if self._image is not None else 1.0
             anchor = QRectF(target.x() + 12, target.y() + 12, 0, 0)
+            main = primary_index(estimate)
+            emoji = EMOTION_EMOJI.get(estimate.dominant, "") if opts.emoji else ""
             for i, face in enumerate(estimate.faces):
                 box = QRectF(target.x() + face.x * scale, target.y() + face.y * scale, face.w * scale, face.h * scale)
-                if i == 0:
+                if i == main:
                     anchor = box
                 if opts.face_box:
-                    painter.setPen(QPen(color if i == 0 else QColor("#9e9e9e"), 3 if i == 0 else 1.5))
+                    painter.setPen(QPen(color if i == main else QColor("#9e9e9e"), 3 if i == main else 1.5))
                     painter.setBrush(Qt.BrushStyle.NoBrush)
                     painter.drawRect(box)
+                if opts.label and i != main and face.person:  # another person: their name and their face
+                    self._paint_label(painter, person_label(estimate, face, False, face.person_id == self.pinned),
+                                      box, target, QColor("#e0e0e0"), size=11)
             if opts.label:
-                emoji = EMOTION_EMOJI.get(estimate.dominant, "") if opts.emoji else ""
-                self._paint_label(painter, label_text(estimate, emoji), anchor, target, color)
+                face = estimate.faces[main] if main >= 0 else None
+                text = (person_label(estimate, face, True, face.person_id == self.pinned, emoji)
+                        if face is not None else label_text(estimate, emoji))
+                self._paint_label(painter, text, anchor, target, color)
             if opts.latency:
                 self._paint_latency(painter, estimate, target)
             painter.setOpacity(1.0)
@@ -161,8 +203,9 @@ class VideoView(QWidget):
         painter.setPen(QColor("#ffb74d"))
         painter.drawText(box, Qt.AlignmentFlag.AlignCenter, self.notice)
 
-    def _paint_label(self, painter: QPainter, text: str, anchor: QRectF, target: QRectF, color: QColor) -> None:
-        font = QFont(self.font().family(), 14, QFont.Weight.Bold)
+    def _paint_label(self, painter: QPainter, text: str, anchor: QRectF, target: QRectF, color: QColor,
+                     size: int = 14) -> None:
+        font = QFont(self.font().family(), size, QFont.Weight.Bold)
         painter.setFont(font)
         metrics = painter.fontMetrics()
         w, h = metrics.horizontalAdvance(text) + 16, metrics.height() + 8

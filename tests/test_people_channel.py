@@ -234,3 +234,40 @@ def test_the_real_embedder_brings_the_demo_face_back_as_the_same_person(demo_cli
     assert len(before) == 1 and len(after) == 1 and seen[10] == ()
     assert before[0].track_id != after[0].track_id
     assert before[0].person_id == after[0].person_id == 1 and embedder.start_s is not None
+
+
+def test_add_people_gives_a_preloaded_face_channel_its_persons_once(monkeypatch, caplog):
+    from emolive.config import PeopleConfig
+    from emolive.face import people
+    from emolive.runtime.channels import Channels, add_people
+
+    monkeypatch.setattr(people, "identities_installed", lambda: False)
+    face = FaceChannel(detect_every=1, threads=1, detector=BlobDetector())
+    channels = Channels(face=face)
+    with caplog.at_level(logging.WARNING):
+        add_people(channels, PeopleConfig(identities=True, max_faces=2))
+    registry = face.identities
+    assert registry is not None and not registry.settings.enabled and face.embedder is None and face.max_faces == 2
+    assert len([r for r in caplog.records if "[people]" in r.getMessage()]) == 1
+    add_people(channels, PeopleConfig(identities=False, max_faces=3))
+    assert face.identities is registry and face.max_faces == 2  # kept: given once
+
+
+def test_a_model_swap_keeps_the_persons_names_and_pin():
+    face = channel()
+    frames = FrameRing(8)
+    worker = InferenceWorker(frames, AudioRing(2.0), Fuser(smoothing_s=0), InferenceConfig(), face=face)
+    steps = script(0.5)
+    for i, faces in enumerate(steps[:12]):
+        frames.write(frame(faces, i / 10, i))
+        worker.step(i / 10)
+    second = worker.step(1.2).people[1].person_id
+    worker.set_person_name(second, "Ada")
+    worker.set_primary(second)
+    worker.step(1.25)
+    new = FaceChannel(detect_every=1, threads=1, detector=BlobDetector())
+    worker.swap(new, None, None, Fuser(smoothing_s=0))
+    for i, faces in enumerate(steps[12:20], start=12):
+        frames.write(frame(faces, i / 10, i))
+        last = worker.step(i / 10)
+    assert new.identities is face.identities and last.people[0].name == "Ada" and last.people[0].primary

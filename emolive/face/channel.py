@@ -115,6 +115,7 @@ class FaceChannel:
         if other.identities is not None and self.identities is None:
             self.use_people(other.identities, other.embedder, other.max_faces)
             self._pinned = other._pinned
+            self.identities.update(0.0, [])  # this channel's tracks are new: no person keeps a track id of the old
 
     def close_embedder(self) -> None:
         """End the identity embedder's child process if it runs (it starts again when next needed)."""

@@ -65,9 +65,10 @@ def _child_process() -> Any:
 
 
 def people_parts(identities: bool, embedder_factory: Callable[[], Any] | None = None,
-                 installed: Callable[[], bool] = identities_installed) -> tuple[PersonRegistry, LazyEmbedder | None]:
-    """The registry and the (lazy) embedder; identities off, or not installed: tracks only, no embedder."""
-    if identities and not installed():
+                 installed: Callable[[], bool] | None = None) -> tuple[PersonRegistry, LazyEmbedder | None]:
+    """The registry and the (lazy) embedder; identities off, or not installed (``installed``, default
+    ``identities_installed``): tracks only, no embedder."""
+    if identities and not (installed or identities_installed)():
         log.warning("%s", MISSING)
         identities = False
     registry = PersonRegistry(IdentitySettings(enabled=identities))

@@ -153,8 +153,8 @@ def test_lsl_stream_markers_and_websocket_match_the_recording(tmp_path) -> None:
         t = round(mapping.to_session(stamp), 4)
         nearest = step_times[np.argmin(np.abs(step_times - t))]
         assert abs(nearest - t) < 2e-4, f"an LSL sample at session t={t} has no CSV row"
-        expected = [as_float32(steps[float(nearest)][label]) for label, _, _ in labels[:-1]]
-        np.testing.assert_array_equal(np.asarray(sample[:-1], dtype=np.float32), np.asarray(expected, np.float32))
+        expected = [as_float32(steps[float(nearest)][label]) for label, _, _ in labels]
+        np.testing.assert_array_equal(np.asarray(sample, dtype=np.float32), np.asarray(expected, np.float32))
         assert labels[-1][0] == "person_id" and math.isnan(sample[-1])  # the fake pipeline sees nobody
     stamps = np.array([stamp for _, stamp in pulled])
     assert np.all(np.diff(stamps) > 0)

@@ -24,6 +24,12 @@ def _people(t: float, primary_name: str = "Dr Ames") -> tuple[PersonEstimate, ..
                            ModalityOutput("face", t, present=False, reason="face too small")))
 
 
+def _seen(t: float, primary_name: str = "Dr Ames"):  # noqa: ANN202
+    """An estimate with two people in view, boxes and persons as the worker gives them (the primary first)."""
+    people = _people(t, primary_name)
+    return replace(estimate(t), faces=tuple(p.box for p in people), people=people)
+
+
 class _Outlet:
     def __init__(self) -> None:
         self.samples: list[tuple[list, float]] = []
@@ -37,16 +43,15 @@ def test_the_lsl_sample_ends_with_the_primary_person_s_id() -> None:
     assert channels()[-1].label == "person_id" and len(layout) == len(channels())
     alone = layout.sample(estimate(1.0))
     assert math.isnan(alone[-1])
-    with_people = layout.sample(replace(estimate(1.0), people=_people(1.0)))
+    with_people = layout.sample(_seen(1.0))
     assert with_people[-1] == 3.0 and with_people[:-1] == alone[:-1]  # the other channels as before
 
 
 def test_the_markers_stream_says_who_the_estimate_follows_when_that_changes() -> None:
     outlet = LslOutlet(map_clocks(SessionClock()), 0.1)
     outlet._outlet, outlet._markers = _Outlet(), _Outlet()
-    for t, people in ((0.1, ()), (0.2, _people(0.2)), (0.3, _people(0.3)), (0.4, _people(0.4, "Ames")),
-                      (0.5, ())):
-        outlet.handle(("estimate", replace(estimate(t), people=people)))
+    for step in (estimate(0.1), _seen(0.2), _seen(0.3), _seen(0.4, "Ames"), estimate(0.5)):
+        outlet.handle(("estimate", step))
     assert len(outlet._outlet.samples) == 5
     assert [s[0] for s, _ in outlet._markers.samples] == ["person: 3 Dr Ames", "person: 3 Ames"]
 
@@ -55,7 +60,7 @@ def test_websocket_estimates_carry_the_person_and_each_face() -> None:
     build = messages.EstimateMessages(map_clocks(SessionClock()))
     plain = build(estimate(1.0))
     assert plain["person"] is None and plain["people"] == [] and messages.problems(plain) == []
-    message = build(replace(estimate(1.0), people=_people(1.0)))
+    message = build(_seen(1.0))
     assert messages.problems(message) == []
     assert message["person"] == {"id": 3, "name": "Dr Ames"}
     first, second = message["people"]

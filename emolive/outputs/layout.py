@@ -19,7 +19,7 @@ class Channel:
     type: str
 
 
-PERSON_ID = "person_id"  # the last channel: whose estimate this is (not a CSV column of the same name)
+PERSON_ID = "person_id"  # the last channel: whose estimate this is (the primary row's CSV column)
 
 
 def primary_person(estimate: EmotionEstimate) -> PersonEstimate | None:
@@ -43,12 +43,13 @@ def channels() -> tuple[Channel, ...]:
 
 class SampleLayout:
     """Picks the channels' values out of a step's CSV row, so a sample equals (in float32) what is recorded;
-    an empty cell (no agreement, no weight) becomes NaN. ``person_id``: the primary person's id, NaN for none."""
+    an empty cell (no agreement, no weight, no person) becomes NaN. The row is the step's primary row (``person_id``:
+    the primary person's id)."""
 
     def __init__(self) -> None:
         self.channels = channels()
         header = schema.header()
-        self._columns = [header.index(c.label) for c in self.channels if c.label != PERSON_ID]
+        self._columns = [header.index(c.label) for c in self.channels]
 
     def __len__(self) -> int:
         return len(self.channels)
@@ -59,8 +60,7 @@ class SampleLayout:
 
     def sample(self, estimate: EmotionEstimate) -> list[float]:
         cells = schema.row(estimate)
-        person = primary_person(estimate)
-        return [_number(cells[i]) for i in self._columns] + [float(person.person_id) if person else math.nan]
+        return [_number(cells[i]) for i in self._columns]
 
 
 def _number(cell: schema.Cell) -> float:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from emolive.core.abilities import Movable, Resettable, SeesPeople
 from emolive.core.contracts import FaceLike, TextLike, VideoFrame, VoiceLike
 from emolive.core.errors import EmoliveError, ModelError
 from emolive.models.device import limit_torch_threads, resolve_device
+from emolive.runtime.parallel import import_ahead, in_parallel
 from emolive.runtime.selfcheck import check_channel
 from emolive.text.channel import TextChannel
 from emolive.voice.channel import VoiceChannel
@@ -69,7 +71,7 @@ def load_channels(config: InferenceConfig, face: bool = True, voice: bool = True
     device = resolve_device(config.device, config.runtime)
     started = time.perf_counter()
     out = Channels()
-    problems: list[str] = []
+    problems_of: dict[str, list[str]] = {"face": [], "voice": [], "text": []}  # in this order, whatever the threads
     wanted = {"face": face, "voice": voice, "text": text}
 
     def build(kind: str, make: Any) -> Any:
@@ -87,31 +89,33 @@ def load_channels(config: InferenceConfig, face: bool = True, voice: bool = True
                     message = f"the {kind} model folder {folder} cannot be used: {exc}"
                 if strict:
                     raise ModelError(message) from exc
-                problems.append(message)
+                problems_of[kind].append(message)
             else:
-                problems.append(f"{kind} channel unavailable: {exc}")
+                problems_of[kind].append(f"{kind} channel unavailable: {exc}")
             return None
 
     if strict:  # fail before loading anything when a configured folder is plainly unusable
         validate_models(config, tuple(k for k in MODEL_FIELDS if wanted.get(k, True)))
-    if face:
-        def make_face(folder: Path | None) -> Any:
-            from emolive.face.channel import FaceChannel
+    def make_face(folder: Path | None) -> Any:
+        from emolive.face.channel import FaceChannel
 
-            return FaceChannel(folder, detect_every=config.face_detect_every, threads=config.threads,
-                               runtime=config.runtime, device=device, detector=config.face_detector)
+        return FaceChannel(folder, detect_every=config.face_detect_every, threads=config.threads,
+                           runtime=config.runtime, device=device, detector=config.face_detector)
 
-        out.face = build("face", make_face)
-    if voice:
-        def make_voice(folder: Path | None) -> Any:
-            return VoiceChannel(folder, threads=config.threads)
+    def make_voice(folder: Path | None) -> Any:
+        return VoiceChannel(folder, threads=config.threads)
 
-        out.voice = build("voice", make_voice)
-    if text:
-        def make_text(folder: Path | None) -> Any:
-            return TextChannel(folder, threads=config.threads, runtime=config.runtime, device=device)
+    def make_text(folder: Path | None) -> Any:
+        return TextChannel(folder, threads=config.threads, runtime=config.runtime, device=device)
 
-        out.text = build("text", make_text)
+    makers = {"face": make_face, "voice": make_voice, "text": make_text}
+    tasks = {kind: functools.partial(build, kind, make) for kind, make in makers.items() if wanted[kind]}
+    parallel = config.runtime != "torch"  # torch's own thread pools and lazy init are left one at a time
+    if parallel:
+        import_ahead(("emolive.face.channel",) if face else ())
+    built = in_parallel(tasks, parallel=parallel)
+    out.face, out.voice, out.text = built.get("face"), built.get("voice"), built.get("text")
+    problems = [problem for kind in problems_of for problem in problems_of[kind]]
     out.device = device
     if people is not None:
         add_people(out, people)
@@ -122,7 +126,7 @@ def load_channels(config: InferenceConfig, face: bool = True, voice: bool = True
     for problem in problems:
         log.warning(problem)
     if warm_up:
-        _warm_up(out)
+        _warm_up(out, parallel=parallel)
     out.problems = tuple(problems)
     out.load_s = time.perf_counter() - started
     return out
@@ -141,16 +145,24 @@ def add_people(channels: Channels, people: PeopleConfig) -> None:
     face.use_people(registry, embedder, people.max_faces)
 
 
-def _warm_up(channels: Channels) -> None:
-    """One throw-away call per channel so the first real step is not slow (lazy init, allocator)."""
-    if channels.face is not None:
-        channels.face.process(VideoFrame(t=0.0, index=-1, image=np.zeros((480, 640, 3), np.uint8)))
-        if isinstance(channels.face, Resettable):
-            channels.face.reset()
-    if channels.voice is not None:
+def _warm_up(channels: Channels, parallel: bool = True) -> None:
+    """One throw-away call per channel so the first real step is not slow (lazy init, allocator); the channels
+    warm up side by side unless ``parallel`` is False."""
+    face, voice, text = channels.face, channels.voice, channels.text
+
+    def warm_face() -> None:
+        face.process(VideoFrame(t=0.0, index=-1, image=np.zeros((480, 640, 3), np.uint8)))
+        if isinstance(face, Resettable):
+            face.reset()
+
+    def warm_voice() -> None:
         rng = np.random.default_rng(0)
-        channels.voice.process((0.01 * rng.standard_normal(32000)).astype(np.float32), 0.0)
-        if isinstance(channels.voice, Resettable):
-            channels.voice.reset()  # the warm-up window must not count as the session's speech
-    if channels.text is not None:
-        channels.text.process("warm up", 0.0)
+        voice.process((0.01 * rng.standard_normal(32000)).astype(np.float32), 0.0)
+        if isinstance(voice, Resettable):
+            voice.reset()  # the warm-up window must not count as the session's speech
+
+    def warm_text() -> None:
+        text.process("warm up", 0.0)
+
+    tasks = {"face": warm_face, "voice": warm_voice, "text": warm_text}
+    in_parallel({kind: task for kind, task in tasks.items() if getattr(channels, kind) is not None}, parallel)

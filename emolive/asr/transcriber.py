@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -84,6 +85,18 @@ class Transcriber(OwnThread):
         self.skipped_s = 0.0  # audio not transcribed to keep up (live only)
         self.skips = 0
         self.ready = threading.Event()  # set once the model is loaded and warmed up
+        self._partials: bool | None = None  # set_partials: None follows ``config.partials``
+
+    def set_partials(self, on: bool | None) -> None:
+        """Decode unfinished utterances (``True``) or only ended ones (``False``) from the next step on, e.g. while
+        nobody can see the words as they are spoken; ``None``: as ``config.partials`` says. Any thread may call it;
+        an utterance under way is committed whole at its end when partials stop in its middle."""
+        self._partials = on
+
+    @property
+    def partials(self) -> bool:
+        """Whether unfinished utterances are decoded now."""
+        return self.config.partials if self._partials is None else self._partials
 
     # ---------------------------------------------------------------- thread body (``stop``: the open
     # utterance is committed before it ends)
@@ -100,6 +113,8 @@ class Transcriber(OwnThread):
         while not self.stopping.is_set():
             woke = time.monotonic()
             try:
+                if stream.config.partials != self.partials:
+                    stream.config = dataclasses.replace(stream.config, partials=self.partials)
                 cursor = self._feed(stream, cursor)
                 self._emit(stream.step(self.clock.now()), stream)
                 failures = 0

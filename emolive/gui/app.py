@@ -20,6 +20,7 @@ from emolive.core.errors import EmoliveError
 from emolive.core.threads import exit_leaving_threads
 from emolive.gui.interfaces import PipelineFactory, PipelineLike, RecorderLike, Sources
 from emolive.gui.main_window import MainWindow
+from emolive.gui.partials import PartialsWhileSeen
 from emolive.gui.stalls import StallMeter
 from emolive.recording import SessionRecorder
 from emolive.runtime.pipeline import LivePipeline
@@ -116,6 +117,7 @@ def run_app(config: AppConfig, sources: Sources, config_path: Path | None = None
     recorder, why = make_recorder(config)
     window = MainWindow(config, sources, factory, recorder=recorder, recorder_error=why, config_path=config_path,
                         persist=persist)
+    PartialsWhileSeen(window, keep_on=lambda: window.config.outputs.overlay)
     window.show()
     QTimer.singleShot(0, window.start)
     meter = StallMeter(parent=window) if options.measure_stalls is not None else None

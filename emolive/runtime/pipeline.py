@@ -85,6 +85,7 @@ class LivePipeline:
         self.loop = loop
         self.sources: list[CaptureSource] = []
         self.transcriber: Transcriber | None = None
+        self._partials: bool | None = None  # set_live_partials: None follows asr.live_partials
         self.worker: InferenceWorker | None = None
         self.speech: SpeechTimeline | None = None  # the session's speech probabilities (voice channel + transcriber)
         self.device = "cpu"
@@ -167,10 +168,19 @@ class LivePipeline:
                                            model=asr.model, language=asr.language or None, threads=asr.threads,
                                            max_backlog_s=LIVE_ASR_BACKLOG_S, speech=speech,
                                            config=StreamConfig(interval_s=asr.interval_s, partials=asr.live_partials))
+            if self._partials is not None:
+                self.transcriber.set_partials(self._partials)
             self.transcriber.start()
         except (EmoliveError, ImportError) as exc:
             self.transcriber = None
             self._event("transcriber", EventKind.ERROR, f"transcription unavailable: {exc}")
+
+    def set_live_partials(self, on: bool | None) -> None:
+        """Decode words while they are spoken (True) or only once an utterance ends (False), e.g. while the window is
+        minimised; None: as ``asr.live_partials`` says. Kept for a transcriber started later."""
+        self._partials = on
+        if self.transcriber is not None:
+            self.transcriber.set_partials(on)
 
     def stop(self, timeout: float = 5.0) -> list[str]:
         """Stop every thread and wait for them, ``timeout`` seconds in all; returns (and logs) those still running."""

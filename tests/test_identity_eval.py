@@ -164,11 +164,14 @@ def test_cost_run_on_a_two_face_clip(tmp_path: Path):
     assert len(frames) == FPS // 2 and frames[0].shape == (480, 640, 3)
     assert not np.array_equal(frames[0], frames[-1])  # the faces drift
     embedder = ColourEmbedder()
-    on = _run(frames, True, embedder)
-    off = _run(frames, False, embedder)
+    on = _run(frames, "on", embedder)
+    off = _run(frames, "off", embedder)
+    none = _run(frames, "none", embedder)
     assert on["rounds"] >= 1 and on["faces_embedded"] == embedder.calls
-    assert off["faces_embedded"] == 0 and embedder.calls == on["faces_embedded"]
-    assert set(on) == set(off) >= {"step_ms_p50", "step_ms_p95", "round_ms_p50", "persons"}
+    assert off["faces_embedded"] == none["faces_embedded"] == 0 and embedder.calls == on["faces_embedded"]
+    assert set(on) == set(off) == set(none) >= {"step_ms_p50", "step_ms_p95", "round_ms_p50", "persons",
+                                                "embed_ms_per_face", "embed_ms_per_round", "scored_per_step"}
+    assert none["persons"] == 0 and none["scored_per_step"] <= 1.0
 
 
 def test_crop_around_keeps_the_boxes_content():

@@ -118,8 +118,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scene-detector", choices=("oracle", "mtcnn", "haar"), default="oracle",
                         help="who finds the faces in the scenes: the drawn boxes (default) or a real detector")
     parser.add_argument("--cost-seconds", type=float, default=0.0,
-                        help="also time the live face channel on a two-face clip of this length, identities off and "
-                             "on in turn (see emolive.evaluation.identity_cost; 0: skip)")
+                        help="also time the inference step on a two-face clip of this length, people off, identities "
+                             "off and on in turn (see emolive.evaluation.identity_cost; 0: skip)")
     parser.add_argument("--seed", type=int, default=0)
 
 
@@ -206,10 +206,13 @@ def run(args: argparse.Namespace) -> int:
         print(f"  the same scenes with identities off (tracks only): right person {off['right_share']:.3f}, "
               f"{off['switches_per_minute']:.2f} switches/min, persons made per scene {off['people_made_per_scene']}")
     if "cost" in report:
-        print(f"live face channel on a two-face clip ({report['cost']['seconds_per_run']:g} s per run, off/on/off/on):")
-        for way in ("off", "on"):
+        print(f"inference step on a two-face clip ({report['cost']['seconds_per_run']:g} s per run, people off / "
+              "identities off / on, twice):")
+        for way, label in (("none", "people off    "), ("off", "identities off"), ("on", "identities on ")):
             for r in report["cost"][way]:
-                print(f"  identities {way:3}: face step p50 {r['step_ms_p50']:.1f} ms, p95 {r['step_ms_p95']:.1f} ms; "
-                      f"detection round p50 {r['round_ms_p50']:.1f} ms, p95 {r['round_ms_p95']:.1f} ms "
-                      f"({r['rounds']} rounds); {r['faces_embedded']} faces embedded; {r['persons']} persons")
+                print(f"  {label}: step p50 {r['step_ms_p50']:.1f} ms, p95 {r['step_ms_p95']:.1f} ms "
+                      f"({r['scored_per_step']:.2f} faces scored per step); detection round p50 "
+                      f"{r['round_ms_p50']:.1f} ms ({r['rounds']} rounds); {r['faces_embedded']} faces embedded, "
+                      f"{r['embed_ms_per_face']:.0f} ms per face, {r['embed_ms_per_round']:.1f} ms per round; "
+                      f"{r['persons']} persons")
     return 0

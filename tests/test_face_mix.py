@@ -223,3 +223,47 @@ def test_batchnorm_refresh_measures_the_given_crops() -> None:
         features = conv(x)
     assert torch.allclose(bn.running_mean, features.mean(dim=(0, 2, 3)), atol=1e-4)
     assert bn.momentum == 0.1 and not bn.training
+
+
+def test_distillation_loss_is_zero_for_the_teacher_itself_and_grows_with_disagreement() -> None:
+    from training.face_distill import distill_loss
+
+    torch.manual_seed(0)
+    teacher = torch.randn(6, len(EMOTIONS))
+    assert distill_loss(teacher.clone(), teacher, 2.0).item() == pytest.approx(0.0, abs=1e-6)
+    near = distill_loss(teacher + 0.1 * torch.randn_like(teacher), teacher, 2.0).item()
+    far = distill_loss(teacher + 2.0 * torch.randn_like(teacher), teacher, 2.0).item()
+    assert 0 < near < far
+    student = teacher.clone()
+    student[3:] = -teacher[3:]  # only the unmasked rows disagree
+    mask = torch.tensor([True, True, True, False, False, False])
+    assert distill_loss(student, teacher, 2.0, mask).item() == pytest.approx(0.0, abs=1e-6)
+    assert distill_loss(student, teacher, 2.0, ~mask).item() > 0
+    with pytest.raises(ValueError, match="temperature"):
+        distill_loss(student, teacher, 0.0)
+
+
+def test_distillation_run_keeps_every_epoch_and_refuses_another_input(tmp_path: Path) -> None:
+    from training import face_mix
+
+    fer = tmp_path / "fer"
+    layout = {e: [f"Training_{e}_{i}" for i in range(3)] for e in ("angry", "happy", "neutral", "sad")}
+    write_images(fer / "train", layout, size=48, colour=False)
+    write_images(fer / "val", {e: [f"PublicTest_{e}_{i}" for i in range(2)] for e in layout}, 48, colour=False)
+    web = write_images(tmp_path / "web", WEB)
+    config = {**DEFAULT_CONFIG, "widths": [4, 8], "convs_per_stage": 1, "embedding_dim": 8, "labels": list(EMOTIONS),
+              "mean": 0.5, "std": 0.25, "tta_flip": True}
+    torch.manual_seed(0)
+    init = save_model(build_model(config).eval(), config, tmp_path / "init")
+    argv = ["--fer", str(fer), "--web", str(web), "--init", str(init), "--epochs", "2",
+            "--epoch-size", "16", "--batch-size", "8", "--web-val-share", "0.3", "--cache", str(tmp_path / "c"),
+            "--distill", str(init), "--distill-weight", "0.5", "--distill-t", "3", "--save-epochs"]
+    out = tmp_path / "out"
+    assert face_mix.main([*argv, "--out", str(out)]) == 0
+    assert json.loads((out / "config.json").read_text())["recipe"]["distill"]["weight"] == 0.5
+    assert sorted(p.name for p in (out / "epochs").iterdir()) == ["e1", "e2"]
+    assert json.loads((out / "epochs" / "e2" / "config.json").read_text())["training"]["epoch"] == 2
+    other = save_model(build_model({**config, "mean": 0.3}).eval(), {**config, "mean": 0.3}, tmp_path / "other")
+    argv[argv.index(str(init), argv.index("--distill"))] = str(other)
+    with pytest.raises(EmoliveError, match="--distill"):
+        face_mix.main([*argv, "--out", str(tmp_path / "out2")])

@@ -40,6 +40,7 @@ from training.calibration import fit_temperature
 from training.common import FitConfig, fit
 from training.face import _init_config, load_ferplus, load_split, predict_logits, soft_cross_entropy, soft_targets
 from training.face_augment import AUGMENTS, AugmentConfig, webcam_augment
+from training.face_distill import distill_loss, load_teacher
 from training.face_web import (
     balanced_weights,
     expected_shares,
@@ -84,6 +85,13 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     p.add_argument("--bn-refresh", type=int, default=0, metavar="N",
                    help="after training, re-estimate the BatchNorm statistics on N un-augmented training crops "
                         "(drawn with the sampling weights); kept only when the validation score rises")
+    p.add_argument("--distill", type=Path, default=None, metavar="TEACHER",
+                   help="face model folder whose softened outputs on the FER2013 images the student keeps "
+                        "(e.g. assets/face): loss = CE + W x T^2 x KL(teacher || student)")
+    p.add_argument("--distill-weight", type=float, default=1.0, metavar="W")
+    p.add_argument("--distill-t", type=float, default=2.0, metavar="T", help="distillation temperature")
+    p.add_argument("--save-epochs", action="store_true",
+                   help="also write every epoch's model into OUT/epochs/eN (to gate more than the best one)")
     p.add_argument("--write-val", type=Path, default=None,
                    help="only write the web validation split as a class folder of links (for `emolive eval face`) "
                         "into this folder and stop")
@@ -167,8 +175,14 @@ def main(argv: Sequence[str]) -> int:
                    "ferplus_weight": args.ferplus_weight, "label_smoothing": args.label_smoothing,
                    "web_share": args.web_share, "class_power": args.class_power,
                    "web_val_share": args.web_val_share, "epoch_size": args.epoch_size,
-                   "augment": {k: v for k, v in vars(augment_cfg).items()}, "bf16": False},
+                   "augment": {k: v for k, v in vars(augment_cfg).items()}, "bf16": False,
+                   "distill": None if args.distill is None else {
+                       "teacher": str(args.distill), "weight": args.distill_weight, "t": args.distill_t,
+                       "on": "fer"}},
     })
+    if args.distill_t <= 0 or args.distill_weight < 0:
+        raise EmoliveError("--distill-t must be positive and --distill-weight not negative")
+    teacher = load_teacher(args.distill, model_config) if args.distill is not None else None
     model = load_into(build_model(model_config), args.init)
     mean, std = float(model_config["mean"]), float(model_config["std"])
 
@@ -177,7 +191,7 @@ def main(argv: Sequence[str]) -> int:
         return ((x - mean) / std)[:, None]
 
     val_sets = {"fer": (norm(xv_fer), yv_fer), "web": (norm(grey_web), yv_web)}
-    train_set = TensorDataset(torch.from_numpy(images), torch.from_numpy(targets))
+    train_set = TensorDataset(torch.from_numpy(images), torch.from_numpy(targets), torch.from_numpy(sources))
     generator = torch.Generator().manual_seed(args.seed)
     sampler = WeightedRandomSampler(torch.from_numpy(weights), args.epoch_size, replacement=True,
                                     generator=generator)
@@ -185,11 +199,17 @@ def main(argv: Sequence[str]) -> int:
     aug_rng = np.random.default_rng(args.seed + 1)
 
     def loss_fn(net: torch.nn.Module, batch: Any, device: torch.device) -> torch.Tensor:
-        batch_images, target = batch
+        batch_images, target, source = batch
         x = batch_images.permute(0, 3, 1, 2).float() / 255
-        x = (webcam_augment(x, augment_cfg, aug_gen, aug_rng) - mean) / std
-        logits = net(x.to(device))
-        return soft_cross_entropy(logits.float(), target.to(device), None, args.label_smoothing)
+        x = ((webcam_augment(x, augment_cfg, aug_gen, aug_rng) - mean) / std).to(device)
+        logits = net(x)
+        loss = soft_cross_entropy(logits.float(), target.to(device), None, args.label_smoothing)
+        if teacher is not None and args.distill_weight > 0:
+            with torch.no_grad():
+                teacher_logits = teacher.to(device)(x)
+            loss = loss + args.distill_weight * distill_loss(logits, teacher_logits, args.distill_t,
+                                                             source.to(device) == FER)
+        return loss
 
     def evaluate(net: torch.nn.Module) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -204,6 +224,10 @@ def main(argv: Sequence[str]) -> int:
         log.info("val %s", json.dumps({k: round(v, 4) for k, v in out.items()}))
         return out
 
+    def save_epoch(record: dict[str, Any]) -> None:
+        save_model(model, {**model_config, "training": {"epoch": record["epoch"], "val": record}},
+                   args.out / "epochs" / f"e{record['epoch']}")
+
     cfg = FitConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
                     schedule="cosine", warmup_frac=0.05, patience=args.patience, monitor="score",
                     class_weights=False, seed=args.seed, threads=args.threads, device="cpu")
@@ -211,7 +235,7 @@ def main(argv: Sequence[str]) -> int:
         if not args.resume:
             log.info("shipped model before fine-tuning: %s", evaluate(model))
         fit(model, train_set, loss_fn, evaluate, cfg, args.out, model_config, resume=args.resume,
-            train_sampler=sampler)
+            train_sampler=sampler, progress=save_epoch if args.save_epochs else None)
     if not (args.out / WEIGHTS_NAME).is_file():
         raise EmoliveError(f"no trained model in {args.out}")
     if args.bn_refresh > 0:

@@ -10,8 +10,10 @@ count ** ``--class-power``. Every batch goes through ``training.face_augment.web
 grey conversion, pose and off-centre boxes, occlusion, low light, blur, noise, JPEG; ``--no-aug`` switches steps
 off). Validation each epoch: FER2013 ``val/`` and the web validation split (flip averaging); the epoch with the
 best mean of the two macro F1 is exported. The model keeps the ``--init`` model's architecture and 48 px grey
-input, so its per-face cost is unchanged. ``OUT/last.pt`` is written after every epoch; ``--resume`` continues
-from it. At the end softmax temperatures are fitted on both validation sets together.
+input, so its per-face cost is unchanged. ``--distill TEACHER`` adds a distillation term on the FER2013 rows
+(``training.face_distill``) so that the student keeps the teacher's reading of them. ``OUT/last.pt`` is written
+after every epoch; ``--resume`` continues from it. At the end softmax temperatures are fitted on both validation
+sets together.
 """
 
 from __future__ import annotations

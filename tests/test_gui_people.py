@@ -135,7 +135,8 @@ def test_pin_and_unpin_the_primary_person(qtbot, demo_clip, tmp_path):  # noqa: 
         assert factory.made[0].primaries == [2] and win.session.pinned == 2 and win.video.pinned == 2
         qtbot.waitUntil(lambda: win.following is not None and win.following[0] == 2, timeout=5_000)
         assert win.headers["Current estimate"].text() == "Current estimate: person 2"  # bars and traces follow
-        assert primary_index(win.video.estimate) == 0 and win.video.estimate.faces[0].person_id == 2
+        qtbot.waitUntil(lambda: win.video.estimate.faces[0].person_id == 2, timeout=5_000)  # the next redraw
+        assert primary_index(win.video.estimate) == 0
         menu = win.person_menu(2, "person 2")
         unpin = next(a for a in menu.actions() if a.text().startswith("Unpin person 2"))
         unpin.trigger()

@@ -25,9 +25,9 @@ log = logging.getLogger(__name__)
 
 DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda")
 ASR_MODELS: tuple[str, ...] = ("tiny.en", "base")
-PEOPLE_NOTE = ("Telling people apart uses face-identity embeddings. They stay on this machine: never in a CSV, "
-               "never in the live outputs. Remembering keeps only the people you name (their name and embeddings) "
-               "for the next session; Session > Forget saved people deletes them.")
+PEOPLE_NOTE = ("Telling people apart uses face-identity embeddings: they stay on this machine,\n"
+               "never in a CSV, never in the live outputs. Remembering keeps only the people you\n"
+               "name (name and embeddings); Session > Forget saved people deletes them.")
 LANGUAGES: tuple[tuple[str, str], ...] = (("", "automatic"), ("en", "English"), ("de", "German"), ("fr", "French"),
                                           ("es", "Spanish"), ("it", "Italian"), ("nl", "Dutch"), ("pt", "Portuguese"))
 
@@ -177,8 +177,7 @@ class SettingsDialog(QDialog):
         self.remember.setChecked(people.remember)
         self.identities.toggled.connect(self.remember.setEnabled)
         self.remember.setEnabled(people.identities)
-        self.people_note = QLabel(PEOPLE_NOTE)
-        self.people_note.setWordWrap(True)
+        self.people_note = QLabel(PEOPLE_NOTE)  # lines broken by hand: a wrapped label is cut short in a form
         self.people_note.setStyleSheet("color:#888888;")
         form = QFormLayout(self)
         form.addRow("Camera:", self.camera)

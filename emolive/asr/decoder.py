@@ -10,6 +10,7 @@ import numpy as np
 
 from emolive.asr.language import LanguageGate
 from emolive.asr.models import BASE_EXTRA_HINT
+from emolive.asr.packing import GAP_S, join, piece_figures, split_words
 from emolive.core.contracts import Word
 from emolive.core.errors import ModelError
 
@@ -82,7 +83,41 @@ class WhisperDecoder:
         self._detected, self.last_language = state["detected"], state["last_language"]
         self.spoken = str(state.get("spoken", ""))
 
+    @property
+    def packs(self) -> bool:
+        """Whether ``decode_packed`` may join utterances: only with a fixed language (English-only model or a stated
+        language), as a multilingual model detects one language per pass."""
+        return self._language is not None
+
     def __call__(self, audio: np.ndarray, prompt: str = "") -> list[Word]:
+        seen, info, language = self._pass(audio, prompt)
+        words = self._words(seen)
+        if language is None and info.language_probability >= 0.5:
+            self._detected = info.language
+        self.last_language = language or info.language
+        self.spoken = self._verdict(seen, info, language)
+        return words
+
+    def decode_packed(self, pieces: list[np.ndarray], sample_rate: int = 16_000) -> list[tuple[list[Word], str]]:
+        """Several utterances in one pass (``packing``): per piece, its words timed from the piece's first sample
+        and its language verdict, both judged on the piece's own words (``packing.piece_figures``). Needs ``packs``."""
+        if not pieces:
+            return []
+        audio, offsets = join(pieces, int(GAP_S * sample_rate))
+        spans = [(at / sample_rate, (at + p.size) / sample_rate) for at, p in zip(offsets, pieces, strict=True)]
+        seen, info, language = self._pass(audio, "")
+        self.last_language = language or info.language
+        out: list[tuple[list[Word], str]] = []
+        for words in split_words(self._words(seen, gated=False), spans):
+            # Whisper's figures are per 30 s window: each piece is judged on figures of its own words instead
+            figures = [piece_figures(words)] if words else []
+            kept = words if all(self._keep(f) for f in figures) else []
+            out.append((kept, self._verdict(figures, info, language)))
+        self.spoken = out[-1][1]
+        return out
+
+    def _pass(self, audio: np.ndarray, prompt: str) -> tuple[list[object], object, str | None]:
+        """One ``transcribe`` call: (every segment Whisper gave, its info, the language asked for)."""
         opts = self.options
         language = self._language or self._detected
         segments, info = self.model.transcribe(
@@ -101,23 +136,24 @@ class WhisperDecoder:
             no_speech_threshold=None,
             max_new_tokens=opts.max_new_tokens,
         )
+        return list(segments), info, language
+
+    def _words(self, seen: list[object], gated: bool = True) -> list[Word]:
+        """The words of the segments that pass the gates (all with ``gated`` False; times as Whisper gave them)."""
         words: list[Word] = []
-        seen = []
-        for seg in segments:
-            seen.append(seg)
-            if not self._keep(seg):
+        for seg in seen:
+            if gated and not self._keep(seg):
                 continue
-            for w in seg.words or ():
+            for w in getattr(seg, "words", None) or ():
                 text = w.word.strip()
                 if text:
                     words.append(Word(text, float(w.start), float(w.end), float(w.probability)))
-        if language is None and info.language_probability >= 0.5:
-            self._detected = info.language
-        self.last_language = language or info.language
-        stated = language if language is not None and self._multilingual else None
-        self.spoken = self.gate.verdict(seen, stated or (info.language if self._multilingual else None),
-                                        1.0 if stated else float(info.language_probability))
         return words
+
+    def _verdict(self, seen: list[object], info: object, language: str | None) -> str:
+        stated = language if language is not None and self._multilingual else None
+        return self.gate.verdict(seen, stated or (info.language if self._multilingual else None),
+                                 1.0 if stated else float(info.language_probability))
 
     def _keep(self, seg: object) -> bool:
         opts = self.options

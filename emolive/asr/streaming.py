@@ -17,6 +17,7 @@ import numpy as np
 from emolive.asr.commit import LocalAgreement
 from emolive.asr.decoder import Decoder
 from emolive.asr.endpoint import Boundary, Endpointer
+from emolive.asr.packing import Held, HeldUtterances, decode_held
 from emolive.asr.vad import SpeechTimeline
 from emolive.asr.vadstream import CHUNK, StreamingVAD
 from emolive.core.contracts import AudioBlock, TranscriptSegment, Word
@@ -53,6 +54,8 @@ class StreamConfig:
     between decodes ignores how long a decode took, so the output depends only on the audio, never on the
     machine's speed or load. Live (the default), an emission is stamped with the step's start plus the compute
     spent so far, and ``max_duty`` applies.
+    ``pack_s`` (offline: ``file_clock``, no ``partials``; 0: off): ended utterances are held until about this much
+    of their audio is collected, then decoded in one pass (``asr.packing``), each committed at its own end time.
     """
 
     interval_s: float = 1.0
@@ -69,6 +72,7 @@ class StreamConfig:
     sample_rate: int = 16_000
     file_clock: bool = False
     partials: bool = True
+    pack_s: float = 0.0
 
 
 class StreamingTranscriber:
@@ -110,6 +114,7 @@ class StreamingTranscriber:
         self._step_started = 0.0
         self._now = 0.0
         self._pending: list[TranscriptSegment] = []  # emitted by feed() after a gap, returned by step()
+        self._held = HeldUtterances(self.config.pack_s, self.config.sample_rate)
 
     def use_speech(self, speech: SpeechTimeline) -> None:
         """Read speech probabilities from the session's shared timeline (before the first ``feed``): the chunks the
@@ -139,6 +144,7 @@ class StreamingTranscriber:
             "policy": self.policy.state(), "endpointer": self.endpointer.state(),
             "speech": self.speech.state() if self._own_speech else None,
             "decoder": self.decoder.state() if hasattr(self.decoder, "state") else {},
+            "held": self._held.state(),
         }
 
     def restore(self, state: dict) -> None:
@@ -154,6 +160,7 @@ class StreamingTranscriber:
         self._decode_s, self.compute_s = float(state["decode_s"]), float(state["compute_s"])
         self.last_lag_s = float(state["last_lag_s"])
         self.policy.restore(state["policy"])
+        self._held.restore(state.get("held"))
         self.endpointer.restore(state["endpointer"])
         if (state["speech"] is None) == self._own_speech:
             raise ValueError("the stream's snapshot does not match how it shares the speech timeline")
@@ -163,6 +170,15 @@ class StreamingTranscriber:
             self.decoder.restore(state["decoder"])
 
     # ---------------------------------------------------------------- audio in
+    @property
+    def held_from(self) -> float | None:
+        """Commit time of the oldest utterance held for a packed decode (None: none); all stamped before it are out."""
+        return self._held.first_emitted
+
+    def release_held(self) -> list[TranscriptSegment]:
+        """Decode the utterances held for a packed decode now (the driver has no more audio to give)."""
+        return self._release()
+
     @property
     def audio_end(self) -> float:
         """Session time just after the newest fed sample (0.0 before any audio)."""
@@ -233,7 +249,7 @@ class StreamingTranscriber:
             out += self._on_boundary(event)
         for event in self.endpointer.close():
             out += self._on_boundary(event)
-        return out
+        return out + self._release()
 
     def _speech_events(self, pad: bool) -> list[Boundary]:
         """Speech probabilities of the audio not yet seen (from the session's shared ``SpeechTimeline``: chunks the
@@ -279,22 +295,43 @@ class StreamingTranscriber:
             out += self._commit(self.policy.flush())  # the latest partial decode already saw it all
         elif event.t - start >= self.config.min_speech_s or self._utt_words or self.policy.tentative:
             stop = min(len(self._buf), self._index(event.t + self.config.post_roll_s))
-            words = self._decode(0, stop)
-            out += self._commit(self.policy.flush(words))
+            if self._packing() and not (self._utt_words or self.policy.tentative):
+                if not self._held.fits(stop):
+                    out += self._release()
+                self._held.add(Held(self._buf[:stop].copy(), self._time(0), self._emitted()))
+                self._last_decode_end = self._time(stop)
+            else:
+                out += self._release()
+                words = self._decode(0, stop)
+                out += self._commit(self.policy.flush(words))
         out += self._set_partial([])
         self.policy.reset()
         self.decoder.reset()
         self._utt_words = []
         return out
 
+    def _packing(self) -> bool:
+        c = self.config
+        return c.pack_s > 0 and c.file_clock and not c.partials and bool(getattr(self.decoder, "packs", False))
+
+    def _release(self) -> list[TranscriptSegment]:
+        """Decode the held utterances in one pass; their segments, each stamped with its own commit time."""
+        out: list[TranscriptSegment] = []
+        for held, words, spoken in decode_held(self.decoder, self._held.take(), self.config.sample_rate):
+            committed = self.policy.flush(words)  # as at the utterance's end: times stay monotonic
+            self.policy.reset()
+            out += [_segment(committed, True, held.emitted, spoken)] if committed else []
+        return out
+
     def _decode_partial(self) -> list[TranscriptSegment]:
+        out = self._release()
         words = self._decode(0, len(self._buf))
         committed, tentative = self.policy.update(words)
         full = self._duration() > self.config.max_buffer_s
         if full:
             committed += self.policy.flush()
             tentative = []
-        out = self._commit(committed)
+        out += self._commit(committed)
         out += self._set_partial(tentative)
         if committed and (full or self._duration() > self.config.trim_after_s):
             self._cut(self._index(self.policy.committed_end))

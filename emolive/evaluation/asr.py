@@ -40,6 +40,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tail", type=float, default=1.0, help="seconds of silence after each file")
     parser.add_argument("--limit", type=int, default=0, help="only the first N rows (0: all)")
     parser.add_argument("--offline", action="store_true", help="also run one offline pass per file")
+    parser.add_argument("--analyze", action="store_true",
+                        help="score emolive analyze's transcription instead: the files joined in order (--tail s of "
+                        "silence after each) into recordings of at most --join-s s, decoded once per utterance, "
+                        "utterances packed up to --pack-s s of audio per Whisper pass")
+    parser.add_argument("--join-s", type=float, default=120.0, help="with --analyze: longest joined recording (s)")
+    parser.add_argument("--pack-s", type=float, default=None,
+                        help="with --analyze: audio per packed Whisper pass (s; 0: each utterance alone; default: "
+                        "the asr.offline_pack_s default)")
 
 
 def read_manifest(path: str | Path) -> list[tuple[Path, str]]:
@@ -69,6 +77,12 @@ def run(args: argparse.Namespace) -> int:
         rows = rows[: args.limit]
     model = shared_whisper(args.model, threads=args.threads)  # the one the streams below decode with
     limit_native_threads(args.threads)  # as in the live pipeline, so RTF and lag are what live use sees
+    if args.analyze:
+        from emolive.evaluation.asr_joined import format_joined, run_joined
+
+        report = run_joined(args, rows)
+        print(json.dumps(report) if args.json else format_joined(report))
+        return 0
     detector = SpeechDetector()
     config = StreamConfig(interval_s=args.interval)
     edits = words = off_edits = 0

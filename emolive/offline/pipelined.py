@@ -7,7 +7,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from emolive.capture.media_file import MediaFileSource
@@ -22,15 +22,22 @@ _END = object()
 
 
 class Transcription:
-    """The transcriber in its own thread: the same feed/step calls as the step-wise path, as fast as it goes.
+    """The transcriber fed from its own reading of the file's audio (``audio``), in a thread of its own
+    (pipelined) or pulled by the steps (``pump_until``, the step-wise reference): the same feed/step calls either
+    way, so the same segments.
 
-    ``seen`` is the end of the newest audio block processed; everything it will still emit is stamped later
-    than that (file clock), so a step at ``t <= seen`` already has every segment it would have had step-wise.
+    ``seen``: every segment stamped at or before it has been published (file clock), so a step at ``t <= seen``
+    has every segment it would ever get. It is the end of the newest audio block processed, or just before the
+    commit time of the oldest utterance the stream holds for a packed decode (``StreamingTranscriber.held_from``):
+    reading its own audio, the transcriber collects the next utterances while the steps wait there. At the end of
+    its audio it decodes what it holds, then waits for the end time (``blocks``: the decode thread's end mark) to
+    ``finish``.
     """
 
-    def __init__(self, stream: Any, run: StepRun, stop: threading.Event) -> None:
+    def __init__(self, stream: Any, run: StepRun, stop: threading.Event, audio: Iterable[AudioBlock]) -> None:
         self.stream, self.run, self.stop = stream, run, stop
-        self.blocks: queue.Queue = queue.Queue(maxsize=4000)
+        self.audio: Iterator[AudioBlock] = iter(audio)
+        self.blocks: queue.Queue = queue.Queue(maxsize=4)  # the end mark
         self.segments: list[TranscriptSegment] = []
         self.seen = -1.0
         self.done = False
@@ -42,12 +49,16 @@ class Transcription:
         self.emitted = 0  # segments the stream emitted (the same count)
         self.drop = 0  # segments still to drop after a restore (the step thread has them)
         self.next_asr = run.asr_every
+        self.skip = 0  # audio blocks of the own reading that a restored snapshot had processed
+        self.end_of_audio = 0.0
+        self.ended = False  # the own reading of the audio has ended
         self.period = run.snapshots.period if run.snapshots is not None else 0.0
         self.next_index = run.snapshots.index + 1 if run.snapshots is not None else 0  # the next checkpoint
         self.snaps: list[dict[str, Any]] = []  # taken here, collected by the step thread (under ``changed``)
         point = run.resume
         if point is not None and point.asr_state is not None:
             self.processed, self.emitted = point.asr_blocks, int(point.asr_state["emitted"])
+            self.skip = point.asr_blocks
             self.drop, self.next_asr = point.asr_drop, float(point.asr_state["next_asr"])
 
     def snapshot_for(self, index: int, received: int) -> dict[str, Any] | None:
@@ -73,31 +84,63 @@ class Transcription:
 
     def _loop(self) -> None:
         try:
+            while not self.stop.is_set() and self._next():
+                pass
             while not self.stop.is_set():
                 try:
                     item = self.blocks.get(timeout=0.1)
                 except queue.Empty:
                     continue
-                t0 = time.perf_counter()
-                if isinstance(item, tuple) and item[0] is _END:
-                    out = self._count(self.stream.finish(item[1]))
-                    self.compute_s += time.perf_counter() - t0
-                    self._publish(out, float("inf"), done=True)
-                    return
-                self.stream.feed(item)
-                self.processed += 1
-                end = item.t + item.duration
-                out: list[TranscriptSegment] = []
-                if end >= self.next_asr:
-                    out = self.stream.step(end)
-                    self.next_asr = end + self.run.asr_every
-                self.compute_s += time.perf_counter() - t0
-                out = self._count(out)
-                self._publish(out, end, snap=self._snapshot(end))
+                self.finish(item[1])
+                return
         except BaseException as exc:  # handed to the main thread, which raises it
             with self.changed:
                 self.error, self.done = exc, True
                 self.changed.notify_all()
+
+    def _next(self) -> bool:
+        """Process the next audio block of the own reading (skipping those a restored snapshot had); at the end
+        of the audio, decode what the stream holds. False once the audio has ended."""
+        t0 = time.perf_counter()
+        item = next(self.audio, None)
+        while item is not None and self.skip:
+            self.skip -= 1
+            item = next(self.audio, None)
+        if item is None:
+            release = getattr(self.stream, "release_held", None)
+            out = self._count(release()) if release is not None else []
+            self.compute_s += time.perf_counter() - t0
+            self._publish(out, self.end_of_audio, ended=True)
+            return False
+        self.stream.feed(item)
+        self.processed += 1
+        end = self.end_of_audio = item.t + item.duration
+        out: list[TranscriptSegment] = []
+        if end >= self.next_asr:
+            out = self.stream.step(end)
+            self.next_asr = end + self.run.asr_every
+        self.compute_s += time.perf_counter() - t0
+        self._publish(self._count(out), end, snap=self._snapshot(end))
+        return True
+
+    def finish(self, end: float) -> list[TranscriptSegment]:
+        """The end of the media (at ``end``): close the stream; its last segments (also published)."""
+        t0 = time.perf_counter()
+        out = self._count(self.stream.finish(end))
+        self.compute_s += time.perf_counter() - t0
+        self._publish(out, float("inf"), done=True)
+        return self.take()
+
+    def pump_until(self, t: float) -> list[TranscriptSegment]:
+        """Step-wise: process the audio until ``seen`` reaches ``t`` (or the audio ends); the new segments."""
+        while self.seen < t and not self.ended and self._next():
+            pass
+        return self.take()
+
+    def take(self) -> list[TranscriptSegment]:
+        with self.changed:
+            out, self.segments = self.segments, []
+            return out
 
     def _count(self, out: list[TranscriptSegment]) -> list[TranscriptSegment]:
         """Count emitted segments; after a restore, drop those the step thread already has."""
@@ -108,14 +151,18 @@ class Transcription:
             out = out[n:]
         return out
 
-    def _publish(self, segments: list[TranscriptSegment], seen: float, done: bool = False,
+    def _publish(self, segments: list[TranscriptSegment], seen: float, done: bool = False, ended: bool = False,
                  snap: dict[str, Any] | None = None) -> None:
+        held = getattr(self.stream, "held_from", None)
+        if held is not None:
+            seen = min(seen, held - 1e-6)
         with self.changed:
             if snap is not None:
                 self.snaps.append(snap)
             self.segments += segments
             self.seen = seen
             self.done = done
+            self.ended = self.ended or ended
             self.changed.notify_all()
 
     def wait_until(self, t: float) -> list[TranscriptSegment]:
@@ -144,7 +191,7 @@ def run_pipelined(source: MediaFileSource, run: StepRun, stream: Any,
     """Decoding and transcription in their own threads, the steps here; the rows equal ``analysis._stepwise``'s."""
     stop = threading.Event()
     items: queue.Queue = queue.Queue(maxsize=64)
-    asr = Transcription(stream, run, stop) if stream is not None else None
+    asr = Transcription(stream, run, stop, source.iter_media(video=False)) if stream is not None else None
     point, snapshots = run.resume, run.snapshots
     ahead = None
     if run.worker.voice is not None:  # the voice windows in a thread of their own, ahead of the steps
@@ -155,7 +202,7 @@ def run_pipelined(source: MediaFileSource, run: StepRun, stream: Any,
                           run.audio.state(run.audio.capacity / run.audio.sample_rate),
                           snapshots.index if snapshots is not None else 0)
         run.worker.voice = ahead
-    skip_items, skip_blocks = (point.items, point.asr_blocks) if point is not None else (0, 0)
+    skip_items = point.items if point is not None else 0
 
     def step() -> None:
         run.emit()
@@ -164,17 +211,13 @@ def run_pipelined(source: MediaFileSource, run: StepRun, stream: Any,
 
     def decode() -> None:
         video_t, audio_t = (0.0 if run.has_video else float("inf")), (0.0 if run.has_audio else float("inf"))
-        index, blocks = 0, 0
+        index = 0
         try:
             # only the frames a step reads are converted; the step-wise reference converts every frame
             for item in source.iter_media(images_from=point.frames if point is not None else 0, step_s=run.hop):
                 index += 1
                 if isinstance(item, AudioBlock):
                     audio_t = item.t + item.duration
-                    blocks += 1
-                    # the transcriber first (see wait_until); after a restore, only the blocks after its snapshot
-                    if asr is not None and blocks > skip_blocks and not _put(asr.blocks, item, stop):
-                        return
                     if ahead is not None and index > skip_items and not ahead.put(item):  # before the steps
                         return
                 else:

@@ -95,3 +95,14 @@ def test_replay_reads_the_primary_rows_and_older_files(tmp_path):
     old = tmp_path / "old.csv"
     old.write_text(schema.format_rows([schema.header(3), schema.row(make_estimate(0.1))[:len(schema.header(3))]]))
     assert read_trace(old).t == [0.1] and schema.read_csv(old)[0]["t"] == 0.1
+
+
+def test_a_session_listing_reads_the_times_of_older_and_long_format_csvs(tmp_path):
+    from emolive.recording.listing import _first_and_last_t
+
+    old = tmp_path / "old.csv"
+    old.write_text(schema.format_rows([schema.header(3), *(schema.row(make_estimate(t))[:len(schema.header(3))]
+                                                           for t in (0.1, 0.2, 0.3))]))
+    new = tmp_path / "new.csv"
+    new.write_text(schema.format_rows([schema.header(), *schema.rows(two_people(0.5)), *schema.rows(two_people(0.6))]))
+    assert _first_and_last_t(old) == (0.1, 0.3) and _first_and_last_t(new) == (0.5, 0.6)

@@ -74,7 +74,8 @@ def _first_and_last_t(path: Path) -> tuple[float | None, float | None]:
                 continue
         return found
 
-    width = len(header())
+    own = next(csv.reader(io.StringIO(head.decode("utf-8", "replace").split("\n", 1)[0])), [])
+    width = len(own) if own and own[0] == "t" else len(header())  # the file's own schema version
     first, last = times(head), times(tail)
     return (min(first) if first else None), (max(last) if last else None)
 

@@ -109,11 +109,18 @@ def load_channels(config: InferenceConfig, face: bool = True, voice: bool = True
         return TextChannel(folder, threads=config.threads, runtime=config.runtime, device=device)
 
     makers = {"face": make_face, "voice": make_voice, "text": make_text}
-    tasks = {kind: functools.partial(build, kind, make) for kind, make in makers.items() if wanted[kind]}
+    # The voice and text loads each hold a transient copy of their weights (Whisper: ~190 MB at its peak, the text
+    # encoder ~260 MB): side by side they raised the peak RSS by 65-90 MB, so they stay one after the other, beside
+    # the face channel's load.
+    later = [kind for kind in ("voice", "text") if wanted[kind]]
+    tasks = {"face": functools.partial(build, "face", make_face)} if face else {}
+    if later:
+        tasks["voice+text"] = lambda: {kind: build(kind, makers[kind]) for kind in later}
     parallel = config.runtime != "torch"  # torch's own thread pools and lazy init are left one at a time
     if parallel:
         import_ahead(("emolive.face.channel",) if face else ())
     built = in_parallel(tasks, parallel=parallel)
+    built.update(built.pop("voice+text", {}))
     out.face, out.voice, out.text = built.get("face"), built.get("voice"), built.get("text")
     problems = [problem for kind in problems_of for problem in problems_of[kind]]
     out.device = device

@@ -93,3 +93,19 @@ def test_bad_folder_is_a_clear_error(tmp_path, capsys):
     assert render_clips.main(["--faces", str(tmp_path / "no"), "--voices", str(tmp_path), "--out",
                               str(tmp_path / "o")]) == 1
     assert "folder not found" in capsys.readouterr().err
+
+
+def test_mood_clips_have_one_speaker_and_long_runs_of_one_class(sources):
+    faces, voices, _ = sources
+    f, v = render_clips._faces_by_class(faces), render_clips._voices(voices)
+    actor_of = {path: actor for path, _, actor in v}
+    plans = render_clips.plan_moods(f, v, clips=3, runs=1, per_run=3, seed=1)
+    assert len(plans) == 3
+    for segments in plans:
+        assert len({actor_of[voice] for _, _, voice in segments}) == 1  # one speaker per clip
+        assert len({emotion for emotion, _, _ in segments}) == 1 and len(segments) == 3  # one run of one class
+    assert sorted(segments[0][0] for segments in plans) == ["anger", "joy", "sadness"]  # classes dealt evenly
+    shown = [face for segments in plans for _, face, _ in segments]
+    assert len(shown) == len(set(shown))  # no face twice
+    two = render_clips.plan_moods(f, v, clips=1, runs=2, per_run=2, seed=0)[0]
+    assert [e for e, _, _ in two][0] == [e for e, _, _ in two][1] != [e for e, _, _ in two][2]

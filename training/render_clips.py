@@ -12,6 +12,10 @@ canonical class) followed by the sources ``face,voice`` (paths), so every segmen
 
 Clips are reproducible from ``--seed``: clip k uses its own share of the actors and faces no other clip
 uses. RAVDESS "calm" is left out (it has no canonical class of its own). Classes are balanced per clip.
+
+``--moods K`` renders one-speaker, one-mood clips instead (moods that last, as real people keep them): each clip
+has one actor (dealt in turn) and K runs of ``--per-class`` segments of ONE class each, and the classes are dealt
+over the clips so that every class gets as many runs as the others. A face is still never shown twice.
 """
 
 from __future__ import annotations
@@ -57,15 +61,16 @@ def _faces_by_class(root: Path) -> dict[str, list[Path]]:
 
 
 def _voices(root: Path) -> list[tuple[Path, str, str]]:
-    """(path, canonical emotion, actor) of every RAVDESS recording with a canonical class, calm left out."""
+    """(path, canonical emotion, speaker) of every labelled recording with a canonical class: RAVDESS (calm left
+    out, the actor as speaker) or any corpus ``emolive.voice.data.find_clips`` reads (its speaker key)."""
     from emolive.voice.data import find_clips, parse_ravdess_name
 
     out = []
     for clip in find_clips(root):
         name = parse_ravdess_name(clip.path.name)
-        if clip.label is None or name is None or name.emotion == "calm":
+        if clip.label is None or (name is not None and name.emotion == "calm"):
             continue
-        out.append((clip.path, EMOTIONS[clip.label], f"{name.actor:02d}"))
+        out.append((clip.path, EMOTIONS[clip.label], f"{name.actor:02d}" if name is not None else clip.speaker))
     return sorted(out)
 
 
@@ -98,6 +103,48 @@ def plan(faces: dict[str, list[Path]], voices: list[tuple[Path, str, str]], clip
                 segments.append((emotion, face, candidates[int(i)]))
         order = rng.permutation(len(segments))
         result.append([segments[int(i)] for i in order])
+    return result
+
+
+def plan_moods(faces: dict[str, list[Path]], voices: list[tuple[Path, str, str]], clips: int, runs: int,
+               per_run: int, seed: int) -> list[list[tuple[str, Path, Path]]]:
+    """For each clip, its segments: one actor, ``runs`` runs of ``per_run`` segments of one class each.
+
+    Actors are dealt to the clips in turn (sorted); the run classes come from a seeded deck of every class (with
+    voices and faces) shuffled again each time it runs out, so classes get equal runs and a clip's runs differ
+    when ``runs`` is at most the number of classes. Recordings repeat within a run only when the actor has too few.
+    """
+    rng = np.random.default_rng(seed)
+    actors = sorted({a for _, _, a in voices})
+    classes = [e for e in EMOTIONS if e in faces and any(v == e for _, v, _ in voices)]
+    if not actors or not classes:
+        raise EmoliveError("no class has both faces and recordings")
+    pools = {c: list(rng.permutation(len(paths))) for c, paths in faces.items()}
+    deck: list[str] = []
+    result = []
+    for k in range(clips):
+        actor = actors[k % len(actors)]
+        segments: list[tuple[str, Path, Path]] = []
+        chosen: list[str] = []
+        while len(chosen) < runs:
+            if not deck:
+                deck = [classes[int(i)] for i in rng.permutation(len(classes))]
+            pick = next((c for c in deck if c not in chosen), deck[0])
+            deck.remove(pick)
+            chosen.append(pick)
+        for emotion in chosen:
+            candidates = [p for p, e, a in voices if e == emotion and a == actor]
+            if not candidates:
+                log.warning("actor %s has no %s recordings: run left out", actor, emotion)
+                continue
+            picks = rng.permutation(len(candidates)).tolist()
+            while len(picks) < per_run:
+                picks += rng.permutation(len(candidates)).tolist()
+            for i in picks[:per_run]:
+                if not pools[emotion]:
+                    raise EmoliveError(f"not enough {emotion} faces for {clips} clips of {runs} runs of {per_run}")
+                segments.append((emotion, faces[emotion][pools[emotion].pop()], candidates[int(i)]))
+        result.append(segments)
     return result
 
 
@@ -197,7 +244,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m training.render_clips", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--faces", type=Path, required=True, help="labelled face crops (image folder), e.g. fer2013/val")
-    p.add_argument("--voices", type=Path, required=True, help="RAVDESS tree of unseen actors, e.g. /tmp/rav/heldout")
+    p.add_argument("--voices", type=Path, required=True,
+                   help="labelled speech of unseen speakers: a RAVDESS tree (e.g. /tmp/rav/heldout) or another corpus")
     p.add_argument("--out", type=Path, required=True, help="folder for clip_N.mp4 and clip_N.labels.csv")
     p.add_argument("--clips", type=int, default=2)
     p.add_argument("--per-class", type=int, default=7, help="segments per emotion and clip (7 classes: 49)")
@@ -205,6 +253,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--face-px", type=int, default=220, help="face size in the frame, pixels")
     p.add_argument("--crf", type=int, default=30, help="H.264 quality (higher: smaller file)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--moods", type=int, default=0, metavar="K",
+                   help="one-speaker, one-mood clips: each clip one actor and K runs of --per-class segments of "
+                        "one class (0: the balanced, shuffled clips)")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
@@ -214,8 +265,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         faces = _faces_by_class(args.faces)
         voices = _voices(args.voices)
         if not voices:
-            raise EmoliveError(f"no RAVDESS-named recordings with a canonical class under {args.voices}")
-        for k, segments in enumerate(plan(faces, voices, args.clips, args.per_class, args.seed)):
+            raise EmoliveError(f"no labelled recordings with a canonical class under {args.voices}")
+        plans = (plan_moods(faces, voices, args.clips, args.moods, args.per_class, args.seed) if args.moods > 0
+                 else plan(faces, voices, args.clips, args.per_class, args.seed))
+        for k, segments in enumerate(plans):
             video = args.out / f"clip_{k + 1}.mp4"
             placed = render(segments, video, args.out / f"clip_{k + 1}.labels.csv", args.fps, args.face_px,
                             args.crf, seed=args.seed + k)

@@ -71,6 +71,8 @@ def people_parts(identities: bool, embedder_factory: Callable[[], Any] | None = 
     if identities and not (installed or identities_installed)():
         log.warning("%s", MISSING)
         identities = False
+    if identities:
+        import scipy.optimize  # noqa: F401 - the registry's assignment: imported now, not in a step (~1-3 s)
     registry = PersonRegistry(IdentitySettings(enabled=identities))
     return registry, (LazyEmbedder(embedder_factory) if identities else None)
 

@@ -171,7 +171,7 @@ class Fuser:
                  ) -> tuple[np.ndarray, np.ndarray, float, float, np.ndarray]:
         """(emotion, sentiment, valence, arousal, modality shares) of this instant, before smoothing."""
         log_probs = np.stack([
-            evidence(outputs[m].emotion, outputs[m].prior)
+            self.reliability.calibrated(m, evidence(outputs[m].emotion, outputs[m].prior))
             if trust[i] > 0 else np.full(len(EMOTIONS), -np.log(len(EMOTIONS)))
             for i, m in enumerate(MODALITIES)
         ])

@@ -7,9 +7,10 @@ keeps a few seconds of each channel's readings and discounts a channel's fusion 
 
 - it is **unlike training**: its mean top probability over the window is below the channel's threshold (a model
   on familiar input is usually sure of something; on unfamiliar input its readings stay flat);
-- it **disagrees**: its top class has differed from the fused estimate's for at least ``disagree_after_s``
-  seconds in a row (the fused estimate of the step before, so the channel that the others outvote is the one
-  discounted, not both).
+- it **disagrees**: over the window (at least ``min_window_s`` of readings), its top class differed from the
+  fused estimate's in at least ``disagree_share`` of its readings (the fused estimate of the step before, so the
+  channel that the others outvote is the one discounted, not both). A channel's top class flickers from window to
+  window, so a share over seconds says more than a run of steps in a row.
 
 Each discount comes with a short reason ("voice: unlike training", "voice: disagrees 5 s") that the estimate
 carries to the CSV and the overlay's chips. Pure arithmetic plus a small memory; no models.
@@ -37,15 +38,21 @@ class ReliabilityPolicy:
     # mean top probability over the window below which a channel counts as unlike its training data
     unsure_below: dict[str, float] = field(default_factory=lambda: {"face": 0.0, "voice": 0.3, "text": 0.0})
     unsure_factor: float = 0.5
-    disagree_after_s: float = 3.0  # seconds in a row of a top class other than the fused one
+    disagree_share: float = 0.7  # share of the window's readings whose top class differs from the fused one
     disagree_factor: float = 0.5
+    # per modality: divide its log-probabilities by this before pooling (a temperature fitted out of corpus;
+    # leaves the channel's own top class as it is)
+    temperature: dict[str, float] = field(default_factory=dict)
+    # per modality: a weight factor for each class it may name (how often that reading was right out of corpus,
+    # relative to its best class); the channel's weight is scaled by the entry of its top class
+    class_weight: dict[str, tuple[float, ...]] = field(default_factory=dict)
 
 
 @dataclass
 class _Memory:
-    readings: deque = field(default_factory=deque)  # (t, top class, top probability) of trusted outputs
+    # (t, top class, top probability, differs from the fused class) of trusted outputs
+    readings: deque = field(default_factory=deque)
     last_t: float | None = None
-    disagree_since: float | None = None
 
 
 class Reliability:
@@ -74,34 +81,52 @@ class Reliability:
             out = outputs.get(m)
             memory = self._memory[m]
             if trust[i] <= 0 or out is None or out.emotion is None:
-                memory.disagree_since = None
                 continue
             p = np.asarray(out.emotion, dtype=np.float64)
             top = int(np.argmax(p))
             if memory.last_t != out.t:  # a new reading (a channel's output is held between its runs)
-                memory.readings.append((out.t, top, float(p[top] / max(p.sum(), 1e-9))))
+                differs = fused_top is not None and top != fused_top
+                memory.readings.append((out.t, top, float(p[top] / max(p.sum(), 1e-9)), differs))
                 memory.last_t = out.t
             while memory.readings and now - memory.readings[0][0] > self.policy.window_s:
                 memory.readings.popleft()
-            if fused_top is None or top == fused_top:
-                memory.disagree_since = None
-            elif memory.disagree_since is None:
-                memory.disagree_since = now
             words = []
+            weights = self.policy.class_weight.get(m)
+            if weights is not None and top < len(weights):
+                factor[i] *= float(np.clip(weights[top], 0.0, 1.0))
             if self._unsure(m, memory):
                 factor[i] *= self.policy.unsure_factor
                 words.append("unlike training")
-            if memory.disagree_since is not None and now - memory.disagree_since >= self.policy.disagree_after_s:
+            seconds = self._disagreeing_s(memory)
+            if seconds is not None:
                 factor[i] *= self.policy.disagree_factor
-                words.append(f"disagrees {now - memory.disagree_since:.0f} s")
+                words.append(f"disagrees {seconds:.0f} s")
             if words:
                 reasons.append((m, f"{CHIP_NAMES.get(m, m)}: {', '.join(words)}"))
         return factor, tuple(reasons)
 
+    def calibrated(self, modality: str, log_probs: np.ndarray) -> np.ndarray:
+        """A channel's log-probabilities divided by its temperature and renormalised (unchanged without one)."""
+        temperature = float(self.policy.temperature.get(modality, 1.0)) if self.policy.enabled else 1.0
+        if temperature == 1.0:
+            return log_probs
+        scaled = np.asarray(log_probs, dtype=np.float64) / max(temperature, 1e-3)
+        return scaled - np.logaddexp.reduce(scaled)
+
+    def _span(self, memory: _Memory) -> float:
+        return memory.readings[-1][0] - memory.readings[0][0] if memory.readings else 0.0
+
     def _unsure(self, modality: str, memory: _Memory) -> bool:
         below = float(self.policy.unsure_below.get(modality, 0.0))
-        if below <= 0 or not memory.readings:
-            return False
-        if memory.readings[-1][0] - memory.readings[0][0] < self.policy.min_window_s:
+        if below <= 0 or self._span(memory) < self.policy.min_window_s:
             return False
         return float(np.mean([r[2] for r in memory.readings])) < below
+
+    def _disagreeing_s(self, memory: _Memory) -> float | None:
+        """Seconds of the window the channel disagreed with the fused class, when that is at least
+        ``disagree_share`` of it; None otherwise (or with under ``min_window_s`` of readings)."""
+        span = self._span(memory)
+        if span < self.policy.min_window_s:
+            return None
+        share = float(np.mean([r[3] for r in memory.readings]))
+        return share * span if share >= self.policy.disagree_share else None

@@ -132,3 +132,25 @@ def test_partials_stay_on_while_the_overlay_is_served(qtbot) -> None:  # noqa: A
     qtbot.wait(50)
     window.started.emit()
     assert window.pipeline.partials and set(window.pipeline.partials) == {None}
+
+
+def test_the_live_transcriber_decodes_nothing_before_there_is_speech(monkeypatch) -> None:
+    """No throw-away warm-up decode at start (it cost ~1 CPU s beside the first estimates and saved nothing)."""
+    from types import SimpleNamespace
+
+    calls: list[int] = []
+
+    class Model:
+        model = SimpleNamespace(is_multilingual=False)
+
+        def transcribe(self, audio, **kwargs):  # noqa: ANN001, ANN003
+            calls.append(len(audio))
+            return iter(()), SimpleNamespace(language="en", language_probability=1.0)
+
+    monkeypatch.setattr("emolive.asr.builder.shared_whisper", lambda *a, **k: Model())
+    tr = Transcriber(AudioRing(), SessionClock(), lambda s: None, poll_s=0.005)
+    tr.start()
+    assert tr.ready.wait(30)
+    tr.stop()
+    tr.join(10)
+    assert tr.error is None and calls == []

@@ -40,7 +40,7 @@ class PartialsWhileSeen(QObject):
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt override
         if watched is self._window and event.type() in WATCHED:
-            QTimer.singleShot(0, self.apply)  # once the new state has taken effect
+            QTimer.singleShot(0, self, self.apply)  # once the new state has taken effect (not after the window is gone)
         return False
 
     def apply(self) -> None:

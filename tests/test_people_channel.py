@@ -271,3 +271,18 @@ def test_a_model_swap_keeps_the_persons_names_and_pin():
         frames.write(frame(faces, i / 10, i))
         last = worker.step(i / 10)
     assert new.identities is face.identities and last.people[0].name == "Ada" and last.people[0].primary
+
+
+def test_a_restored_channel_keeps_the_persons_as_an_uninterrupted_run():
+    from emolive.core.snapshot import flatten, unflatten
+
+    steps = script(3.0)
+    whole = run(channel(), steps)
+    first = channel()
+    run(first, steps[:12])
+    tree, arrays = flatten(first.state())
+    second = channel()
+    second.restore(unflatten(tree, arrays))
+    rest = [second.process(frame(faces, i / 10, i))[1] for i, faces in enumerate(steps[12:], start=12)]
+    assert rest == [boxes for _, boxes, _ in whole[12:]]
+    assert {b.person_id for b in rest[-1]} == {1, 2}

@@ -159,9 +159,13 @@ class FaceChannel:
 
     def state(self) -> dict:
         """Tracks, frame and detection-round counters and the subject (the models keep no state)."""
-        return {"tracker": self.tracker.state(), "frames": self._frames, "rounds": self._rounds,
-                "subject": self._subject,
-                "last_subject_box": None if self.last_subject_box is None else list(self.last_subject_box)}
+        state = {"tracker": self.tracker.state(), "frames": self._frames, "rounds": self._rounds,
+                 "subject": self._subject,
+                 "last_subject_box": None if self.last_subject_box is None else list(self.last_subject_box)}
+        if self.identities is not None:  # persons and their embeddings: only into an analysis' own snapshots
+            state["people"] = {"registry": self.identities.state(), "pinned": self._pinned,
+                               "persons": [[k, v] for k, v in self.persons.items()]}
+        return state
 
     def restore(self, state: dict) -> None:
         self.tracker.restore(state["tracker"])
@@ -169,6 +173,11 @@ class FaceChannel:
         self._subject = None if state["subject"] is None else int(state["subject"])
         box = state["last_subject_box"]
         self.last_subject_box = None if box is None else tuple(float(v) for v in box)
+        people = state.get("people")
+        if people is not None and self.identities is not None:
+            self.identities.restore(people["registry"])
+            self._pinned = None if people["pinned"] is None else int(people["pinned"])
+            self.persons = {int(k): int(v) for k, v in people["persons"]}
 
     def warmup(self) -> None:
         """Run the CNN once so the first real frame is not slow."""

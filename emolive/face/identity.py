@@ -25,7 +25,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -149,6 +149,32 @@ class PersonRegistry:
                 return
             self._known = known
             self.reset()
+
+    def state(self) -> dict:
+        """Everything ``update`` depends on, for an analysis snapshot (``restore``); it holds the persons'
+        embeddings, so it goes only into the snapshots an analysis deletes when it ends."""
+        with self._lock:
+            return {"enabled": self.settings.enabled, "next_id": self._next_id, "round": self._round,
+                    "embedded_at": {str(k): v for k, v in self._embedded_at.items()},
+                    "names": {str(k): v for k, v in self._names.items()},
+                    "people": [{"id": p.person_id, "exemplars": [np.asarray(e, np.float32) for e in p.exemplars],
+                                "last_seen": p.last_seen, "last_box": list(p.last_box), "track_id": p.track_id,
+                                "next_slot": p._next_slot} for p in self._people.values()]}
+
+    def restore(self, state: dict) -> None:
+        """Continue from ``state`` (same settings but whether identities are on, which ``state`` says)."""
+        with self._lock:
+            self.settings = replace(self.settings, enabled=bool(state["enabled"]))
+            self._next_id, self._round = int(state["next_id"]), int(state["round"])
+            self._embedded_at = {int(k): int(v) for k, v in state["embedded_at"].items()}
+            self._names = {int(k): str(v) for k, v in state["names"].items()}
+            self._people = {}
+            for item in state["people"]:
+                person = _Person(int(item["id"]), [np.asarray(e, np.float32) for e in item["exemplars"]],
+                                 float(item["last_seen"]), tuple(float(v) for v in item["last_box"]),  # type: ignore[arg-type]
+                                 None if item["track_id"] is None else int(item["track_id"]))
+                person._next_slot = int(item["next_slot"])
+                self._people[person.person_id] = person
 
     def export_people(self) -> list[KnownPerson]:
         """The named persons with their reference embeddings (unnamed ones stay in this session only)."""

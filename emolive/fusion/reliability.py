@@ -40,6 +40,11 @@ class ReliabilityPolicy:
     unsure_factor: float = 0.5
     disagree_share: float = 0.7  # share of the window's readings whose top class differs from the fused one
     disagree_factor: float = 0.5
+    # whom a channel must agree with: "fused" (the fused class of the step before) or "others" (the top class of
+    # the other trusted channels pooled this step; with two channels both disagree, so it needs uneven factors)
+    reference: str = "fused"
+    # channels that can be discounted for disagreeing (e.g. ("voice",): the face is never cut)
+    disagree_modalities: tuple[str, ...] = ("face", "voice", "text")
     # per modality: divide its log-probabilities by this before pooling (a temperature fitted out of corpus;
     # leaves the channel's own top class as it is)
     temperature: dict[str, float] = field(default_factory=dict)
@@ -78,6 +83,7 @@ class Reliability:
         if not self.policy.enabled:
             return factor, ()
         for i, m in enumerate(self.modalities):
+            reference = fused_top if self.policy.reference == "fused" else self._others_top(outputs, trust, i)
             out = outputs.get(m)
             memory = self._memory[m]
             if trust[i] <= 0 or out is None or out.emotion is None:
@@ -85,7 +91,7 @@ class Reliability:
             p = np.asarray(out.emotion, dtype=np.float64)
             top = int(np.argmax(p))
             if memory.last_t != out.t:  # a new reading (a channel's output is held between its runs)
-                differs = fused_top is not None and top != fused_top
+                differs = reference is not None and top != reference
                 memory.readings.append((out.t, top, float(p[top] / max(p.sum(), 1e-9)), differs))
                 memory.last_t = out.t
             while memory.readings and now - memory.readings[0][0] > self.policy.window_s:
@@ -97,7 +103,7 @@ class Reliability:
             if self._unsure(m, memory):
                 factor[i] *= self.policy.unsure_factor
                 words.append("unlike training")
-            seconds = self._disagreeing_s(memory)
+            seconds = self._disagreeing_s(memory) if m in self.policy.disagree_modalities else None
             if seconds is not None:
                 factor[i] *= self.policy.disagree_factor
                 words.append(f"disagrees {seconds:.0f} s")
@@ -112,6 +118,18 @@ class Reliability:
             return log_probs
         scaled = np.asarray(log_probs, dtype=np.float64) / max(temperature, 1e-3)
         return scaled - np.logaddexp.reduce(scaled)
+
+    def _others_top(self, outputs: dict[str, ModalityOutput | None], trust: np.ndarray, i: int) -> int | None:
+        """The class the other trusted channels pool to (trust-weighted log-probabilities); None without any."""
+        total, pooled = 0.0, np.zeros(0)
+        for j, m in enumerate(self.modalities):
+            out = outputs.get(m)
+            if j == i or trust[j] <= 0 or out is None or out.emotion is None:
+                continue
+            log_p = np.log(np.clip(np.asarray(out.emotion, dtype=np.float64), 1e-6, 1.0))
+            pooled = trust[j] * log_p if total == 0 else pooled + trust[j] * log_p
+            total += trust[j]
+        return int(np.argmax(pooled)) if total > 0 else None
 
     def _span(self, memory: _Memory) -> float:
         return memory.readings[-1][0] - memory.readings[0][0] if memory.readings else 0.0

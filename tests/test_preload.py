@@ -26,9 +26,10 @@ def fake_load(monkeypatch: pytest.MonkeyPatch) -> Calls:
     calls = Calls()
     release = calls.release
 
-    def load_channels(config: InferenceConfig, strict: bool = True, **_: object) -> Channels:
+    def load_channels(config: InferenceConfig, strict: bool = True, **kwargs: object) -> Channels:
         release.wait(5)
         calls.append((config, strict))
+        calls.people = kwargs.get("people")
         return Channels(problems=("loaded by the fake",))
 
     monkeypatch.setattr(channels_module, "load_channels", load_channels)
@@ -65,8 +66,19 @@ def test_the_window_factory_hands_the_preloaded_channels_to_the_first_pipeline(f
 
     fake_load.release.set()
     config = AppConfig()
-    factory = preloaded_pipeline(ChannelPreload.start(config.inference))
+    factory = preloaded_pipeline(ChannelPreload.start(config.inference, config.people))  # as `emolive run` does
     sources = Sources(camera=None, microphone=None, asr=False)
     first, second = factory(config, sources, ()), factory(config, sources, ())
     assert first._channels is not None and first._channels.problems == ("loaded by the fake",)
     assert second._channels is None  # a restart loads its own
+
+
+def test_the_persons_are_set_up_by_the_preload_and_must_match_too(fake_load: Calls) -> None:
+    """The face channel's persons are made on the loading thread (their matcher's imports off the pipeline's start);
+    a pipeline with other ``[people]`` settings loads its own."""
+    fake_load.release.set()
+    config = AppConfig()
+    preload = ChannelPreload.start(config.inference, config.people)
+    assert preload.take(config.inference, people=replace(config.people, max_faces=2)) is None
+    assert preload.take(config.inference, people=config.people) is not None
+    assert fake_load.people == config.people

@@ -101,7 +101,8 @@ def run(args: argparse.Namespace) -> int:
         raise EmoliveError("--measure-stalls needs a positive number of seconds")
     from emolive.runtime.preload import ChannelPreload
 
-    preload = ChannelPreload.start(config.inference)  # the models load while Qt and the window are set up
+    # the models (and the persons' set-up) load while Qt and the window are set up
+    preload = ChannelPreload.start(config.inference, config.people)
     from emolive.gui.app import RunOptions, preloaded_pipeline, run_app
 
     options = RunOptions(screenshot=args.screenshot, after=args.after, measure_stalls=args.measure_stalls,

@@ -43,7 +43,7 @@ def live_pipeline(config: AppConfig, sources: Sources, sinks: Sequence[PipelineS
                   preload: ChannelPreload | None = None) -> PipelineLike:
     """The real pipeline, sending to ``sinks`` (the window's bridge, the recorder); its models from ``preload``
     when that holds this configuration's (the first start), else loaded by the pipeline."""
-    channels = preload.take(config.inference) if preload is not None else None
+    channels = preload.take(config.inference, people=config.people) if preload is not None else None
     return LivePipeline(config, video=sources.video, camera=sources.camera, microphone=sources.microphone,
                         asr=sources.asr, loop=sources.loop, sinks=sinks, channels=channels, strict_models=False)
 

@@ -106,3 +106,14 @@ def test_a_session_listing_reads_the_times_of_older_and_long_format_csvs(tmp_pat
     new = tmp_path / "new.csv"
     new.write_text(schema.format_rows([schema.header(), *schema.rows(two_people(0.5)), *schema.rows(two_people(0.6))]))
     assert _first_and_last_t(old) == (0.1, 0.3) and _first_and_last_t(new) == (0.5, 0.6)
+
+
+def test_resume_drops_the_last_steps_rows_that_a_kill_may_have_cut(tmp_path):
+    from emolive.offline.resume import recover_partial
+
+    partial = tmp_path / "out.csv.partial"
+    body = schema.format_rows([schema.header(), *schema.rows(two_people(0.1)), *schema.rows(two_people(0.2))])
+    partial.write_text(body[:-30])  # killed while writing the second person's row of the step at 0.2 s
+    rows, last_t, kept = recover_partial(partial, schema.header())
+    assert (rows, last_t) == (2, 0.1) and partial.stat().st_size == kept
+    assert [r["t"] for r in schema.read_csv(partial)] == [0.1, 0.1]

@@ -76,10 +76,12 @@ def differences(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> l
 
 
 def recover_partial(partial: Path, header: list[str]) -> tuple[int, float | None, int]:
-    """Cut ``partial`` after its last complete row; returns (rows kept, time of the last one, bytes kept).
+    """Cut ``partial`` before the rows of its last step; returns (rows kept, time of the last one, bytes kept).
 
     A row is complete when its line ends in a newline and splits into exactly the header's columns (rows are
-    one physical line each), so a row half-written when the process died is dropped.
+    one physical line each), so a row half-written when the process died is dropped. A step writes one row per
+    person in view (the long format): its rows may have been cut part way, so the last step's rows all go and
+    the step is computed again.
     """
     lines = partial.read_bytes().split(b"\n")
     first = next(csv.reader(io.StringIO(lines[0].decode("utf-8", "replace"))), []) if len(lines) > 1 else []
@@ -88,6 +90,7 @@ def recover_partial(partial: Path, header: list[str]) -> tuple[int, float | None
                            f"({len(first)} columns, expected {len(header)}); run without --resume")
     kept = len(lines[0]) + 1
     rows, last_t = 0, None
+    step = (rows, last_t, kept)  # before the last step's rows
     for line in lines[1:-1]:  # the last element follows the final newline: empty, or a half-written row
         cells = next(csv.reader(io.StringIO(line.decode("utf-8", "replace"))), [])
         if len(cells) != len(header):
@@ -96,8 +99,11 @@ def recover_partial(partial: Path, header: list[str]) -> tuple[int, float | None
             t = float(cells[0])
         except ValueError:
             break
+        if t != last_t:
+            step = (rows, last_t, kept)
         rows, last_t = rows + 1, t
         kept += len(line) + 1
+    rows, last_t, kept = step
     with partial.open("r+b") as handle:
         handle.truncate(kept)
     return rows, last_t, kept

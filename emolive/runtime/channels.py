@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 import time
 from dataclasses import dataclass
@@ -113,7 +112,14 @@ def load_channels(config: InferenceConfig, face: bool = True, voice: bool = True
     # encoder ~260 MB): side by side they raised the peak RSS by 65-90 MB, so they stay one after the other, beside
     # the face channel's load.
     later = [kind for kind in ("voice", "text") if wanted[kind]]
-    tasks = {"face": functools.partial(build, "face", make_face)} if face else {}
+
+    def face_with_people() -> Any:
+        channel = build("face", make_face)
+        if people is not None and channel is not None:  # the identity matcher's imports, beside the other loads
+            add_people(Channels(face=channel), people)
+        return channel
+
+    tasks = {"face": face_with_people} if face else {}
     if later:
         tasks["voice+text"] = lambda: {kind: build(kind, makers[kind]) for kind in later}
     parallel = config.runtime != "torch"  # torch's own thread pools and lazy init are left one at a time

@@ -286,3 +286,17 @@ def test_a_restored_channel_keeps_the_persons_as_an_uninterrupted_run():
     rest = [second.process(frame(faces, i / 10, i))[1] for i, faces in enumerate(steps[12:], start=12)]
     assert rest == [boxes for _, boxes, _ in whole[12:]]
     assert {b.person_id for b in rest[-1]} == {1, 2}
+
+
+def test_a_daemonic_process_embeds_in_itself_instead_of_starting_a_child(monkeypatch):
+    import multiprocessing
+    from types import SimpleNamespace
+
+    from emolive.face import embedding
+
+    made = []
+    monkeypatch.setattr(multiprocessing, "current_process", lambda: SimpleNamespace(daemon=True))
+    monkeypatch.setattr(embedding, "load_embedder", lambda: made.append(ColourEmbedder()) or made[-1])
+    lazy = LazyEmbedder()
+    vectors = lazy.embed(frame({"a": (60, 150)}, 0.0, 0).image, [(60.0, 150.0, 120.0, 120.0)])
+    assert len(made) == 1 and made[0].faces == 1 and vectors[0] is not None

@@ -59,6 +59,14 @@ class LazyEmbedder:
 
 
 def _child_process() -> Any:
+    """dlib in a child process; in this process when it may have none (a daemonic process: a Dask worker)."""
+    import multiprocessing
+
+    if multiprocessing.current_process().daemon:
+        from emolive.face.embedding import load_embedder
+
+        log.info("face identities: embedding in this process (a daemonic process may not start one)")
+        return load_embedder()
     from emolive.face.embedding_process import EmbedderProcess
 
     return EmbedderProcess()

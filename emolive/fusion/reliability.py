@@ -5,15 +5,17 @@ can be sure and wrong for minutes on input unlike its training data (a voice mod
 hearing a natural speaker of another language, words of another language read as English). ``Reliability``
 keeps a few seconds of each channel's readings and discounts a channel's fusion weight when:
 
-- it is **unlike training**: its mean top probability over the window is below the channel's threshold (a model
-  on familiar input is usually sure of something; on unfamiliar input its readings stay flat);
+- it is **unlike training**: its mean top probability over the window is below the channel's threshold (the idea:
+  a model on familiar input is usually sure of something. On the development clips a voice out of corpus was as
+  sure as on familiar input, and wrong: docs/experiments/2026-12-07-fusion-reliability.md);
 - it **disagrees**: over the window (at least ``min_window_s`` of readings), its top class differed from the
   fused estimate's in at least ``disagree_share`` of its readings (the fused estimate of the step before, so the
   channel that the others outvote is the one discounted, not both). A channel's top class flickers from window to
   window, so a share over seconds says more than a run of steps in a row.
 
 Each discount comes with a short reason ("voice: unlike training", "voice: disagrees 5 s") that the estimate
-carries to the CSV and the overlay's chips. Pure arithmetic plus a small memory; no models.
+carries to the CSV and the overlay's chips. Pure arithmetic plus a small memory; no models. Off by default
+(``inference.fusion_reliability``); the memory is not part of the fuser's resume snapshot (``Fuser.state``).
 """
 
 from __future__ import annotations

@@ -193,3 +193,13 @@ def test_a_packed_analysis_gives_the_same_rows_pipelined_and_stepwise(tmp_path):
     assert sum(1 for r in reference if r[text]) > 0
     assert calls == fast_calls == 1  # eight utterances, one pass
     assert fast == reference
+
+
+def test_after_a_long_silence_the_held_utterances_are_decoded_as_they_are():
+    audio = np.concatenate([talk([0.8, 1.2]), np.zeros(70 * SR, np.float32), talk([0.9])])
+    segments, calls, held = stream_segments(audio, 28.0)
+    assert [s[0] for s in segments] == ["d8", "d12", "d9"] and calls == 2
+    first_commit = segments[0][1]
+    block_s = 1600 / SR
+    released = next(i for i, h in enumerate(held) if i * block_s > first_commit and h is None)
+    assert 60.0 < (released + 1) * block_s - first_commit < 61.0  # no later than 60 s of media after it

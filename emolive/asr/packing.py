@@ -18,6 +18,7 @@ import numpy as np
 from emolive.core.contracts import Word
 
 GAP_S = 0.5  # silence between two packed pieces (Whisper ends a sentence there; a word is placed by its middle)
+MAX_HOLD_S = 60.0  # media seconds an utterance waits at most for the pack to fill (bounds how far a driver reads on)
 
 
 def layout(lengths: Sequence[int], gap: int) -> list[int]:
@@ -126,6 +127,11 @@ class HeldUtterances:
     def first_emitted(self) -> float | None:
         """Commit time of the oldest held utterance (nothing at or after it can be emitted before the release)."""
         return self.items[0].emitted if self.items else None
+
+    def overdue(self, now: float) -> bool:
+        """Whether the oldest held utterance was committed more than ``MAX_HOLD_S`` before ``now`` (media time):
+        then the pack is decoded as it is (after long silence, rather than reading minutes further)."""
+        return bool(self.items) and now - self.items[0].emitted > MAX_HOLD_S
 
     def fits(self, samples: int) -> bool:
         """Whether an utterance of ``samples`` joins the held ones without the pack passing ``limit_s``."""

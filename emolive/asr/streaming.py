@@ -170,10 +170,8 @@ class StreamingTranscriber:
             self.decoder.restore(state["decoder"])
 
     # ---------------------------------------------------------------- audio in
-    @property
-    def held_from(self) -> float | None:
-        """Commit time of the oldest utterance held for a packed decode (None: none); all stamped before it are out."""
-        return self._held.first_emitted
+    held_from = property(lambda self: self._held.first_emitted,
+                         doc="Commit time of the oldest utterance held for a packed decode (None: none held).")
 
     def release_held(self) -> list[TranscriptSegment]:
         """Decode the utterances held for a packed decode now (the driver has no more audio to give)."""
@@ -227,6 +225,7 @@ class StreamingTranscriber:
                 due = self.audio_end - self._last_decode_end >= wait
             if self._utt_start is not None and due:
                 out += self._decode_partial()
+            out += self._release() if self._held.overdue(self._now) else []
             self._trim_idle()
         finally:
             self.compute_s += time.perf_counter() - self._step_started

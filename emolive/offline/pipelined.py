@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from emolive.asr.packing import MAX_HOLD_S
 from emolive.capture.media_file import MediaFileSource
 from emolive.core.contracts import AudioBlock, TranscriptSegment
 from emolive.offline.steps import StepRun
@@ -19,6 +20,7 @@ log = logging.getLogger(__name__)
 
 
 _END = object()
+LOOKAHEAD_S = 2 * MAX_HOLD_S  # how far the transcriber reads past the steps (a held utterance waits at most half)
 
 
 class Transcription:
@@ -51,6 +53,7 @@ class Transcription:
         self.next_asr = run.asr_every
         self.skip = 0  # audio blocks of the own reading that a restored snapshot had processed
         self.end_of_audio = 0.0
+        self.wanted = 0.0  # the newest step time the step thread waited for
         self.ended = False  # the own reading of the audio has ended
         self.period = run.snapshots.period if run.snapshots is not None else 0.0
         self.next_index = run.snapshots.index + 1 if run.snapshots is not None else 0  # the next checkpoint
@@ -84,7 +87,7 @@ class Transcription:
 
     def _loop(self) -> None:
         try:
-            while not self.stop.is_set() and self._next():
+            while not self.stop.is_set() and self._ahead_ok() and self._next():
                 pass
             while not self.stop.is_set():
                 try:
@@ -97,6 +100,14 @@ class Transcription:
             with self.changed:
                 self.error, self.done = exc, True
                 self.changed.notify_all()
+
+    def _ahead_ok(self) -> bool:
+        """Wait while this thread is ``LOOKAHEAD_S`` past the newest step time asked for (the speech timeline it
+        shares with the voice channel keeps 600 s); False when stopped."""
+        with self.changed:
+            while self.end_of_audio > self.wanted + LOOKAHEAD_S and not self.stop.is_set():
+                self.changed.wait(0.1)
+        return not self.stop.is_set()
 
     def _next(self) -> bool:
         """Process the next audio block of the own reading (skipping those a restored snapshot had); at the end
@@ -166,8 +177,10 @@ class Transcription:
             self.changed.notify_all()
 
     def wait_until(self, t: float) -> list[TranscriptSegment]:
-        """Block until the transcriber has processed the audio up to ``t`` (or ended); its new segments."""
+        """Block until every segment stamped up to ``t`` is published (or the stream ended); the new segments."""
         with self.changed:
+            self.wanted = max(self.wanted, t)
+            self.changed.notify_all()
             while not (self.seen >= t or self.done or self.stop.is_set()):
                 self.changed.wait(0.1)
             if self.error is not None:

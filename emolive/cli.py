@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import logging
 import re
 import sys
@@ -34,7 +35,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The whole command line; ``only``: just that command's options are set up (its module imported), the others
+    are listed by name, so that a command does not pay for the others' imports (``eval`` imports every evaluation
+    module, and with them scipy and the channels: about 1 s before the app's models could start loading)."""
     parser = argparse.ArgumentParser(prog="emolive", description=plain(__doc__), formatter_class=Formatter)
     parser.add_argument("--version", action="version", version=f"emolive {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv for debug)")
@@ -42,6 +46,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     parser.available = set()
     for name, (module_name, help_text) in COMMANDS.items():
+        if only is not None and name != only:
+            if importlib.util.find_spec(module_name) is not None:
+                sub.add_parser(name, help=help_text)  # named only: this run parses another command
+                parser.available.add(name)
+            continue
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:
@@ -63,8 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser()
     explicit = any(a in COMMANDS or a in ("-h", "--help", "--version") for a in argv)
+    parser = build_parser(only=_command_of(argv, explicit))
     if "run" in parser.available and not explicit:
         lead = _leading_global_count(argv)
         argv = [*argv[:lead], "run", *argv[lead:]]
@@ -88,6 +97,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("emolive: interrupted", file=sys.stderr)
         return 130
+
+
+def _command_of(argv: list[str], explicit: bool) -> str | None:
+    """The command this command line runs ("run" when it names none), or None when the whole parser is needed
+    (top-level help or version, or a command name that is not where a command goes)."""
+    lead = _leading_global_count(argv)
+    first = argv[lead] if lead < len(argv) else None
+    if first in COMMANDS:
+        return first
+    return None if explicit else "run"
 
 
 def _leading_global_count(argv: list[str]) -> int:

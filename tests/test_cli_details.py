@@ -99,3 +99,30 @@ def test_bench_reports_the_pipelines_figures(capsys):
     assert result["step_ms"]["p50"] > 0 and result["steps_per_s"] > 0 and result["errors"] == []
     assert isinstance(result["dropped"], int) and result["asr"] is False and result["asr_lag_s"] is None
     assert {"face", "fusion"} <= set(result["stages"]) and isinstance(result["degraded"], str)
+
+
+def test_a_command_sets_up_only_its_own_options_and_imports_nothing_of_the_others() -> None:
+    """`emolive run` does not import eval's modules (and their scipy) before the app's models can start loading."""
+    import subprocess
+    import sys
+
+    probe = ("import sys\nfrom emolive.cli import build_parser, _command_of\n"
+             "parser = build_parser(only=_command_of(['--video', 'x.mp4'], False))\n"
+             "print(sorted(parser.available) == sorted(%r), 'emolive.evaluation.voice' in sys.modules, "
+             "'scipy' in sys.modules)")
+    from emolive.cli import COMMANDS, build_parser
+
+    done = subprocess.run([sys.executable, "-c", probe % (list(COMMANDS),)], capture_output=True, text=True,
+                          timeout=120)
+    assert done.stdout.split() == ["True", "False", "False"], done.stderr[-2000:]
+    full = build_parser()  # the whole parser still sets up every command (top-level help, tests)
+    assert sorted(full.available) == sorted(COMMANDS)
+
+
+def test_which_command_a_command_line_runs() -> None:
+    from emolive.cli import _command_of
+
+    assert _command_of([], False) == "run"
+    assert _command_of(["-v", "--video", "a.mp4"], False) == "run"
+    assert _command_of(["--config", "c.toml", "eval", "face"], True) == "eval"
+    assert _command_of(["--help"], True) is None

@@ -107,6 +107,8 @@ def burst(seconds: float, lead: float = 0.3, tail: float = 0.3) -> np.ndarray:
 def test_decode_packed_maps_one_pass_of_fake_whisper_output_back_to_each_utterance():
     model = FakeWhisper({5: 0.2})  # the 0.5 s utterance: unsure words (dropped, judged not English)
     decoder = WhisperDecoder(model)
+    assert not decoder.packs  # until the speech is judged English (language.LanguageMemory)
+    decoder.memory.add("en", 5.0)
     assert decoder.packs
     pieces = [burst(1.0), burst(0.7), burst(2.0), burst(0.5)]
     out = decoder.decode_packed(pieces)
@@ -116,7 +118,8 @@ def test_decode_packed_maps_one_pass_of_fake_whisper_output_back_to_each_utteran
     first, third = out[0][0][0], out[2][0][0]
     assert abs(first.start - 0.3) < 1e-3 and abs(first.end - 1.3) < 1e-3  # timed from its own piece's start
     assert abs(third.start - 0.3) < 1e-3 and abs(third.end - 2.3) < 1e-3
-    assert [spoken for _, spoken in out] == ["en", "en", "en", "other"]
+    # each piece judged on its own words; a packed piece's "en" is not counted (the others' words made it look so)
+    assert [spoken for _, spoken in out] == ["en"] * 4 and decoder.memory.items[-1][0] == "other"
     assert decoder([burst(1.0)][0]) == []  # alone, the segment gates read Whisper's figures as before
 
 

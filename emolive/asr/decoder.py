@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from emolive.asr.language import LanguageGate
+from emolive.asr.language import ENGLISH, LanguageGate, LanguageMemory
 from emolive.asr.models import BASE_EXTRA_HINT
 from emolive.asr.packing import GAP_S, join, piece_figures, split_words
 from emolive.core.contracts import Word
@@ -18,6 +18,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from faster_whisper import WhisperModel
 
 log = logging.getLogger(__name__)
+PACKED_ENGLISH_COUNTS = False
 
 
 class Decoder(Protocol):
@@ -51,8 +52,11 @@ class WhisperDecoder:
 
     For a multilingual model without a fixed language, the language is detected on the first pass of an
     utterance and kept until ``reset()`` (the next utterance), so it is not detected again on every pass.
-    ``spoken`` is the latest pass's verdict on the language (emolive.asr.language): "en", "other" (an
-    English-only model whose figures say the speech is not English), a detected code, or "" (nothing decoded).
+    ``spoken`` is the verdict on the language of the last seconds of speech (emolive.asr.language: each pass's
+    verdict goes into a ``LanguageMemory``): "en", "other" (an English-only model whose figures say the speech is
+    not English), a detected code, or "" (nothing judged yet). Utterances are packed (``packs``) only while the
+    speech is judged English: a packed piece is decoded after the others' words, which make a foreign piece look
+    English (tiny.en repeats an earlier piece's sentence with confidence), so only its "not English" counts.
     """
 
     def __init__(self, model: WhisperModel, options: DecodeOptions | None = None,
@@ -61,6 +65,7 @@ class WhisperDecoder:
         self.options = options or DecodeOptions()
         self.gate = gate or LanguageGate()
         self.spoken = ""
+        self.memory = LanguageMemory()
         self._multilingual = bool(getattr(model.model, "is_multilingual", False))
         if not self._multilingual and self.options.language not in (None, "en"):
             raise ModelError(
@@ -77,17 +82,19 @@ class WhisperDecoder:
 
     def state(self) -> dict:
         """The language detected for the current utterance (the model itself keeps nothing between calls)."""
-        return {"detected": self._detected, "last_language": self.last_language, "spoken": self.spoken}
+        return {"detected": self._detected, "last_language": self.last_language, "spoken": self.spoken,
+                "memory": self.memory.state()}
 
     def restore(self, state: dict) -> None:
         self._detected, self.last_language = state["detected"], state["last_language"]
         self.spoken = str(state.get("spoken", ""))
+        self.memory.restore(state.get("memory"))
 
     @property
     def packs(self) -> bool:
         """Whether ``decode_packed`` may join utterances: only with a fixed language (English-only model or a stated
-        language), as a multilingual model detects one language per pass."""
-        return self._language is not None
+        language), as a multilingual model detects one language per pass, and while the speech is judged English."""
+        return self._language is not None and self.memory.current == ENGLISH
 
     def __call__(self, audio: np.ndarray, prompt: str = "") -> list[Word]:
         seen, info, language = self._pass(audio, prompt)
@@ -95,7 +102,8 @@ class WhisperDecoder:
         if language is None and info.language_probability >= 0.5:
             self._detected = info.language
         self.last_language = language or info.language
-        self.spoken = self._verdict(seen, info, language)
+        self.memory.add(self._verdict(seen, info, language), audio.size / 16_000)
+        self.spoken = self.memory.current
         return words
 
     def decode_packed(self, pieces: list[np.ndarray], sample_rate: int = 16_000) -> list[tuple[list[Word], str]]:
@@ -112,7 +120,10 @@ class WhisperDecoder:
             # Whisper's figures are per 30 s window: each piece is judged on figures of its own words instead
             figures = [piece_figures(words)] if words else []
             kept = words if all(self._keep(f) for f in figures) else []
-            out.append((kept, self._verdict(figures, info, language)))
+            verdict = self._verdict(figures, info, language)
+            if verdict != ENGLISH or PACKED_ENGLISH_COUNTS:
+                self.memory.add(verdict, (words[-1].end - words[0].start) if words else 0.0)
+            out.append((kept, self.memory.current))
         self.spoken = out[-1][1]
         return out
 

@@ -51,3 +51,42 @@ class LanguageGate:
 def is_english(language: str) -> bool:
     """Whether a verdict lets the words vote ("" is no verdict: they do)."""
     return language in ("", ENGLISH)
+
+
+class LanguageMemory:
+    """The language of the last seconds of judged speech: a majority of verdicts weighted by their audio length.
+
+    One short utterance is a weak witness (tiny.en decodes a second of Amharic with confidence now and then), and
+    a pass whose words were all gated out still says something about the language; a speaker rarely changes
+    language from one sentence to the next. Verdicts are kept until ``window_s`` seconds of audio are covered."""
+
+    def __init__(self, window_s: float = 30.0) -> None:
+        self.window_s = window_s
+        self.items: list[tuple[str, float]] = []
+
+    def add(self, verdict: str, seconds: float) -> None:
+        """One pass's (or packed piece's) verdict on ``seconds`` of audio ("" is no verdict: ignored)."""
+        if not verdict:
+            return
+        self.items.append((verdict, max(float(seconds), 0.01)))
+        while len(self.items) > 1 and sum(s for _, s in self.items[1:]) >= self.window_s:
+            self.items.pop(0)
+
+    @property
+    def current(self) -> str:
+        """"" with no verdict yet, else the language of at least half the remembered audio ("en" on a tie)."""
+        if not self.items:
+            return ""
+        weight: dict[str, float] = {}
+        for verdict, seconds in self.items:
+            weight[verdict] = weight.get(verdict, 0.0) + seconds
+        foreign = sum(s for v, s in weight.items() if v != ENGLISH)
+        if foreign <= weight.get(ENGLISH, 0.0):
+            return ENGLISH
+        return max((v for v in weight if v != ENGLISH), key=weight.__getitem__)
+
+    def state(self) -> list[list]:
+        return [[v, s] for v, s in self.items]
+
+    def restore(self, state: list | None) -> None:
+        self.items = [(str(v), float(s)) for v, s in state or ()]

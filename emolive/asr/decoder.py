@@ -18,7 +18,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from faster_whisper import WhisperModel
 
 log = logging.getLogger(__name__)
-PACKED_ENGLISH_COUNTS = False
 
 
 class Decoder(Protocol):
@@ -108,7 +107,7 @@ class WhisperDecoder:
 
     def decode_packed(self, pieces: list[np.ndarray], sample_rate: int = 16_000) -> list[tuple[list[Word], str]]:
         """Several utterances in one pass (``packing``): per piece, its words timed from the piece's first sample
-        and its language verdict, both judged on the piece's own words (``packing.piece_figures``). Needs ``packs``."""
+        (gated on its own words' figures, ``packing.piece_figures``) and ``spoken`` after it. Needs ``packs``."""
         if not pieces:
             return []
         audio, offsets = join(pieces, int(GAP_S * sample_rate))
@@ -121,7 +120,7 @@ class WhisperDecoder:
             figures = [piece_figures(words)] if words else []
             kept = words if all(self._keep(f) for f in figures) else []
             verdict = self._verdict(figures, info, language)
-            if verdict != ENGLISH or PACKED_ENGLISH_COUNTS:
+            if verdict != ENGLISH:  # a packed piece's "en" is no evidence (see the class docstring)
                 self.memory.add(verdict, (words[-1].end - words[0].start) if words else 0.0)
             out.append((kept, self.memory.current))
         self.spoken = out[-1][1]

@@ -150,6 +150,23 @@ def test_without_partials_a_long_utterance_is_still_cut_at_the_buffer_limit() ->
     assert len([x for s in result.committed for x in s.words]) >= 25
 
 
+class SilentDecoder(ToneDecoder):
+    """Finds no words at all (as when the quality gates drop every word of a looping decode)."""
+
+    def __call__(self, audio, prompt=""):
+        super().__call__(audio, prompt)
+        return []
+
+
+def test_without_partials_a_full_buffer_with_no_words_is_cut_not_decoded_at_every_step() -> None:
+    decoder = SilentDecoder()
+    stream = StreamingTranscriber(decoder, energy_vad, StreamConfig(partials=False, max_buffer_s=5.0))
+    ks = [3 + (i % 12) for i in range(40)]  # 18 s of continuous speech: 180 steps of 0.1 s
+    result = replay(stream, burst_speech(ks))
+    assert result.committed == []
+    assert decoder.calls <= 6 and decoder.longest_s < 7.0  # about one decode per 5 s buffer (was one per step)
+
+
 class SlowStartDecoder(ToneDecoder):
     """Finds no words in its first decode (as Whisper often does on half a second of speech)."""
 

@@ -332,8 +332,9 @@ class StreamingTranscriber:
             tentative = []
         out += self._commit(committed)
         out += self._set_partial(tentative)
-        if committed and (full or self._duration() > self.config.trim_after_s):
-            self._cut(self._index(self.policy.committed_end))
+        if full or (committed and self._duration() > self.config.trim_after_s):  # a full buffer whose words the
+            # gates all dropped is cut too: kept, it would be decoded again at every step until the utterance ends
+            self._cut(self._index(self.policy.committed_end) if committed else len(self._buf))
         return out
 
     def _decode(self, begin: int, stop: int) -> list[Word]:

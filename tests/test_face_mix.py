@@ -179,9 +179,8 @@ def test_unknown_augmentation_name_is_refused() -> None:
         AugmentConfig().without({"sepia"})
 
 
-def test_tiny_fine_tuning_run_writes_a_model_and_resumes(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    from training import face_mix
-
+def _tiny_sources(tmp_path: Path) -> tuple[Path, Path, Path, dict]:
+    """A tiny FER2013 folder, web-photo folder, starting model (seeded) and its config for the trainer's runs."""
     fer = tmp_path / "fer"
     layout = {e: [f"Training_{e}_{i}" for i in range(3)] for e in ("angry", "happy", "neutral", "sad")}
     write_images(fer / "train", layout, size=48, colour=False)
@@ -190,7 +189,13 @@ def test_tiny_fine_tuning_run_writes_a_model_and_resumes(tmp_path: Path, capsys:
     config = {**DEFAULT_CONFIG, "widths": [4, 8], "convs_per_stage": 1, "embedding_dim": 8, "labels": list(EMOTIONS),
               "mean": 0.5, "std": 0.25, "tta_flip": True}
     torch.manual_seed(0)
-    init = save_model(build_model(config).eval(), config, tmp_path / "init")
+    return fer, web, save_model(build_model(config).eval(), config, tmp_path / "init"), config
+
+
+def test_tiny_fine_tuning_run_writes_a_model_and_resumes(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from training import face_mix
+
+    fer, web, init, config = _tiny_sources(tmp_path)
     out = tmp_path / "out"
     argv = ["--fer", str(fer), "--web", str(web), "--init", str(init), "--out", str(out), "--epochs", "1",
             "--epoch-size", "16", "--batch-size", "8", "--web-val-share", "0.3", "--cache", str(tmp_path / "c")]
@@ -246,15 +251,7 @@ def test_distillation_loss_is_zero_for_the_teacher_itself_and_grows_with_disagre
 def test_distillation_run_keeps_every_epoch_and_refuses_another_input(tmp_path: Path) -> None:
     from training import face_mix
 
-    fer = tmp_path / "fer"
-    layout = {e: [f"Training_{e}_{i}" for i in range(3)] for e in ("angry", "happy", "neutral", "sad")}
-    write_images(fer / "train", layout, size=48, colour=False)
-    write_images(fer / "val", {e: [f"PublicTest_{e}_{i}" for i in range(2)] for e in layout}, 48, colour=False)
-    web = write_images(tmp_path / "web", WEB)
-    config = {**DEFAULT_CONFIG, "widths": [4, 8], "convs_per_stage": 1, "embedding_dim": 8, "labels": list(EMOTIONS),
-              "mean": 0.5, "std": 0.25, "tta_flip": True}
-    torch.manual_seed(0)
-    init = save_model(build_model(config).eval(), config, tmp_path / "init")
+    fer, web, init, config = _tiny_sources(tmp_path)
     argv = ["--fer", str(fer), "--web", str(web), "--init", str(init), "--epochs", "2",
             "--epoch-size", "16", "--batch-size", "8", "--web-val-share", "0.3", "--cache", str(tmp_path / "c"),
             "--distill", str(init), "--distill-weight", "0.5", "--distill-t", "3", "--save-epochs"]

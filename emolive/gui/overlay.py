@@ -92,8 +92,9 @@ def indicators(estimate: EmotionEstimate | None) -> list[Indicator]:
     if estimate is None:
         return [Indicator(name, "absent", "waiting") for name in MODALITIES]
     staleness = dict(estimate.staleness)
-    shown = [indicator(name, estimate.modality(name), staleness.get(name)) for name in MODALITIES]
-    return [discounted(item, dict(estimate.discounts).get(item.modality)) for item in shown]
+    reasons = dict(estimate.discounts)
+    return [discounted(indicator(name, estimate.modality(name), staleness.get(name)), reasons.get(name))
+            for name in MODALITIES]
 
 
 def discounted(item: Indicator, reason: str | None) -> Indicator:

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import threading
+from types import SimpleNamespace
+
+import numpy as np
 from fakes import EnergyVAD, FakeFace, FakeText, FakeVoice, ScriptedDecoder, write_tone_clip
 
 from emolive.config import AppConfig
+from emolive.core.contracts import AudioBlock, TranscriptSegment
 from emolive.offline.analysis import analyze_file, make_stream
+from emolive.offline.pipelined import _END, Transcription
 from emolive.recording import schema
 from emolive.runtime.channels import Channels
 
@@ -33,6 +39,35 @@ def test_two_runs_with_transcription_agree_even_when_the_decoder_is_slow(tmp_pat
     assert [(s.text, s.committed, s.t_emitted) for s in fast_segments] == \
         [(s.text, s.committed, s.t_emitted) for s in slow_segments]
     assert fast_rows == slow_rows
+
+
+class OneSegmentPerBlock:
+    """A stream that emits one committed segment per block it is stepped on, and one more when closed."""
+
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def feed(self, block: AudioBlock) -> None:
+        self.t = block.t + block.duration
+
+    def step(self, now: float) -> list[TranscriptSegment]:
+        return [TranscriptSegment(f"w{now:.1f}", now - 0.1, now, True, 0.9, (), now)]
+
+    def finish(self, now: float) -> list[TranscriptSegment]:
+        return [TranscriptSegment("last", now, now, True, 0.9, (), now)]
+
+
+def test_closing_the_transcriber_drops_nothing_the_steps_have_not_collected():
+    """The transcriber thread reaches the end of the media while the steps are still behind: the segments it
+    published before closing still reach the steps (closing used to drain them in its own thread)."""
+    run = SimpleNamespace(asr_every=0.1, snapshots=None, resume=None)
+    blocks = [AudioBlock(0.1 * i, np.zeros(1600, np.float32)) for i in range(5)]
+    asr = Transcription(OneSegmentPerBlock(), run, threading.Event(), blocks)
+    asr.blocks.put((_END, 0.5))
+    asr.thread.start()
+    asr.thread.join(timeout=10)
+    assert not asr.thread.is_alive()
+    assert [s.text for s in asr.wait_until(float("inf"))] == ["w0.1", "w0.2", "w0.3", "w0.4", "w0.5", "last"]
 
 
 def test_text_reaches_the_rows_no_earlier_than_it_was_emitted(tmp_path):

@@ -94,7 +94,7 @@ class Transcription:
                     item = self.blocks.get(timeout=0.1)
                 except queue.Empty:
                     continue
-                self.finish(item[1])
+                self._close(item[1])  # the step thread collects the segments (``wait_until``)
                 return
         except BaseException as exc:  # handed to the main thread, which raises it
             with self.changed:
@@ -135,12 +135,17 @@ class Transcription:
         return True
 
     def finish(self, end: float) -> list[TranscriptSegment]:
-        """The end of the media (at ``end``): close the stream; its last segments (also published)."""
+        """Step-wise: the end of the media (at ``end``): close the stream; the segments not yet taken."""
+        self._close(end)
+        return self.take()
+
+    def _close(self, end: float) -> None:
+        """Close the stream at ``end`` and publish its last segments (pipelined: only the step thread takes them,
+        so none published before is lost)."""
         t0 = time.perf_counter()
         out = self._count(self.stream.finish(end))
         self.compute_s += time.perf_counter() - t0
         self._publish(out, float("inf"), done=True)
-        return self.take()
 
     def pump_until(self, t: float) -> list[TranscriptSegment]:
         """Step-wise: process the audio until ``seen`` reaches ``t`` (or the audio ends); the new segments."""

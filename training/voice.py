@@ -218,8 +218,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--extra-ratio", type=float, default=0.5,
                    help="extra-corpus windows per epoch, as a fraction of the main training clips")
     p.add_argument("--repeat", type=int, default=2, help="windows drawn per training clip per epoch")
-    p.add_argument("--encoder", choices=("logmel-cnn", "whisper"), default="logmel-cnn",
-                   help="log-mel CNN trained here, or linear heads on Whisper tiny.en encoder embeddings")
+    p.add_argument("--encoder", choices=("logmel-cnn", "whisper", "whisper-base"), default="logmel-cnn",
+                   help="log-mel CNN trained here, or linear heads on Whisper tiny.en encoder embeddings "
+                        "(whisper-base: the multilingual base encoder, an experiment the live channel cannot load)")
     p.add_argument("--whisper-c", type=float, default=0.1, help="inverse L2 strength of the Whisper head")
     p.add_argument("--leave-one-corpus-out", action="store_true",
                    help="whisper: also train on all corpora but one and test on it, for each corpus")
@@ -300,7 +301,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not clips:
             raise MediaError(f"{args.data}: no clip with a known emotion class")
         return adapt(args, clips)
-    if args.encoder == "whisper":  # embeddings come from their own cache: no log-mel features to decode
+    if args.encoder in ("whisper", "whisper-base"):  # embeddings from their own cache: no log-mel features to decode
         from training.voice_whisper import train_whisper
 
         main_clips = _labelled(args.data)

@@ -31,10 +31,13 @@ def default_cache_dir() -> Path:
 
 
 def _key(clips: Sequence[Clip], spec: FeatureSpec) -> str:
+    """The clip files' contents (training.voice_embed.clip_key) and the feature spec: a new laying of the same
+    data, with other modification times, still hits."""
+    from training.voice_embed import clip_key
+
     digest = hashlib.sha1(repr(spec.to_dict()).encode())
     for clip in clips:
-        stat = clip.path.stat()
-        digest.update(f"{clip.path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}\n".encode())
+        digest.update(f"{clip_key(clip)}\n".encode())
     return digest.hexdigest()[:16]
 
 

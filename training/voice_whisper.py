@@ -46,7 +46,7 @@ from emolive.voice.prosody import VERSION as PROSODY_VERSION
 from emolive.voice.sessions import DEFAULT_MIN_CLIPS, session_keys
 from emolive.voice.whisper_embed import ENCODER_NAME, EmbeddingHead, normalise_embedding, pooled
 from training.voice_augment import AugmentSpec
-from training.voice_embed import clip_embeddings
+from training.voice_embed import BASE_ENCODER_NAME, clip_embeddings
 
 log = logging.getLogger(__name__)
 
@@ -79,18 +79,20 @@ class Pool:
     @classmethod
     def build(cls, clips: list[Clip], copies: int, threads: int, prosody: bool = False,
               pooling: str = "mean+std", spec: AugmentSpec | None = None,
-              window_test_s: float = 0.0) -> Pool:
+              window_test_s: float = 0.0, encoder: str = "whisper") -> Pool:
         """``copies`` augmented copies per clip, made by ``spec`` (default: noise, reverb, gain, speed, band);
         with ``window_test_s``, also one random window of that length per clip for scoring only (the same
-        windows as the first copy of ``--window-crops``, so two recipes are scored on the same audio)."""
+        windows as the first copy of ``--window-crops``, so two recipes are scored on the same audio).
+        ``encoder``: the embedding kind of training.voice_embed ("whisper" tiny.en, "whisper-base")."""
         def variant(k: int, how: AugmentSpec | None = spec) -> np.ndarray:
-            x = pooled(clip_embeddings(clips, k, threads, spec=how), pooling)
+            x = pooled(clip_embeddings(clips, k, threads, spec=how, kind=encoder), pooling)
             if prosody:
                 x = np.concatenate([x, clip_embeddings(clips, k, threads, spec=how, kind="prosody")], axis=1)
             return x
 
         x = variant(0)
-        n_embedding = int(pooled(clip_embeddings(clips[:1], 0, threads), pooling).shape[1]) if prosody else 0
+        n_embedding = (int(pooled(clip_embeddings(clips[:1], 0, threads, kind=encoder), pooling).shape[1])
+                       if prosody else 0)
         corpus = np.array([c.corpus for c in clips])
         augs = [variant(k) for k in range(1, copies + 1)]
         window_spec = AugmentSpec.window_crop(window_test_s)
@@ -448,8 +450,9 @@ def train_whisper(args: Any, main_clips: list[Clip], extra_clips: list[Clip], fo
     crops = bool(getattr(args, "window_crops", False))
     spec = AugmentSpec.window_crop(args.window_s) if crops else None
     window_test_s = args.window_s if getattr(args, "window_test", False) else 0.0
+    encoder = "whisper-base" if getattr(args, "encoder", "whisper") == "whisper-base" else "whisper"
     pool = Pool.build(main_clips + extra_clips, args.aug_copies, args.threads, bool(getattr(args, "prosody", False)),
-                      pooling, spec, window_test_s)
+                      pooling, spec, window_test_s, encoder)
     main_corpus = main_clips[0].corpus
     log.info("pool: %s", dict(Counter(pool.corpus.tolist())))
     report: dict[str, Any] = {}
@@ -487,7 +490,8 @@ def train_whisper(args: Any, main_clips: list[Clip], extra_clips: list[Clip], fo
     final = fit_head(pool, np.ones(len(pool.y), bool), recipe)
     n_embedding = pool.n_embedding or int(pool.x.shape[1])
     config = {
-        "kind": "voice", "encoder": ENCODER_NAME, "embedding_dim": n_embedding,
+        "kind": "voice", "encoder": ENCODER_NAME if encoder == "whisper" else BASE_ENCODER_NAME,
+        "embedding_dim": n_embedding,
         "embedding_norm": args.embedding_norm, "pooling": pooling,
         "prosody": ({"dim": int(pool.x.shape[1]) - n_embedding, "version": PROSODY_VERSION}
                     if pool.n_embedding else None),

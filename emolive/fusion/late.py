@@ -22,10 +22,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy.special import log_softmax, softmax
 
 from emolive.core.contracts import ModalityOutput
 from emolive.core.labels import EMOTIONS
+from emolive.core.softmax import log_softmax, softmax
 
 MODALITIES: tuple[str, ...] = ("face", "voice", "text")
 EPS = 1e-6

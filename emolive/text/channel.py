@@ -11,11 +11,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-from scipy.special import softmax
 
 from emolive.core.contracts import ModalityOutput, frozen_array
 from emolive.core.errors import ModelError
 from emolive.core.labels import EMOTIONS, SENTIMENTS
+from emolive.core.softmax import softmax
 from emolive.models.assets import default_model_dir
 from emolive.models.device import limit_torch_threads
 from emolive.text.normalize import normalize_text

@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy.special import softmax
 
 from emolive.core.contracts import ModalityOutput, frozen_array
 from emolive.core.errors import ModelError
+from emolive.core.softmax import softmax
 from emolive.voice.heads import LinearHeads
 from emolive.voice.norm import NormSettings, RunningNorm, norm_rank
 from emolive.voice.prosody import DIM, VERSION, prosody_features

@@ -11,7 +11,6 @@ from __future__ import annotations
 from functools import lru_cache
 
 import numpy as np
-from scipy import fft as scipy_fft
 
 SAMPLE_RATE = 16_000
 FRAME = 640  # 40 ms
@@ -60,6 +59,8 @@ def _stats(v: np.ndarray) -> list[float]:
 
 def prosody_features(samples: np.ndarray) -> np.ndarray:
     """``[DIM]`` statistics of 16 kHz mono float32 audio (zeros where there is no voiced frame)."""
+    from scipy import fft as scipy_fft  # here, not at import: 0.3 s off the app's start (the voice loads later)
+
     x = np.asarray(samples, dtype=np.float32).reshape(-1)
     frames = _frames(x)
     frames = frames - frames.mean(1, keepdims=True)

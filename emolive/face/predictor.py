@@ -8,10 +8,10 @@ from typing import Any
 
 import cv2
 import numpy as np
-from scipy.special import softmax
 
 from emolive.core.errors import ModelError
 from emolive.core.labels import EMOTIONS
+from emolive.core.softmax import softmax
 from emolive.face.config import DEFAULT_CONFIG
 from emolive.models.assets import default_model_dir
 from emolive.models.io import WEIGHTS_NAME, load_config

@@ -254,13 +254,29 @@ def test_distillation_run_keeps_every_epoch_and_refuses_another_input(tmp_path: 
     fer, web, init, config = _tiny_sources(tmp_path)
     argv = ["--fer", str(fer), "--web", str(web), "--init", str(init), "--epochs", "2",
             "--epoch-size", "16", "--batch-size", "8", "--web-val-share", "0.3", "--cache", str(tmp_path / "c"),
-            "--distill", str(init), "--distill-weight", "0.5", "--distill-t", "3", "--save-epochs"]
+            "--distill", str(init), "--distill-weight", "0.5", "--distill-t", "3", "--save-epochs", "--distill-bias"]
     out = tmp_path / "out"
     assert face_mix.main([*argv, "--out", str(out)]) == 0
-    assert json.loads((out / "config.json").read_text())["recipe"]["distill"]["weight"] == 0.5
+    distill = json.loads((out / "config.json").read_text())["recipe"]["distill"]
+    assert distill["weight"] == 0.5 and distill["teacher_bias"] is True
     assert sorted(p.name for p in (out / "epochs").iterdir()) == ["e1", "e2"]
     assert json.loads((out / "epochs" / "e2" / "config.json").read_text())["training"]["epoch"] == 2
     other = save_model(build_model({**config, "mean": 0.3}).eval(), {**config, "mean": 0.3}, tmp_path / "other")
     argv[argv.index(str(init), argv.index("--distill"))] = str(other)
     with pytest.raises(EmoliveError, match="--distill"):
         face_mix.main([*argv, "--out", str(tmp_path / "out2")])
+
+
+def test_teacher_with_bias_adds_its_logit_bias(tmp_path: Path) -> None:
+    from training.face_distill import load_teacher
+
+    config = {**DEFAULT_CONFIG, "widths": [4, 8], "convs_per_stage": 1, "embedding_dim": 8, "labels": list(EMOTIONS),
+              "mean": 0.5, "std": 0.25}
+    bias = [0.5, -0.25, 0.0, 0.125, 1.0, -1.0, 0.0]
+    torch.manual_seed(0)
+    folder = save_model(build_model(config).eval(), {**config, "logit_bias": bias}, tmp_path / "teacher")
+    x = torch.randn(3, 1, 48, 48)
+    raw = load_teacher(folder, config)(x)
+    biased = load_teacher(folder, config, with_bias=True)(x)
+    assert torch.allclose(biased - raw, torch.tensor(bias).expand(3, -1), atol=1e-5)
+    assert not any(p.requires_grad for p in load_teacher(folder, config, with_bias=True).parameters())

@@ -35,8 +35,21 @@ def distill_loss(student: torch.Tensor, teacher: torch.Tensor, temperature: floa
     return per_row.sum() / max(student.shape[0], 1) * temperature ** 2
 
 
-def load_teacher(folder: Path, student_config: dict) -> torch.nn.Module:
-    """The teacher model in ``folder`` (eval mode, frozen); it must read the same input as the student."""
+class WithBias(torch.nn.Module):
+    """A model whose logits get a fixed per-class bias added (a face model's ``logit_bias``: its prior correction)."""
+
+    def __init__(self, model: torch.nn.Module, bias: list[float]) -> None:
+        super().__init__()
+        self.model = model
+        self.register_buffer("bias", torch.tensor(bias, dtype=torch.float32))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x) + self.bias
+
+
+def load_teacher(folder: Path, student_config: dict, with_bias: bool = False) -> torch.nn.Module:
+    """The teacher model in ``folder`` (eval mode, frozen); it must read the same input as the student.
+    ``with_bias``: its logits include its config's ``logit_bias``, so the student learns the corrected prior."""
     try:
         config = load_config(folder)
     except Exception as exc:  # noqa: BLE001 - a missing or broken folder becomes one message
@@ -47,9 +60,11 @@ def load_teacher(folder: Path, student_config: dict) -> torch.nn.Module:
     for key in ("mean", "std"):
         if abs(float(config[key]) - float(student_config[key])) > 0.01:
             raise EmoliveError(f"--distill: {folder} normalises its input differently ({key})")
-    teacher = load_into(build_model(config), folder)
+    teacher: torch.nn.Module = load_into(build_model(config), folder)
+    if with_bias:
+        teacher = WithBias(teacher, [float(b) for b in config.get("logit_bias") or [0.0] * len(config["labels"])])
     teacher.eval()
     for p in teacher.parameters():
         p.requires_grad_(False)
-    log.info("distillation teacher: %s", folder)
+    log.info("distillation teacher: %s%s", folder, " (with its logit bias)" if with_bias else "")
     return teacher

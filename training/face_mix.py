@@ -92,6 +92,8 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
                         "(e.g. assets/face): loss = CE + W x T^2 x KL(teacher || student)")
     p.add_argument("--distill-weight", type=float, default=1.0, metavar="W")
     p.add_argument("--distill-t", type=float, default=2.0, metavar="T", help="distillation temperature")
+    p.add_argument("--distill-bias", action="store_true",
+                   help="the teacher's outputs include its logit_bias (its prior correction) when distilled")
     p.add_argument("--save-epochs", action="store_true",
                    help="also write every epoch's model into OUT/epochs/eN (to gate more than the best one)")
     p.add_argument("--write-val", type=Path, default=None,
@@ -180,11 +182,11 @@ def main(argv: Sequence[str]) -> int:
                    "augment": {k: v for k, v in vars(augment_cfg).items()}, "bf16": False,
                    "distill": None if args.distill is None else {
                        "teacher": str(args.distill), "weight": args.distill_weight, "t": args.distill_t,
-                       "on": "fer"}},
+                       "on": "fer", "teacher_bias": args.distill_bias}},
     })
     if args.distill_t <= 0 or args.distill_weight < 0:
         raise EmoliveError("--distill-t must be positive and --distill-weight not negative")
-    teacher = load_teacher(args.distill, model_config) if args.distill is not None else None
+    teacher = load_teacher(args.distill, model_config, args.distill_bias) if args.distill is not None else None
     model = load_into(build_model(model_config), args.init)
     mean, std = float(model_config["mean"]), float(model_config["std"])
 

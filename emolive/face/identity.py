@@ -35,6 +35,16 @@ Box = tuple[float, float, float, float]  # x, y, w, h in frame pixels
 _NO = 1e6  # cost of a forbidden pairing
 
 
+def _assignment(cost: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The least-cost pairing of rows with columns (``scipy.optimize.linear_sum_assignment``); one row (one face)
+    takes its cheapest column, which is that function's answer (ties too: the first), without importing SciPy."""
+    if cost.shape[0] == 1:
+        return np.zeros(1, dtype=np.intp), np.argmin(cost, axis=1)
+    from scipy.optimize import linear_sum_assignment
+
+    return linear_sum_assignment(cost)
+
+
 @dataclass(frozen=True)
 class IdentitySettings:
     """Thresholds in embedding distance (Euclidean; dlib's vectors: same person below about 0.6)."""
@@ -248,9 +258,7 @@ class PersonRegistry:
         crowded = _crowded([o.box for o in observations], self.settings.crowd_margin)
         people = list(self._people.values())
         cost = self._costs(t, observations, people)
-        from scipy.optimize import linear_sum_assignment
-
-        rows, cols = linear_sum_assignment(cost)
+        rows, cols = _assignment(cost)
         result: dict[int, int] = {}
         for i, j in zip(rows, cols, strict=True):
             o = observations[i]

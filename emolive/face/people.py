@@ -73,13 +73,15 @@ def _child_process() -> Any:
 
 
 def people_parts(identities: bool, embedder_factory: Callable[[], Any] | None = None,
-                 installed: Callable[[], bool] | None = None) -> tuple[PersonRegistry, LazyEmbedder | None]:
+                 installed: Callable[[], bool] | None = None,
+                 import_solver: bool = True) -> tuple[PersonRegistry, LazyEmbedder | None]:
     """The registry and the (lazy) embedder; identities off, or not installed (``installed``, default
-    ``identities_installed``): tracks only, no embedder."""
+    ``identities_installed``): tracks only, no embedder. ``import_solver`` False leaves the import of the
+    registry's assignment solver for two faces or more (scipy.optimize) to the caller."""
     if identities and not (installed or identities_installed)():
         log.warning("%s", MISSING)
         identities = False
-    if identities:
+    if identities and import_solver:
         import scipy.optimize  # noqa: F401 - the registry's assignment: imported now, not in a step (~1-3 s)
     registry = PersonRegistry(IdentitySettings(enabled=identities))
     return registry, (LazyEmbedder(embedder_factory) if identities else None)

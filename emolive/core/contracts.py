@@ -217,6 +217,7 @@ class PipelineStatus:
     dropped_steps: int = 0
     degraded: str = ""
     picture: bool = True  # False: no source gives pictures (an audio-only file, no camera)
+    loading: tuple[str, ...] = ()  # channels still loading after the start ("voice", "text")
 
 
 class PipelineSink(Protocol):

@@ -42,10 +42,13 @@ class RunOptions:
 def live_pipeline(config: AppConfig, sources: Sources, sinks: Sequence[PipelineSink],
                   preload: ChannelPreload | None = None) -> PipelineLike:
     """The real pipeline, sending to ``sinks`` (the window's bridge, the recorder); its models from ``preload``
-    when that holds this configuration's (the first start), else loaded by the pipeline."""
-    channels = preload.take(config.inference, people=config.people) if preload is not None else None
+    when that holds this configuration's (the first start: it starts with the face channel, the voice and text
+    channels join when loaded), else loaded by the pipeline."""
+    staged = preload.take_staged(config.inference, people=config.people) if preload is not None else None
+    channels, later = staged if staged is not None else (None, None)
     return LivePipeline(config, video=sources.video, camera=sources.camera, microphone=sources.microphone,
-                        asr=sources.asr, loop=sources.loop, sinks=sinks, channels=channels, strict_models=False)
+                        asr=sources.asr, loop=sources.loop, sinks=sinks, channels=channels, strict_models=False,
+                        later=later)
 
 
 def preloaded_pipeline(preload: ChannelPreload) -> PipelineFactory:

@@ -209,6 +209,7 @@ class MainWindow(MenuCommands, PeopleCommands, QMainWindow):
         if self.statusBar().currentMessage().startswith("Loading the models"):
             self.statusBar().clearMessage()
         self.setWindowTitle(f"emolive - {self.sources.describe()}")
+        self._refresh_status()  # the chips of channels still loading say so from the start
 
     def _on_failed(self, message: str) -> None:
         self.video.clear(f"Not running:\n{message}")
@@ -338,6 +339,10 @@ class MainWindow(MenuCommands, PeopleCommands, QMainWindow):
                 status = self.pipeline.status()
             except Exception:  # noqa: BLE001 - a status glitch must not stop the redraw
                 log.debug("pipeline.status() failed", exc_info=True)
+        loading = status.loading if status is not None else ()
+        if loading != self.video.loading:  # a channel loaded after the start joined: its chip changes
+            self.video.loading = loading
+            self.video.update()
         rows = self.session.rows_recorded
         recording = f"REC {self.recording_dir.name} ({rows} rows)" if self.recording_dir is not None else ""
         self.status_panel.show(format_status(status, recording, asr=self.sources.asr and self.config.asr.enabled,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from emolive.core.contracts import EmotionEstimate, FaceBox, ModalityOutput
@@ -87,14 +88,18 @@ def latency_text(total_ms: float | None, degraded: str) -> str:
     return " - ".join(parts)
 
 
-def indicators(estimate: EmotionEstimate | None) -> list[Indicator]:
-    """Indicators for face, voice and text, in that order (all absent before the first estimate)."""
+def indicators(estimate: EmotionEstimate | None, loading: Iterable[str] = ()) -> list[Indicator]:
+    """Indicators for face, voice and text, in that order (all absent before the first estimate); a channel in
+    ``loading`` (its model still loading after the start) reads "loading" while it gives nothing."""
+    loading = set(loading)
     if estimate is None:
-        return [Indicator(name, "absent", "waiting") for name in MODALITIES]
+        return [Indicator(name, "absent", "loading" if name in loading else "waiting") for name in MODALITIES]
     staleness = dict(estimate.staleness)
     reasons = dict(estimate.discounts)
-    return [discounted(indicator(name, estimate.modality(name), staleness.get(name)), reasons.get(name))
-            for name in MODALITIES]
+    items = [discounted(indicator(name, estimate.modality(name), staleness.get(name)), reasons.get(name))
+             for name in MODALITIES]
+    return [Indicator(item.modality, "absent", "loading") if item.modality in loading and item.state == "absent"
+            else item for item in items]
 
 
 def discounted(item: Indicator, reason: str | None) -> Indicator:

@@ -64,6 +64,7 @@ class VideoView(QWidget):
         self.pinned: int | None = None  # the person pinned as primary (their label says so)
         self.frame: VideoFrame | None = None
         self.estimate: EmotionEstimate | None = None
+        self.loading: tuple[str, ...] = ()  # channels still loading after the start (their chips say so)
         self.placeholder = "Waiting for video..."
         self.notice = ""  # drawn over a frozen picture, e.g. "no new frames for 4 s"
         self._array: np.ndarray | None = None  # keeps the QImage's buffer alive
@@ -244,7 +245,7 @@ class VideoView(QWidget):
         painter.setFont(font)
         metrics = painter.fontMetrics()
         x = target.x() + 8
-        chips = [(chip_text(item), item.state) for item in indicators(self.estimate)]
+        chips = [(chip_text(item), item.state) for item in indicators(self.estimate, self.loading)]
         agree = agreement_chip(self.estimate)
         if agree is not None:
             chips.append(agree)

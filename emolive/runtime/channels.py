@@ -15,10 +15,8 @@ from emolive.core.abilities import Movable, Resettable, SeesPeople
 from emolive.core.contracts import FaceLike, TextLike, VideoFrame, VoiceLike
 from emolive.core.errors import EmoliveError, ModelError
 from emolive.models.device import limit_torch_threads, resolve_device
-from emolive.runtime.parallel import import_ahead, in_parallel
+from emolive.runtime.parallel import FACE_IMPORTS, HEAVY_IMPORTS, import_ahead, in_parallel
 from emolive.runtime.selfcheck import check_channel
-from emolive.text.channel import TextChannel
-from emolive.voice.channel import VoiceChannel
 
 log = logging.getLogger(__name__)
 
@@ -54,11 +52,14 @@ def validate_models(config: InferenceConfig, kinds: tuple[str, ...] = tuple(MODE
 
 
 def load_channels(config: InferenceConfig, face: bool = True, voice: bool = True, text: bool = True,
-                  warm_up: bool = True, strict: bool = True, people: PeopleConfig | None = None) -> Channels:
+                  warm_up: bool = True, strict: bool = True, people: PeopleConfig | None = None,
+                  import_solver: bool = True) -> Channels:
     """Load the requested channels.
 
     ``people`` (the ``[people]`` settings) gives the face channel persons: identities (or tracks only) and up to
     ``max_faces`` faces scored a step; None leaves it as without them (the subject only, no person ids).
+    ``import_solver`` False leaves the persons' assignment solver for two faces or more (scipy.optimize, 0.3-1 s
+    of imports) to the caller (the app's preload imports it once the voice and text channels are loaded).
 
     A model folder set in ``config`` that cannot be used (missing, corrupt, another kind, weights that do not
     fit) is a ModelError naming the folder when ``strict``; otherwise, and for a bundled model that cannot
@@ -102,9 +103,13 @@ def load_channels(config: InferenceConfig, face: bool = True, voice: bool = True
                            runtime=config.runtime, device=device, detector=config.face_detector)
 
     def make_voice(folder: Path | None) -> Any:
+        from emolive.voice.channel import VoiceChannel
+
         return VoiceChannel(folder, threads=config.threads)
 
     def make_text(folder: Path | None) -> Any:
+        from emolive.text.channel import TextChannel
+
         return TextChannel(folder, threads=config.threads, runtime=config.runtime, device=device)
 
     makers = {"face": make_face, "voice": make_voice, "text": make_text}
@@ -113,25 +118,22 @@ def load_channels(config: InferenceConfig, face: bool = True, voice: bool = True
     # the face channel's load.
     later = [kind for kind in ("voice", "text") if wanted[kind]]
 
-    def face_with_people() -> Any:
-        channel = build("face", make_face)
-        if people is not None and channel is not None:  # the identity matcher's imports, beside the other loads
-            add_people(Channels(face=channel), people)
-        return channel
-
-    tasks = {"face": face_with_people} if face else {}
+    tasks: dict[str, Any] = {"face": lambda: build("face", make_face)} if face else {}
+    if face and people is not None:  # the identity matcher's imports (scipy), beside the face model's loading
+        tasks["people"] = lambda: person_parts(people, import_solver)
     if later:
         tasks["voice+text"] = lambda: {kind: build(kind, makers[kind]) for kind in later}
     parallel = config.runtime != "torch"  # torch's own thread pools and lazy init are left one at a time
-    if parallel:
-        import_ahead(("emolive.face.channel",) if face else ())
+    if parallel and len(tasks) > 1:
+        import_ahead(heavy_imports(face, bool(later), people is not None))
     built = in_parallel(tasks, parallel=parallel)
+    parts = built.pop("people", None)
     built.update(built.pop("voice+text", {}))
     out.face, out.voice, out.text = built.get("face"), built.get("voice"), built.get("text")
     problems = [problem for kind in problems_of for problem in problems_of[kind]]
     out.device = device
     if people is not None:
-        add_people(out, people)
+        add_people(out, people, parts)
     if out.device != "cpu":
         for channel in (out.face, out.voice, out.text):
             if isinstance(channel, Movable):
@@ -145,16 +147,32 @@ def load_channels(config: InferenceConfig, face: bool = True, voice: bool = True
     return out
 
 
-def add_people(channels: Channels, people: PeopleConfig) -> None:
+def heavy_imports(face: bool, voice_or_text: bool, people: bool) -> tuple[str, ...]:
+    """The packages to import before loading these channels side by side (``parallel.import_ahead``): only those
+    they use, so a face loaded first does not wait for the voice's and the words' packages."""
+    names = [*FACE_IMPORTS] if face else ["numpy", "onnxruntime"]
+    if voice_or_text:
+        names += [name for name in HEAVY_IMPORTS if name not in names]
+    if people:
+        names.append("emolive.face.people")
+    return tuple(names)
+
+
+def person_parts(people: PeopleConfig, import_solver: bool = True) -> tuple[Any, Any]:
+    """The face channel's person registry and (lazy) identity embedder by the ``[people]`` settings."""
+    from emolive.face.people import people_parts
+
+    return people_parts(people.identities, import_solver=import_solver)
+
+
+def add_people(channels: Channels, people: PeopleConfig, parts: tuple[Any, Any] | None = None) -> None:
     """Give the face channel persons by the ``[people]`` settings, unless it has them already (a preloaded
     channel gets them here): identities (tracks only when off, or when dlib is not installed: one log line) and
-    up to ``max_faces`` faces scored a step."""
+    up to ``max_faces`` faces scored a step. ``parts``: ``person_parts(people)`` if made already."""
     face = channels.face
     if not isinstance(face, SeesPeople) or getattr(face, "identities", None) is not None:
         return
-    from emolive.face.people import people_parts
-
-    registry, embedder = people_parts(people.identities)
+    registry, embedder = parts if parts is not None else person_parts(people)
     face.use_people(registry, embedder, people.max_faces)
 
 

@@ -18,11 +18,12 @@ log = logging.getLogger(__name__)
 
 # the packages the channels import lazily while loading (a missing optional one is left to the loader to report)
 HEAVY_IMPORTS = ("numpy", "onnxruntime", "cv2", "faster_whisper", "ctranslate2", "tokenizers", "safetensors")
+FACE_IMPORTS = ("numpy", "onnxruntime", "cv2", "emolive.face.channel")  # the face channel's alone
 
 
-def import_ahead(extra: Iterable[str] = ()) -> None:
-    """Import ``HEAVY_IMPORTS`` and ``extra`` on this thread (those that are installed)."""
-    for name in (*HEAVY_IMPORTS, *extra):
+def import_ahead(names: Iterable[str] = HEAVY_IMPORTS) -> None:
+    """Import ``names`` on this thread (those that are installed)."""
+    for name in names:
         try:
             importlib.import_module(name)
         except ImportError:

@@ -45,6 +45,7 @@ from emolive.voice.channel import VoiceChannel
 
 if TYPE_CHECKING:
     from emolive.asr.transcriber import Transcriber
+    from emolive.runtime.preload import LaterChannels
 
 log = logging.getLogger(__name__)
 
@@ -66,13 +67,15 @@ class LivePipeline:
     build it with ``pipeline.clock``, ``pipeline.frames``, ``pipeline.audio`` and ``pipeline.sinks.on_event``.
     ``sinks``: the subscribers to estimates, transcript updates and events (more with ``sinks.subscribe``);
     none is called after ``stop`` returns.
+    ``later``: channels still loading (``runtime.preload``) that join the running worker when ready (the voice
+    starts the transcriber then); ``status().loading`` names them meanwhile.
     """
 
     def __init__(self, config: AppConfig, video: Path | None = None, camera: str | None = "0",
                  microphone: str | None = None, asr: bool = True, sinks: Iterable[PipelineSink] = (),
                  channels: Channels | None = None,
                  source_factory: Callable[[LivePipeline], CaptureSource] | None = None, loop: bool = False,
-                 strict_models: bool = True) -> None:
+                 strict_models: bool = True, later: LaterChannels | None = None) -> None:
         self.config = config
         self.strict_models = strict_models  # False: start without a configured model that cannot load (and say so)
         self.video, self.camera, self.microphone = video, camera, microphone
@@ -90,6 +93,8 @@ class LivePipeline:
         self.speech: SpeechTimeline | None = None  # the session's speech probabilities (voice channel + transcriber)
         self.device = "cpu"
         self._started = False
+        self._stopping = False
+        self._later = later
         self._lock = threading.Lock()
         self._loaders: list[threading.Thread] = []  # model-swap threads
 
@@ -146,11 +151,38 @@ class LivePipeline:
                               detect_in_background=self.config.inference.detect_thread)
         self.worker, self.speech = engine.worker, engine.speech
         release_free_memory()  # what loading read in and let go (weights ONNX Runtime copied): ~100 MB
-        if self.asr_enabled and any((kind := source_kind(s.name)) is not None and kind.has_audio for s in self.sources):
-            self._start_transcriber(engine.speech)
+        later = self._later
+        if self._wants_transcriber() and (later is None or "voice" not in later.kinds):
+            self._start_transcriber(engine.speech)  # else when the voice channel (and its Whisper model) is loaded
+        if later is not None:
+            self.sinks.subscribe(later)  # its first estimate lets the voice and text loads begin
         self.worker.start()
         for source in self.sources:
             source.start()
+        if later is not None:
+            later.subscribe(self._join)
+
+    def _wants_transcriber(self) -> bool:
+        return self.asr_enabled and any((kind := source_kind(s.name)) is not None and kind.has_audio
+                                        for s in self.sources)
+
+    def _join(self, kind: str, channels: Channels) -> None:
+        """A channel loaded after the start joins the running worker (called on the loading thread); its loading
+        problems are reported as the start's are."""
+        with self._lock:
+            if self._stopping or self.worker is None:
+                return
+            for problem in channels.problems:
+                self._event("models", EventKind.ERROR, problem)
+            channel = getattr(channels, kind, None)
+            if channel is not None:
+                if isinstance(channel, VoiceChannel):
+                    self.speech = channel.speech  # the transcriber reads the voice channel's speech timeline
+                self.worker.add_channels(**{kind: channel})
+                release_free_memory()
+                log.info("%s channel joined", kind)
+            if kind == "voice" and self._wants_transcriber():
+                self._start_transcriber(self.speech)
 
     def _start_transcriber(self, speech: SpeechTimeline | None = None) -> None:
         try:
@@ -186,6 +218,8 @@ class LivePipeline:
         """Stop every thread and wait for them, ``timeout`` seconds in all; returns (and logs) those still running."""
         started = time.monotonic()
         deadline = started + timeout
+        with self._lock:
+            self._stopping = True  # a channel still loading no longer joins
         for source in self.sources:
             source.stop()
         # The transcriber commits the open utterance when it stops; the worker stops after it so that
@@ -204,6 +238,8 @@ class LivePipeline:
         named += [("transcriber", self.transcriber), ("inference worker", self.worker)]
         named += [(loader.name, loader) for loader in self._loaders]
         late = [name for name, part in named if part is not None and part.is_alive()]
+        if self._later is not None and not self._later.wait(max(0.1, deadline - time.monotonic())):
+            late.append("model loading")  # a load in native code: the process must not end under it
         face = self._channels.face if self._channels is not None else None
         if hasattr(face, "close_embedder"):
             face.close_embedder()  # the identity embedder's child process (started again if needed)
@@ -281,4 +317,5 @@ class LivePipeline:
             budget_ms=self.config.inference.budget_ms, device=worker.device if worker is not None else self.device,
             asr_lag_s=asr.lag_s if asr is not None else None, asr_skipped_s=asr.skipped_s if asr is not None else None,
             dropped_steps=worker.dropped if worker is not None else 0,
-            degraded=worker.governor.describe() if worker is not None else "")
+            degraded=worker.governor.describe() if worker is not None else "",
+            loading=self._later.loading if self._later is not None and not self._stopping else ())

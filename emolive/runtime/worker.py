@@ -136,6 +136,16 @@ class InferenceWorker(OwnThread):
             self._voice_windows.asked = False  # the new voice channel is asked on the next hop
             self._faces, self._people = (), ()
 
+    def add_channels(self, voice: VoiceLike | None = None, text: TextLike | None = None) -> None:
+        """A voice or text channel that finished loading after the start joins between two steps (the others,
+        and what they showed, go on)."""
+        with self._step_lock:
+            self.text = text if text is not None else self.text
+            if voice is not None and self.voice is None:
+                self.voice = voice
+                if self.voice_in_background and self._thread is not None and not self.stopping.is_set():
+                    self.start_voice_thread()
+
     # --- snapshots (offline analysis resumes from them) ----------------------------------------------
     def state(self) -> dict:
         """What the next steps depend on besides the rings, the channels and the fuser (see ``restore``)."""

@@ -322,3 +322,21 @@ def test_eval_command_json(tmp_path: Path, tiny_model: Path, capsys: pytest.Capt
     assert report["n"] == 4 and report["skipped"] == {"unknown class: contempt": 2}
     assert set(report) >= {"n", "skipped", "labels", "accuracy", "macro_f1", "weighted_f1", "per_class",
                            "confusion"}
+
+
+def test_only_the_first_crops_are_mirrored_when_asked(astronaut_grey: np.ndarray) -> None:
+    """Several faces in one call: the first ``flip_first`` crops are averaged with their mirror images (as alone),
+    the others scored once at the single-crop temperature (as a predictor without flips)."""
+    mirrored = ExpressionPredictor()
+    single = ExpressionPredictor(flip=False)
+    assert mirrored.flip and mirrored.temperature != single.temperature
+    crops = np.stack([cv2.resize(astronaut_grey[y:y + 200, x:x + 200], (mirrored.size, mirrored.size))
+                      for x, y in ((150, 20), (120, 40), (60, 60))])
+    probs, emb = mirrored.predict(crops, flip_first=1)
+    alone, alone_emb = mirrored.predict(crops[:1])
+    rest, rest_emb = single.predict(crops[1:])
+    np.testing.assert_allclose(probs[:1], alone, atol=1e-5)
+    np.testing.assert_allclose(probs[1:], rest, atol=1e-5)
+    np.testing.assert_allclose(emb[1:], rest_emb, atol=1e-4)
+    np.testing.assert_allclose(emb[:1], alone_emb, atol=1e-4)
+    assert not np.allclose(mirrored.predict(crops)[0][1:], rest, atol=1e-4)  # all mirrored: other numbers

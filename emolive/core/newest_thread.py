@@ -34,8 +34,8 @@ class Finished(Generic[In, Out]):
 class NewestOnlyThread(OwnThread, Generic[In, Out]):
     """Runs ``work(item)`` on its own thread (``OwnThread``) for the newest item handed over."""
 
-    def __init__(self, work: Callable[[In], Out], name: str) -> None:
-        super().__init__(name)
+    def __init__(self, work: Callable[[In], Out], name: str, nice: int = 0) -> None:
+        super().__init__(name, nice)
         self.work = work
         self.replaced = 0  # items dropped because a newer one came before they were started
         self._pending: In | None = None

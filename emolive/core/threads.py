@@ -32,11 +32,26 @@ class Lifecycle(Protocol):
     def is_alive(self) -> bool: ...
 
 
-class OwnThread:
-    """One daemon thread named ``thread_name`` running ``_main`` (see the module's docstring)."""
+def lower_thread_priority(steps: int) -> bool:
+    """Lower the calling thread's CPU priority by ``steps`` nice levels; True if done. Only on Linux, where the
+    nice value belongs to a thread: elsewhere it would lower the whole process, so nothing is changed."""
+    if steps <= 0 or not sys.platform.startswith("linux"):
+        return False
+    try:
+        os.setpriority(os.PRIO_PROCESS, 0, os.getpriority(os.PRIO_PROCESS, 0) + steps)
+    except OSError as exc:
+        log.debug("thread priority unchanged: %s", exc)
+        return False
+    return True
 
-    def __init__(self, thread_name: str) -> None:
+
+class OwnThread:
+    """One daemon thread named ``thread_name`` running ``_main`` (see the module's docstring); ``nice`` lowers
+    its CPU priority by that many levels (Linux) so that the threads that keep the pace go first."""
+
+    def __init__(self, thread_name: str, nice: int = 0) -> None:
         self.thread_name = thread_name
+        self.nice = nice
         self.stopping = threading.Event()  # set by ``stop``: the thread finishes what it must and ends
         self.error: str | None = None  # why the thread ended early (None: it did not)
         self._thread: threading.Thread | None = None
@@ -62,6 +77,7 @@ class OwnThread:
         return self._thread is threading.current_thread()
 
     def _run_main(self) -> None:
+        lower_thread_priority(self.nice)
         try:
             self._main()
         except Exception as exc:  # never a silent end: logged, kept and reported

@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 # The FER2013 crop relative to the Haar box, from `emolive eval face --frames` (see the face model card).
 CROP_SCALE = 1.0
 CROP_SHIFT_Y = 0.0
+DETECTION_NICE = 5  # nice levels below the steps for the detection thread (Linux; see core.threads)
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,8 @@ class FaceChannel:
     scores up to ``max_faces`` faces a step (the primary first, the others largest first; one CNN call) and keeps
     them as ``people``. The primary is the person ``pin`` named while in view, else the subject (``pick_subject``):
     the channel's output is theirs, as without identities. While one face is in view, a face that has a person is
-    not embedded again (no one to confuse it with): one embedding per face that appears.
+    not embedded again (no one to confuse it with): one embedding per face that appears. Only the primary's crop is
+    averaged with its mirror image (when the model does that); the others are scored once (``mirror_others``).
     """
 
     def __init__(self, model_dir: Path | None = None, detect_every: int = 3, threads: int = 1,
@@ -102,6 +104,7 @@ class FaceChannel:
         self.people: tuple[PersonEstimate, ...] = ()  # the latest step's scored persons (identities only)
         self._pinned: int | None = None  # the person the user made primary
         self._failure: str | None = None  # the embedder failed: identities go off on the step thread
+        self.mirror_others = False  # True: every scored face flip-averaged, not only the primary (twice the cost)
 
     def use_people(self, identities: PersonRegistry, embedder: Embedder | None, max_faces: int) -> None:
         """Tell persons apart from now on (before the detection thread starts): ``identities`` and its
@@ -127,7 +130,9 @@ class FaceChannel:
         """Live: run the detection rounds on a thread of their own from now on. A round's frame is handed over
         and the tracks coast; its detections correct the tracks on the first frame after they are found."""
         if self._detection_thread is None:
-            self._detection_thread = NewestOnlyThread(self._round, name="emolive-face-detection")
+            # a lower priority: on a busy machine the steps go first and the tracks coast a little longer
+            self._detection_thread = NewestOnlyThread(self._round, name="emolive-face-detection",
+                                                      nice=DETECTION_NICE)
             self._detection_thread.start()
         if self._identity_thread is None and self.identities is not None and self.embedder is not None:
             # embeddings take longer than a detection round: their own thread keeps the rounds' pace
@@ -206,7 +211,7 @@ class FaceChannel:
         boxes_of = [tuple(float(v) for v in t.box) for t in scored]
         crops = np.stack([crop_face(grey, b, self.predictor.size, self.crop_scale, self.crop_shift_y)
                           for b in boxes_of])
-        probs, emb = self.predictor.predict(crops)  # one call for every scored face
+        probs, emb = self.predictor.predict(crops, None if self.mirror_others else 1)  # one call for every face
         ms = (time.perf_counter() - started) * 1e3
         outs = [ModalityOutput(modality="face", t=frame.t, present=True,
                                emotion=tuple(float(p) for p in probs[i]),

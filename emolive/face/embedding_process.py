@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import multiprocessing
+import os
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -20,6 +21,7 @@ from emolive.core.errors import ModelError
 log = logging.getLogger(__name__)
 
 MARGIN = 0.5  # share of a face's size kept around it in the part of the frame sent
+NICE = 10  # the child's lower CPU priority: on a busy machine the inference steps go first, embeddings wait
 
 
 def crop_around(image: np.ndarray, boxes: list[tuple[float, float, float, float]],
@@ -35,9 +37,12 @@ def crop_around(image: np.ndarray, boxes: list[tuple[float, float, float, float]
     return np.ascontiguousarray(image[y0:y1, x0:x1]), [(x - x0, y - y0, bw, bh) for x, y, bw, bh in boxes]
 
 
-def _serve(conn: Connection, jitter: int) -> None:
+def _serve(conn: Connection, jitter: int, nice: int) -> None:
     from emolive.face.embedding import load_embedder
 
+    if nice:
+        with contextlib.suppress(AttributeError, OSError):  # no os.nice on Windows: the child keeps its priority
+            os.nice(nice)
     try:
         embedder = load_embedder(jitter)
     except ModelError as exc:
@@ -60,10 +65,10 @@ def _serve(conn: Connection, jitter: int) -> None:
 class EmbedderProcess:
     """Same ``embed`` as ``DlibFaceEmbedder``, computed in a child process; ``close`` ends it."""
 
-    def __init__(self, jitter: int = 0, timeout_s: float = 30.0) -> None:
+    def __init__(self, jitter: int = 0, timeout_s: float = 30.0, nice: int = NICE) -> None:
         context = multiprocessing.get_context("spawn")
         self._conn, child = context.Pipe()
-        self._process = context.Process(target=_serve, args=(child, jitter), daemon=True,
+        self._process = context.Process(target=_serve, args=(child, jitter, nice), daemon=True,
                                          name="emolive-face-identity")
         self._process.start()
         child.close()

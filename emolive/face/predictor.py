@@ -103,6 +103,8 @@ class ExpressionPredictor:
         self.flip = bool(self.config.get("tta_flip", False)) if flip is None else flip
         key = "temperature" if self.flip else "temperature_single"
         self.temperature = max(float(self.config.get(key, self.config.get("temperature", 1.0))), 1e-3)
+        single = self.config.get("temperature_single", self.config.get("temperature", 1.0))
+        self.temperature_single = max(float(single), 1e-3)  # a crop scored without its mirror image
         self.embedding_dim = int(self.config["embedding_dim"])
         bias = self.config.get("logit_bias") or [0.0] * len(labels)
         if len(bias) != len(labels):
@@ -145,19 +147,32 @@ class ExpressionPredictor:
         x = crops.astype(np.float32) / np.float32(255.0)
         return ((x - np.float32(self.mean)) / np.float32(self.std))[:, None]
 
-    def predict(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Probabilities (N, 7) in labels.EMOTIONS order and embeddings (N, embedding_dim), float32."""
+    def predict(self, crops: np.ndarray, flip_first: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Probabilities (N, 7) in labels.EMOTIONS order and embeddings (N, embedding_dim), float32.
+
+        ``flip_first``: when the model averages each crop with its mirror image, only the first so many crops are
+        (the others are scored once, at the single-crop temperature); None: all of them. One network call."""
         if crops.ndim == 2:
             crops = crops[None]
         x = self.to_input(crops)
         n = x.shape[0]
-        if self.flip:
+        k = (n if flip_first is None else max(0, min(n, flip_first))) if self.flip else 0
+        if k == n and self.flip:
             logits, emb = self._net(np.concatenate([x, x[:, :, :, ::-1]]))
             logits = (logits[:n] + logits[n:]) / 2
             emb = (emb[:n] + emb[n:]) / 2
+            temperature = np.float32(self.temperature)
+        elif k:
+            both, both_emb = self._net(np.concatenate([x, x[:k, :, :, ::-1]]))
+            logits, emb = both[:n].copy(), both_emb[:n].copy()
+            logits[:k] = (both[:k] + both[n:]) / 2
+            emb[:k] = (both_emb[:k] + both_emb[n:]) / 2
+            temperature = np.full((n, 1), self.temperature_single, np.float32)
+            temperature[:k] = self.temperature
         else:
             logits, emb = self._net(x)
-        probs = softmax((logits + self.logit_bias) / np.float32(self.temperature), axis=1)[:, self._order]
+            temperature = np.float32(self.temperature if not self.flip else self.temperature_single)
+        probs = softmax((logits + self.logit_bias) / temperature, axis=1)[:, self._order]
         return probs.astype(np.float32), emb.astype(np.float32)
 
 

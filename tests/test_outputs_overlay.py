@@ -9,6 +9,8 @@ reachability probe connect()s a UDP socket to a public address, which sends no p
 from __future__ import annotations
 
 import base64
+import contextlib
+import dataclasses
 import json
 import shutil
 import subprocess
@@ -23,6 +25,8 @@ import pytest
 from fakes import estimate
 
 from emolive.core.clock import SessionClock
+from emolive.core.contracts import EmotionEstimate, FaceBox, ModalityOutput, PersonEstimate
+from emolive.core.labels import EMOTIONS
 from emolive.outputs.clock import map_clocks
 from emolive.outputs.hub import overlay_page
 from emolive.outputs.websocket import WebSocketServer
@@ -79,7 +83,9 @@ def start_chromium(profile: Path) -> tuple[subprocess.Popen, int]:
     pytest.fail("headless chromium did not open its DevTools port in 30 s")
 
 
-def test_the_overlay_shows_the_dominant_emotion_on_a_transparent_page(tmp_path) -> None:  # noqa: ANN001
+@contextlib.contextmanager
+def page_in_chromium(tmp_path: Path, make_estimate, query: str):  # noqa: ANN001
+    """The overlay page at ``query`` in headless Chromium, fed ``make_estimate(t)`` every 0.1 s; yields DevTools."""
     server = WebSocketServer(map_clocks(SessionClock()), 0.1, port=0, overlay=overlay_page())
     server.start()
     stop = threading.Event()
@@ -87,7 +93,7 @@ def test_the_overlay_shows_the_dominant_emotion_on_a_transparent_page(tmp_path) 
     def feed() -> None:
         k = 0
         while not stop.wait(0.1):
-            server.on_estimate(estimate(k * 0.1, dominant="anger"))
+            server.on_estimate(make_estimate(k * 0.1))
             k += 1
 
     feeder = threading.Thread(target=feed, daemon=True)
@@ -100,16 +106,8 @@ def test_the_overlay_shows_the_dominant_emotion_on_a_transparent_page(tmp_path) 
         tools = DevTools(pages[0]["webSocketDebuggerUrl"])
         tools.call("Emulation.setDefaultBackgroundColorOverride", color={"r": 0, "g": 0, "b": 0, "a": 0})
         tools.call("Emulation.setDeviceMetricsOverride", width=520, height=560, deviceScaleFactor=1, mobile=False)
-        tools.call("Page.navigate", url=server.overlay_url + "?parts=label,bars,va&scale=1")
-        deadline = time.monotonic() + 30.0
-        while time.monotonic() < deadline and tools.evaluate("document.body.dataset.dominant") != "anger":
-            time.sleep(0.2)
-        assert tools.evaluate("document.body.dataset.dominant") == "anger"
-        assert tools.evaluate("document.title") == "emolive: anger"
-        assert tools.evaluate("document.getElementById('label').firstChild.textContent") == "anger"
-        box = tools.evaluate("JSON.stringify(document.getElementById('label').getBoundingClientRect())")
-        time.sleep(0.5)  # the bars' transition ends
-        shot = tools.call("Page.captureScreenshot", format="png")["data"]
+        tools.call("Page.navigate", url=server.overlay_url + query)
+        yield tools
     finally:
         if tools is not None:
             tools.close()
@@ -122,6 +120,24 @@ def test_the_overlay_shows_the_dominant_emotion_on_a_transparent_page(tmp_path) 
         stop.set()
         feeder.join(5)
         assert server.stop()
+
+
+def wait_for_value(tools: DevTools, expression: str, wanted: object, seconds: float = 30.0) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and tools.evaluate(expression) != wanted:
+        time.sleep(0.2)
+    assert tools.evaluate(expression) == wanted
+
+
+def test_the_overlay_shows_the_dominant_emotion_on_a_transparent_page(tmp_path) -> None:  # noqa: ANN001
+    with page_in_chromium(tmp_path, lambda t: estimate(t, dominant="anger"), "?parts=label,bars,va&scale=1") as tools:
+        wait_for_value(tools, "document.body.dataset.dominant", "anger")
+        assert tools.evaluate("document.title") == "emolive: anger"
+        assert tools.evaluate("document.getElementById('label').firstChild.textContent") == "anger"
+        assert tools.evaluate("document.getElementById('people').classList.contains('hidden')")  # not asked for
+        box = tools.evaluate("JSON.stringify(document.getElementById('label').getBoundingClientRect())")
+        time.sleep(0.5)  # the bars' transition ends
+        shot = tools.call("Page.captureScreenshot", format="png")["data"]
     png = base64.b64decode(shot)
     (tmp_path / "overlay.png").write_bytes(png)
     image = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_UNCHANGED)
@@ -138,3 +154,25 @@ def test_the_overlay_shows_the_dominant_emotion_on_a_transparent_page(tmp_path) 
 
     assert near(ANGER_BGR) > 150  # the label is drawn, in anger's colour
     assert near(JOY_BGR) == 0
+
+
+def two_people(t: float) -> EmotionEstimate:
+    """Ada (primary, angry face) and an unnamed person 2 (joyful face) in view."""
+    base = estimate(t, dominant="anger")
+    joy = np.full(len(EMOTIONS), 0.05)
+    joy[EMOTIONS.index("joy")] = 0.7
+    other = ModalityOutput("face", t, present=True, emotion=tuple(float(p) for p in joy / joy.sum()), quality=0.9)
+    ada, second = FaceBox(10, 10, 80, 80, track_id=1, person_id=1, person="Ada"), FaceBox(200, 10, 80, 80, track_id=2,
+                                                                                        person_id=2, person="")
+    people = (PersonEstimate(1, "Ada", ada, base.modalities[0], primary=True), PersonEstimate(2, "", second, other))
+    return dataclasses.replace(base, faces=(ada, second), people=people)
+
+
+def test_the_overlay_names_the_primary_person_and_lists_everyone_in_view(tmp_path) -> None:  # noqa: ANN001
+    with page_in_chromium(tmp_path, two_people, "?parts=label,people") as tools:
+        wait_for_value(tools, "document.body.dataset.people", "2")
+        assert tools.evaluate("document.body.dataset.person") == "Ada"
+        assert tools.evaluate("document.getElementById('status').textContent").startswith("Ada \u00b7 confidence")
+        lines = tools.evaluate("Array.from(document.querySelectorAll('#people span')).map(e => e.textContent)")
+        assert lines == ["Ada: anger", "person 2: joy"]
+        assert tools.evaluate("document.querySelector('#people span').className") == "text primary"

@@ -35,9 +35,11 @@ def test_one_face_is_assigned_as_scipy_would_without_importing_it() -> None:
     assert all(np.array_equal(a, b) for a, b in zip(_assignment(cost), linear_sum_assignment(cost), strict=True))
 
 
-def staged_pipeline(later: LaterChannels, sinks: list, face: object | None = None) -> LivePipeline:
+def staged_pipeline(later: LaterChannels, sinks: list, face: object | None = None,
+                    release_at_first_estimate: bool = True) -> LivePipeline:
     return LivePipeline(AppConfig(), camera=None, microphone=None, asr=False, sinks=sinks,
                         channels=Channels(face=face or FakeFace()), later=later,
+                        release_at_first_estimate=release_at_first_estimate,
                         source_factory=lambda p: SyntheticSource(p.clock, p.frames, p.audio, seconds=60.0,
                                                                  on_event=p.sinks.on_event))
 
@@ -118,7 +120,7 @@ def staged_window(qtbot):  # noqa: ANN001, ANN201
     later = LaterChannels()
 
     def factory(config: AppConfig, sources: Sources, sinks: list) -> LivePipeline:
-        return staged_pipeline(later, list(sinks))
+        return staged_pipeline(later, list(sinks), release_at_first_estimate=False)  # as the app's
 
     win = MainWindow(AppConfig(), Sources(camera=None, microphone=None, asr=False), factory, persist=False)
     qtbot.addWidget(win)
@@ -140,6 +142,7 @@ def test_the_window_shows_loading_chips_then_the_channels_join(qtbot, staged_win
     assert chips(win)[1:] == ["voice: loading", "words: loading"]
     qtbot.waitUntil(lambda: win.estimates_received > 0, timeout=20_000)  # the face alone: estimates already
     assert chips(win)[1:] == ["voice: loading", "words: loading"]
+    assert later.released.is_set()  # the window has shown the first estimate: the voice and text may load
     arrive_on_a_thread(later, "voice", Channels(voice=FakeVoice()))()
     arrive_on_a_thread(later, "text", Channels(text=FakeText()))()
     qtbot.waitUntil(lambda: win.video.loading == (), timeout=20_000)

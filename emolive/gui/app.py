@@ -48,7 +48,7 @@ def live_pipeline(config: AppConfig, sources: Sources, sinks: Sequence[PipelineS
     channels, later = staged if staged is not None else (None, None)
     return LivePipeline(config, video=sources.video, camera=sources.camera, microphone=sources.microphone,
                         asr=sources.asr, loop=sources.loop, sinks=sinks, channels=channels, strict_models=False,
-                        later=later)
+                        later=later, release_at_first_estimate=False)  # the window releases them
 
 
 def preloaded_pipeline(preload: ChannelPreload) -> PipelineFactory:

@@ -210,6 +210,14 @@ class MainWindow(MenuCommands, PeopleCommands, QMainWindow):
             self.statusBar().clearMessage()
         self.setWindowTitle(f"emolive - {self.sources.describe()}")
         self._refresh_status()  # the chips of channels still loading say so from the start
+        if self.estimates_received:
+            self._release_loading()
+
+    def _release_loading(self) -> None:
+        """The first estimate is shown: the models still waiting (voice, text) may load now."""
+        release = getattr(self.pipeline, "release_loading", None)
+        if callable(release):
+            release()
 
     def _on_failed(self, message: str) -> None:
         self.video.clear(f"Not running:\n{message}")
@@ -247,6 +255,7 @@ class MainWindow(MenuCommands, PeopleCommands, QMainWindow):
         self.estimates_received += 1
         if self.estimates_received == 1:  # `emolive -v run` prints it: the launch-to-first-estimate measurement
             log.info("first estimate in the window")
+            self._release_loading()
         self.latest = estimate
         self._follow_person(estimate)
         self.history.append(estimate)

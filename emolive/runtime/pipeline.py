@@ -68,14 +68,17 @@ class LivePipeline:
     ``sinks``: the subscribers to estimates, transcript updates and events (more with ``sinks.subscribe``);
     none is called after ``stop`` returns.
     ``later``: channels still loading (``runtime.preload``) that join the running worker when ready (the voice
-    starts the transcriber then); ``status().loading`` names them meanwhile.
+    starts the transcriber then); ``status().loading`` names them meanwhile. Their loading begins at the first
+    estimate, or, with ``release_at_first_estimate`` False, when ``release_loading`` is called (the window: once
+    it has shown the first estimate).
     """
 
     def __init__(self, config: AppConfig, video: Path | None = None, camera: str | None = "0",
                  microphone: str | None = None, asr: bool = True, sinks: Iterable[PipelineSink] = (),
                  channels: Channels | None = None,
                  source_factory: Callable[[LivePipeline], CaptureSource] | None = None, loop: bool = False,
-                 strict_models: bool = True, later: LaterChannels | None = None) -> None:
+                 strict_models: bool = True, later: LaterChannels | None = None,
+                 release_at_first_estimate: bool = True) -> None:
         self.config = config
         self.strict_models = strict_models  # False: start without a configured model that cannot load (and say so)
         self.video, self.camera, self.microphone = video, camera, microphone
@@ -95,6 +98,7 @@ class LivePipeline:
         self._started = False
         self._stopping = False
         self._later = later
+        self._release_at_first_estimate = release_at_first_estimate
         self._lock = threading.Lock()
         self._loaders: list[threading.Thread] = []  # model-swap threads
 
@@ -154,13 +158,18 @@ class LivePipeline:
         later = self._later
         if self._wants_transcriber() and (later is None or "voice" not in later.kinds):
             self._start_transcriber(engine.speech)  # else when the voice channel (and its Whisper model) is loaded
-        if later is not None:
+        if later is not None and self._release_at_first_estimate:
             self.sinks.subscribe(later)  # its first estimate lets the voice and text loads begin
         self.worker.start()
         for source in self.sources:
             source.start()
         if later is not None:
             later.subscribe(self._join)
+
+    def release_loading(self) -> None:
+        """Let the channels waiting to load after the start begin now."""
+        if self._later is not None:
+            self._later.release()
 
     def _wants_transcriber(self) -> bool:
         return self.asr_enabled and any((kind := source_kind(s.name)) is not None and kind.has_audio

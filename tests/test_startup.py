@@ -91,6 +91,21 @@ def test_a_channel_loaded_after_the_stop_does_not_join() -> None:
     assert stopped.status().loading == ()
 
 
+def test_a_channel_swapped_in_meanwhile_stays() -> None:
+    later = LaterChannels()
+    pipeline = staged_pipeline(later, [])
+    pipeline.start()
+    try:
+        assert pipeline.worker is not None
+        kept = FakeText()
+        pipeline.worker.text = kept  # as a model swap (fine-tuning) while the text model was still loading
+        later.arrive("voice", Channels())
+        later.arrive("text", Channels(text=FakeText()))
+        assert pipeline.worker.text is kept
+    finally:
+        pipeline.stop()
+
+
 def test_a_stop_waits_for_the_loading_and_names_it_when_it_does_not_end() -> None:
     later = LaterChannels()
     pipeline = staged_pipeline(later, [])

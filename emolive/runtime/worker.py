@@ -138,9 +138,9 @@ class InferenceWorker(OwnThread):
 
     def add_channels(self, voice: VoiceLike | None = None, text: TextLike | None = None) -> None:
         """A voice or text channel that finished loading after the start joins between two steps (the others,
-        and what they showed, go on)."""
+        and what they showed, go on); one already there (swapped in meanwhile) stays."""
         with self._step_lock:
-            self.text = text if text is not None else self.text
+            self.text = text if self.text is None else self.text
             if voice is not None and self.voice is None:
                 self.voice = voice
                 if self.voice_in_background and self._thread is not None and not self.stopping.is_set():

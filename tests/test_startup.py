@@ -173,3 +173,29 @@ def test_a_background_load_that_fails_is_said_in_the_window(qtbot, staged_window
     assert "models: voice channel unavailable: Whisper exploded" in win.banner.messages
     qtbot.waitUntil(lambda: win.video.loading == (), timeout=20_000)
     assert win.pipeline is not None and win.pipeline.worker.voice is None  # the app goes on without it
+
+
+def test_the_traces_are_built_after_the_first_estimate_with_what_was_asked_before(qtbot, demo_clip) -> None:  # noqa: ANN001
+    """At the app's launch pyqtgraph is imported (on a helper thread) once the first estimate is shown; a marker and
+    a pause asked before are kept, and the menu's pause follows the plots' own button afterwards."""
+    from fakes import Factory
+
+    from emolive.gui.interfaces import Sources
+    from emolive.gui.main_window import MainWindow
+
+    win = MainWindow(AppConfig(), Sources(video=demo_clip), Factory(), persist=False, plots_later=True)
+    qtbot.addWidget(win)
+    win.show()
+    try:
+        assert win.plots.inner is None
+        win.plots.add_marker(1.0, "early")
+        win.actions.pause.trigger()
+        with qtbot.waitSignal(win.started, timeout=10_000):
+            win.start()
+        qtbot.waitUntil(lambda: win.plots.inner is not None, timeout=30_000)
+        assert win.estimates_received > 0
+        assert win.plots.markers == [(1.0, "early")] and win.plots.paused
+        win.plots.inner.pause_button.click()
+        assert not win.plots.paused and not win.actions.pause.isChecked()
+    finally:
+        win.shutdown()

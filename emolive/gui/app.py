@@ -119,7 +119,7 @@ def run_app(config: AppConfig, sources: Sources, config_path: Path | None = None
     app = application()
     recorder, why = make_recorder(config)
     window = MainWindow(config, sources, factory, recorder=recorder, recorder_error=why, config_path=config_path,
-                        persist=persist)
+                        persist=persist, plots_later=options.measure_stalls is None)  # stalls: the steady state
     PartialsWhileSeen(window, keep_on=lambda: window.config.outputs.overlay)
     window.show()
     QTimer.singleShot(0, window.start)

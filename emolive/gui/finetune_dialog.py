@@ -41,7 +41,6 @@ from PySide6.QtWidgets import (
 from emolive.config import AppConfig, InferenceConfig
 from emolive.core.errors import EmoliveError
 from emolive.gui.interfaces import ModelSwitcherLike
-from emolive.gui.training_plot import TrainingPlot
 from emolive.personal import finetune
 from emolive.personal.trainer_protocol import DATA_HINTS, INIT_KINDS, TrainerRun, TrainRequest, Update, source_root
 
@@ -117,6 +116,8 @@ class FineTuneDialog(QDialog):
         self.status = QLabel("Not started. Training runs in the background; stopping keeps the last epoch, "
                              "and starting again with the same output folder resumes.")
         self.status.setWordWrap(True)
+        from emolive.gui.training_plot import TrainingPlot  # pyqtgraph: imported when the dialog is first opened
+
         self.plot = TrainingPlot()
         self.metrics = QLabel()
         self.metrics.setWordWrap(True)

@@ -13,6 +13,7 @@ import logging
 import time
 from collections import deque
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent
@@ -34,7 +35,10 @@ from emolive.gui.history import EstimateHistory
 from emolive.gui.interfaces import PipelineFactory, PipelineLike, RecorderLike, Sources
 from emolive.gui.menus import build_menus
 from emolive.gui.people_commands import PeopleCommands
-from emolive.gui.plots import EmotionPlots
+from emolive.gui.plots_slot import PlotsSlot
+
+if TYPE_CHECKING:  # pragma: no cover - pyqtgraph is imported with the plots
+    from emolive.gui.plots import EmotionPlots
 from emolive.gui.session import ModelSwitcher, SessionController
 from emolive.gui.status import ErrorBanner, StatusPanel, format_status
 from emolive.gui.transcript import TranscriptModel
@@ -60,7 +64,8 @@ class MainWindow(MenuCommands, PeopleCommands, QMainWindow):
 
     def __init__(self, config: AppConfig, sources: Sources, factory: PipelineFactory,
                  recorder: RecorderLike | None = None, recorder_error: str = "",
-                 config_path: Path | None = None, persist: bool = True, redraw_hz: int = REDRAW_HZ) -> None:
+                 config_path: Path | None = None, persist: bool = True, redraw_hz: int = REDRAW_HZ,
+                 plots_later: bool = False) -> None:
         super().__init__()
         self.setWindowTitle("emolive")
         self.setMinimumSize(*MINIMUM_SIZE)
@@ -78,6 +83,7 @@ class MainWindow(MenuCommands, PeopleCommands, QMainWindow):
         self.calibration: CalibrationDialog | None = None  # the personal calibration dialog, created on first use
         self.redraw_ms: deque[float] = deque(maxlen=2000)  # cost of each timer redraw, for the stall report
         self.estimates_received = 0
+        self._plots_later = plots_later  # the traces are built once the first estimate is shown (the app's launch)
         self._ticks = 0
         self._closed = False
         self._build_widgets()
@@ -151,7 +157,13 @@ class MainWindow(MenuCommands, PeopleCommands, QMainWindow):
         self.video.person_clicked.connect(self.on_person_clicked)
         self.transcript_view = TranscriptView(self.transcript)
         self.bars = EstimateBars()
-        self.plots = EmotionPlots(window_s=60)
+        self.plots: EmotionPlots | PlotsSlot
+        if self._plots_later:
+            self.plots = PlotsSlot(window_s=60)
+        else:
+            from emolive.gui.plots import EmotionPlots
+
+            self.plots = EmotionPlots(window_s=60)
         self.side = QWidget()
         side = QVBoxLayout(self.side)
         side.setContentsMargins(0, 0, 0, 0)
@@ -236,7 +248,7 @@ class MainWindow(MenuCommands, PeopleCommands, QMainWindow):
         self.video.set_estimate(None)
         self.video.pinned, self.following = None, None
         self.headers["Current estimate"].setText("Current estimate")
-        self.plots.emotion_plot.setTitle("Emotion probabilities")
+        self.plots.set_title("Emotion probabilities")
 
     def _notice(self, text: str, ms: int) -> None:
         if text:
@@ -256,6 +268,8 @@ class MainWindow(MenuCommands, PeopleCommands, QMainWindow):
         if self.estimates_received == 1:  # `emolive -v run` prints it: the launch-to-first-estimate measurement
             log.info("first estimate in the window")
             self._release_loading()
+            if isinstance(self.plots, PlotsSlot):
+                self.plots.prepare()  # pyqtgraph imported beside the window, the plots built after
         self.latest = estimate
         self._follow_person(estimate)
         self.history.append(estimate)
@@ -273,7 +287,7 @@ class MainWindow(MenuCommands, PeopleCommands, QMainWindow):
             self.plots.add_marker(estimate.t, person.name)
         self.following = (person.person_id, person.name)
         self.headers["Current estimate"].setText(f"Current estimate: {person.name}")
-        self.plots.emotion_plot.setTitle(f"Emotion probabilities: {person.name}")
+        self.plots.set_title(f"Emotion probabilities: {person.name}")
 
     def _on_segment(self, segment: TranscriptSegment) -> None:
         self.transcript.add(segment)

@@ -6,14 +6,17 @@ from __future__ import annotations
 import importlib.util
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMainWindow, QMenu, QWidget
 
 from emolive.gui.overlay import OverlayOptions
-from emolive.gui.plots import EmotionPlots
 from emolive.gui.video_view import emoji_font_available
+
+if TYPE_CHECKING:  # pragma: no cover - pyqtgraph is imported with the plots, not with the menus
+    from emolive.gui.plots import EmotionPlots
+    from emolive.gui.plots_slot import PlotsSlot
 
 OUTPUT_ENTRIES: tuple[tuple[str, str, str], ...] = (
     ("lsl", "Stream to &LSL", "Publish the estimates and markers to the Lab Streaming Layer (LabRecorder, ...)"),
@@ -108,7 +111,8 @@ class MenuActions:
         self.marker.setToolTip("Label this moment in the recording" if recording else "Start a recording first")
 
 
-def build_menus(window: QMainWindow, slots: MenuSlots, overlay: OverlayOptions, plots: EmotionPlots, side: QWidget,
+def build_menus(window: QMainWindow, slots: MenuSlots, overlay: OverlayOptions, plots: EmotionPlots | PlotsSlot,
+                side: QWidget,
                 recording_unavailable: str = "", settings_outputs: object = None) -> MenuActions:
     """Create the menus in ``window``'s menu bar; ``recording_unavailable`` (why there is no recorder) disables
     the Session entries; ``settings_outputs`` (the ``[outputs]`` settings) checks the live outputs that are on."""

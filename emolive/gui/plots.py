@@ -17,7 +17,7 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QSlid
 from emolive.core.labels import EMOTIONS
 from emolive.fusion.circumplex import PLACEMENT
 from emolive.gui.history import CHANNELS, EstimateHistory, HistoryView
-from emolive.gui.style import AROUSAL_COLOR, EMOTION_COLORS, VALENCE_COLOR
+from emolive.gui.style import AROUSAL_COLOR, EMOTION_COLORS, PLOTS_MIN_HEIGHT, VALENCE_COLOR
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ QUADRANTS = (("tense", 0.03, 0.97), ("excited", 0.97, 0.97), ("sad / tired", 0.0
 CHANNEL_SYMBOLS: dict[str, str] = {"face": "s", "voice": "t", "text": "o"}
 
 
-MIN_HEIGHT = 270  # controls plus two plots and the nine-entry legend: the window's splitter keeps at least this
+MIN_HEIGHT = PLOTS_MIN_HEIGHT  # controls plus two plots and the nine-entry legend: the splitter keeps at least this
 
 
 class EmotionPlots(QWidget):
@@ -218,6 +218,10 @@ class EmotionPlots(QWidget):
         self._draw_traces(view, end)
         self._draw_circumplex(view)
         self.points_shown = len(view)
+
+    def set_title(self, text: str) -> None:
+        """The emotion plot's title (e.g. whose traces these are)."""
+        self.emotion_plot.setTitle(text)
 
     def add_marker(self, t: float, label: str) -> None:
         """Show a recording marker at session time ``t`` on the traces."""

@@ -30,6 +30,8 @@ SENTIMENT_COLORS: dict[str, str] = {"negative": "#e0403a", "neutral": "#9e9e9e",
 VALENCE_COLOR = "#00bcd4"
 AROUSAL_COLOR = "#ff9800"
 
+PLOTS_MIN_HEIGHT = 270  # the traces' controls, two plots and the nine-entry legend: the splitter keeps at least this
+
 # Modality indicator states: trusted (present, good quality, fresh), weak (present but low quality
 # or stale), absent.
 INDICATOR_COLORS: dict[str, str] = {"trusted": "#43a047", "weak": "#fbc02d", "stale": "#fb8c00", "absent": "#616161"}

@@ -64,3 +64,38 @@ def test_the_live_pipeline_releases_free_memory_once_its_models_are_loaded(monke
         assert calls == [1]
     finally:
         live.stop()
+
+
+_ARENAS = """
+import ctypes, sys, threading
+from emolive.core import memory
+if sys.argv[1] == "limit":
+    assert memory.limit_malloc_arenas(1)
+libc = ctypes.CDLL("libc.so.6")
+libc.malloc.restype = ctypes.c_void_p
+libc.malloc.argtypes = [ctypes.c_size_t]
+ready = threading.Barrier(4)
+def work():
+    ready.wait()
+    libc.malloc(4096)
+threads = [threading.Thread(target=work) for _ in range(4)]
+[t.start() for t in threads]
+[t.join() for t in threads]
+libc.malloc_stats()
+"""
+
+
+@pytest.mark.skipif(memory._libc() is None, reason="glibc only")
+@pytest.mark.parametrize(("mode", "more_than_one"), [("limit", False), ("default", True)])
+def test_limit_malloc_arenas_keeps_threads_in_one_heap(mode: str, more_than_one: bool) -> None:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
+    environment["PYTHONPATH"] = str(ROOT)
+    report = subprocess.run([sys.executable, "-c", _ARENAS, mode], capture_output=True, text=True,
+                            env=environment, check=True, timeout=60).stderr
+    arenas = sum(line.startswith("Arena ") for line in report.splitlines())
+    assert arenas >= 1 and (arenas > 1) == more_than_one
+
+
+def test_a_user_s_malloc_arena_max_is_left_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MALLOC_ARENA_MAX", "4")
+    assert memory.limit_malloc_arenas() is False

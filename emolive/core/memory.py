@@ -12,6 +12,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import logging
+import os
 import sys
 import time
 
@@ -38,6 +39,21 @@ def release_free_memory() -> bool:
     libc.malloc_trim(ctypes.c_size_t(0))
     log.debug("malloc_trim in %.1f ms", (time.perf_counter() - started) * 1000)
     return True
+
+
+M_ARENA_MAX = -8  # mallopt's parameter number (glibc malloc.h)
+ARENAS = 2  # malloc arenas for the whole process (glibc's default: 8 per core, one per busy thread)
+
+
+def limit_malloc_arenas(arenas: int = ARENAS) -> bool:
+    """Cap glibc's malloc arenas before the threads start (False where unsupported, or when the user set
+    ``MALLOC_ARENA_MAX``). Each thread that allocates gets an arena of its own by default, and each keeps its
+    freed pages: `emolive analyze` of a 114 s clip peaked at 696 MB with the default and 640 MB with 2 arenas,
+    for the same CPU time (docs/benchmarks.md)."""
+    libc = _libc()
+    if libc is None or "MALLOC_ARENA_MAX" in os.environ or not hasattr(libc, "mallopt"):
+        return False
+    return bool(libc.mallopt(ctypes.c_int(M_ARENA_MAX), ctypes.c_int(arenas)))
 
 
 def rss_mb() -> dict[str, float]:

@@ -15,7 +15,6 @@ from collections.abc import Sequence
 from emolive import __version__
 from emolive.commands.helptext import Formatter, add_verbose, plain
 from emolive.core.errors import EmoliveError
-from emolive.core.memory import limit_malloc_arenas
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +85,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=(logging.WARNING, logging.INFO, logging.DEBUG)[min(args.verbose, 2)],
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    limit_malloc_arenas()  # before any thread allocates (see core.memory)
     try:
         if args.config is not None:  # a named config file that is missing or malformed is an error for every command
             from emolive.config import load_config

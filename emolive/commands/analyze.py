@@ -50,10 +50,12 @@ def run(args: argparse.Namespace) -> int:
     from emolive.commands.helptext import plural
     from emolive.config import load_config
     from emolive.core.errors import EmoliveError
+    from emolive.core.memory import limit_malloc_arenas
     from emolive.offline.inputs import expand_inputs, output_paths
     from emolive.offline.job import CHECKPOINT_EVERY_S, FileJob, JobResult
     from emolive.offline.runners import parse_cluster, run_batch
 
+    limit_malloc_arenas()  # before the analysis threads allocate: a lower peak offline (see core.memory)
     config = load_config(args.config, args.set)  # a malformed config or override fails before any work
     if args.workers is not None and args.cluster:
         raise EmoliveError("--workers and --cluster do not go together: with --cluster the cluster's workers run "

@@ -48,8 +48,9 @@ ARENAS = 2  # malloc arenas for the whole process (glibc's default: 8 per core, 
 def limit_malloc_arenas(arenas: int = ARENAS) -> bool:
     """Cap glibc's malloc arenas before the threads start (False where unsupported, or when the user set
     ``MALLOC_ARENA_MAX``). Each thread that allocates gets an arena of its own by default, and each keeps its
-    freed pages: `emolive analyze` of a 114 s clip peaked at 696 MB with the default and 640 MB with 2 arenas,
-    for the same CPU time (docs/benchmarks.md)."""
+    freed pages. `emolive analyze` uses it: a 114 s clip peaked at 706-725 MB with the default and 621-642 MB with
+    2 arenas, for the same CPU time; live (`emolive bench`) it raised the peak by 20-37 MB, so the app does not
+    (docs/benchmarks.md)."""
     libc = _libc()
     if libc is None or "MALLOC_ARENA_MAX" in os.environ or not hasattr(libc, "mallopt"):
         return False

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import os
@@ -30,11 +31,26 @@ def default_cache_dir() -> Path:
     return Path(os.environ.get("EMOLIVE_CACHE", Path(tempfile.gettempdir()) / "emolive_voice_cache"))
 
 
-def _key(clips: Sequence[Clip], spec: FeatureSpec) -> str:
-    """The clip files' contents (training.voice_embed.clip_key) and the feature spec: a new laying of the same
-    data, with other modification times, still hits."""
-    from training.voice_embed import clip_key
+def clip_key(clip: Clip) -> str:
+    """Cache key of a clip's file: the SHA-1 of its bytes (the same for every copy of the file, wherever it lies
+    and whenever it was written)."""
+    real = clip.path.resolve()
+    stat = real.stat()
+    return _content_key(str(real), stat.st_size, stat.st_mtime_ns)
 
+
+@functools.lru_cache(maxsize=65536)
+def _content_key(path: str, size: int, mtime_ns: int) -> str:  # size and time only decide when to read again
+    digest = hashlib.sha1()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return f"sha1:{digest.hexdigest()}"
+
+
+def _key(clips: Sequence[Clip], spec: FeatureSpec) -> str:
+    """The clip files' contents (``clip_key``) and the feature spec: a new laying of the same data, with other
+    modification times, still hits."""
     digest = hashlib.sha1(repr(spec.to_dict()).encode())
     for clip in clips:
         digest.update(f"{clip_key(clip)}\n".encode())

@@ -13,7 +13,6 @@ cache and computes whatever is missing.
 from __future__ import annotations
 
 import argparse
-import functools
 import hashlib
 import json
 import logging
@@ -27,28 +26,11 @@ from emolive.voice.data import Clip
 from emolive.voice.prosody import VERSION as PROSODY_VERSION
 from emolive.voice.whisper_embed import ENCODER_NAME
 from training.voice_augment import AugmentSpec, augment
-from training.voice_cache import default_cache_dir
+from training.voice_cache import clip_key, default_cache_dir
 
 log = logging.getLogger(__name__)
 
 SHARD = 300  # clips per shard written
-
-
-def clip_key(clip: Clip) -> str:
-    """Cache key of a clip's file: the SHA-1 of its bytes (the same for every copy of the file, wherever it lies
-    and whenever it was written)."""
-    real = clip.path.resolve()
-    stat = real.stat()
-    return _content_key(str(real), stat.st_size, stat.st_mtime_ns)
-
-
-@functools.lru_cache(maxsize=65536)
-def _content_key(path: str, size: int, mtime_ns: int) -> str:  # size and time only decide when to read again
-    digest = hashlib.sha1()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return f"sha1:{digest.hexdigest()}"
 
 
 # Whisper tiny.en embedding, the multilingual Whisper base embedding, emolive.voice.prosody statistics

@@ -157,21 +157,15 @@ class ExpressionPredictor:
         x = self.to_input(crops)
         n = x.shape[0]
         k = (n if flip_first is None else max(0, min(n, flip_first))) if self.flip else 0
-        if k == n and self.flip:
-            logits, emb = self._net(np.concatenate([x, x[:, :, :, ::-1]]))
-            logits = (logits[:n] + logits[n:]) / 2
-            emb = (emb[:n] + emb[n:]) / 2
-            temperature = np.float32(self.temperature)
-        elif k:
+        if k:  # the first k crops and their mirror images in the same call
             both, both_emb = self._net(np.concatenate([x, x[:k, :, :, ::-1]]))
             logits, emb = both[:n].copy(), both_emb[:n].copy()
             logits[:k] = (both[:k] + both[n:]) / 2
             emb[:k] = (both_emb[:k] + both_emb[n:]) / 2
-            temperature = np.full((n, 1), self.temperature_single, np.float32)
-            temperature[:k] = self.temperature
         else:
             logits, emb = self._net(x)
-            temperature = np.float32(self.temperature if not self.flip else self.temperature_single)
+        temperature = np.full((n, 1), self.temperature_single, np.float32)
+        temperature[:k] = self.temperature
         probs = softmax((logits + self.logit_bias) / temperature, axis=1)[:, self._order]
         return probs.astype(np.float32), emb.astype(np.float32)
 

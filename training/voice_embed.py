@@ -135,9 +135,8 @@ class BaseWhisperEmbedder:
         from emolive.asr.models import load_whisper
         from emolive.voice.whisper_encoder import WhisperEmbedder
 
-        self._inner = WhisperEmbedder.__new__(WhisperEmbedder)  # the same frames and pooling, another model
-        self._inner._model = load_whisper("base", threads=max(1, threads))
-        self._inner.dim = self.dim = 1024
+        self._inner = WhisperEmbedder(model=load_whisper("base", threads=max(1, threads)), dim=1024)
+        self.dim = self._inner.dim
 
     def embed(self, audio: np.ndarray) -> np.ndarray:
         return self._inner.embed(audio)

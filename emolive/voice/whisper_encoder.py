@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -31,10 +32,14 @@ def default_whisper_path() -> Path:
 class WhisperEmbedder:
     """16 kHz mono float32 audio -> pooled Whisper encoder embedding ``[768]`` (mean and std over frames)."""
 
-    def __init__(self, model_path: Path | None = None, threads: int = 1, compute_type: str = "int8") -> None:
+    def __init__(self, model_path: Path | None = None, threads: int = 1, compute_type: str = "int8",
+                 model: Any = None, dim: int = 768) -> None:
         """``model_path`` None: the bundled tiny.en, the same model object the transcriber uses
-        (``asr.models.shared_whisper``), so it is in memory once."""
-        if model_path is None:
+        (``asr.models.shared_whisper``), so it is in memory once. ``model``: an already loaded Whisper model
+        instead (training experiments), ``dim`` twice its encoder's width."""
+        if model is not None:
+            self._model = model
+        elif model_path is None:
             from emolive.asr.models import shared_whisper
 
             default_whisper_path()  # the clear error when the package is missing
@@ -47,7 +52,7 @@ class WhisperEmbedder:
                 raise ModelError(f"Whisper model folder not found: {path}")
             self._model = WhisperModel(str(path), device="cpu", compute_type=compute_type,
                                        cpu_threads=max(1, threads))
-        self.dim = 768
+        self.dim = dim
 
     def frames(self, samples: np.ndarray) -> np.ndarray:
         """Encoder outputs ``[N, 384]`` of the clip (at least 2 feature frames are needed)."""

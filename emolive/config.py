@@ -77,12 +77,15 @@ class AsrConfig:
     interval_s: float = _num(1.0, 0.1, 30.0)
     allow_download: bool = False
     offline_partials: bool = False  # analyze: decode each utterance once at its end (True: the live cadence)
-    # analyze: ended utterances are decoded together, up to this many seconds of their audio in one Whisper pass
-    # (its encoder always runs on 30 s); 0: each utterance alone
-    offline_pack_s: float = _num(28.0, 0.0, 30.0)
+    # analyze: ended utterances are decoded together, up to this many seconds of their audio in one Whisper pass;
+    # 0 (default): each utterance alone, which lost fewer words and, with min_pass_s, cost no more
+    offline_pack_s: float = _num(0.0, 0.0, 30.0)
     # live: decode unfinished utterances every interval_s so words show while someone speaks; false: once per
     # utterance at its end, as analyze does (the text channel then gets the words at the utterance's end)
     live_partials: bool = True
+    # English-only models: each Whisper encoder pass covers the audio + 1 s, at least this many seconds, instead of
+    # Whisper's 30 s window (a third of the CPU per short decode; shorter than ~10 s tiny.en loops; 30: always full)
+    min_pass_s: float = _num(12.0, 1.0, 30.0)
 
 
 @dataclass(frozen=True)

@@ -111,7 +111,7 @@ def test_offline_packed_utterances_keep_the_verdict(name, english):
     audio = load_audio(ASSETS / name)
     pause = np.zeros(24_000, np.float32)
     talk = np.concatenate([audio, pause] * 4)
-    stream = make_stream(WhisperDecoder(load_whisper("tiny.en", threads=1)), AsrConfig())
+    stream = make_stream(WhisperDecoder(load_whisper("tiny.en", threads=1)), AsrConfig(offline_pack_s=28.0))
     assert stream.config.pack_s > 0
     committed = replay(stream, talk, t0=1.0).committed
     assert committed or not english  # a foreign sentence may also come out as no words at all

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -18,6 +19,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from faster_whisper import WhisperModel
 
 log = logging.getLogger(__name__)
+
+MIN_PASS_S = 12.0  # the shortest encoder pass by default (``DecodeOptions.min_pass_s``)
 
 
 class Decoder(Protocol):
@@ -44,6 +47,9 @@ class DecodeOptions:
     logprob_threshold: float = -1.0
     compression_ratio_threshold: float = 2.4
     max_new_tokens: int | None = None
+    # English-only models: each encoder pass covers the audio + 1 s, at least this long, instead of Whisper's 30 s
+    # window (``short_pass``); 30 turns it off. Multilingual models keep the full window (not measured shorter).
+    min_pass_s: float = MIN_PASS_S
 
 
 class WhisperDecoder:
@@ -130,7 +136,14 @@ class WhisperDecoder:
         """One ``transcribe`` call: (every segment Whisper gave, its info, the language asked for)."""
         opts = self.options
         language = self._language or self._detected
-        segments, info = self.model.transcribe(
+        short = getattr(self.model, "short_passes", None)
+        with short(opts.min_pass_s) if short is not None and not self._multilingual else nullcontext():
+            segments, info = self._transcribe(audio, language, prompt)
+            return list(segments), info, language  # the passes run while the segments are read
+
+    def _transcribe(self, audio: np.ndarray, language: str | None, prompt: str) -> tuple[object, object]:
+        opts = self.options
+        return self.model.transcribe(
             np.asarray(audio, dtype=np.float32),
             language=language,
             beam_size=opts.beam_size,
@@ -146,7 +159,6 @@ class WhisperDecoder:
             no_speech_threshold=None,
             max_new_tokens=opts.max_new_tokens,
         )
-        return list(segments), info, language
 
     def _words(self, seen: list[object], gated: bool = True) -> list[Word]:
         """The words of the segments that pass the gates (all with ``gated`` False; times as Whisper gave them)."""

@@ -79,13 +79,15 @@ def load_whisper(
 ) -> WhisperModel:
     """Load a model with bounded CPU use (``cpu_threads=threads``, ``workers`` workers). Errors become ModelError.
 
+    The model can cut its padded encoder passes short (``short_pass.ShortPassWhisper.short_passes``).
+
     ``compute_type="default"`` means int8 on the CPU and float16 on CUDA.
     """
     source = resolve_model(name)
     if compute_type == "default":
         compute_type = "int8" if device == "cpu" else "default"
     try:
-        from faster_whisper import WhisperModel
+        from emolive.asr.short_pass import ShortPassWhisper
     except ImportError as exc:  # pragma: no cover - a hard dependency
         raise ModelError("faster-whisper is not installed (pip install faster-whisper)") from exc
     kwargs: dict[str, Any] = {
@@ -97,7 +99,7 @@ def load_whisper(
     if source.files is not None:
         kwargs["files"] = dict(source.files)  # faster-whisper pops entries from this dict
     try:
-        model = WhisperModel(source.path, **kwargs)
+        model = ShortPassWhisper(source.path, **kwargs)
     except Exception as exc:  # ctranslate2 raises RuntimeError/ValueError; hub errors vary
         hint = " (downloading needs internet)" if source.download else ""
         raise ModelError(f"cannot load Whisper model {name!r}{hint}: {exc}") from exc

@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
+from emolive.asr.decoder import MIN_PASS_S
 from emolive.asr.streaming import STEP_S, StreamConfig, StreamingTranscriber
 from emolive.asr.vad import SpeechTimeline
 from emolive.core.clock import SessionClock
@@ -44,7 +45,8 @@ class Transcriber(OwnThread):
     ``speech``: the session's speech timeline, shared with the voice channel (``runtime.engine.Engine.speech``), so
     each chunk's VAD runs once; ``max_backlog_s``: live use only (None, the default, never skips): when more
     unread audio than this waits in the ring (decoding fell behind), the oldest is skipped so that only the newest
-    ``max_backlog_s`` seconds are read; ``skipped_s`` and ``skips`` count what was dropped.
+    ``max_backlog_s`` seconds are read; ``skipped_s`` and ``skips`` count what was dropped; ``min_pass_s``: the
+    shortest Whisper encoder pass (``asr.decoder.DecodeOptions.min_pass_s``).
     """
 
     def __init__(
@@ -64,6 +66,7 @@ class Transcriber(OwnThread):
         device: str = "cpu",
         max_backlog_s: float | None = None,
         speech: SpeechTimeline | None = None,
+        min_pass_s: float = MIN_PASS_S,
     ) -> None:
         if max_backlog_s is not None and max_backlog_s <= 0:
             raise ValueError("max_backlog_s must be positive (or None: never skip)")
@@ -80,6 +83,7 @@ class Transcriber(OwnThread):
         self.start_at = start_at
         self.device = device
         self.speech = speech
+        self.min_pass_s = min_pass_s
         self.lag_s = 0.0
         self.max_backlog_s = max_backlog_s
         self.skipped_s = 0.0  # audio not transcribed to keep up (live only)
@@ -138,7 +142,7 @@ class Transcriber(OwnThread):
         # no warm-up decode: the first real decode measured no slower than the next (1.16-1.49 against 1.04-1.45 CPU
         # s), and a throw-away pass over 30 s of padding cost ~1 CPU s while the first estimates were being computed
         return build_stream(self.model, self.config, language=self.language, threads=self.threads,
-                            device=self.device, warm_up=False, speech=self.speech)
+                            device=self.device, warm_up=False, speech=self.speech, min_pass_s=self.min_pass_s)
 
     def _feed(self, stream: StreamingTranscriber, cursor: float) -> float:
         end = self.audio_ring.end_time

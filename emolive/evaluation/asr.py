@@ -23,6 +23,7 @@ from emolive.asr.replay import replay
 from emolive.asr.streaming import VAD_CHUNK, StreamConfig
 from emolive.asr.vad import SpeechDetector
 from emolive.asr.wer import word_errors
+from emolive.config import AsrConfig
 from emolive.core.audio_io import load_audio
 from emolive.core.errors import EmoliveError, MediaError
 from emolive.models.device import limit_native_threads
@@ -48,6 +49,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pack-s", type=float, default=None,
                         help="with --analyze: audio per packed Whisper pass (s; 0: each utterance alone; default: "
                         "the asr.offline_pack_s default)")
+    parser.add_argument("--min-pass-s", type=float, default=AsrConfig.min_pass_s,
+                        help="shortest Whisper encoder pass (s; 30: Whisper's full window every pass; default: the "
+                        "asr.min_pass_s default)")
 
 
 def read_manifest(path: str | Path) -> list[tuple[Path, str]]:
@@ -99,7 +103,8 @@ def run(args: argparse.Namespace) -> int:
             skipped["unreadable"] = skipped.get("unreadable", 0) + 1
             continue
         speech = np.flatnonzero(detector.probabilities(audio) >= detector.threshold)
-        stream = build_stream(args.model, config, language=args.language, threads=args.threads)  # as live
+        stream = build_stream(args.model, config, language=args.language, threads=args.threads,  # as live
+                              min_pass_s=args.min_pass_s)
         result = replay(stream, audio, tail_s=args.tail)
         e, n = word_errors(reference, result.text)
         edits, words, compute, audio_s = edits + e, words + n, compute + result.compute_s, audio_s + result.audio_s
@@ -123,6 +128,7 @@ def run(args: argparse.Namespace) -> int:
         "n": n_files,
         "skipped": skipped,
         "model": args.model,
+        "min_pass_s": args.min_pass_s,
         "audio_s": round(audio_s, 2),
         "wer": edits / words if words else 0.0,
         "rtf": compute / audio_s if audio_s else 0.0,

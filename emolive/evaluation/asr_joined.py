@@ -61,7 +61,8 @@ def run_joined(args: argparse.Namespace, rows: list[tuple[Path, str]]) -> dict[s
     edits = words = 0
     cpu = audio_s = 0.0
     for audio, reference in recordings:
-        stream = build_stream(args.model, config, language=args.language, threads=args.threads)
+        stream = build_stream(args.model, config, language=args.language, threads=args.threads,
+                              min_pass_s=args.min_pass_s)
         started = time.process_time()
         result = replay(stream, audio, tail_s=args.tail)
         cpu += time.process_time() - started
@@ -70,6 +71,7 @@ def run_joined(args: argparse.Namespace, rows: list[tuple[Path, str]]) -> dict[s
         log.info("%.1f s: %d edits of %d words | %r", audio.size / SAMPLE_RATE, e, n, result.text)
     return {"n": len(rows) - unreadable, "skipped": {"unreadable": unreadable} if unreadable else {},
             "model": args.model, "recordings": len(recordings), "audio_s": round(audio_s, 2), "pack_s": pack_s,
+            "min_pass_s": args.min_pass_s,
             "wer": edits / words if words else 0.0, "edits": edits, "words": words,
             "cpu_per_audio_s": cpu / audio_s if audio_s else 0.0}
 

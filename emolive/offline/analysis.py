@@ -54,7 +54,7 @@ def make_stream(decoder: Any, config: AsrConfig, vad: Any = None) -> StreamingTr
 def build_stream(config: AsrConfig) -> StreamingTranscriber:
     """The transcription stream offline: ``asr.builder.build_stream`` (as live) with the offline policy."""
     return build(config.model, offline_stream_config(config), language=config.language or None,
-                 threads=config.threads)
+                 threads=config.threads, min_pass_s=config.min_pass_s)
 
 
 def analyze_file(path: str | Path, config: AppConfig, asr: bool = True, channels: Channels | None = None,

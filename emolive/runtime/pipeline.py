@@ -207,7 +207,7 @@ class LivePipeline:
 
             self.transcriber = Transcriber(self.audio, self.clock, on_segment, on_error=self._error("transcriber"),
                                            model=asr.model, language=asr.language or None, threads=asr.threads,
-                                           max_backlog_s=LIVE_ASR_BACKLOG_S, speech=speech,
+                                           max_backlog_s=LIVE_ASR_BACKLOG_S, speech=speech, min_pass_s=asr.min_pass_s,
                                            config=StreamConfig(interval_s=asr.interval_s, partials=asr.live_partials))
             if self._partials is not None:
                 self.transcriber.set_partials(self._partials)

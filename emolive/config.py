@@ -56,7 +56,7 @@ class InferenceConfig:
     face_detector: str = _choice("mtcnn", "mtcnn", "haar")  # MTCNN (ONNX) or OpenCV's Haar cascade
     face_detect_every: int = _num(2, 1, 100)  # full/near face detection every N hops; tracks coast in between
     # voice channel every N hops (a 2 s window every 0.4 s), on the hops without face detection; every 2 hops scored
-    # the rendered clips no better for 1.2x the voice's CPU (docs/experiments/2026-12-08-voice-cadence.md)
+    # the rendered clips no better for twice the voice encoder's CPU (docs/experiments/2026-12-07-voice-cadence.md)
     voice_every: int = _num(4, 1, 100)
     voice_window_s: float = _num(2.0, 0.25, 30.0)
     # live: the voice windows are scored on a thread of their own, so a hop never waits for the Whisper encoder

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from array import array
 from pathlib import Path
 
 from emolive.commands.argtypes import positive_seconds
@@ -83,14 +84,19 @@ def run(args: argparse.Namespace) -> int:
             raise EmoliveError(not_a_file(video))
     if args.outputs:
         return _bench_outputs(args, config, video, factory)
-    estimates: list[tuple[tuple[tuple[str, float], ...], bool]] = []  # (latency_ms, degraded) per step: only what
-    # the figures read, not the estimates (each holds its channels' embeddings: a long run would grow by MBs a minute)
+    # only what the figures read, 8 bytes per stage and step: keeping each estimate (its channels' embeddings) grew
+    # a long run by MBs a minute, and even its latency tuples by 0.3 MB a minute (tracemalloc), which a soak reads
+    latencies: dict[str, array] = {}
+    counts = {"steps": 0, "shed": 0}
     errors: list[str] = []
     lock = threading.Lock()
 
     def on_estimate(estimate) -> None:
         with lock:
-            estimates.append((estimate.latency_ms, bool(estimate.degraded)))
+            for stage, ms in estimate.latency_ms:
+                latencies.setdefault(stage, array("d")).append(ms)
+            counts["steps"] += 1
+            counts["shed"] += bool(estimate.degraded)
 
     def on_event(event) -> None:
         if event.kind == EventKind.ERROR:
@@ -104,7 +110,8 @@ def run(args: argparse.Namespace) -> int:
     profile = _start_profile(pipeline, config) if args.profile else None
     cpu0, wall0 = time.process_time(), time.perf_counter()
     with lock:
-        estimates.clear()
+        latencies.clear()
+        counts.update(steps=0, shed=0)
     time.sleep(args.seconds)
     cpu1, wall1 = time.process_time(), time.perf_counter()
     if profile is not None:
@@ -114,17 +121,14 @@ def run(args: argparse.Namespace) -> int:
     if profile is not None:
         profile.unwrap()
     with lock:
-        taken = list(estimates)
-    stages: dict[str, list[float]] = {}
-    for latency_ms, _ in taken:
-        for stage, ms in latency_ms:
-            stages.setdefault(stage, []).append(ms)
+        stages = {stage: list(values) for stage, values in latencies.items()}
+        steps, shed = counts["steps"], counts["shed"]
     result = {
         "source": args.source,
         "seconds": round(wall1 - wall0, 2),
         "step_ms": _percentiles(stages.get("total", [])),
         "stages": {k: _percentiles(v) for k, v in stages.items() if k != "total"},
-        "steps_per_s": round(len(taken) / max(wall1 - wall0, 1e-9), 2),
+        "steps_per_s": round(steps / max(wall1 - wall0, 1e-9), 2),
         "dropped": status.dropped_steps,
         "cpu_percent": round(100 * (cpu1 - cpu0) / max(wall1 - wall0, 1e-9), 1),
         "rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
@@ -134,7 +138,7 @@ def run(args: argparse.Namespace) -> int:
         "budget_ms": config.inference.budget_ms,
         "voice_thread": config.inference.voice_thread,
         "degraded": status.degraded,
-        "degraded_share": round(sum(1 for _, degraded in taken if degraded) / max(len(taken), 1), 3),
+        "degraded_share": round(shed / max(steps, 1), 3),
         "errors": errors,
         **({"profile": profile.as_dict()} if profile is not None else {}),
     }

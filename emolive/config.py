@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from emolive.asr.decoder import MIN_PASS_S
 from emolive.core.errors import ConfigError, plain_reason
 from emolive.fusion.smoothing import DEFAULT_SMOOTHING_S
 
@@ -87,7 +88,7 @@ class AsrConfig:
     live_partials: bool = True
     # English-only models: each Whisper encoder pass covers the audio + 1 s, at least this many seconds, instead of
     # Whisper's 30 s window (a third of the CPU per short decode; shorter than ~10 s tiny.en loops; 30: always full)
-    min_pass_s: float = _num(12.0, 1.0, 30.0)
+    min_pass_s: float = _num(MIN_PASS_S, 1.0, 30.0)
 
 
 @dataclass(frozen=True)

@@ -84,3 +84,15 @@ def test_analyze_cli_writes_the_shared_csv_schema(tmp_path, demo_clip):
     assert rows[0] == schema.header()
     assert 25 <= len(rows) - 1 <= 30  # 14.3 s at one step per 0.5 s
     assert "time share" in result.stdout
+
+
+def test_analysis_caps_the_blas_threads_that_would_spin_beside_its_own(tmp_path):
+    """Idle BLAS threads spin between calls and take the cores the pipeline's threads need: analyze caps them to
+    ``inference.threads`` as the live pipeline does."""
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    clip = write_sync_clip(tmp_path / "c.mp4", seconds=1.0)
+    with threadpool_limits(limits=2):  # restored when the test ends
+        run(clip)
+        pools = [p for p in threadpool_info() if p["user_api"] == "blas"]
+        assert pools and all(p["num_threads"] == 1 for p in pools)

@@ -188,13 +188,17 @@ def test_text_export_runs_without_torch_and_equals_the_torch_model(tmp_path: Pat
     assert TextChannel(folder).runtime == "torch"  # no export: the torch model serves
     diffs = export_folder(folder)
     assert max(diffs.values()) < 1e-4 and (folder / "model.onnx").stat().st_size < 1_000_000  # the graph only
+    table = json.loads((folder / "config.json").read_text())["onnx"]["weights"]
+    assert table["bert.embeddings.word_embeddings.weight"][3] == "float16"  # the lookup table at half the memory
     onnx, reference = TextChannel(folder), TextChannel(folder, runtime="torch")
     assert onnx.runtime == "onnx" and onnx.has_va
     texts = ["I can't believe it, this is amazing!", "", "Kids are talking by the door.", "Get out. Now.",
              "We lost everything in the fire and I don't know what to do anymore"]
     (e1, s1), (e2, s2) = onnx.predict_batch(texts), reference.predict_batch(texts)
-    assert np.abs(e1 - e2).max() < 1e-5 and np.abs(s1 - s2).max() < 1e-5
-    assert np.abs(onnx.predict_va(texts) - reference.predict_va(texts)).max() < 1e-5
+    # torch reads the float32 table, the session its float16 rows: probabilities within 5e-4, the same choices
+    assert np.abs(e1 - e2).max() < 5e-4 and np.abs(s1 - s2).max() < 5e-4
+    assert (e1.argmax(1) == e2.argmax(1)).all() and (s1.argmax(1) == s2.argmax(1)).all()
+    assert np.abs(onnx.predict_va(texts) - reference.predict_va(texts)).max() < 5e-4
     assert len({int(np.argmax(row)) for row in e1[[0, 3, 4]]}) > 1  # not one answer for every text
 
 

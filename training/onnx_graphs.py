@@ -62,6 +62,33 @@ def externalise(path: Path, sources: dict[str, Path]) -> dict[str, list]:
     return table
 
 
+def store_half(path: Path, table: dict[str, list], names: tuple[str, ...]) -> None:
+    """Keep the lookup tables ``names`` of the externalised graph at ``path`` in float16 (half their memory in the
+    session): each is read only by Gather, whose rows a Cast turns back into float32; ``table`` records the stored
+    type for ``emolive.models.onnxrt.external_weights``. Rows differ from the file's by float16 rounding (a
+    relative 2^-11), which the caller's check must allow for."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    model = onnx.load(str(path), load_external_data=False)
+    graph = model.graph
+    for name in names:
+        inits = [init for init in graph.initializer if init.name == name]
+        users = [node for node in graph.node if name in node.input]
+        if len(inits) != 1 or name not in table or not users:
+            raise ValueError(f"{path}: no externalised initialiser {name!r} to store in float16")
+        if any(node.op_type != "Gather" or list(node.input).index(name) != 0 for node in users):
+            raise ValueError(f"{path}: {name!r} is read by more than Gather lookups; it stays float32")
+        inits[0].data_type = TensorProto.FLOAT16
+        for node in users:
+            rows = node.output[0]
+            node.output[0] = f"{rows}_float16"
+            cast = helper.make_node("Cast", [node.output[0]], [rows], to=TensorProto.FLOAT, name=f"{node.name}_float32")
+            graph.node.insert(list(graph.node).index(node) + 1, cast)
+        table[name] = [*table[name][:3], "float16"]
+    onnx.save(model, str(path))
+
+
 def check_session(path: Path, table: dict[str, list], sources: dict[str, Path], feeds: dict[str, np.ndarray],
                   expected: dict[str, np.ndarray]) -> dict[str, float]:
     """Run the exported graph (weights from ``sources``) on ``feeds``; the largest absolute difference from
@@ -127,6 +154,9 @@ class _TextGraph(nn.Module):
 
 
 TEXT_OUTPUTS = ["embedding", "emotion_logits", "sentiment_logits", "va"]
+# the word embedding table (30,522 x 384, half of the packaged encoder's weights) is kept in float16: 22-25 MB less
+# in the live process and 43-47 MB less while the text channel loads (docs/experiments/2026-12-08-text-table-float16.md)
+TEXT_HALF_TABLES = ("bert.embeddings.word_embeddings.weight",)
 _TEXT_PROBES = ["ok", "I can't believe they cancelled it again, that's outrageous!",
                 "Kids are talking by the door.", "Oh wow, thank you so much, this is wonderful news."]
 
@@ -148,6 +178,11 @@ def export_text(model_dir: Path, config: dict[str, Any], path: Path) -> tuple[di
             TEXT_OUTPUTS, dynamic)
     sources = {"weights": Path(model_dir) / WEIGHTS_NAME, "encoder": packaged_encoder_path() / "model.safetensors"}
     table = externalise(path, sources)
+    store_half(path, table, TEXT_HALF_TABLES)
+    params = dict(graph.named_parameters())
+    with torch.no_grad():  # the check compares with torch reading the same float16-rounded rows
+        for name in TEXT_HALF_TABLES:
+            params[name].copy_(params[name].half().float())
     batch = channel.encoder.tokenize(_TEXT_PROBES)  # padded rows of different lengths
     with torch.inference_mode():
         expected = dict(zip(TEXT_OUTPUTS, (t.numpy() for t in graph(batch["input_ids"], batch["attention_mask"])),

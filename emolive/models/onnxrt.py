@@ -22,6 +22,7 @@ if TYPE_CHECKING:  # pragma: no cover
 log = logging.getLogger(__name__)
 
 ONNX_NAME = "model.onnx"
+STORED_TYPES = ("float16", "float32")  # types an exported graph may keep a safetensors tensor in
 
 
 def onnx_file(model_dir: Path, config: Mapping[str, Any]) -> Path | None:
@@ -35,14 +36,20 @@ def external_weights(config: Mapping[str, Any], sources: Mapping[str, Path]) -> 
 
     The export stores only the graph: config.json's ``onnx.weights`` maps each of its initialisers to a
     (source, key, shape) triple, where the source is one of ``sources`` (e.g. "weights": the folder's
-    model.safetensors, "encoder": the packaged text encoder's). A missing key or another shape is a ModelError.
+    model.safetensors, "encoder": the packaged text encoder's). A fourth item names the type the graph keeps the
+    tensor in when it differs from the file's (``STORED_TYPES``: "float16" for a lookup table the graph reads
+    through a Gather and a Cast, half the memory). A missing key, another shape or an unknown type is a ModelError.
     """
     from safetensors import SafetensorError, safe_open
 
     table = (config.get("onnx") or {}).get("weights") or {}
-    wanted: dict[str, list[tuple[str, str, list[int]]]] = {}
-    for name, (source, key, shape) in table.items():
-        wanted.setdefault(source, []).append((name, key, list(shape)))
+    wanted: dict[str, list[tuple[str, str, list[int], str]]] = {}
+    for name, (source, key, shape, *stored) in table.items():
+        dtype = str(stored[0]) if stored else ""
+        if dtype and dtype not in STORED_TYPES:
+            raise ModelError(f"the exported graph keeps {name!r} as {dtype!r}, which this version cannot read "
+                             f"(one of {', '.join(STORED_TYPES)})")
+        wanted.setdefault(source, []).append((name, key, list(shape), dtype))
     out: dict[str, np.ndarray] = {}
     for source, items in wanted.items():
         if source not in sources:
@@ -50,7 +57,7 @@ def external_weights(config: Mapping[str, Any], sources: Mapping[str, Path]) -> 
         try:
             with safe_open(str(sources[source]), framework="numpy") as handle:
                 present = set(handle.keys())
-                for name, key, shape in items:
+                for name, key, shape, dtype in items:
                     if key not in present:
                         raise ModelError(f"{sources[source]} has no tensor {key!r} that the exported graph needs; "
                                          "re-export with `python -m training export`")
@@ -58,7 +65,7 @@ def external_weights(config: Mapping[str, Any], sources: Mapping[str, Path]) -> 
                     if list(array.shape) != shape:
                         raise ModelError(f"{sources[source]}: {key!r} has shape {list(array.shape)}, the exported "
                                          f"graph expects {shape}; re-export with `python -m training export`")
-                    out[name] = array
+                    out[name] = array.astype(dtype) if dtype else array  # the file's copy is dropped at once
         except (SafetensorError, OSError) as exc:
             raise ModelError(f"cannot read the weights {sources[source]}: {exc}") from exc
     return out

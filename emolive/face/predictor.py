@@ -15,7 +15,8 @@ from emolive.core.softmax import softmax
 from emolive.face.config import DEFAULT_CONFIG
 from emolive.models.assets import default_model_dir
 from emolive.models.io import WEIGHTS_NAME, load_config
-from emolive.models.onnxrt import external_weights, onnx_file, open_session
+from emolive.models.onnxrt import cuda_usable, external_weights, onnx_file, open_session
+from emolive.models.quantised import int8_file
 
 log = logging.getLogger(__name__)
 
@@ -82,11 +83,13 @@ class ExpressionPredictor:
     are averaged (config ``temperature``), without it a single pass is used (config ``temperature_single``).
 
     ``runtime`` "onnx" (default) runs the folder's ``model.onnx`` in ONNX Runtime when it was exported from the
-    folder's weights, else falls back to torch; "torch" always uses torch.
+    folder's weights, else falls back to torch; "torch" always uses torch. ``int8`` (default) runs the folder's
+    int8 graph instead on the CPU when it has one made from its current weights (``models.quantised``);
+    ``precision`` says which ran: "int8", "float32".
     """
 
     def __init__(self, model_dir: Path | None = None, flip: bool | None = None, runtime: str = "onnx",
-                 threads: int = 1, device: str = "cpu") -> None:
+                 threads: int = 1, device: str = "cpu", int8: bool = True) -> None:
         self.model_dir = Path(model_dir) if model_dir is not None else default_model_dir("face")
         self.config = {**DEFAULT_CONFIG, **load_config(self.model_dir)}
         if float(self.config.get("blur_sigma") or 0.0) > 0:
@@ -117,6 +120,19 @@ class ExpressionPredictor:
         self._net: _OnnxNet | _TorchNet | None = None
         self._torch_net: _TorchNet | None = None  # built on first use of ``model`` when ONNX serves
         exported = onnx_file(self.model_dir, self.config) if runtime == "onnx" else None
+        on_cpu = (device or "cpu") == "cpu" or not cuda_usable()  # int8 graphs are for the CPU
+        quantised = int8_file(self.model_dir, self.config) if exported is not None and int8 and on_cpu else None
+        self.precision = "float32"
+        if quantised is not None:
+            try:
+                self._net = _OnnxNet(quantised, threads, device, {})
+                self._net.check(self.model_dir, self.input_size, len(labels), self.embedding_dim)
+            except ModelError as exc:
+                log.warning("%s; using the float32 graph", exc)
+                self._net = None
+            else:
+                self.precision = "int8"
+                exported = None
         if exported is not None:
             try:
                 weights = external_weights(self.config, {"weights": self.model_dir / WEIGHTS_NAME})
@@ -125,7 +141,7 @@ class ExpressionPredictor:
                 log.warning("%s; using the torch runtime", exc)
             else:
                 self._net.check(self.model_dir, self.input_size, len(labels), self.embedding_dim)
-        elif runtime == "onnx":
+        elif runtime == "onnx" and self._net is None:
             log.info("%s has no ONNX export (python -m training export %s): using the torch runtime",
                      self.model_dir, self.model_dir)
         if self._net is None:

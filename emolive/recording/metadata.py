@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import logging
 import os
@@ -15,6 +14,7 @@ from typing import Any
 
 from emolive import __version__
 from emolive.models.assets import assets_dir
+from emolive.models.io import sha256_file
 from emolive.recording.files import replaced_whole
 from emolive.recording.schema import SCHEMA_VERSION
 
@@ -31,14 +31,6 @@ MODEL_KINDS: tuple[str, ...] = ("face", "voice", "text", "fusion")
 
 def utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
-
-
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while block := handle.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def model_folders(config: Any = None) -> dict[str, Path]:

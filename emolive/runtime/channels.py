@@ -100,7 +100,8 @@ def load_channels(config: InferenceConfig, face: bool = True, voice: bool = True
         from emolive.face.channel import FaceChannel
 
         return FaceChannel(folder, detect_every=config.face_detect_every, threads=config.threads,
-                           runtime=config.runtime, device=device, detector=config.face_detector)
+                           runtime=config.runtime, device=device, detector=config.face_detector,
+                           int8=config.face_int8)
 
     def make_voice(folder: Path | None) -> Any:
         from emolive.voice.channel import VoiceChannel

@@ -142,7 +142,7 @@ def write_folder_reference(kind: str, folder: Path) -> Path:
     if kind == "face":
         from emolive.face.channel import FaceChannel
 
-        channel: Any = FaceChannel(folder, detector="haar")
+        channel: Any = FaceChannel(folder, detector="haar", int8=False)  # the float model; int8 is checked against it
     elif kind == "voice":
         from emolive.voice.channel import VoiceChannel
 

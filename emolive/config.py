@@ -55,8 +55,8 @@ class InferenceConfig:
     # estimate for seconds (emolive.fusion.reliability); the reason shows in the chips and the CSV
     fusion_reliability: bool = False
     face_detector: str = _choice("mtcnn", "mtcnn", "haar")  # MTCNN (ONNX) or OpenCV's Haar cascade
-    # the face CNN's int8 graph on the CPU when the model folder has one made from its weights (0.66x the cost per
-    # face; FER2013 val within 0.1 point, docs/experiments/2026-12-08-face-int8.md); false: float32
+    # the face CNN's int8 graph on the CPU when the model folder has one made from its weights (0.5-0.6x the cost per
+    # face; FER2013 val 0.7008 -> 0.7002, docs/experiments/2026-12-08-face-int8.md); false: float32
     face_int8: bool = True
     face_detect_every: int = _num(2, 1, 100)  # full/near face detection every N hops; tracks coast in between
     # voice channel every N hops (a 2 s window every 0.4 s), on the hops without face detection; every 2 hops scored

@@ -21,7 +21,7 @@ from emolive.models.io import WEIGHTS_NAME, load_config, save_config
 log = logging.getLogger(__name__)
 
 SHARED_KEYS = ("crop_size", "input_size", "labels", "mean", "std")  # the members must see the same input
-DROPPED_KEYS = ("onnx", "temperature", "temperature_single", "training", "members", "members_training")
+DROPPED_KEYS = ("onnx", "onnx_int8", "temperature", "temperature_single", "training", "members", "members_training")
 
 
 def combine(members: list[Path], out: Path) -> dict[str, Any]:

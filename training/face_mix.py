@@ -170,7 +170,7 @@ def main(argv: Sequence[str]) -> int:
              len({identity_of(p.name) for p, _ in web_val}), len(web_val))
 
     model_config: dict[str, Any] = dict(init_config)
-    for key in ("training", "onnx"):
+    for key in ("training", "onnx", "onnx_int8"):
         model_config.pop(key, None)
     model_config.update({
         "init": str(args.init), "data": f"{args.fer} + {args.web}",

@@ -39,6 +39,7 @@ def interpolate_configs(base: dict[str, Any], tuned: dict[str, Any], alpha: floa
             out[key] = round((1 - alpha) * float(a) + alpha * float(b), 4)
     out["soup"] = {"base": str(base.get("_folder", "")), "tuned": str(tuned.get("_folder", "")), "alpha": alpha}
     out.pop("onnx", None)
+    out.pop("onnx_int8", None)
     out.pop("_folder", None)
     return out
 

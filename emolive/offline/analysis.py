@@ -89,7 +89,7 @@ def analyze_file(path: str | Path, config: AppConfig, asr: bool = True, channels
     if not info.has_audio:
         stream = None
     # Idle BLAS/OpenMP threads spin between calls and take the cores the pipeline's own threads need: capped, the
-    # 114 s demo clip took 0.7x the CPU and wall time (docs/experiments/2026-12-08-offline-blas-threads.md)
+    # 114 s demo clip took 0.7x the CPU and 0.8x the wall time (docs/experiments/2026-12-08-offline-blas-threads.md)
     limit_native_threads(config.inference.threads)
     # each file is a session (build_engine resets the face tracks and the voice's speaker statistics)
     engine = build_engine(config, channels, rings=new_rings(config, offline=True), face=info.has_video,

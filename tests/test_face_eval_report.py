@@ -21,9 +21,12 @@ class LevelPredictor:
     """Predicts the class encoded in a crop's grey level (no model)."""
 
     size = 48
+    precision = "float32"
 
-    def __init__(self, model_dir: Path | None = None, flip: bool | None = None, **_: object) -> None:
+    def __init__(self, model_dir: Path | None = None, flip: bool | None = None, int8: bool = True,
+                 **_: object) -> None:
         self.model_dir = Path("fake-model")
+        self.precision = "int8" if int8 else "float32"
 
     def predict(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         levels = np.asarray(crops, dtype=np.float32).reshape(len(crops), -1).mean(1)
@@ -68,6 +71,8 @@ def test_recall_and_neutral_read_as_negative(tmp_path: Path, fake_predictor: Non
     assert report["neutral_as_negative"] == pytest.approx(2 / 5)
     assert report["neutral_read_as"]["anger"] == 1 and report["neutral_read_as"]["joy"] == 1
     assert "sources" not in report
+    assert report["precision"] == "int8"  # the predictor's graph by default; --float asks for float32
+    assert run_json(["--data", str(data), "--float"], capsys)["precision"] == "float32"
 
 
 def test_several_folders_pool_and_report_by_source(tmp_path: Path, fake_predictor: None, capsys) -> None:

@@ -114,7 +114,8 @@ def quantise(model_dir: Path, calibration: Path, n: int = 512, seed: int = 0, pe
     config[INT8_KEY] = {
         "file": INT8_NAME,
         "weights_sha256": sha256_file(model_dir / WEIGHTS_NAME),
-        "calibration": {"images": len(files), "mirrored": True, "seed": seed, "from": calibration.name,
+        "calibration": {"images": len(files), "mirrored": True, "seed": seed,
+                        "from": "/".join(Path(calibration).resolve().parts[-2:]),
                         "method": f"percentile {percentile:g}", "per_channel": True},
         "float32_layers": [convs[0], *dense],
     }

@@ -65,7 +65,7 @@ def external_weights(config: Mapping[str, Any], sources: Mapping[str, Path]) -> 
                     if list(array.shape) != shape:
                         raise ModelError(f"{sources[source]}: {key!r} has shape {list(array.shape)}, the exported "
                                          f"graph expects {shape}; re-export with `python -m training export`")
-                    out[name] = array.astype(dtype) if dtype else array  # the file's copy is dropped at once
+                    out[name] = array.astype(dtype, copy=False) if dtype else array  # the file's copy is dropped
         except (SafetensorError, OSError) as exc:
             raise ModelError(f"cannot read the weights {sources[source]}: {exc}") from exc
     return out

@@ -37,8 +37,9 @@ def quantised_folder(tmp_path: Path) -> Path:
     save_model(build_model(config).eval(), config, tmp_path / "model")
     export_folder(tmp_path / "model")
     for i, crop in enumerate(_smooth_faces(24, 1)):
-        (tmp_path / "train" / f"c{i % 3}").mkdir(parents=True, exist_ok=True)
-        cv2.imwrite(str(tmp_path / "train" / f"c{i % 3}" / f"{i}.png"), crop)
+        label = ("angry", "happy", "sad")[i % 3]  # a labelled folder, as FER2013's train split
+        (tmp_path / "train" / label).mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(tmp_path / "train" / label / f"{i}.png"), crop)
     quantise(tmp_path / "model", tmp_path / "train", n=16)
     return tmp_path / "model"
 

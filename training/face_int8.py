@@ -30,14 +30,11 @@ from emolive.models.quantised import INT8_KEY, INT8_NAME
 
 log = logging.getLogger(__name__)
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
-
-
 def calibration_images(folder: Path, n: int, seed: int) -> list[Path]:
-    """``n`` images drawn (seeded) from ``folder``'s class subfolders."""
-    files = sorted(p for p in Path(folder).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
-    if not files:
-        raise ModelError(f"no images under {folder}")
+    """``n`` images drawn (seeded) from ``folder``'s class subfolders (``face.folder.list_image_folder``'s order)."""
+    from emolive.face.folder import list_image_folder
+
+    files = [path for path, _ in list_image_folder(Path(folder))[0]]
     pick = np.random.default_rng(seed).choice(len(files), min(n, len(files)), replace=False)
     return [files[i] for i in sorted(pick)]
 
